@@ -1,0 +1,25 @@
+//! Inputs (range-checked witnesses) and constants (fixed cells).
+
+use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
+
+use super::Chips;
+use crate::field::{fe, ScalarField};
+
+/// Assigns an activation witness and constrains `|x| < 2^(bits-1)`.
+pub fn checked_input<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, x: i64) -> AssignedValue<F> {
+    let cell = ctx.load_witness(fe(x as i128));
+    range_check_signed(ctx, chips, cell);
+    cell
+}
+
+/// Constrains `-2^(bits-1) <= x < 2^(bits-1)` by range-checking `x + 2^(bits-1)` in `bits` bits.
+pub fn range_check_signed<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, x: AssignedValue<F>) {
+    let shifted = chips.gate().add(ctx, x, Constant(fe(chips.offset())));
+    chips.range.range_check(ctx, shifted, chips.bits as usize);
+}
+
+/// Loads constants into fixed cells (they become part of the verifying key).
+pub fn constants<F: ScalarField>(ctx: &mut Context<F>, values: &[i64]) -> Vec<AssignedValue<F>> {
+    values.iter().map(|v| ctx.load_constant(fe(*v as i128))).collect()
+}

@@ -1,0 +1,94 @@
+//! Dot products with constant weights, products of activations, and the constrained
+//! rescale that follows them.
+//!
+//! Weights are `Constant` cells: halo2-base places them in fixed columns and
+//! copy-constrains them, so the verifying key binds the model.
+
+use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::{
+    AssignedValue, Context,
+    QuantumCell::{self, Constant, Existing, Witness},
+};
+
+use super::Chips;
+use crate::field::{fe, to_i128, ScalarField};
+
+/// `rescale(sum_t coeff[t] * x[t] + bias, shift)`, or the plain sum when `shift == 0`.
+pub fn linear<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    terms: &[(AssignedValue<F>, i64)],
+    bias: i64,
+    shift: u32,
+) -> AssignedValue<F> {
+    // Fold the rounding constant of the rescale into the bias.
+    let half = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
+    let bias = bias as i128 + half;
+    let mut a: Vec<QuantumCell<F>> = terms.iter().map(|(x, _)| Existing(*x)).collect();
+    let mut b: Vec<QuantumCell<F>> = terms.iter().map(|(_, w)| Constant(fe(*w as i128))).collect();
+    if bias != 0 || a.is_empty() {
+        a.push(Constant(F::ONE));
+        b.push(Constant(fe(bias)));
+    }
+    let acc = chips.gate().inner_product(ctx, a, b);
+    if shift == 0 {
+        acc
+    } else {
+        rescale(ctx, chips, acc, shift)
+    }
+}
+
+/// `rescale(sum_t x[t] * y[t], shift)` for two activations.
+pub fn bilinear<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    pairs: &[(AssignedValue<F>, AssignedValue<F>)],
+    shift: u32,
+) -> AssignedValue<F> {
+    let half = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
+    let mut a: Vec<QuantumCell<F>> = pairs.iter().map(|(x, _)| Existing(*x)).collect();
+    let mut b: Vec<QuantumCell<F>> = pairs.iter().map(|(_, y)| Existing(*y)).collect();
+    a.push(Constant(F::ONE));
+    b.push(Constant(fe(half)));
+    let acc = chips.gate().inner_product(ctx, a, b);
+    if shift == 0 {
+        acc
+    } else {
+        rescale(ctx, chips, acc, shift)
+    }
+}
+
+/// Given `acc = v + 2^(shift-1)`, returns `q = floor(acc / 2^shift)` constrained by
+/// `acc - q * 2^shift = r`, `0 <= r < 2^shift` and `|q| < 2^(bits-1)`.
+///
+/// The range check on `q` is what makes `q` unique: without it, any of `2^shift`
+/// field elements `(acc - r) / 2^shift` would satisfy the equation.
+pub fn rescale<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    acc: AssignedValue<F>,
+    shift: u32,
+) -> AssignedValue<F> {
+    let v = to_i128(acc.value()).unwrap_or(0);
+    let d = 1i128 << shift;
+    rescale_with(ctx, chips, acc, shift, v.div_euclid(d), v.rem_euclid(d))
+}
+
+/// [`rescale`] with the quotient and remainder supplied by the caller: honest callers
+/// pass `acc.div_euclid(2^shift)`; tests pass forged pairs to show they are rejected.
+pub fn rescale_with<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    acc: AssignedValue<F>,
+    shift: u32,
+    q: i128,
+    r: i128,
+) -> AssignedValue<F> {
+    // Cells [acc, q, -2^shift, r] with the gate a + b * c = d.
+    ctx.assign_region([Existing(acc), Witness(fe(q)), Constant(fe(-(1i128 << shift))), Witness(fe(r))], [0]);
+    let r_cell = ctx.get(-1);
+    let q_cell = ctx.get(-3);
+    chips.range.range_check(ctx, r_cell, shift as usize);
+    super::io::range_check_signed(ctx, chips, q_cell);
+    q_cell
+}

@@ -1,0 +1,32 @@
+//! Chips, one file per op family. Each takes the halo2-base context and chips and
+//! returns assigned cells; layout is the builder's job (halo2-lib style).
+//!
+//! Witnesses are computed here from the assigned cells alone; tests check that they
+//! equal the reference interpreter of `zkinfer-models` exactly.
+
+pub mod io;
+pub mod linear;
+pub mod relu;
+
+use halo2_base::gates::{GateChip, RangeChip, RangeInstructions};
+
+use crate::field::ScalarField;
+
+/// What every chip needs: the gate, the range chip and the activation bound.
+pub struct Chips<'a, F: ScalarField> {
+    pub range: &'a RangeChip<F>,
+    /// Checked activations satisfy `|q| < 2^(bits-1)`.
+    pub bits: u32,
+}
+
+impl<'a, F: ScalarField> Chips<'a, F> {
+    /// The flex gate.
+    pub fn gate(&self) -> &GateChip<F> {
+        self.range.gate()
+    }
+
+    /// `2^(bits-1)`, the offset that makes a checked activation non-negative.
+    pub fn offset(&self) -> i128 {
+        1i128 << (self.bits - 1)
+    }
+}

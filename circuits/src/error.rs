@@ -1,0 +1,14 @@
+//! Errors of the circuits crate.
+
+use thiserror::Error;
+
+/// What can go wrong building a circuit.
+#[derive(Debug, Error)]
+pub enum CircuitError {
+    #[error("circuit inputs: {0}")]
+    Inputs(String),
+    #[error("the circuit needs {needed} rows per column at {columns} advice columns, more than 2^{max_k}; raise --max-k or shrink the model")]
+    TooLarge { needed: usize, columns: usize, max_k: u32 },
+    #[error("layout: {0}")]
+    Layout(String),
+}

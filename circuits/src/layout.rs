@@ -1,0 +1,103 @@
+//! The layout planner: the smallest `k` whose rows hold the model in a few columns.
+//!
+//! Range checks are decomposed into limbs of `lookup_bits = k - 1`, so the lookup table
+//! never sets `k`: a 364-row MLP fits `k = 9`, not the `k = 15` a 2^14-entry table forces.
+
+use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage};
+use serde::{Deserialize, Serialize};
+use zkinfer_models::quant::QuantGraph;
+
+use crate::circuit::CircuitShape;
+use crate::error::CircuitError;
+use crate::field::ScalarField;
+use crate::lower::lower;
+
+/// Rows kept free for blinding factors.
+pub const BLINDING_ROWS: usize = 20;
+
+/// Bounds for the planner.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlanOptions {
+    /// Most advice columns (gate and lookup) the layout may use; the unrolled Solidity
+    /// verifier grows with columns and must stay under EIP-170.
+    pub max_advice: usize,
+    pub min_k: u32,
+    pub max_k: u32,
+    /// Use exactly this `k`.
+    pub k: Option<u32>,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions { max_advice: 6, min_k: 6, max_k: 23, k: None }
+    }
+}
+
+/// Size of a planned circuit.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct LayoutStats {
+    pub k: u32,
+    pub lookup_bits: usize,
+    /// Advice cells of the flex gate.
+    pub advice_cells: usize,
+    /// Cells copied into lookup columns.
+    pub lookup_cells: usize,
+    /// Rows used in the busiest column.
+    pub rows: usize,
+    pub num_advice: usize,
+    pub num_lookup_advice: usize,
+    pub num_fixed: usize,
+}
+
+/// A chosen circuit shape with its statistics.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub shape: CircuitShape,
+    pub stats: LayoutStats,
+}
+
+fn try_k<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], k: u32) -> Result<(BaseCircuitParams, LayoutStats), CircuitError> {
+    let lookup_bits = (k - 1) as usize;
+    let mut builder = BaseCircuitBuilder::<F>::from_stage(CircuitBuilderStage::Keygen)
+        .use_k(k as usize)
+        .use_lookup_bits(lookup_bits)
+        .use_instance_columns(1);
+    lower(&mut builder, graph, inputs)?;
+    let stats = builder.statistics();
+    let params = builder.calculate_params(Some(BLINDING_ROWS));
+    let advice_cells: usize = stats.gate.total_advice_per_phase.iter().sum();
+    let lookup_cells: usize = stats.total_lookup_advice_per_phase.iter().sum();
+    let num_advice: usize = params.num_advice_per_phase.iter().sum();
+    let num_lookup_advice: usize = params.num_lookup_advice_per_phase.iter().sum();
+    let rows = advice_cells.div_ceil(num_advice.max(1)).max(lookup_cells.div_ceil(num_lookup_advice.max(1)));
+    let s = LayoutStats {
+        k,
+        lookup_bits,
+        advice_cells,
+        lookup_cells,
+        rows,
+        num_advice,
+        num_lookup_advice,
+        num_fixed: params.num_fixed,
+    };
+    Ok((params, s))
+}
+
+/// Chooses `k` (and with it `lookup_bits` and the column counts) for a model.
+/// `inputs` may be any valid input: the layout does not depend on values.
+pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions) -> Result<Plan, CircuitError> {
+    let ks: Vec<u32> = match opts.k {
+        Some(k) => vec![k],
+        None => (opts.min_k.max(4)..=opts.max_k).collect(),
+    };
+    let mut last = None;
+    for k in ks {
+        let (params, stats) = try_k::<F>(graph, inputs, k)?;
+        if stats.num_advice + stats.num_lookup_advice <= opts.max_advice || opts.k.is_some() {
+            return Ok(Plan { shape: CircuitShape { params, break_points: Default::default() }, stats });
+        }
+        last = Some(stats);
+    }
+    let s = last.unwrap_or_default();
+    Err(CircuitError::TooLarge { needed: s.advice_cells, columns: opts.max_advice, max_k: opts.max_k })
+}

@@ -1,0 +1,20 @@
+//! zkinfer circuits: the quantized graph lowered to halo2 (halo2-base on halo2-axiom,
+//! KZG over BN254).
+//!
+//! - [`chips`]: one file per op family (linear + rescale, relu, io);
+//! - [`lower`]: walks a [`zkinfer_models::QuantGraph`] and calls the chips;
+//! - [`layout`]: the planner that picks `k`, `lookup_bits` and the columns;
+//! - [`circuit`]: the [`ModelCircuit`] given to MockProver, keygen and the prover.
+
+pub mod chips;
+pub mod circuit;
+pub mod error;
+pub mod field;
+pub mod layout;
+pub mod lower;
+
+pub use circuit::{CircuitShape, ModelCircuit};
+pub use error::CircuitError;
+pub use halo2_base::gates::circuit::CircuitBuilderStage;
+pub use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
+pub use layout::{plan, LayoutStats, Plan, PlanOptions};

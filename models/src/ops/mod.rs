@@ -1,0 +1,211 @@
+//! ONNX ops, registered by family (one file per family, as in tract's `onnx/src/ops`).
+//!
+//! Each family file provides `register(&mut Registry)` that maps ONNX op types to an
+//! importer, and the float semantics of its ops (`eval`), which serve constant folding,
+//! shape inference (ops are evaluated once on placeholder tensors) and calibration.
+
+pub mod activation;
+pub mod arith;
+pub mod attrs;
+pub mod layout;
+pub mod linear;
+pub mod source;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use attrs::Attrs;
+
+use crate::error::{ModelError, Result};
+use crate::tensor::Tensor;
+
+pub use activation::Activation;
+pub use arith::Arith;
+pub use layout::Layout;
+pub use linear::Linear;
+
+/// A graph operation, grouped by family.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// Gemm and MatMul.
+    Linear(Linear),
+    /// Element-wise Add, Sub, Mul, Neg, Sum with broadcasting.
+    Arith(Arith),
+    /// Point-wise non-linear functions (Relu).
+    Activation(Activation),
+    /// Pure data movement: Reshape, Flatten, Transpose, Concat, Slice, Squeeze, ...
+    Layout(Layout),
+}
+
+impl Op {
+    /// The op's name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Linear(l) => l.name(),
+            Op::Arith(a) => a.name(),
+            Op::Activation(a) => a.name(),
+            Op::Layout(l) => l.name(),
+        }
+    }
+
+    /// Float semantics of the op.
+    pub fn eval(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        match self {
+            Op::Linear(l) => l.eval(inputs),
+            Op::Arith(a) => a.eval(inputs),
+            Op::Activation(a) => a.eval(inputs),
+            Op::Layout(l) => l.eval(inputs),
+        }
+    }
+}
+
+/// What an importer sees of a node: its attributes and its inputs, the constant ones
+/// with their values.
+pub struct NodeCtx<'a> {
+    pub name: &'a str,
+    pub op_type: &'a str,
+    pub opset: i64,
+    pub attrs: Attrs<'a>,
+    /// One entry per ONNX input; `None` for an omitted optional input.
+    pub inputs: Vec<Option<InputInfo<'a>>>,
+}
+
+/// A node input as the importer sees it.
+pub struct InputInfo<'a> {
+    pub shape: &'a [usize],
+    pub constant: Option<&'a Tensor>,
+}
+
+impl<'a> NodeCtx<'a> {
+    /// An error about this node.
+    pub fn err(&self, message: impl Into<String>) -> ModelError {
+        ModelError::node(self.name, self.op_type, message)
+    }
+
+    /// The constant value of input `i`, or an error saying it must be constant.
+    pub fn const_input(&self, i: usize) -> Result<&'a Tensor> {
+        self.inputs
+            .get(i)
+            .and_then(|x| x.as_ref())
+            .and_then(|x| x.constant)
+            .ok_or_else(|| self.err(format!("input {i} must be a compile-time constant")))
+    }
+
+    /// Constant input `i` as integers, or `None` when the input is omitted.
+    pub fn opt_const_ints(&self, i: usize) -> Result<Option<Vec<i64>>> {
+        match self.inputs.get(i) {
+            None | Some(None) => Ok(None),
+            Some(Some(_)) => Ok(Some(self.const_input(i)?.data.iter().map(|v| *v as i64).collect())),
+        }
+    }
+
+    /// True when input `i` is present and constant.
+    pub fn is_const(&self, i: usize) -> bool {
+        matches!(self.inputs.get(i), Some(Some(InputInfo { constant: Some(_), .. })))
+    }
+
+    /// Number of present inputs.
+    pub fn num_inputs(&self) -> usize {
+        self.inputs.len()
+    }
+}
+
+/// What importing a node produces.
+pub enum Imported {
+    /// A graph op over the node's inputs (which inputs it uses is given by position).
+    Op { op: Op, inputs: Vec<usize> },
+    /// A value known at compile time (Constant, Shape, ...).
+    Constant(Tensor),
+}
+
+/// An importer for one ONNX op type.
+pub type Importer = fn(&NodeCtx) -> Result<Imported>;
+
+/// Maps ONNX op types to importers.
+#[derive(Default)]
+pub struct Registry {
+    map: HashMap<&'static str, Importer>,
+}
+
+impl Registry {
+    /// Registers an importer for an op type.
+    pub fn insert(&mut self, op_type: &'static str, f: Importer) {
+        self.map.insert(op_type, f);
+    }
+
+    /// The importer for an op type.
+    pub fn get(&self, op_type: &str) -> Option<Importer> {
+        self.map.get(op_type).copied()
+    }
+
+    /// Every supported op type, sorted.
+    pub fn op_types(&self) -> Vec<&'static str> {
+        let mut v: Vec<_> = self.map.keys().copied().collect();
+        v.sort();
+        v
+    }
+}
+
+/// The registry with every family registered.
+pub fn registry() -> Registry {
+    let mut r = Registry::default();
+    linear::register(&mut r);
+    arith::register(&mut r);
+    activation::register(&mut r);
+    layout::register(&mut r);
+    source::register(&mut r);
+    r
+}
+
+/// Numpy-style broadcast of two shapes.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        out[i] = match (da, db) {
+            (x, y) if x == y => x,
+            (1, y) => y,
+            (x, 1) => x,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// For each element of `out_shape` (row-major), the flat index of the element of a
+/// tensor of shape `shape` that broadcasting maps to it.
+pub fn broadcast_index(shape: &[usize], out_shape: &[usize]) -> Vec<usize> {
+    let n = out_shape.len();
+    let offset = n - shape.len();
+    let in_strides = crate::tensor::strides(shape);
+    let total: usize = out_shape.iter().product();
+    let mut idx = Vec::with_capacity(total);
+    let mut coord = vec![0usize; n];
+    for _ in 0..total {
+        let mut flat = 0;
+        for d in 0..shape.len() {
+            if shape[d] != 1 {
+                flat += coord[d + offset] * in_strides[d];
+            }
+        }
+        idx.push(flat);
+        for d in (0..n).rev() {
+            coord[d] += 1;
+            if coord[d] < out_shape[d] {
+                break;
+            }
+            coord[d] = 0;
+        }
+    }
+    idx
+}
+
+/// Normalises a possibly negative axis against a rank.
+pub fn norm_axis(axis: i64, rank: usize) -> Option<usize> {
+    let r = rank as i64;
+    let a = if axis < 0 { axis + r } else { axis };
+    (0..r.max(1)).contains(&a).then_some(a as usize)
+}

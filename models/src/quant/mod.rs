@@ -1,0 +1,115 @@
+//! Fixed-point quantization with power-of-two scales.
+//!
+//! Every activation is an integer `q` standing for `q / 2^scale`, with
+//! `|q| < 2^(bits - 1)`. Weights are integers at `param_scale`. Products are brought back
+//! to `scale` by a rounding division by a power of two, which circuits constrain as
+//! `v + 2^(d-1) = q * 2^d + r` with `0 <= r < 2^d` and `q` range-checked.
+
+mod calibrate;
+mod lower;
+
+pub use calibrate::{calibrate, Calibration, QuantOptions};
+pub use lower::quantize;
+
+use serde::{Deserialize, Serialize};
+
+use crate::tensor::DType;
+
+/// Index of a value in a [`QuantGraph`].
+pub type QValueId = usize;
+
+/// A quantized op over flat integer vectors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum QOp {
+    /// `out[o] = rescale(sum_t coeff[t] * in[slot[t]][idx[t]] + bias[o], shift)` for
+    /// `t in offsets[o]..offsets[o+1]`: Gemm, MatMul by a constant, Add, Sub, Neg, Sum.
+    Linear { offsets: Vec<usize>, slot: Vec<u8>, idx: Vec<u32>, coeff: Vec<i64>, bias: Vec<i64>, shift: u32 },
+    /// `out[o] = rescale(sum_t a[left[t]] * b[right[t]], shift)`: Mul and MatMul of two activations.
+    Bilinear { offsets: Vec<usize>, left: Vec<u32>, right: Vec<u32>, shift: u32 },
+    /// `out[o] = max(in[o], 0)`.
+    Relu,
+    /// `out[o] = in[map[o].0][map[o].1]`: data movement, free in circuits.
+    Select { map: Vec<(u32, u32)> },
+    /// A constant vector (fixed cells in circuits).
+    Const { values: Vec<i64> },
+}
+
+impl QOp {
+    /// A short name for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            QOp::Linear { .. } => "linear",
+            QOp::Bilinear { .. } => "bilinear",
+            QOp::Relu => "relu",
+            QOp::Select { .. } => "select",
+            QOp::Const { .. } => "const",
+        }
+    }
+}
+
+/// A node of the quantized graph.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QNode {
+    /// The ONNX node it comes from.
+    pub name: String,
+    pub op: QOp,
+    pub inputs: Vec<QValueId>,
+    pub output: QValueId,
+    /// Number of output elements.
+    pub len: usize,
+}
+
+/// A graph input or output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QPort {
+    pub name: String,
+    pub value: QValueId,
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+}
+
+/// The quantized model: what the interpreter runs and circuits constrain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct QuantGraph {
+    /// Fractional bits of every activation.
+    pub scale: u32,
+    /// Fractional bits of weights.
+    pub param_scale: u32,
+    /// Activations satisfy `|q| < 2^(bits - 1)`.
+    pub bits: u32,
+    pub num_values: usize,
+    pub inputs: Vec<QPort>,
+    pub outputs: Vec<QPort>,
+    pub nodes: Vec<QNode>,
+}
+
+impl QuantGraph {
+    /// Quantizes a float input value.
+    pub fn quantize_value(&self, x: f64) -> f64 {
+        (x * 2f64.powi(self.scale as i32)).round()
+    }
+
+    /// Dequantizes an activation.
+    pub fn dequantize(&self, q: i64) -> f64 {
+        q as f64 / 2f64.powi(self.scale as i32)
+    }
+
+    /// Total number of public values: inputs then outputs.
+    pub fn num_public(&self) -> usize {
+        self.inputs.iter().chain(&self.outputs).map(|p| p.shape.iter().product::<usize>()).sum()
+    }
+
+    /// The bound every checked activation obeys: `|q| < 2^(bits-1)`.
+    pub fn max_abs(&self) -> i64 {
+        1i64 << (self.bits - 1)
+    }
+}
+
+/// Rounding division by `2^shift` (round half up), as constrained in circuits.
+pub fn rescale(v: i128, shift: u32) -> i128 {
+    if shift == 0 {
+        v
+    } else {
+        (v + (1i128 << (shift - 1))).div_euclid(1i128 << shift)
+    }
+}

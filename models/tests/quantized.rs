@@ -1,0 +1,72 @@
+//! Differential tests: the integer interpreter tracks the float model on the corpus.
+
+use zkinfer_models::input_json::{ExpectedOutput, InputData};
+use zkinfer_models::onnx::{load_model, ShapeHints};
+use zkinfer_models::prepare::{hints_for, prepare};
+use zkinfer_models::{ModelError, QuantOptions};
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
+
+/// Tier-1 corpus models that have an input.
+pub const TIER1: &[&str] = &[
+    "1l_concat", "1l_flatten", "1l_identity", "1l_linear", "1l_mlp", "1l_relu", "1l_reshape", "1l_slice",
+    "2l_relu_fc", "2l_relu_small", "arange", "blackman_window", "boolean_identity", "eye", "quantize_dequantize",
+];
+
+fn load(name: &str) -> (Vec<u8>, InputData, ExpectedOutput) {
+    let dir = format!("{CORPUS}/{name}");
+    let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
+    let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
+    let expected = ExpectedOutput::from_path(format!("{dir}/expected_output.json")).unwrap();
+    (onnx, input, expected)
+}
+
+#[test]
+fn tier1_quantized_tracks_onnxruntime_reference() {
+    for name in TIER1 {
+        let (onnx, input, expected) = load(name);
+        let samples = input.samples();
+        let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The f64 evaluator agrees with onnxruntime.
+        let float = p.float_outputs(&samples[0]).unwrap();
+        for (f, e) in float.iter().zip(&expected.output_data) {
+            assert_eq!(f.len(), e.len(), "{name}");
+            for (a, b) in f.iter().zip(e) {
+                assert!((a - b).abs() < 1e-5, "{name}: float {a} vs onnxruntime {b}");
+            }
+        }
+        let fid = p.fidelity(&samples[0], &expected.output_data).unwrap();
+        assert!(fid.max_rel_error() < 0.01, "{name}: relative error {}", fid.max_rel_error());
+        assert!(fid.max_abs_error() < 0.01, "{name}: abs error {}", fid.max_abs_error());
+    }
+}
+
+#[test]
+fn malformed_and_unsupported_models_are_clear_errors() {
+    let (onnx, _, _) = load("1l_mlp");
+    for cut in [1, 10, onnx.len() / 2, onnx.len() - 3] {
+        assert!(load_model(&onnx[..cut], &ShapeHints::default()).is_err(), "truncated at {cut}");
+    }
+    assert!(matches!(load_model(b"definitely not onnx", &ShapeHints::default()), Err(ModelError::Malformed(_))));
+    let (sig, _, _) = {
+        let dir = format!("{CORPUS}/1l_sigmoid");
+        (std::fs::read(format!("{dir}/network.onnx")).unwrap(), (), ())
+    };
+    match load_model(&sig, &ShapeHints::default()) {
+        Err(ModelError::UnsupportedOp { op_type, node, .. }) => {
+            assert_eq!(op_type, "Sigmoid");
+            assert!(!node.is_empty());
+        }
+        other => panic!("expected UnsupportedOp, got {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_input_length_is_a_clear_error() {
+    let (onnx, input, _) = load("1l_mlp");
+    let mut samples = input.samples();
+    samples[0][0].push(1.0);
+    let err = prepare(&onnx, &samples, &ShapeHints::default(), &QuantOptions::default()).unwrap_err();
+    assert!(matches!(err, ModelError::InputLength { .. }), "{err}");
+}

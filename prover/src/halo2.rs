@@ -1,0 +1,121 @@
+//! The halo2 backend: KZG over BN254, SHPLONK multi-opening, Keccak (EVM) transcript.
+
+use halo2_base::halo2_proofs::{
+    halo2curves::bn256::{Bn256, Fr, G1Affine},
+    plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, ProvingKey, VerifyingKey},
+    poly::{
+        commitment::ParamsProver,
+        kzg::{
+            commitment::{KZGCommitmentScheme, ParamsKZG},
+            multiopen::{ProverSHPLONK, VerifierSHPLONK},
+            strategy::SingleStrategy,
+        },
+    },
+    transcript::{TranscriptReadBuffer, TranscriptWriterBuffer},
+    SerdeFormat,
+};
+use rand::rngs::OsRng;
+use snark_verifier::system::halo2::transcript::evm::EvmTranscript;
+use zkinfer_circuits::{CircuitBuilderStage, CircuitShape, ModelCircuit};
+use zkinfer_models::quant::QuantGraph;
+
+use crate::error::ProverError;
+
+/// Keys of one compiled model.
+pub struct Halo2Keys {
+    pub pk: ProvingKey<G1Affine>,
+    /// The shape the keys were made for, with keygen's break points.
+    pub shape: CircuitShape,
+}
+
+impl Halo2Keys {
+    /// The verifying key.
+    pub fn vk(&self) -> &VerifyingKey<G1Affine> {
+        self.pk.get_vk()
+    }
+}
+
+/// Runs key generation for `graph` at `shape` (from the layout planner), with any valid
+/// input (the layout does not depend on values).
+pub fn keygen(
+    params: &ParamsKZG<Bn256>,
+    graph: &QuantGraph,
+    sample_inputs: &[Vec<i64>],
+    shape: &CircuitShape,
+) -> Result<Halo2Keys, ProverError> {
+    let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Keygen, graph, sample_inputs, shape)?;
+    let vk = keygen_vk(params, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
+    let pk = keygen_pk(params, vk, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
+    let shape = CircuitShape { params: shape.params.clone(), break_points: circuit.builder.break_points() };
+    Ok(Halo2Keys { pk, shape })
+}
+
+/// Serializes a proving key (which contains the verifying key).
+pub fn write_pk(pk: &ProvingKey<G1Affine>) -> Vec<u8> {
+    let mut out = Vec::new();
+    pk.write(&mut out, SerdeFormat::RawBytesUnchecked).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Reads a proving key written by [`write_pk`] for a circuit of `shape`.
+pub fn read_pk(bytes: &[u8], shape: &CircuitShape) -> Result<ProvingKey<G1Affine>, ProverError> {
+    ProvingKey::read::<_, ModelCircuit<Fr>>(&mut &bytes[..], SerdeFormat::RawBytesUnchecked, shape.params.clone())
+        .map_err(|e| ProverError::Key(e.to_string()))
+}
+
+/// Serializes a verifying key.
+pub fn write_vk(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
+    let mut out = Vec::new();
+    vk.write(&mut out, SerdeFormat::RawBytes).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Reads a verifying key written by [`write_vk`] (points are checked to be on the curve).
+pub fn read_vk(bytes: &[u8], shape: &CircuitShape) -> Result<VerifyingKey<G1Affine>, ProverError> {
+    VerifyingKey::read::<_, ModelCircuit<Fr>>(&mut &bytes[..], SerdeFormat::RawBytes, shape.params.clone())
+        .map_err(|e| ProverError::Key(e.to_string()))
+}
+
+/// A proof with the public instances it proves (quantized inputs, then outputs).
+#[derive(Clone, Debug)]
+pub struct Halo2Proof {
+    pub instances: Vec<Fr>,
+    pub proof: Vec<u8>,
+}
+
+/// Builds the witness and proves. Proving is parallel inside halo2 (rayon).
+pub fn prove(
+    params: &ParamsKZG<Bn256>,
+    keys: &Halo2Keys,
+    graph: &QuantGraph,
+    inputs: &[Vec<i64>],
+) -> Result<Halo2Proof, ProverError> {
+    let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Prover, graph, inputs, &keys.shape)?;
+    let instances = circuit.instances.clone();
+    let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());
+    create_proof::<KZGCommitmentScheme<Bn256>, ProverSHPLONK<'_, Bn256>, _, _, EvmTranscript<G1Affine, _, _, _>, _>(
+        params,
+        &keys.pk,
+        &[circuit],
+        &[&[&instances]],
+        OsRng,
+        &mut transcript,
+    )
+    .map_err(|e| ProverError::Prove(format!("{e:?}")))?;
+    Ok(Halo2Proof { instances, proof: transcript.finalize() })
+}
+
+/// Verifies a proof natively; `false` for any invalid proof or instance.
+pub fn verify(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, instances: &[Fr], proof: &[u8]) -> bool {
+    let verifier_params = params.verifier_params();
+    let mut transcript = TranscriptReadBuffer::<_, G1Affine, _>::init(proof);
+    let strategy = SingleStrategy::new(params);
+    verify_proof::<KZGCommitmentScheme<Bn256>, VerifierSHPLONK<'_, Bn256>, _, EvmTranscript<G1Affine, _, _, _>, _>(
+        verifier_params,
+        vk,
+        strategy,
+        &[&[instances]],
+        &mut transcript,
+    )
+    .is_ok()
+}

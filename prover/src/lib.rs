@@ -1,0 +1,10 @@
+//! zkinfer prover: SRS handling, key generation, proving and native verification.
+//!
+//! Values in memory only: callers (the service crate) decide where keys and proofs live.
+
+pub mod error;
+pub mod halo2;
+pub mod srs;
+
+pub use error::ProverError;
+pub use halo2::{Halo2Keys, Halo2Proof};

@@ -1,0 +1,34 @@
+//! Solidity verifier contracts for zkinfer proofs.
+//!
+//! * [`halo2`]: generate the halo2 verifier (SHPLONK, Keccak transcript, KZG
+//!   over BN254) with snark-verifier, encode calldata and verify a proof on an
+//!   in-process EVM ([`verify_on_evm`]).
+//! * [`solc`]: compile Solidity with the real compiler (npm `solc`,
+//!   standard-JSON, optimizer off) — [`compile_solidity`].
+//! * [`evm`]: an in-memory revm instance to deploy and call contracts, with
+//!   EIP-170 enforced — [`Evm`].
+//!
+//! Typical flow:
+//! ```no_run
+//! # use zkinfer_verifier_contracts::*;
+//! # fn demo(params: &halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<halo2_base::halo2_proofs::halo2curves::bn256::Bn256>,
+//! #         vk: &halo2_base::halo2_proofs::plonk::VerifyingKey<halo2_base::halo2_proofs::halo2curves::bn256::G1Affine>,
+//! #         instances: &[halo2_base::halo2_proofs::halo2curves::bn256::Fr], proof: &[u8]) -> Result<(), ContractError> {
+//! let source = halo2_verifier_source(params, vk, instances.len());
+//! let contract = compile_solidity(&source, Some("Halo2Verifier"))?;
+//! let result = verify_on_evm(&contract.deployment_code, instances, proof)?;
+//! assert!(result.accepted);
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod evm;
+pub mod halo2;
+pub mod solc;
+
+pub use error::ContractError;
+pub use evm::{Address, CallOutcome, Deployed, Evm, DEFAULT_GAS_LIMIT};
+pub use halo2::{encode_calldata, halo2_verifier_source, verify_on_evm, EvmVerification};
+pub use solc::{
+    compile_solidity, solc_package_dir, solc_version, CompiledContract, EIP170_LIMIT, EIP3860_LIMIT,
+};

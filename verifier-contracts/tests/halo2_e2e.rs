@@ -1,0 +1,148 @@
+//! End to end: a tiny halo2-base circuit, proved with SHPLONK + Keccak, its
+//! generated Solidity verifier compiled by npm solc (optimizer off) and run
+//! in revm. Guards against a miscompiled verifier: the honest proof must be
+//! accepted and tampered proofs / instances rejected.
+
+use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
+use halo2_base::gates::circuit::{BaseCircuitParams, CircuitBuilderStage};
+use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
+use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr};
+use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use snark_verifier_sdk::evm::gen_evm_proof_shplonk;
+use snark_verifier_sdk::gen_pk;
+use zkinfer_verifier_contracts::{
+    compile_solidity, encode_calldata, halo2_verifier_source, verify_on_evm, Evm, EIP170_LIMIT,
+};
+
+const K: usize = 8;
+const LOOKUP_BITS: usize = 7;
+
+/// Proves knowledge of `x, y` with `x, y < 2^16` and publishes
+/// `x * y` and `x * y + x`.
+fn build_circuit(
+    stage: CircuitBuilderStage,
+    config: Option<(BaseCircuitParams, MultiPhaseThreadBreakPoints)>,
+    x: u64,
+    y: u64,
+) -> BaseCircuitBuilder<Fr> {
+    let mut builder = BaseCircuitBuilder::from_stage(stage);
+    builder = match config {
+        Some((params, break_points)) => builder.use_params(params).use_break_points(break_points),
+        None => builder
+            .use_k(K)
+            .use_lookup_bits(LOOKUP_BITS)
+            .use_instance_columns(1),
+    };
+    let range = builder.range_chip();
+    let ctx = builder.main(0);
+    let x = ctx.load_witness(Fr::from(x));
+    let y = ctx.load_witness(Fr::from(y));
+    range.range_check(ctx, x, 16);
+    range.range_check(ctx, y, 16);
+    let product = range.gate().mul(ctx, x, y);
+    let total = range.gate().add(ctx, product, x);
+    range.range_check(ctx, total, 40);
+    builder.assigned_instances[0].push(product);
+    builder.assigned_instances[0].push(total);
+    builder
+}
+
+fn instances_of(builder: &BaseCircuitBuilder<Fr>) -> Vec<Fr> {
+    builder.assigned_instances[0]
+        .iter()
+        .map(|v| *v.value())
+        .collect()
+}
+
+#[test]
+fn halo2_verifier_accepts_honest_and_rejects_tampered_proofs() {
+    let params = ParamsKZG::<Bn256>::setup(K as u32, StdRng::seed_from_u64(0x5eed));
+
+    // Keygen.
+    let mut keygen = build_circuit(CircuitBuilderStage::Keygen, None, 0, 0);
+    let config = keygen.calculate_params(Some(9));
+    let pk = gen_pk(&params, &keygen, None);
+    let break_points = keygen.break_points();
+
+    // Prove x = 1234, y = 567.
+    let prover = build_circuit(
+        CircuitBuilderStage::Prover,
+        Some((config, break_points)),
+        1234,
+        567,
+    );
+    let instances = instances_of(&prover);
+    assert_eq!(
+        instances,
+        vec![Fr::from(1234 * 567), Fr::from(1234 * 567 + 1234)]
+    );
+    let proof = gen_evm_proof_shplonk(&params, &pk, prover, vec![instances.clone()]);
+
+    // Generate and compile the verifier with our npm solc driver.
+    let source = halo2_verifier_source(&params, pk.get_vk(), instances.len());
+    assert!(source.contains("contract Halo2Verifier"));
+    let contract = compile_solidity(&source, Some("Halo2Verifier")).expect("verifier compiles");
+    assert!(contract.runtime_code.len() <= EIP170_LIMIT);
+
+    // Honest proof.
+    let honest = verify_on_evm(&contract.deployment_code, &instances, &proof).expect("evm run");
+    println!(
+        "toy verifier: gas_used = {}, runtime = {} bytes, deployment = {} bytes, proof = {} bytes",
+        honest.gas_used,
+        honest.runtime_size,
+        honest.deployment_size,
+        proof.len()
+    );
+    assert!(honest.accepted, "honest proof rejected");
+    assert!(honest.gas_used > 21_000);
+    assert_eq!(honest.runtime_size, contract.runtime_code.len());
+    assert_eq!(honest.deployment_size, contract.deployment_code.len());
+
+    // The verifier signals success with an empty return and failure with an
+    // empty revert.
+    let mut evm = Evm::new();
+    let deployed = evm.deploy(&contract.deployment_code).expect("deploy");
+    let ok = evm
+        .call(deployed.address, &encode_calldata(&instances, &proof))
+        .expect("call");
+    assert!(ok.success && ok.output.is_empty());
+    assert_eq!(ok.gas_used, honest.gas_used);
+    let bad = evm
+        .call(deployed.address, &encode_calldata(&instances, &proof[1..]))
+        .expect("call");
+    assert!(!bad.success && bad.output.is_empty());
+
+    // One flipped byte anywhere (commitment, middle, last evaluation) is rejected.
+    for position in [0, 40, proof.len() / 2, proof.len() - 1] {
+        let mut tampered = proof.clone();
+        tampered[position] ^= 0x01;
+        let result =
+            verify_on_evm(&contract.deployment_code, &instances, &tampered).expect("evm run");
+        assert!(
+            !result.accepted,
+            "proof with byte {position} flipped was accepted"
+        );
+    }
+
+    // A changed public instance is rejected.
+    for index in 0..instances.len() {
+        let mut wrong = instances.clone();
+        wrong[index] += Fr::from(1);
+        let result = verify_on_evm(&contract.deployment_code, &wrong, &proof).expect("evm run");
+        assert!(!result.accepted, "changed instance {index} was accepted");
+    }
+
+    // A truncated proof and an empty calldata are rejected.
+    let truncated = verify_on_evm(
+        &contract.deployment_code,
+        &instances,
+        &proof[..proof.len() - 32],
+    )
+    .expect("evm run");
+    assert!(!truncated.accepted);
+    let empty = verify_on_evm(&contract.deployment_code, &[], &[]).expect("evm run");
+    assert!(!empty.accepted);
+}
