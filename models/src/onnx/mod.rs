@@ -103,7 +103,9 @@ fn declared_dims(v: &ValueInfoProto) -> (Vec<Option<usize>>, DType) {
     (dims, dtype)
 }
 
-fn resolve_shape(name: &str, dims: &[Option<usize>], explicit: Option<&Vec<usize>>, len: Option<usize>) -> Result<Vec<usize>> {
+/// Resolves declared dims (`None` = symbolic) to a static shape: explicit shapes when they
+/// fit, else the first symbolic dim from the data length, others 1.
+pub fn resolve_shape(name: &str, dims: &[Option<usize>], explicit: Option<&Vec<usize>>, len: Option<usize>) -> Result<Vec<usize>> {
     if let Some(s) = explicit {
         let fits = s.len() == dims.len() && dims.iter().zip(s).all(|(d, v)| d.map_or(true, |d| d == *v));
         if fits {

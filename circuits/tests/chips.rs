@@ -1,0 +1,186 @@
+//! Chip tests: MockProver accepts honest witnesses, and rejects tampered or forged ones
+//! with the failure of the constraint that catches them.
+
+use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
+use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
+use halo2_base::{AssignedValue, Context};
+use zkinfer_circuits::chips::{io, linear, relu, Chips};
+use zkinfer_circuits::field::{fe, to_i128};
+use zkinfer_circuits::layout::BLINDING_ROWS;
+use zkinfer_circuits::Fr;
+use zkinfer_models::quant::rescale;
+
+const K: usize = 9;
+const BITS: u32 = 16;
+
+/// Builds a one-context circuit with `f`, exposes what it returns as instances and runs
+/// MockProver; `tamper_instances` may alter the public values handed to the verifier.
+fn run(
+    f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>) -> Vec<AssignedValue<Fr>>,
+    tamper_instances: impl FnOnce(&mut Vec<Fr>),
+) -> (Vec<i128>, Result<(), Vec<VerifyFailure>>) {
+    let mut builder = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
+        .use_k(K)
+        .use_lookup_bits(K - 1)
+        .use_instance_columns(1);
+    let range = builder.range_chip();
+    let chips = Chips { range: &range, bits: BITS };
+    let out = f(builder.main(0), &chips);
+    let mut instances: Vec<Fr> = out.iter().map(|c| *c.value()).collect();
+    let ints = instances.iter().map(|v| to_i128(v).unwrap()).collect();
+    builder.assigned_instances = vec![out];
+    builder.calculate_params(Some(BLINDING_ROWS));
+    tamper_instances(&mut instances);
+    let result = MockProver::run(K as u32, &builder, vec![instances]).unwrap().verify();
+    (ints, result)
+}
+
+fn has_lookup_failure(r: &Result<(), Vec<VerifyFailure>>) -> bool {
+    matches!(r, Err(fs) if fs.iter().any(|f| matches!(f, VerifyFailure::Lookup { .. })))
+}
+
+fn has_gate_failure(r: &Result<(), Vec<VerifyFailure>>) -> bool {
+    matches!(r, Err(fs) if fs.iter().any(|f| matches!(f, VerifyFailure::ConstraintNotSatisfied { .. })))
+}
+
+fn has_permutation_failure(r: &Result<(), Vec<VerifyFailure>>) -> bool {
+    matches!(r, Err(fs) if fs.iter().any(|f| matches!(f, VerifyFailure::Permutation { .. })))
+}
+
+#[test]
+fn linear_matches_reference_rescale() {
+    let xs = [3i64, -5, 7, 0, -120];
+    let ws = [2i64, -1, 4, 9, 3];
+    for (bias, shift) in [(10i64, 2u32), (-7, 3), (0, 0), (123, 5)] {
+        let (out, r) = run(
+            |ctx, chips| {
+                let cells: Vec<_> = xs.iter().map(|&x| io::checked_input(ctx, chips, x)).collect();
+                let terms: Vec<_> = cells.into_iter().zip(ws).collect();
+                vec![linear::linear(ctx, chips, &terms, bias, shift)]
+            },
+            |_| {},
+        );
+        r.unwrap();
+        let acc: i128 = xs.iter().zip(ws).map(|(x, w)| (*x as i128) * w as i128).sum::<i128>() + bias as i128;
+        assert_eq!(out[0], rescale(acc, shift), "bias {bias} shift {shift}");
+    }
+}
+
+#[test]
+fn bilinear_matches_reference_rescale() {
+    let (out, r) = run(
+        |ctx, chips| {
+            let a: Vec<_> = [40i64, -30, 25].iter().map(|&x| io::checked_input(ctx, chips, x)).collect();
+            let b: Vec<_> = [-11i64, 17, 5].iter().map(|&x| io::checked_input(ctx, chips, x)).collect();
+            let pairs: Vec<_> = a.into_iter().zip(b).collect();
+            vec![linear::bilinear(ctx, chips, &pairs, 4)]
+        },
+        |_| {},
+    );
+    r.unwrap();
+    assert_eq!(out[0], rescale(40 * -11 + -30 * 17 + 25 * 5, 4));
+}
+
+#[test]
+fn forged_rescale_quotient_fails_the_remainder_lookup() {
+    // q + 1 with r - 2^shift satisfies the gate acc - q * 2^shift = r, but r < 0
+    // (a huge field element) fails the range lookup.
+    let (_, r) = run(
+        |ctx, chips| {
+            let x = io::checked_input(ctx, chips, 1000);
+            let acc = linear::linear(ctx, chips, &[(x, 3)], 0, 0);
+            let v = 3000i128 + 4; // acc plus the rounding constant of shift 3
+            let acc = linear::linear(ctx, chips, &[(acc, 1)], 4, 0);
+            let (q, rem) = (v.div_euclid(8), v.rem_euclid(8));
+            vec![linear::rescale_with(ctx, chips, acc, 3, q + 1, rem - 8)]
+        },
+        |_| {},
+    );
+    assert!(has_lookup_failure(&r), "{r:?}");
+}
+
+#[test]
+fn tampered_remainder_fails_the_gate() {
+    let (_, r) = run(
+        |ctx, chips| {
+            let x = io::checked_input(ctx, chips, 1001);
+            let acc = linear::linear(ctx, chips, &[(x, 1)], 0, 0);
+            let v = 1001i128;
+            vec![linear::rescale_with(ctx, chips, acc, 3, v.div_euclid(8), v.rem_euclid(8) + 1)]
+        },
+        |_| {},
+    );
+    assert!(has_gate_failure(&r), "{r:?}");
+}
+
+#[test]
+fn relu_matches_reference() {
+    let xs = [-32768i64, -5, -1, 0, 1, 77, 32767];
+    let (out, r) = run(
+        |ctx, chips| {
+            xs.iter()
+                .map(|&x| {
+                    let c = io::checked_input(ctx, chips, x);
+                    relu::relu(ctx, chips, c)
+                })
+                .collect()
+        },
+        |_| {},
+    );
+    r.unwrap();
+    assert_eq!(out, xs.iter().map(|x| (*x).max(0) as i128).collect::<Vec<_>>());
+}
+
+#[test]
+fn forged_relu_sign_fails_the_lookup() {
+    // Claim relu(77) = 0: sign bit 0 and low = x + 2^(bits-1) satisfy the decomposition
+    // gate, but low then needs `bits` bits and fails the (bits-1)-bit range lookup.
+    let off = 1i128 << (BITS - 1);
+    let (out, r) = run(
+        |ctx, chips| {
+            let x = io::checked_input(ctx, chips, 77);
+            vec![relu::relu_with(ctx, chips, x, 0, 77 + off)]
+        },
+        |_| {},
+    );
+    assert_eq!(out, vec![0]);
+    assert!(has_lookup_failure(&r), "{r:?}");
+}
+
+#[test]
+fn flipped_relu_bit_fails_the_gate() {
+    let off = 1i128 << (BITS - 1);
+    let (_, r) = run(
+        |ctx, chips| {
+            let x = io::checked_input(ctx, chips, -9);
+            // honest low for x = -9 is -9 + off; claim bit 1 with the same low
+            vec![relu::relu_with(ctx, chips, x, 1, -9 + off)]
+        },
+        |_| {},
+    );
+    assert!(has_gate_failure(&r), "{r:?}");
+}
+
+#[test]
+fn out_of_range_input_fails_the_lookup() {
+    // x + 2^(bits-1) = 2^bits: its limbs recompose to 0, so the range check's
+    // recomposition equality (a copy constraint) rejects it.
+    let (_, r) = run(|ctx, chips| vec![io::checked_input(ctx, chips, 1 << (BITS - 1))], |_| {});
+    assert!(has_lookup_failure(&r) || has_permutation_failure(&r), "{r:?}");
+    let (_, r) = run(|ctx, chips| vec![io::checked_input(ctx, chips, -(1 << (BITS - 1)) - 1)], |_| {});
+    assert!(has_lookup_failure(&r) || has_permutation_failure(&r), "{r:?}");
+    let (_, r) = run(|ctx, chips| vec![io::checked_input(ctx, chips, (1 << (BITS - 1)) - 1)], |_| {});
+    r.unwrap();
+}
+
+#[test]
+fn changed_public_output_fails_the_instance_copy() {
+    let (_, r) = run(
+        |ctx, chips| {
+            let x = io::checked_input(ctx, chips, 12);
+            vec![relu::relu(ctx, chips, x)]
+        },
+        |inst| inst[0] += fe::<Fr>(1),
+    );
+    assert!(has_permutation_failure(&r), "{r:?}");
+}

@@ -1,0 +1,83 @@
+//! The `zkinfer` command line.
+
+pub mod commands;
+pub mod progress;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// zkinfer: prove ONNX model inference with halo2 (KZG over BN254), verify natively and on the EVM.
+#[derive(Parser, Debug)]
+#[command(name = "zkinfer", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Quantization and layout flags of `compile`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompileFlags {
+    /// Calibration samples (EZKL input format, one or several samples); defaults to --input.
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+    /// A KZG SRS in halo2's format (from a ceremony); without it an INSECURE test SRS is generated.
+    #[arg(long)]
+    pub srs: Option<PathBuf>,
+    /// Use exactly this k (log2 of the rows).
+    #[arg(long)]
+    pub k: Option<u32>,
+    /// Largest k the planner may choose.
+    #[arg(long, default_value_t = 23)]
+    pub max_k: u32,
+    /// Most advice columns (more columns: fewer rows, a larger verifier).
+    #[arg(long, default_value_t = 6)]
+    pub max_advice: usize,
+    /// Activations satisfy |q| < 2^(bits-1).
+    #[arg(long, default_value_t = 32)]
+    pub bits: u32,
+    /// Fixed activation scale (fractional bits) instead of the calibrated one.
+    #[arg(long)]
+    pub scale: Option<u32>,
+    /// Fixed weight scale (fractional bits) instead of the calibrated one.
+    #[arg(long)]
+    pub param_scale: Option<u32>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Float inference through ONNX Runtime; prints the outputs as JSON.
+    Run {
+        model: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        /// cpu or cuda (needs the onnxruntime-gpu wheel).
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
+    /// Calibrate, quantize, build the circuit, run key generation and emit the Solidity verifier into DIR.
+    Compile {
+        model: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        flags: CompileFlags,
+        /// Print the settings as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build the witness and prove; writes outputs, public instances and proof to --out.
+    Prove {
+        dir: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Native verification: exit 0 only if the proof is valid for these outputs.
+    Verify { dir: PathBuf, proof: PathBuf },
+    /// Deploy DIR's verifier in an in-process EVM (revm) and call it; prints the gas used.
+    VerifyEvm { dir: PathBuf, proof: PathBuf },
+}

@@ -1,0 +1,41 @@
+//! Proving keys cached on disk by settings hash (model, quantization, circuit shape,
+//! SRS), so compiling the same model again skips key generation.
+
+use std::path::PathBuf;
+
+use zkinfer_circuits::CircuitShape;
+
+use crate::fsio::{read, read_json, write_atomic};
+use crate::pipeline::KeyCache;
+
+/// A content-addressed key folder: `ROOT/<settings hash>/{pk.bin, shape.json}`.
+pub struct DiskKeyCache {
+    pub root: PathBuf,
+}
+
+impl DiskKeyCache {
+    /// The default location: `$ZKINFER_CACHE/keys` or `$HOME/.cache/zkinfer/keys`.
+    pub fn default_location() -> DiskKeyCache {
+        let base = std::env::var_os("ZKINFER_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".cache/zkinfer"));
+        DiskKeyCache { root: base.join("keys") }
+    }
+}
+
+impl KeyCache for DiskKeyCache {
+    fn get(&self, settings_hash: &str) -> Option<(Vec<u8>, CircuitShape)> {
+        let dir = self.root.join(settings_hash);
+        let shape: CircuitShape = read_json(&dir.join("shape.json")).ok()?;
+        let pk = read(&dir.join("pk.bin")).ok()?;
+        Some((pk, shape))
+    }
+
+    fn put(&self, settings_hash: &str, pk: &[u8], shape: &CircuitShape) {
+        let dir = self.root.join(settings_hash);
+        // pk first: a shape.json without its pk.bin is never visible.
+        if write_atomic(&dir.join("pk.bin"), pk).is_ok() {
+            let _ = write_atomic(&dir.join("shape.json"), &serde_json::to_vec(shape).expect("serializable"));
+        }
+    }
+}

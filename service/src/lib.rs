@@ -1,0 +1,15 @@
+//! zkinfer service: the `zkinfer` binary's library part: the in-memory pipeline, the
+//! compiled-model folder, the key cache and proof files. This crate alone does disk
+//! and network IO for jobs.
+
+pub mod artifacts;
+pub mod cli;
+pub mod error;
+pub mod fsio;
+pub mod hash;
+pub mod keycache;
+pub mod pipeline;
+pub mod progress;
+pub mod proof_file;
+
+pub use error::ServiceError;

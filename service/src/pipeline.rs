@@ -1,0 +1,285 @@
+//! The zkinfer chain in memory: compile (calibrate, quantize, plan, keygen, verifier),
+//! prove, verify natively and on the EVM. No disk or network IO here.
+
+use std::time::Instant;
+
+use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr};
+use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
+use serde::{Deserialize, Serialize};
+use zkinfer_circuits::field::{fe, to_i128};
+use zkinfer_circuits::{plan, CircuitShape, LayoutStats, PlanOptions};
+use zkinfer_models::interp;
+use zkinfer_models::prepare::{hints_for, prepare, FidelityReport, Prepared};
+use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
+use zkinfer_prover::halo2::{self as h2, Halo2Keys};
+use zkinfer_prover::srs;
+use zkinfer_verifier_contracts::{compile_solidity, halo2_verifier_source, verify_on_evm, CompiledContract, EIP170_LIMIT};
+
+use crate::error::ServiceError;
+use crate::hash::{sha256_hex, sha256_parts};
+use crate::progress::{step, Progress};
+
+/// Where the SRS comes from.
+#[derive(Clone, Debug)]
+pub enum SrsSource {
+    /// Generated locally from a fixed seed: for tests and trials only.
+    InsecureTest,
+    /// A ceremony file in halo2's KZG format, with its content.
+    File { path: String, bytes: std::sync::Arc<Vec<u8>> },
+}
+
+/// Options of `compile`.
+#[derive(Clone, Debug, Default)]
+pub struct CompileOptions {
+    pub quant: QuantOptions,
+    pub plan: PlanOptions,
+    pub srs: Option<SrsSource>,
+}
+
+/// Identifies the SRS a model was compiled with.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SrsInfo {
+    /// `insecure-test` or `file`.
+    pub kind: String,
+    pub path: Option<String>,
+    /// SHA-256 of the SRS bytes at the circuit's k.
+    pub sha256: String,
+}
+
+/// Everything about a compiled model that is not a key: written as settings.json.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    pub format_version: u32,
+    /// SHA-256 of the ONNX file.
+    pub model_hash: String,
+    /// SHA-256 of the quantized graph, circuit parameters and SRS: names the keys.
+    pub settings_hash: String,
+    pub input_shapes: Vec<Vec<usize>>,
+    pub output_shapes: Vec<Vec<usize>>,
+    pub calibration: Calibration,
+    pub shape: CircuitShape,
+    pub stats: LayoutStats,
+    pub num_instances: usize,
+    pub srs: SrsInfo,
+    pub fidelity: Option<FidelityReport>,
+    pub verifier_runtime_bytes: usize,
+}
+
+/// A compiled model with its keys and verifier.
+pub struct Compiled {
+    pub settings: Settings,
+    pub quant: QuantGraph,
+    pub params: ParamsKZG<Bn256>,
+    pub keys: Halo2Keys,
+    pub verifier_source: String,
+    pub verifier: CompiledContract,
+    /// Whether keys came from the cache.
+    pub keys_cached: bool,
+}
+
+/// Keys looked up or stored by `settings_hash`.
+pub trait KeyCache {
+    /// Serialized proving key and shape (with break points), if cached.
+    fn get(&self, settings_hash: &str) -> Option<(Vec<u8>, CircuitShape)>;
+    /// Stores them; failures only cost a later keygen.
+    fn put(&self, settings_hash: &str, pk: &[u8], shape: &CircuitShape);
+}
+
+/// A cache that never hits.
+pub struct NoCache;
+
+impl KeyCache for NoCache {
+    fn get(&self, _: &str) -> Option<(Vec<u8>, CircuitShape)> {
+        None
+    }
+    fn put(&self, _: &str, _: &[u8], _: &CircuitShape) {}
+}
+
+/// The SRS at exactly `k`, with its identity.
+pub fn srs_for(source: &SrsSource, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo), ServiceError> {
+    let (params, kind, path) = match source {
+        SrsSource::InsecureTest => (srs::insecure_test_srs(k), "insecure-test", None),
+        SrsSource::File { path, bytes } => (srs::read_srs(bytes, k)?, "file", Some(path.clone())),
+    };
+    let sha256 = sha256_hex(&srs::write_srs(&params));
+    Ok((params, SrsInfo { kind: kind.into(), path, sha256 }))
+}
+
+/// Calibrates on `samples`, quantizes, plans the circuit, runs (or reuses) key
+/// generation and builds the Solidity verifier, shrinking the column count until the
+/// verifier fits EIP-170.
+#[allow(clippy::too_many_arguments)]
+pub fn compile(
+    onnx: &[u8],
+    samples: &[Vec<Vec<f64>>],
+    input_shapes: Option<Vec<Vec<usize>>>,
+    reference: Option<&[Vec<f64>]>,
+    opts: &CompileOptions,
+    cache: &dyn KeyCache,
+    progress: &dyn Progress,
+) -> Result<Compiled, ServiceError> {
+    if samples.is_empty() {
+        return Err(ServiceError::Input("no calibration sample".into()));
+    }
+    let hints = hints_for(samples, input_shapes);
+    let prepared: Prepared = step(
+        progress,
+        "calibrate and quantize",
+        || prepare(onnx, samples, &hints, &opts.quant).map_err(ServiceError::from),
+        |p| format!("scale 2^{} (params 2^{}), {} bits", p.calibration.scale, p.calibration.param_scale, p.calibration.bits),
+    )?;
+    let float_ref = match reference {
+        Some(r) => r.to_vec(),
+        None => prepared.float_outputs(&samples[0])?,
+    };
+    let fidelity = prepared.fidelity(&samples[0], &float_ref)?;
+    let qin = interp::quantize_inputs(&prepared.quant, &samples[0])?;
+    interp::run(&prepared.quant, &qin)?;
+    let srs_source = opts.srs.clone().unwrap_or(SrsSource::InsecureTest);
+    let model_hash = sha256_hex(onnx);
+    let quant_json = serde_json::to_vec(&prepared.quant).expect("quantized graphs serialize");
+
+    let mut plan_opts = opts.plan.clone();
+    loop {
+        let planned = step(
+            progress,
+            "plan the circuit layout",
+            || plan::<Fr>(&prepared.quant, &qin, &plan_opts).map_err(ServiceError::from),
+            |p| format!("k = {}, {} advice + {} lookup columns, {} rows", p.stats.k, p.stats.num_advice, p.stats.num_lookup_advice, p.stats.rows),
+        )?;
+        let k = planned.stats.k;
+        let (params, srs_info) = step(progress, "load the SRS", || srs_for(&srs_source, k), |(_, i)| {
+            if i.kind == "insecure-test" {
+                "INSECURE locally generated test SRS (pass --srs FILE for a ceremony SRS)".to_string()
+            } else {
+                format!("{} (sha256 {})", i.path.clone().unwrap_or_default(), &i.sha256[..16])
+            }
+        })?;
+        let params_json = serde_json::to_vec(&planned.shape.params).expect("params serialize");
+        let settings_hash = sha256_parts(&[&quant_json, &params_json, srs_info.sha256.as_bytes()]);
+        let cached = cache.get(&settings_hash).and_then(|(bytes, shape)| h2::read_pk(&bytes, &shape).ok().map(|pk| Halo2Keys { pk, shape }));
+        let keys_cached = cached.is_some();
+        let keys = match cached {
+            Some(k) => k,
+            None => {
+                let keys = step(
+                    progress,
+                    "key generation",
+                    || h2::keygen(&params, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
+                    |_| "proving and verifying keys".to_string(),
+                )?;
+                cache.put(&settings_hash, &h2::write_pk(&keys.pk), &keys.shape);
+                keys
+            }
+        };
+        let num_instances = prepared.quant.num_public();
+        let (verifier_source, verifier) = step(
+            progress,
+            "generate and compile the Solidity verifier",
+            || {
+                let src = halo2_verifier_source(&params, keys.vk(), num_instances);
+                let c = compile_solidity(&src, None)?;
+                Ok::<_, ServiceError>((src, c))
+            },
+            |(_, c)| format!("{} bytes of runtime code (EIP-170 limit {EIP170_LIMIT})", c.runtime_code.len()),
+        )?;
+        if verifier.runtime_code.len() > EIP170_LIMIT {
+            if plan_opts.max_advice <= 1 || plan_opts.k.is_some() {
+                return Err(ServiceError::VerifierTooLarge { size: verifier.runtime_code.len() });
+            }
+            plan_opts.max_advice -= 1;
+            continue;
+        }
+        let settings = Settings {
+            format_version: 1,
+            model_hash,
+            settings_hash,
+            input_shapes: prepared.quant.inputs.iter().map(|p| p.shape.clone()).collect(),
+            output_shapes: prepared.quant.outputs.iter().map(|p| p.shape.clone()).collect(),
+            calibration: prepared.calibration.clone(),
+            shape: keys.shape.clone(),
+            stats: planned.stats,
+            num_instances,
+            srs: srs_info,
+            fidelity: Some(fidelity),
+            verifier_runtime_bytes: verifier.runtime_code.len(),
+        };
+        return Ok(Compiled { settings, quant: prepared.quant, params, keys, verifier_source, verifier, keys_cached });
+    }
+}
+
+/// A proof with what it proves.
+#[derive(Clone, Debug)]
+pub struct ProofBundle {
+    /// Dequantized outputs, per graph output.
+    pub outputs: Vec<Vec<f64>>,
+    pub instances: Vec<Fr>,
+    pub proof: Vec<u8>,
+    pub prove_seconds: f64,
+}
+
+/// Quantizes the inputs, checks them against the interpreter and proves.
+pub fn prove(
+    quant: &QuantGraph,
+    params: &ParamsKZG<Bn256>,
+    keys: &Halo2Keys,
+    sample: &[Vec<f64>],
+) -> Result<ProofBundle, ServiceError> {
+    let qin = interp::quantize_inputs(quant, sample)?;
+    // Fails early, naming the node, if an input leaves the calibrated range.
+    let trace = interp::run(quant, &qin)?;
+    let t0 = Instant::now();
+    let proof = h2::prove(params, keys, quant, &qin)?;
+    let prove_seconds = t0.elapsed().as_secs_f64();
+    let expected: Vec<i128> = qin.iter().flatten().chain(trace.outputs(quant).iter().flatten()).map(|v| *v as i128).collect();
+    let got: Vec<i128> = proof.instances.iter().map(|f| to_i128(f).unwrap_or(i128::MAX)).collect();
+    if got != expected {
+        return Err(ServiceError::Internal("circuit witness differs from the reference interpreter".into()));
+    }
+    let outputs = outputs_from_instances(quant, &proof.instances)?;
+    Ok(ProofBundle { outputs, instances: proof.instances, proof: proof.proof, prove_seconds })
+}
+
+/// Number of public values that are inputs.
+pub fn num_input_instances(quant: &QuantGraph) -> usize {
+    quant.inputs.iter().map(|p| p.shape.iter().product::<usize>()).sum()
+}
+
+/// The dequantized outputs that public instances stand for.
+pub fn outputs_from_instances(quant: &QuantGraph, instances: &[Fr]) -> Result<Vec<Vec<f64>>, ServiceError> {
+    if instances.len() != quant.num_public() {
+        return Err(ServiceError::Input(format!("expected {} public instances, got {}", quant.num_public(), instances.len())));
+    }
+    let mut at = num_input_instances(quant);
+    let mut outs = Vec::new();
+    for p in &quant.outputs {
+        let n: usize = p.shape.iter().product();
+        let vals = instances[at..at + n]
+            .iter()
+            .map(|f| {
+                to_i128(f)
+                    .map(|q| q as f64 / 2f64.powi(quant.scale as i32))
+                    .ok_or_else(|| ServiceError::Input("a public output is not a small integer".into()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        outs.push(vals);
+        at += n;
+    }
+    Ok(outs)
+}
+
+/// Field elements from signed integers (for tests and tools).
+pub fn instances_from_ints(v: &[i128]) -> Vec<Fr> {
+    v.iter().map(|x| fe(*x)).collect()
+}
+
+/// Native verification.
+pub fn verify(params: &ParamsKZG<Bn256>, keys_vk: &halo2_base::halo2_proofs::plonk::VerifyingKey<halo2_base::halo2_proofs::halo2curves::bn256::G1Affine>, instances: &[Fr], proof: &[u8]) -> bool {
+    h2::verify(params, keys_vk, instances, proof)
+}
+
+/// Verification in an in-process EVM: `(accepted, gas used)`.
+pub fn verify_evm(verifier: &[u8], instances: &[Fr], proof: &[u8]) -> Result<(bool, u64), ServiceError> {
+    let r = verify_on_evm(verifier, instances, proof)?;
+    Ok((r.accepted, r.gas_used))
+}
