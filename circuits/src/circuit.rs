@@ -12,7 +12,9 @@ use zkinfer_models::quant::QuantGraph;
 
 use crate::error::CircuitError;
 use crate::field::{to_i128, ScalarField};
+use crate::chips::Chips;
 use crate::lower::lower;
+use crate::public;
 
 /// Everything that fixes the circuit's shape: stored with the keys.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -31,8 +33,31 @@ impl CircuitShape {
 /// A model lowered into halo2-base, ready for MockProver, key generation or proving.
 pub struct ModelCircuit<F: ScalarField> {
     pub builder: BaseCircuitBuilder<F>,
-    /// Public instances: quantized inputs, then quantized outputs.
+    /// Public instances: the packed public values ([`crate::public`]).
     pub instances: Vec<F>,
+    /// Quantized inputs, then quantized outputs, unpacked.
+    pub public_values: Vec<i128>,
+}
+
+/// Lowers the model and packs its public values (inputs, then outputs) into the
+/// builder's instance column; returns the public values. Planning, keygen and proving
+/// all go through here, so they see the same circuit.
+pub fn synthesize_model<F: ScalarField>(
+    builder: &mut BaseCircuitBuilder<F>,
+    graph: &QuantGraph,
+    inputs: &[Vec<i64>],
+) -> Result<Vec<i128>, CircuitError> {
+    let lowered = lower(builder, graph, inputs)?;
+    let n_in: usize = graph.inputs.iter().map(|p| p.shape.iter().product::<usize>()).sum();
+    let cells = lowered.public;
+    // Inputs are range-checked where they enter; outputs are checked here.
+    let checked: Vec<bool> = (0..cells.len()).map(|i| i < n_in).collect();
+    let values = cells.iter().map(|c| to_i128(c.value()).unwrap_or(i128::MAX)).collect();
+    let range = builder.range_chip();
+    let chips = Chips { range: &range, bits: graph.bits };
+    let packed = public::pack_cells(builder.main(0), &chips, &cells, &checked);
+    builder.assigned_instances = vec![packed];
+    Ok(values)
 }
 
 impl<F: ScalarField> ModelCircuit<F> {
@@ -50,14 +75,14 @@ impl<F: ScalarField> ModelCircuit<F> {
             }
             _ => BaseCircuitBuilder::from_stage(stage).use_params(shape.params.clone()),
         };
-        let lowered = lower(&mut builder, graph, inputs)?;
-        let instances = lowered.public.iter().map(|c| *c.value()).collect();
-        Ok(ModelCircuit { builder, instances })
+        let public_values = synthesize_model(&mut builder, graph, inputs)?;
+        let instances = builder.assigned_instances[0].iter().map(|c| *c.value()).collect();
+        Ok(ModelCircuit { builder, instances, public_values })
     }
 
-    /// Integer values of the public instances.
+    /// The public values (quantized inputs, then outputs) the instances pack.
     pub fn instance_ints(&self) -> Vec<i128> {
-        self.instances.iter().map(|f| to_i128(f).unwrap_or(i128::MAX)).collect()
+        self.public_values.clone()
     }
 }
 

@@ -10,7 +10,7 @@ use zkinfer_models::quant::QuantGraph;
 use crate::circuit::CircuitShape;
 use crate::error::CircuitError;
 use crate::field::ScalarField;
-use crate::lower::lower;
+use crate::circuit::synthesize_model;
 
 /// Rows kept free for blinding factors.
 pub const BLINDING_ROWS: usize = 20;
@@ -62,7 +62,7 @@ fn try_k<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], k: u32) -> Res
         .use_k(k as usize)
         .use_lookup_bits(lookup_bits)
         .use_instance_columns(1);
-    lower(&mut builder, graph, inputs)?;
+    synthesize_model(&mut builder, graph, inputs)?;
     let stats = builder.statistics();
     let params = builder.calculate_params(Some(BLINDING_ROWS));
     let advice_cells: usize = stats.gate.total_advice_per_phase.iter().sum();

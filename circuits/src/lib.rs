@@ -12,6 +12,7 @@ pub mod error;
 pub mod field;
 pub mod layout;
 pub mod lower;
+pub mod public;
 
 pub use circuit::{CircuitShape, ModelCircuit};
 pub use error::CircuitError;

@@ -41,6 +41,7 @@ fn tier1_witness_equals_interpreter_and_mockprover_accepts() {
         let instances = circuit.instances.clone();
         MockProver::run(k, &circuit, vec![instances.clone()]).unwrap().assert_satisfied();
         if !instances.is_empty() {
+            assert_eq!(zkinfer_circuits::public::unpack(&instances, expected.len(), p.quant.bits), Some(expected.clone()));
             let mut bad = instances;
             let last = bad.len() - 1;
             bad[last] += Fr::from(1);

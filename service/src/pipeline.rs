@@ -6,7 +6,8 @@ use std::time::Instant;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr};
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
-use zkinfer_circuits::field::{fe, to_i128};
+use zkinfer_circuits::field::fe;
+use zkinfer_circuits::public;
 use zkinfer_circuits::{plan, CircuitShape, LayoutStats, PlanOptions};
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, prepare, FidelityReport, Prepared};
@@ -172,7 +173,7 @@ pub fn compile(
                 keys
             }
         };
-        let num_instances = prepared.quant.num_public();
+        let num_instances = public::num_instances(prepared.quant.num_public(), prepared.quant.bits);
         let (verifier_source, verifier) = step(
             progress,
             "generate and compile the Solidity verifier",
@@ -232,7 +233,7 @@ pub fn prove(
     let proof = h2::prove(params, keys, quant, &qin)?;
     let prove_seconds = t0.elapsed().as_secs_f64();
     let expected: Vec<i128> = qin.iter().flatten().chain(trace.outputs(quant).iter().flatten()).map(|v| *v as i128).collect();
-    let got: Vec<i128> = proof.instances.iter().map(|f| to_i128(f).unwrap_or(i128::MAX)).collect();
+    let got = public::unpack(&proof.instances, quant.num_public(), quant.bits).unwrap_or_default();
     if got != expected {
         return Err(ServiceError::Internal("circuit witness differs from the reference interpreter".into()));
     }
@@ -240,29 +241,21 @@ pub fn prove(
     Ok(ProofBundle { outputs, instances: proof.instances, proof: proof.proof, prove_seconds })
 }
 
-/// Number of public values that are inputs.
+/// Number of public values that are inputs (before packing).
 pub fn num_input_instances(quant: &QuantGraph) -> usize {
     quant.inputs.iter().map(|p| p.shape.iter().product::<usize>()).sum()
 }
 
-/// The dequantized outputs that public instances stand for.
+/// The dequantized outputs that public instances stand for (they pack the quantized
+/// inputs, then the outputs: see `zkinfer_circuits::public`).
 pub fn outputs_from_instances(quant: &QuantGraph, instances: &[Fr]) -> Result<Vec<Vec<f64>>, ServiceError> {
-    if instances.len() != quant.num_public() {
-        return Err(ServiceError::Input(format!("expected {} public instances, got {}", quant.num_public(), instances.len())));
-    }
+    let values = public::unpack(instances, quant.num_public(), quant.bits)
+        .ok_or_else(|| ServiceError::Input("the public instances are not a valid packing of this model's values".into()))?;
     let mut at = num_input_instances(quant);
     let mut outs = Vec::new();
     for p in &quant.outputs {
         let n: usize = p.shape.iter().product();
-        let vals = instances[at..at + n]
-            .iter()
-            .map(|f| {
-                to_i128(f)
-                    .map(|q| q as f64 / 2f64.powi(quant.scale as i32))
-                    .ok_or_else(|| ServiceError::Input("a public output is not a small integer".into()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        outs.push(vals);
+        outs.push(values[at..at + n].iter().map(|q| *q as f64 / 2f64.powi(quant.scale as i32)).collect());
         at += n;
     }
     Ok(outs)

@@ -1,0 +1,137 @@
+//! Bad input through the real binary: a clear one-line error, a non-zero exit, no panic.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
+
+fn zkinfer(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_zkinfer")).args(args).output().expect("runs");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn assert_clear_error(args: &[&str], needle: &str) {
+    let (code, _, err) = zkinfer(args);
+    assert_eq!(code, 1, "{args:?}: exit code {code}, stderr: {err}");
+    assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+    let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or_else(|| panic!("{args:?}: no error line in {err}"));
+    assert!(line.contains(needle), "{args:?}: `{line}` does not mention `{needle}`");
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("zkinfer-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn corpus(model: &str, file: &str) -> String {
+    format!("{CORPUS}/{model}/{file}")
+}
+
+#[test]
+fn truncated_onnx_is_a_clear_error() {
+    let d = tmp("trunc");
+    let bytes = std::fs::read(corpus("1l_mlp", "network.onnx")).unwrap();
+    let p = d.join("cut.onnx");
+    std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+    let out = d.join("out");
+    assert_clear_error(
+        &["compile", p.to_str().unwrap(), "--input", &corpus("1l_mlp", "input.json"), "--out", out.to_str().unwrap()],
+        "ONNX",
+    );
+    assert!(!out.join("settings.json").exists());
+}
+
+#[test]
+fn unsupported_op_names_the_op_and_the_node() {
+    let d = tmp("unsup");
+    let (code, _, err) = zkinfer(&[
+        "compile",
+        &corpus("1l_topk", "network.onnx"),
+        "--input",
+        &corpus("1l_topk", "input.json"),
+        "--out",
+        d.join("o").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("unsupported op `TopK`") && err.contains("node `"), "{err}");
+}
+
+#[test]
+fn wrong_input_length_and_missing_files_are_clear_errors() {
+    let d = tmp("len");
+    let bad = d.join("bad.json");
+    std::fs::write(&bad, r#"{"input_data": [[1.0, 2.0]]}"#).unwrap();
+    let dir = d.join("m");
+    assert_clear_error(
+        &["compile", &corpus("1l_mlp", "network.onnx"), "--input", bad.to_str().unwrap(), "--out", dir.to_str().unwrap()],
+        "expected 3 values",
+    );
+    assert_clear_error(&["run", "/nonexistent/model.onnx", "--input", bad.to_str().unwrap()], "/nonexistent/model.onnx");
+    assert_clear_error(&["prove", d.join("nothing").to_str().unwrap(), "--input", bad.to_str().unwrap(), "--out", "x.json"], "not a compiled model folder");
+
+    // A compiled model proves only inputs of its shape.
+    let (code, _, err) = zkinfer(&[
+        "compile",
+        &corpus("1l_mlp", "network.onnx"),
+        "--input",
+        &corpus("1l_mlp", "input.json"),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_clear_error(
+        &["prove", dir.to_str().unwrap(), "--input", bad.to_str().unwrap(), "--out", d.join("p.json").to_str().unwrap()],
+        "expected 3 values",
+    );
+    assert!(!Path::new(&d.join("p.json")).exists());
+}
+
+#[test]
+fn cli_round_trip_and_tampered_proof_file() {
+    let d = tmp("rt");
+    let dir = d.join("m");
+    let proof = d.join("proof.json");
+    let model = corpus("2l_relu_fc", "network.onnx");
+    let input = corpus("2l_relu_fc", "input.json");
+    let (code, _, err) = zkinfer(&["compile", &model, "--input", &input, "--out", dir.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = zkinfer(&["prove", dir.to_str().unwrap(), "--input", &input, "--out", proof.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("outputs"));
+    let (code, out, err) = zkinfer(&["verify", dir.to_str().unwrap(), proof.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("proof valid"));
+    let (code, out, err) = zkinfer(&["verify-evm", dir.to_str().unwrap(), proof.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("gas used"));
+
+    // Claiming another output in proof.json is caught before any cryptography...
+    let mut pf: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    let orig = pf.clone();
+    pf["outputs"][0][0] = serde_json::json!(42.0);
+    std::fs::write(&proof, serde_json::to_vec(&pf).unwrap()).unwrap();
+    assert_clear_error(&["verify", dir.to_str().unwrap(), proof.to_str().unwrap()], "do not match");
+    // ...and changing the public instance too is caught by the proof.
+    let mut pf = orig.clone();
+    let n = pf["instances"].as_array().unwrap().len();
+    pf["instances"][n - 1] = serde_json::json!(format!("0x{:064x}", 5));
+    let outs = pf["outputs"][0].as_array().unwrap().len();
+    let scale = 2f64.powi(16);
+    let _ = (outs, scale);
+    // Keep outputs consistent with the new instance so only the proof can object.
+    std::fs::write(&proof, serde_json::to_vec(&pf).unwrap()).unwrap();
+    let (code, _, err) = zkinfer(&["verify", dir.to_str().unwrap(), proof.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    // A flipped proof byte.
+    let mut pf = orig;
+    let mut p = pf["proof"].as_str().unwrap().to_string();
+    let i = p.len() / 2;
+    let c = if &p[i..i + 1] == "0" { "1" } else { "0" };
+    p.replace_range(i..i + 1, c);
+    pf["proof"] = serde_json::json!(p);
+    std::fs::write(&proof, serde_json::to_vec(&pf).unwrap()).unwrap();
+    assert_clear_error(&["verify", dir.to_str().unwrap(), proof.to_str().unwrap()], "proof rejected");
+    assert_clear_error(&["verify-evm", dir.to_str().unwrap(), proof.to_str().unwrap()], "rejected");
+}
