@@ -3,6 +3,7 @@
 //! Values in memory only: callers (the service crate) decide where keys and proofs live.
 
 pub mod error;
+pub mod groth16;
 pub mod halo2;
 pub mod srs;
 

@@ -1,0 +1,106 @@
+//! Lowering a [`QuantGraph`] to R1CS over BN254.
+//!
+//! Public inputs, in order: the quantized graph inputs, then the graph outputs (the
+//! same order as the halo2 backend's instances). Every graph input is range-checked
+//! like an activation; outputs are bound to their instances by one equality each.
+
+use zkinfer_models::quant::{QOp, QuantGraph};
+
+use super::builder::{Builder, Wire};
+use super::error::Groth16Error;
+use super::ops;
+
+/// The wires of every value and the public values (inputs then outputs).
+pub struct Lowered {
+    pub values: Vec<Vec<Wire>>,
+    pub public: Vec<i128>,
+}
+
+impl Lowered {
+    /// The integer value of every graph value, to compare with the interpreter's trace.
+    pub fn value_ints(&self) -> Vec<Vec<i128>> {
+        self.values.iter().map(|ws| ws.iter().map(|w| w.value).collect()).collect()
+    }
+}
+
+/// Fails, naming the first node, if the graph has an op this backend cannot lower.
+pub fn check_supported(graph: &QuantGraph) -> Result<(), Groth16Error> {
+    for node in &graph.nodes {
+        #[allow(unreachable_patterns)]
+        match &node.op {
+            QOp::Linear { .. } | QOp::Bilinear { .. } | QOp::Relu | QOp::Select { .. } | QOp::Const { .. } => {}
+            other => return Err(Groth16Error::UnsupportedOp { node: node.name.clone(), op: other.name().to_string() }),
+        }
+    }
+    Ok(())
+}
+
+/// Inputs of the right shapes, all zero: enough for setup, where values do not matter.
+pub fn placeholder_inputs(graph: &QuantGraph) -> Vec<Vec<i64>> {
+    graph.inputs.iter().map(|p| vec![0; p.shape.iter().product()]).collect()
+}
+
+/// Lowers the whole model into `b` and allocates the public inputs.
+///
+/// The witness is computed from `inputs` by the gadgets; it does not depend on the
+/// reference interpreter, against which tests compare it.
+pub fn lower(b: &mut Builder, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result<Lowered, Groth16Error> {
+    check_supported(graph)?;
+    if inputs.len() != graph.inputs.len() {
+        return Err(Groth16Error::InputCount { expected: graph.inputs.len(), got: inputs.len() });
+    }
+    let mut values: Vec<Vec<Wire>> = vec![Vec::new(); graph.num_values];
+    let mut public = Vec::new();
+    for (port, data) in graph.inputs.iter().zip(inputs) {
+        let n: usize = port.shape.iter().product();
+        if data.len() != n {
+            return Err(Groth16Error::InputLength { name: port.name.clone(), expected: n, got: data.len() });
+        }
+        let mut wires = Vec::with_capacity(n);
+        for &x in data {
+            let v = b.instance(x as i128)?;
+            wires.push(b.checked(&port.name, Wire { lc: v.into(), value: x as i128, sign: None })?);
+            public.push(x as i128);
+        }
+        values[port.value] = wires;
+    }
+    for node in &graph.nodes {
+        let ins: Vec<&Vec<Wire>> = node.inputs.iter().map(|&i| &values[i]).collect();
+        let name = node.name.as_str();
+        #[allow(unreachable_patterns)]
+        let out: Vec<Wire> = match &node.op {
+            QOp::Linear { offsets, slot, idx, coeff, bias, shift } => (0..node.len)
+                .map(|o| {
+                    let terms: Vec<(&Wire, i64)> = (offsets[o]..offsets[o + 1])
+                        .map(|t| (&ins[slot[t] as usize][idx[t] as usize], coeff[t]))
+                        .collect();
+                    ops::linear(b, name, &terms, bias[o], *shift)
+                })
+                .collect::<Result<_, _>>()?,
+            QOp::Bilinear { offsets, left, right, shift } => (0..node.len)
+                .map(|o| {
+                    let pairs: Vec<(&Wire, &Wire)> = (offsets[o]..offsets[o + 1])
+                        .map(|t| (&ins[0][left[t] as usize], &ins[1][right[t] as usize]))
+                        .collect();
+                    ops::bilinear(b, name, &pairs, *shift)
+                })
+                .collect::<Result<_, _>>()?,
+            QOp::Relu => ins[0].iter().map(|x| ops::relu(b, name, x)).collect::<Result<_, _>>()?,
+            QOp::Select { map } => map.iter().map(|&(s, i)| ins[s as usize][i as usize].clone()).collect(),
+            QOp::Const { values } => values.iter().map(|&v| Wire::constant(v)).collect(),
+            other => return Err(Groth16Error::UnsupportedOp { node: node.name.clone(), op: other.name().to_string() }),
+        };
+        values[node.output] = out;
+    }
+    for port in &graph.outputs {
+        for w in &values[port.value] {
+            let y = b.instance(w.value)?;
+            let mut diff = w.lc.clone();
+            diff.0.push((-ark_bn254::Fr::from(1u8), y));
+            diff.compactify();
+            b.enforce_zero(diff)?;
+            public.push(w.value);
+        }
+    }
+    Ok(Lowered { values, public })
+}

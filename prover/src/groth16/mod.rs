@@ -1,0 +1,25 @@
+//! The Groth16 backend: the quantized graph lowered to R1CS over BN254 (arkworks),
+//! circuit-specific setup, proving and native verification with `ark-groth16`.
+//!
+//! * [`lower`]: graph → R1CS with [`builder`] and [`ops`] gadgets; the witness equals the
+//!   reference interpreter of `zkinfer-models` exactly (tested).
+//! * [`keys`]: setup, key serialization and import of keys made elsewhere.
+//! * [`proof`]: prove (self-checked) and verify.
+//!
+//! Costs per element: a `Linear` or `Bilinear` output with a rescale by `2^s` costs
+//! `bits + s + 3` constraints (plus one per product for `Bilinear`); ReLU after a
+//! rescale costs one; `Select` and `Const` are free; each public value costs one.
+
+pub mod builder;
+pub mod circuit;
+pub mod error;
+pub mod field;
+pub mod keys;
+pub mod lower;
+pub mod ops;
+pub mod proof;
+
+pub use circuit::{shape, synthesize, R1csShape};
+pub use error::Groth16Error;
+pub use keys::{read_pk, read_vk, setup, write_pk, write_vk, Groth16Keys};
+pub use proof::{prove, public_inputs, read_proof, verify, write_proof, Groth16Proof, PROOF_BYTES};

@@ -1,0 +1,128 @@
+//! The R1CS witness equals the reference interpreter exactly, every constraint holds,
+//! and every witness variable is constrained: changing any one of them breaks the R1CS.
+
+mod groth16_common;
+
+use ark_bn254::Fr;
+use groth16_common::{expected_public, load, try_load, CORPUS, TIER1};
+use zkinfer_models::interp;
+use zkinfer_prover::groth16::{shape, synthesize, Groth16Error};
+
+#[test]
+fn tier1_witness_equals_interpreter_and_satisfies_r1cs() {
+    for name in TIER1 {
+        let m = load(name);
+        let trace = interp::run(&m.graph, &m.inputs).unwrap();
+        let syn = synthesize(&m.graph, &m.inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got = syn.lowered.value_ints();
+        for (id, want) in trace.values.iter().enumerate() {
+            let want: Vec<i128> = want.iter().map(|v| *v as i128).collect();
+            assert_eq!(got[id], want, "{name}: value {id} differs from the interpreter");
+        }
+        assert_eq!(syn.lowered.public, expected_public(&m), "{name}: public values");
+        assert!(syn.cs.is_satisfied().unwrap(), "{name}: {:?}", syn.cs.which_is_unsatisfied());
+        // Setup-mode synthesis (no witness) has the same shape as the proving one.
+        assert_eq!(shape(&m.graph).unwrap(), syn.shape(), "{name}");
+        let s = syn.shape();
+        println!("{name}: {} constraints, {} witnesses, {} public", s.num_constraints, s.num_witness, s.num_public());
+    }
+}
+
+#[test]
+fn every_witness_variable_is_constrained() {
+    for name in ["1l_mlp", "2l_relu_fc", "1l_relu"] {
+        let m = load(name);
+        let syn = synthesize(&m.graph, &m.inputs).unwrap();
+        let n = syn.cs.num_witness_variables();
+        for i in 0..n {
+            let old = {
+                let mut cs = syn.cs.borrow_mut().unwrap();
+                let old = cs.witness_assignment[i];
+                // +1 flips a bit out of {0,1} and moves any other value off its equation.
+                cs.witness_assignment[i] = old + Fr::from(1u8);
+                old
+            };
+            assert!(!syn.cs.is_satisfied().unwrap(), "{name}: witness {i} of {n} is unconstrained");
+            syn.cs.borrow_mut().unwrap().witness_assignment[i] = old;
+        }
+        assert!(syn.cs.is_satisfied().unwrap());
+    }
+}
+
+#[test]
+fn changed_public_values_break_the_r1cs() {
+    let m = load("2l_relu_fc");
+    let syn = synthesize(&m.graph, &m.inputs).unwrap();
+    let n = syn.cs.num_instance_variables();
+    for i in 1..n {
+        syn.cs.borrow_mut().unwrap().instance_assignment[i] += Fr::from(1u8);
+        assert!(!syn.cs.is_satisfied().unwrap(), "public value {i} is unconstrained");
+        syn.cs.borrow_mut().unwrap().instance_assignment[i] -= Fr::from(1u8);
+    }
+}
+
+#[test]
+fn out_of_range_values_name_their_node() {
+    let m = load("1l_mlp");
+    // An input at the edge of the range is refused by the input's own range check.
+    let mut inputs = m.inputs.clone();
+    inputs[0][0] = m.graph.max_abs();
+    match synthesize(&m.graph, &inputs) {
+        Err(Groth16Error::OutOfRange { node, value, bits }) => {
+            assert_eq!(node, m.graph.inputs[0].name);
+            assert_eq!(value, m.graph.max_abs() as i128);
+            assert_eq!(bits, m.graph.bits);
+        }
+        Err(e) => panic!("expected OutOfRange, got {e}"),
+        Ok(_) => panic!("expected OutOfRange, got a witness"),
+    }
+    // Large inputs that overflow a rescaled node: the node named is the interpreter's.
+    let big: Vec<Vec<i64>> = m.inputs.iter().map(|v| v.iter().map(|_| m.graph.max_abs() - 1).collect()).collect();
+    let interp_err = interp::run(&m.graph, &big).err().map(|e| e.to_string());
+    match (synthesize(&m.graph, &big), interp_err) {
+        (Err(Groth16Error::OutOfRange { node, .. }), Some(msg)) => {
+            assert!(msg.contains(&format!("`{node}`")), "interpreter says {msg}, R1CS names {node}")
+        }
+        (Ok(_), None) => {}
+        (r, e) => panic!("R1CS and interpreter disagree: {:?} vs {e:?}", r.err()),
+    }
+    assert!(matches!(
+        synthesize(&m.graph, &[]),
+        Err(Groth16Error::InputCount { expected: 1, got: 0 })
+    ));
+}
+
+/// Every corpus model either lowers with a witness equal to the interpreter or is
+/// refused with `UnsupportedOp` naming a node of the graph and its op.
+#[test]
+fn corpus_models_lower_or_name_the_unsupported_op() {
+    let mut names: Vec<String> = std::fs::read_dir(CORPUS)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("network.onnx").is_file() && e.path().join("input.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let (mut lowered, mut refused) = (0, 0);
+    for name in &names {
+        let Ok(m) = try_load(name) else { continue };
+        if m.graph.num_public() > 4096 {
+            continue;
+        }
+        match synthesize(&m.graph, &m.inputs) {
+            Ok(syn) => {
+                assert_eq!(syn.lowered.public, expected_public(&m), "{name}");
+                lowered += 1;
+            }
+            Err(Groth16Error::UnsupportedOp { node, op }) => {
+                let n = m.graph.nodes.iter().find(|n| n.name == node).unwrap_or_else(|| panic!("{name}: no node {node}"));
+                assert_eq!(n.op.name(), op);
+                println!("{name}: unsupported `{op}` at `{node}`");
+                refused += 1;
+            }
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+    println!("{lowered} corpus models lowered, {refused} refused by op");
+    assert!(lowered >= TIER1.len());
+}
