@@ -23,11 +23,15 @@
 
 pub mod error;
 pub mod evm;
+pub mod groth16;
 pub mod halo2;
 pub mod solc;
 
 pub use error::ContractError;
 pub use evm::{Address, CallOutcome, Deployed, Evm, DEFAULT_GAS_LIMIT};
+pub use groth16::{
+    groth16_calldata, groth16_verifier_source, verify_groth16_on_evm, GROTH16_CONTRACT,
+};
 pub use halo2::{encode_calldata, halo2_verifier_source, verify_on_evm, EvmVerification};
 pub use solc::{
     compile_solidity, solc_package_dir, solc_version, CompiledContract, EIP170_LIMIT, EIP3860_LIMIT,
