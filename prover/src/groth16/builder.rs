@@ -60,11 +60,6 @@ impl Builder {
         Ok(self.cs.new_witness_variable(|| Ok(fr(v)))?)
     }
 
-    /// A public input holding `v` (instances are numbered in allocation order).
-    pub fn instance(&mut self, v: i128) -> Result<Variable, Groth16Error> {
-        Ok(self.cs.new_input_variable(|| Ok(fr(v)))?)
-    }
-
     /// Enforces `a * b = c`.
     pub fn enforce(
         &mut self,

@@ -1,14 +1,17 @@
 //! Lowering a [`QuantGraph`] to R1CS over BN254.
 //!
-//! Public inputs, in order: the quantized graph inputs, then the graph outputs (the
-//! same order as the halo2 backend's instances). Every graph input is range-checked
-//! like an activation; outputs are bound to their instances by one equality each.
+//! Public values, in order: the quantized graph inputs, then the graph outputs (the
+//! same order as the halo2 backend's). Every public value is range-checked like an
+//! activation and the values are packed into the Groth16 public inputs as
+//! [`PublicLayout`] describes, one equality constraint per packed word.
 
 use zkinfer_models::quant::{QOp, QuantGraph};
 
 use super::builder::{Builder, Wire};
 use super::error::Groth16Error;
+use super::field::{fr, pow2};
 use super::ops;
+use super::public::PublicLayout;
 
 /// The wires of every value and the public values (inputs then outputs).
 pub struct Lowered {
@@ -50,7 +53,6 @@ pub fn lower(b: &mut Builder, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result
         return Err(Groth16Error::InputCount { expected: graph.inputs.len(), got: inputs.len() });
     }
     let mut values: Vec<Vec<Wire>> = vec![Vec::new(); graph.num_values];
-    let mut public = Vec::new();
     for (port, data) in graph.inputs.iter().zip(inputs) {
         let n: usize = port.shape.iter().product();
         if data.len() != n {
@@ -58,9 +60,8 @@ pub fn lower(b: &mut Builder, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result
         }
         let mut wires = Vec::with_capacity(n);
         for &x in data {
-            let v = b.instance(x as i128)?;
+            let v = b.witness(x as i128)?;
             wires.push(b.checked(&port.name, Wire { lc: v.into(), value: x as i128, sign: None })?);
-            public.push(x as i128);
         }
         values[port.value] = wires;
     }
@@ -92,15 +93,32 @@ pub fn lower(b: &mut Builder, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result
         };
         values[node.output] = out;
     }
+    let mut wires: Vec<Wire> = graph.inputs.iter().flat_map(|p| values[p.value].iter().cloned()).collect();
     for port in &graph.outputs {
         for w in &values[port.value] {
-            let y = b.instance(w.value)?;
-            let mut diff = w.lc.clone();
-            diff.0.push((-ark_bn254::Fr::from(1u8), y));
-            diff.compactify();
-            b.enforce_zero(diff)?;
-            public.push(w.value);
+            wires.push(b.checked(&port.name, w.clone())?);
         }
     }
+    let layout = PublicLayout { bits: graph.bits, num_values: wires.len() };
+    for chunk in wires.chunks(layout.per_word()) {
+        pack_word(b, &layout, chunk)?;
+    }
+    let public = wires.iter().map(|w| w.value).collect();
     Ok(Lowered { values, public })
+}
+
+/// Allocates the public word packing the checked wires `chunk` and enforces it.
+fn pack_word(b: &mut Builder, layout: &PublicLayout, chunk: &[Wire]) -> Result<(), Groth16Error> {
+    let mut lc = ark_relations::r1cs::LinearCombination(Vec::new());
+    let mut word = ark_bn254::Fr::from(0u8);
+    for (i, w) in chunk.iter().enumerate() {
+        let k = pow2(layout.bits * i as u32);
+        lc.0.extend(w.lc.iter().map(|(c, v)| (*c * k, *v)));
+        lc.0.push((fr(layout.offset()) * k, ark_relations::r1cs::Variable::One));
+        word += fr(w.value + layout.offset()) * k;
+    }
+    let inst = b.cs.new_input_variable(|| Ok(word))?;
+    lc.0.push((-ark_bn254::Fr::from(1u8), inst));
+    lc.compactify();
+    b.enforce_zero(lc)
 }

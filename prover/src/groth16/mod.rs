@@ -8,7 +8,8 @@
 //!
 //! Costs per element: a `Linear` or `Bilinear` output with a rescale by `2^s` costs
 //! `bits + s + 3` constraints (plus one per product for `Bilinear`); ReLU after a
-//! rescale costs one; `Select` and `Const` are free; each public value costs one.
+//! rescale costs one; `Select` and `Const` are free; public values are packed
+//! `floor(252 / bits)` to a Groth16 public input ([`public`]).
 
 pub mod builder;
 pub mod circuit;
@@ -18,8 +19,10 @@ pub mod keys;
 pub mod lower;
 pub mod ops;
 pub mod proof;
+pub mod public;
 
 pub use circuit::{shape, synthesize, R1csShape};
 pub use error::Groth16Error;
 pub use keys::{read_pk, read_vk, setup, write_pk, write_vk, Groth16Keys};
-pub use proof::{prove, public_inputs, read_proof, verify, write_proof, Groth16Proof, PROOF_BYTES};
+pub use proof::{prove, read_proof, verify, write_proof, Groth16Proof, PROOF_BYTES};
+pub use public::PublicLayout;

@@ -9,8 +9,8 @@ use zkinfer_models::quant::QuantGraph;
 
 use super::circuit::synthesize;
 use super::error::Groth16Error;
-use super::field::fr;
 use super::keys::Groth16Keys;
+use super::public::PublicLayout;
 
 /// Bytes of a compressed proof: A and C in G1 (32 each), B in G2 (64).
 pub const PROOF_BYTES: usize = 128;
@@ -36,11 +36,6 @@ pub fn read_proof(bytes: &[u8]) -> Result<Proof<Bn254>, Groth16Error> {
         return Err(ark_serialize::SerializationError::InvalidData.into());
     }
     Ok(Proof::deserialize_with_mode(bytes, Compress::Yes, Validate::Yes)?)
-}
-
-/// The public values as field elements.
-pub fn public_inputs(public: &[i128]) -> Vec<Fr> {
-    public.iter().map(|&v| fr(v)).collect()
 }
 
 /// Builds the witness, checks it satisfies the R1CS and proves (zero-knowledge, with
@@ -82,18 +77,32 @@ pub fn prove<R: RngCore + CryptoRng>(
         &full,
     )?;
     let public = syn.lowered.public;
-    if !verify(keys.vk(), &public, &proof)? {
+    if !verify(keys.vk(), &PublicLayout::of(graph), &public, &proof)? {
         return Err(Groth16Error::KeysForAnotherCircuit);
     }
     Ok(Groth16Proof { proof, public })
 }
 
-/// Verifies a proof natively: `Ok(false)` for an invalid proof or wrong public values,
-/// an error only when the number of public values does not match the key.
-pub fn verify(vk: &VerifyingKey<Bn254>, public: &[i128], proof: &Proof<Bn254>) -> Result<bool, Groth16Error> {
-    if public.len() + 1 != vk.gamma_abc_g1.len() {
-        return Err(Groth16Error::PublicCount { expected: vk.gamma_abc_g1.len() - 1, got: public.len() });
+/// Verifies a proof natively for public values laid out as `layout` says: `Ok(false)`
+/// for an invalid proof or wrong (or out-of-range) public values; an error only when
+/// the number of values does not match `layout` or `layout` does not match the key.
+pub fn verify(
+    vk: &VerifyingKey<Bn254>,
+    layout: &PublicLayout,
+    public: &[i128],
+    proof: &Proof<Bn254>,
+) -> Result<bool, Groth16Error> {
+    if layout.num_words() + 1 != vk.gamma_abc_g1.len() {
+        return Err(Groth16Error::KeyMismatch {
+            what: "the verifying key's number of public inputs plus one",
+            expected: layout.num_words() + 1,
+            got: vk.gamma_abc_g1.len(),
+        });
     }
+    if public.len() != layout.num_values {
+        return Err(Groth16Error::PublicCount { expected: layout.num_values, got: public.len() });
+    }
+    let Some(words) = layout.pack(public) else { return Ok(false) };
     let pvk = prepare_verifying_key(vk);
-    Ok(Groth16::<Bn254>::verify_proof(&pvk, proof, &public_inputs(public))?)
+    Ok(Groth16::<Bn254>::verify_proof(&pvk, proof, &words)?)
 }
