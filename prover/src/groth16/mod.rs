@@ -5,6 +5,7 @@
 //!   reference interpreter of `zkinfer-models` exactly (tested).
 //! * [`keys`]: setup, key serialization and import of keys made elsewhere.
 //! * [`proof`]: prove (self-checked) and verify.
+//! * [`prover`]: [`Groth16Prover`], this backend behind [`crate::backend::Prover`].
 //!
 //! Costs per element: a `Linear` or `Bilinear` output with a rescale by `2^s` costs
 //! `bits + s + 3` constraints (plus one per product for `Bilinear`); ReLU after a
@@ -19,10 +20,12 @@ pub mod keys;
 pub mod lower;
 pub mod ops;
 pub mod proof;
+pub mod prover;
 pub mod public;
 
 pub use circuit::{shape, synthesize, R1csShape};
 pub use error::Groth16Error;
 pub use keys::{read_pk, read_vk, setup, write_pk, write_vk, Groth16Keys};
 pub use proof::{prove, read_proof, verify, write_proof, Groth16Proof, PROOF_BYTES};
+pub use prover::Groth16Prover;
 pub use public::PublicLayout;
