@@ -88,13 +88,15 @@ fn groth16_end_to_end_on_small_models() {
 
 #[test]
 fn both_backends_behind_one_trait() {
-    let m = load("1l_mlp");
-    let provers: Vec<Box<dyn Prover>> = vec![halo2(&m), groth16(&m)];
-    let figures: Vec<_> = provers.iter().map(|p| (p.backend(), exercise(p.as_ref(), &m))).collect();
-    let (_, (_, h_bytes, h_gas)) = figures[0];
-    let (_, (_, g_bytes, g_gas)) = figures[1];
-    assert!(g_bytes < h_bytes, "groth16 proof {g_bytes} bytes vs halo2 {h_bytes}");
-    assert!(g_gas < h_gas, "groth16 gas {g_gas} vs halo2 {h_gas}");
+    for name in ["1l_linear", "1l_mlp", "2l_relu_fc"] {
+        let m = load(name);
+        let provers: Vec<Box<dyn Prover>> = vec![halo2(&m), groth16(&m)];
+        let figures: Vec<_> = provers.iter().map(|p| exercise(p.as_ref(), &m)).collect();
+        let (_, h_bytes, h_gas) = figures[0];
+        let (_, g_bytes, g_gas) = figures[1];
+        assert!(g_bytes < h_bytes, "{name}: groth16 proof {g_bytes} bytes vs halo2 {h_bytes}");
+        assert!(g_gas < h_gas, "{name}: groth16 gas {g_gas} vs halo2 {h_gas}");
+    }
     assert_eq!("groth16".parse::<Backend>().unwrap(), Backend::Groth16);
     assert_eq!(Backend::default().to_string(), "halo2");
     assert!(matches!("plonky3".parse::<Backend>(), Err(BackendError::UnknownBackend(_))));
