@@ -15,12 +15,16 @@ use crate::field::{to_i128, ScalarField};
 use crate::chips::Chips;
 use crate::lower::lower;
 use crate::public;
+use crate::visibility::VisibilityConfig;
 
 /// Everything that fixes the circuit's shape: stored with the keys.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CircuitShape {
     pub params: BaseCircuitParams,
     pub break_points: MultiPhaseThreadBreakPoints,
+    /// Which values are public instances.
+    #[serde(default)]
+    pub visibility: VisibilityConfig,
 }
 
 impl CircuitShape {
@@ -39,17 +43,25 @@ pub struct ModelCircuit<F: ScalarField> {
     pub public_values: Vec<i128>,
 }
 
-/// Lowers the model and packs its public values (inputs, then outputs) into the
-/// builder's instance column; returns the public values. Planning, keygen and proving
-/// all go through here, so they see the same circuit.
+/// Lowers the model and packs its public values (inputs, then outputs, as `visibility`
+/// says) into the builder's instance column; returns the public values. Planning,
+/// keygen and proving all go through here, so they see the same circuit.
 pub fn synthesize_model<F: ScalarField>(
     builder: &mut BaseCircuitBuilder<F>,
     graph: &QuantGraph,
     inputs: &[Vec<i64>],
+    visibility: &VisibilityConfig,
 ) -> Result<Vec<i128>, CircuitError> {
     let lowered = lower(builder, graph, inputs)?;
-    let n_in: usize = graph.inputs.iter().map(|p| p.shape.iter().product::<usize>()).sum();
-    let cells = lowered.public;
+    let n_in_all: usize = graph.inputs.iter().map(|p| p.shape.iter().product::<usize>()).sum();
+    let (n_in, n_out) = visibility.public_counts(graph);
+    let mut cells = Vec::with_capacity(n_in + n_out);
+    if n_in > 0 {
+        cells.extend_from_slice(&lowered.public[..n_in_all]);
+    }
+    if n_out > 0 {
+        cells.extend_from_slice(&lowered.public[n_in_all..]);
+    }
     // Inputs are range-checked where they enter; outputs are checked here.
     let checked: Vec<bool> = (0..cells.len()).map(|i| i < n_in).collect();
     let values = cells.iter().map(|c| to_i128(c.value()).unwrap_or(i128::MAX)).collect();
@@ -75,7 +87,7 @@ impl<F: ScalarField> ModelCircuit<F> {
             }
             _ => BaseCircuitBuilder::from_stage(stage).use_params(shape.params.clone()),
         };
-        let public_values = synthesize_model(&mut builder, graph, inputs)?;
+        let public_values = synthesize_model(&mut builder, graph, inputs, &shape.visibility)?;
         let instances = builder.assigned_instances[0].iter().map(|c| *c.value()).collect();
         Ok(ModelCircuit { builder, instances, public_values })
     }

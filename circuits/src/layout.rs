@@ -10,6 +10,7 @@ use zkinfer_models::quant::QuantGraph;
 use crate::circuit::CircuitShape;
 use crate::error::CircuitError;
 use crate::field::ScalarField;
+use crate::visibility::VisibilityConfig;
 use crate::circuit::synthesize_model;
 
 /// Rows kept free for blinding factors.
@@ -25,11 +26,14 @@ pub struct PlanOptions {
     pub max_k: u32,
     /// Use exactly this `k`.
     pub k: Option<u32>,
+    /// Which values are public.
+    #[serde(default)]
+    pub visibility: VisibilityConfig,
 }
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { max_advice: 6, min_k: 6, max_k: 23, k: None }
+        PlanOptions { max_advice: 6, min_k: 6, max_k: 23, k: None, visibility: VisibilityConfig::default() }
     }
 }
 
@@ -56,13 +60,13 @@ pub struct Plan {
     pub stats: LayoutStats,
 }
 
-fn try_k<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], k: u32) -> Result<(BaseCircuitParams, LayoutStats), CircuitError> {
+fn try_k<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], k: u32, visibility: &VisibilityConfig) -> Result<(BaseCircuitParams, LayoutStats), CircuitError> {
     let lookup_bits = (k - 1) as usize;
     let mut builder = BaseCircuitBuilder::<F>::from_stage(CircuitBuilderStage::Keygen)
         .use_k(k as usize)
         .use_lookup_bits(lookup_bits)
         .use_instance_columns(1);
-    synthesize_model(&mut builder, graph, inputs)?;
+    synthesize_model(&mut builder, graph, inputs, visibility)?;
     let stats = builder.statistics();
     let params = builder.calculate_params(Some(BLINDING_ROWS));
     let advice_cells: usize = stats.gate.total_advice_per_phase.iter().sum();
@@ -92,9 +96,9 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
     };
     let mut last = None;
     for k in ks {
-        let (params, stats) = try_k::<F>(graph, inputs, k)?;
+        let (params, stats) = try_k::<F>(graph, inputs, k, &opts.visibility)?;
         if stats.num_advice + stats.num_lookup_advice <= opts.max_advice || opts.k.is_some() {
-            return Ok(Plan { shape: CircuitShape { params, break_points: Default::default() }, stats });
+            return Ok(Plan { shape: CircuitShape { params, break_points: Default::default(), visibility: opts.visibility }, stats });
         }
         last = Some(stats);
     }

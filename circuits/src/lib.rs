@@ -13,9 +13,11 @@ pub mod field;
 pub mod layout;
 pub mod lower;
 pub mod public;
+pub mod visibility;
 
 pub use circuit::{CircuitShape, ModelCircuit};
 pub use error::CircuitError;
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
 pub use layout::{plan, LayoutStats, Plan, PlanOptions};
+pub use visibility::{Visibility, VisibilityConfig};

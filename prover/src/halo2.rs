@@ -46,7 +46,7 @@ pub fn keygen(
     let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Keygen, graph, sample_inputs, shape)?;
     let vk = keygen_vk(params, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
     let pk = keygen_pk(params, vk, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
-    let shape = CircuitShape { params: shape.params.clone(), break_points: circuit.builder.break_points() };
+    let shape = CircuitShape { break_points: circuit.builder.break_points(), ..shape.clone() };
     Ok(Halo2Keys { pk, shape })
 }
 

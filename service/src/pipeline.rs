@@ -8,7 +8,7 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::field::fe;
 use zkinfer_circuits::public;
-use zkinfer_circuits::{plan, CircuitShape, LayoutStats, PlanOptions};
+use zkinfer_circuits::{plan, CircuitShape, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, prepare, FidelityReport, Prepared};
 use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
@@ -173,7 +173,8 @@ pub fn compile(
                 keys
             }
         };
-        let num_instances = public::num_instances(prepared.quant.num_public(), prepared.quant.bits);
+        let (n_in, n_out) = keys.shape.visibility.public_counts(&prepared.quant);
+        let num_instances = public::num_instances(n_in + n_out, prepared.quant.bits);
         let (verifier_source, verifier) = step(
             progress,
             "generate and compile the Solidity verifier",
@@ -232,33 +233,45 @@ pub fn prove(
     let t0 = Instant::now();
     let proof = h2::prove(params, keys, quant, &qin)?;
     let prove_seconds = t0.elapsed().as_secs_f64();
-    let expected: Vec<i128> = qin.iter().flatten().chain(trace.outputs(quant).iter().flatten()).map(|v| *v as i128).collect();
-    let got = public::unpack(&proof.instances, quant.num_public(), quant.bits).unwrap_or_default();
+    let vis = keys.shape.visibility;
+    let (n_in, n_out) = vis.public_counts(quant);
+    let ins = qin.iter().flatten().take(n_in);
+    let outs = trace.outputs(quant);
+    let expected: Vec<i128> = ins.chain(outs.iter().flatten().take(n_out)).map(|v| *v as i128).collect();
+    let got = public::unpack(&proof.instances, n_in + n_out, quant.bits).unwrap_or_default();
     if got != expected {
         return Err(ServiceError::Internal("circuit witness differs from the reference interpreter".into()));
     }
-    let outputs = outputs_from_instances(quant, &proof.instances)?;
+    let outputs = match outputs_from_instances(quant, &vis, &proof.instances)? {
+        Some(o) => o,
+        // Private outputs: the prover's own (unattested) values.
+        None => outs.iter().map(|o| o.iter().map(|q| quant.dequantize(*q)).collect()).collect(),
+    };
     Ok(ProofBundle { outputs, instances: proof.instances, proof: proof.proof, prove_seconds })
 }
 
-/// Number of public values that are inputs (before packing).
-pub fn num_input_instances(quant: &QuantGraph) -> usize {
-    quant.inputs.iter().map(|p| p.shape.iter().product::<usize>()).sum()
-}
-
-/// The dequantized outputs that public instances stand for (they pack the quantized
-/// inputs, then the outputs: see `zkinfer_circuits::public`).
-pub fn outputs_from_instances(quant: &QuantGraph, instances: &[Fr]) -> Result<Vec<Vec<f64>>, ServiceError> {
-    let values = public::unpack(instances, quant.num_public(), quant.bits)
+/// The dequantized outputs that public instances stand for (they pack the public
+/// inputs, then the public outputs: see `zkinfer_circuits::public`); `None` when the
+/// outputs are private.
+pub fn outputs_from_instances(
+    quant: &QuantGraph,
+    visibility: &VisibilityConfig,
+    instances: &[Fr],
+) -> Result<Option<Vec<Vec<f64>>>, ServiceError> {
+    let (n_in, n_out) = visibility.public_counts(quant);
+    let values = public::unpack(instances, n_in + n_out, quant.bits)
         .ok_or_else(|| ServiceError::Input("the public instances are not a valid packing of this model's values".into()))?;
-    let mut at = num_input_instances(quant);
+    if n_out == 0 {
+        return Ok(None);
+    }
+    let mut at = n_in;
     let mut outs = Vec::new();
     for p in &quant.outputs {
         let n: usize = p.shape.iter().product();
-        outs.push(values[at..at + n].iter().map(|q| *q as f64 / 2f64.powi(quant.scale as i32)).collect());
+        outs.push(values[at..at + n].iter().map(|q| quant.dequantize(*q as i64)).collect());
         at += n;
     }
-    Ok(outs)
+    Ok(Some(outs))
 }
 
 /// Field elements from signed integers (for tests and tools).

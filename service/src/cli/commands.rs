@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
-use zkinfer_circuits::PlanOptions;
+use zkinfer_circuits::{PlanOptions, VisibilityConfig};
 use zkinfer_models::float::{Device, FloatModel};
 use zkinfer_models::input_json::InputData;
 use zkinfer_models::onnx::resolve_shape;
@@ -81,7 +81,13 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
     };
     let opts = CompileOptions {
         quant: QuantOptions { bits: flags.bits, scale: flags.scale, param_scale: flags.param_scale, ..Default::default() },
-        plan: PlanOptions { max_advice: flags.max_advice, max_k: flags.max_k, k: flags.k, ..Default::default() },
+        plan: PlanOptions {
+            max_advice: flags.max_advice,
+            max_k: flags.max_k,
+            k: flags.k,
+            visibility: VisibilityConfig { inputs: flags.input_visibility, outputs: flags.output_visibility },
+            ..Default::default()
+        },
         srs,
     };
     let compiled = pipeline::compile(
@@ -173,9 +179,12 @@ fn load_proof(md: &ModelDir, settings: &pipeline::Settings, proof: &Path) -> Res
     }
     // The outputs in the file must be exactly those the public instances stand for.
     let quant = md.quant()?;
-    let attested = pipeline::outputs_from_instances(&quant, &instances)?;
-    if attested != pf.outputs {
-        bail!("the outputs in {} do not match its public instances", proof.display());
+    match pipeline::outputs_from_instances(&quant, &settings.shape.visibility, &instances)? {
+        Some(attested) if attested != pf.outputs => {
+            bail!("the outputs in {} do not match its public instances", proof.display())
+        }
+        Some(_) => {}
+        None => eprintln!("note: this model's outputs are private; the proof attests that a valid run exists, not its outputs"),
     }
     Ok((instances, pf.proof_bytes()?))
 }

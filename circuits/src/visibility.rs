@@ -1,0 +1,42 @@
+//! Which model values the proof makes public.
+
+use serde::{Deserialize, Serialize};
+
+/// How one kind of value (inputs, outputs) appears in the proof.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Visibility {
+    /// Public instances (packed, see [`crate::public`]).
+    #[default]
+    Public,
+    /// Private witness: the proof shows a valid value exists, not which.
+    Private,
+}
+
+impl std::str::FromStr for Visibility {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "public" => Ok(Visibility::Public),
+            "private" => Ok(Visibility::Private),
+            other => Err(format!("unknown visibility `{other}` (public or private)")),
+        }
+    }
+}
+
+/// Visibility of inputs and outputs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VisibilityConfig {
+    pub inputs: Visibility,
+    pub outputs: Visibility,
+}
+
+impl VisibilityConfig {
+    /// Numbers of public input values and public output values for a graph.
+    pub fn public_counts(&self, graph: &zkinfer_models::QuantGraph) -> (usize, usize) {
+        let count = |ports: &[zkinfer_models::quant::QPort]| ports.iter().map(|p| p.shape.iter().product::<usize>()).sum();
+        let n_in = if self.inputs == Visibility::Public { count(&graph.inputs) } else { 0 };
+        let n_out = if self.outputs == Visibility::Public { count(&graph.outputs) } else { 0 };
+        (n_in, n_out)
+    }
+}
