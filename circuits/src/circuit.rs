@@ -2,16 +2,19 @@
 
 use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, BaseConfig, CircuitBuilderStage};
 use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
+use halo2_base::gates::circuit::MaybeRangeConfig;
 use halo2_base::halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner},
     plonk::{Circuit, ConstraintSystem, Error},
 };
+use halo2_base::virtual_region::manager::VirtualRegionManager;
 use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::CircuitExt;
 use zkinfer_models::quant::QuantGraph;
 
 use crate::error::CircuitError;
 use crate::field::{to_i128, ScalarField};
+use crate::chips::table::{TableConfig, Tables};
 use crate::chips::Chips;
 use crate::lower::lower;
 use crate::public;
@@ -20,11 +23,39 @@ use crate::visibility::VisibilityConfig;
 /// Everything that fixes the circuit's shape: stored with the keys.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CircuitShape {
-    pub params: BaseCircuitParams,
+    pub params: ModelParams,
     pub break_points: MultiPhaseThreadBreakPoints,
     /// Which values are public instances.
     #[serde(default)]
     pub visibility: VisibilityConfig,
+}
+
+/// The circuit parameters: halo2-base's, plus the advice column pairs looked up in the
+/// function tables (0: no table columns at all, as for models without tables).
+#[derive(Clone, Debug, Default, Hash, Serialize, Deserialize)]
+pub struct ModelParams {
+    #[serde(flatten)]
+    pub base: BaseCircuitParams,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub table_sets: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
+}
+
+impl std::ops::Deref for ModelParams {
+    type Target = BaseCircuitParams;
+    fn deref(&self) -> &BaseCircuitParams {
+        &self.base
+    }
+}
+
+/// The columns of the model circuit.
+#[derive(Clone, Debug)]
+pub struct ModelConfig<F: ScalarField> {
+    pub base: BaseConfig<F>,
+    pub tables: Option<TableConfig>,
 }
 
 impl CircuitShape {
@@ -41,6 +72,10 @@ pub struct ModelCircuit<F: ScalarField> {
     pub instances: Vec<F>,
     /// Quantized inputs, then quantized outputs, unpacked.
     pub public_values: Vec<i128>,
+    /// Function tables and the cells looked up in them.
+    pub tables: Tables<F>,
+    /// Lookup column pairs the shape provides for the tables.
+    pub table_sets: usize,
 }
 
 /// Lowers the model and packs its public values (inputs, then outputs, as `visibility`
@@ -51,7 +86,7 @@ pub fn synthesize_model<F: ScalarField>(
     graph: &QuantGraph,
     inputs: &[Vec<i64>],
     visibility: &VisibilityConfig,
-) -> Result<Vec<i128>, CircuitError> {
+) -> Result<(Vec<i128>, Tables<F>), CircuitError> {
     let lowered = lower(builder, graph, inputs)?;
     let n_in_all: usize = graph.inputs.iter().map(|p| p.shape.iter().product::<usize>()).sum();
     let (n_in, n_out) = visibility.public_counts(graph);
@@ -69,7 +104,7 @@ pub fn synthesize_model<F: ScalarField>(
     let chips = Chips { range: &range, bits: graph.bits };
     let packed = public::pack_cells(builder.main(0), &chips, &cells, &checked);
     builder.assigned_instances = vec![packed];
-    Ok(values)
+    Ok((values, lowered.tables))
 }
 
 impl<F: ScalarField> ModelCircuit<F> {
@@ -83,13 +118,16 @@ impl<F: ScalarField> ModelCircuit<F> {
     ) -> Result<Self, CircuitError> {
         let mut builder = match stage {
             CircuitBuilderStage::Prover => {
-                BaseCircuitBuilder::prover(shape.params.clone(), shape.break_points.clone())
+                BaseCircuitBuilder::prover(shape.params.base.clone(), shape.break_points.clone())
             }
-            _ => BaseCircuitBuilder::from_stage(stage).use_params(shape.params.clone()),
+            _ => BaseCircuitBuilder::from_stage(stage).use_params(shape.params.base.clone()),
         };
-        let public_values = synthesize_model(&mut builder, graph, inputs, &shape.visibility)?;
+        let (public_values, tables) = synthesize_model(&mut builder, graph, inputs, &shape.visibility)?;
+        if tables.num_lookups() > 0 && shape.params.table_sets == 0 {
+            return Err(CircuitError::Layout("the model has table lookups but the shape has no table columns".into()));
+        }
         let instances = builder.assigned_instances[0].iter().map(|c| *c.value()).collect();
-        Ok(ModelCircuit { builder, instances, public_values })
+        Ok(ModelCircuit { builder, instances, public_values, tables, table_sets: shape.params.table_sets })
     }
 
     /// The public values (quantized inputs, then outputs) the instances pack.
@@ -99,12 +137,12 @@ impl<F: ScalarField> ModelCircuit<F> {
 }
 
 impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
-    type Config = BaseConfig<F>;
+    type Config = ModelConfig<F>;
     type FloorPlanner = SimpleFloorPlanner;
-    type Params = BaseCircuitParams;
+    type Params = ModelParams;
 
     fn params(&self) -> Self::Params {
-        self.builder.params()
+        ModelParams { base: self.builder.params(), table_sets: self.table_sets }
     }
 
     fn without_witnesses(&self) -> Self {
@@ -112,15 +150,43 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
     }
 
     fn configure_with_params(meta: &mut ConstraintSystem<F>, params: Self::Params) -> Self::Config {
-        BaseCircuitBuilder::configure_with_params(meta, params)
+        let base = BaseCircuitBuilder::configure_with_params(meta, params.base);
+        let tables = (params.table_sets > 0).then(|| TableConfig::configure(meta, params.table_sets));
+        ModelConfig { base, tables }
     }
 
     fn configure(_: &mut ConstraintSystem<F>) -> Self::Config {
         unreachable!("configured with params")
     }
 
-    fn synthesize(&self, config: Self::Config, layouter: impl Layouter<F>) -> Result<(), Error> {
-        self.builder.synthesize(config, layouter)
+    fn synthesize(&self, config: Self::Config, mut layouter: impl Layouter<F>) -> Result<(), Error> {
+        let Some(tables) = &config.tables else {
+            return self.builder.synthesize(config.base, layouter);
+        };
+        // BaseCircuitBuilder::synthesize, with the function tables and their lookups
+        // assigned in the same region, before the copy constraints are imposed.
+        let base = &config.base;
+        if let MaybeRangeConfig::WithRange(range) = &base.base {
+            range.load_lookup_table(&mut layouter)?;
+        }
+        let builder = &self.builder;
+        layouter.assign_region(
+            || "model",
+            |mut region| {
+                let usable_rows = base.gate().max_rows;
+                builder.core().phase_manager[0].assign_raw(&(base.gate().basic_gates[0].clone(), usable_rows), &mut region);
+                if let MaybeRangeConfig::WithRange(range) = &base.base {
+                    builder.assign_lookups_in_phase(range, &mut region, 0);
+                }
+                self.tables.assign(tables, &mut region);
+                if !builder.witness_gen_only() {
+                    builder.core().copy_manager.assign_raw(base.constants(), &mut region);
+                }
+                Ok(())
+            },
+        )?;
+        builder.assign_instances(&base.instance, layouter.namespace(|| "expose"));
+        Ok(())
     }
 }
 

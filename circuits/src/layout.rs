@@ -3,11 +3,11 @@
 //! Range checks are decomposed into limbs of `lookup_bits = k - 1`, so the lookup table
 //! never sets `k`: a 364-row MLP fits `k = 9`, not the `k = 15` a 2^14-entry table forces.
 
-use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage};
+use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
 use serde::{Deserialize, Serialize};
 use zkinfer_models::quant::QuantGraph;
 
-use crate::circuit::CircuitShape;
+use crate::circuit::{CircuitShape, ModelParams};
 use crate::error::CircuitError;
 use crate::field::ScalarField;
 use crate::visibility::VisibilityConfig;
@@ -51,6 +51,14 @@ pub struct LayoutStats {
     pub num_advice: usize,
     pub num_lookup_advice: usize,
     pub num_fixed: usize,
+    /// Rows of the function tables (0 without tables) and `(key, value)` lookups into them.
+    #[serde(default)]
+    pub table_rows: usize,
+    #[serde(default)]
+    pub table_lookups: usize,
+    /// Advice column pairs with the table lookup enabled.
+    #[serde(default)]
+    pub table_sets: usize,
 }
 
 /// A chosen circuit shape with its statistics.
@@ -60,20 +68,29 @@ pub struct Plan {
     pub stats: LayoutStats,
 }
 
-fn try_k<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], k: u32, visibility: &VisibilityConfig) -> Result<(BaseCircuitParams, LayoutStats), CircuitError> {
+fn try_k<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], k: u32, visibility: &VisibilityConfig) -> Result<(ModelParams, LayoutStats), CircuitError> {
     let lookup_bits = (k - 1) as usize;
     let mut builder = BaseCircuitBuilder::<F>::from_stage(CircuitBuilderStage::Keygen)
         .use_k(k as usize)
         .use_lookup_bits(lookup_bits)
         .use_instance_columns(1);
-    synthesize_model(&mut builder, graph, inputs, visibility)?;
+    let (_, tables) = synthesize_model(&mut builder, graph, inputs, visibility)?;
     let stats = builder.statistics();
     let params = builder.calculate_params(Some(BLINDING_ROWS));
     let advice_cells: usize = stats.gate.total_advice_per_phase.iter().sum();
     let lookup_cells: usize = stats.total_lookup_advice_per_phase.iter().sum();
     let num_advice: usize = params.num_advice_per_phase.iter().sum();
     let num_lookup_advice: usize = params.num_lookup_advice_per_phase.iter().sum();
-    let rows = advice_cells.div_ceil(num_advice.max(1)).max(lookup_cells.div_ceil(num_lookup_advice.max(1)));
+    // Function tables: the fixed table must fit the usable rows (else this k is too
+    // small: reported as usable rows + 1); lookups fill as many column pairs as needed.
+    let usable = (1usize << k) - BLINDING_ROWS;
+    let (table_rows, table_lookups) = if tables.num_lookups() > 0 { (tables.rows.len(), tables.num_lookups()) } else { (0, 0) };
+    let table_sets = table_lookups.div_ceil(usable);
+    let rows = advice_cells
+        .div_ceil(num_advice.max(1))
+        .max(lookup_cells.div_ceil(num_lookup_advice.max(1)))
+        .max(table_lookups.div_ceil(table_sets.max(1)))
+        .max(if table_rows > usable { usable + 1 } else { table_rows });
     let s = LayoutStats {
         k,
         lookup_bits,
@@ -83,8 +100,11 @@ fn try_k<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], k: u32, visibi
         num_advice,
         num_lookup_advice,
         num_fixed: params.num_fixed,
+        table_rows,
+        table_lookups,
+        table_sets,
     };
-    Ok((params, s))
+    Ok((ModelParams { base: params, table_sets }, s))
 }
 
 /// Chooses `k` (and with it `lookup_bits` and the column counts) for a model.
@@ -97,7 +117,8 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
     let mut last = None;
     for k in ks {
         let (params, stats) = try_k::<F>(graph, inputs, k, &opts.visibility)?;
-        if stats.num_advice + stats.num_lookup_advice <= opts.max_advice || opts.k.is_some() {
+        let fits_tables = stats.table_rows <= (1usize << k) - BLINDING_ROWS;
+        if (fits_tables && stats.num_advice + stats.num_lookup_advice + 2 * stats.table_sets <= opts.max_advice) || opts.k.is_some() {
             return Ok(Plan { shape: CircuitShape { params, break_points: Default::default(), visibility: opts.visibility }, stats });
         }
         last = Some(stats);

@@ -4,14 +4,17 @@ use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::AssignedValue;
 use zkinfer_models::quant::{QOp, QuantGraph};
 
-use crate::chips::{io, linear, relu, Chips};
+use crate::chips::table::{self, TableSpec, Tables};
+use crate::chips::{compare, div, io, linear, relu, Chips};
 use crate::error::CircuitError;
 use crate::field::ScalarField;
 
-/// Cells of every value, and the public instances (inputs then outputs).
+/// Cells of every value, the public instances (inputs then outputs), and the lookup
+/// tables with the cells looked up in them.
 pub struct Lowered<F: ScalarField> {
     pub values: Vec<Vec<AssignedValue<F>>>,
     pub public: Vec<AssignedValue<F>>,
+    pub tables: Tables<F>,
 }
 
 /// Assigns the whole model into `builder`'s main context and registers the public
@@ -29,6 +32,7 @@ pub fn lower<F: ScalarField>(
     }
     let range = builder.range_chip();
     let chips = Chips { range: &range, bits: graph.bits };
+    let mut tables = Tables::new(builder.witness_gen_only(), builder.core().copy_manager.clone());
     let ctx = builder.main(0);
     let mut values: Vec<Vec<AssignedValue<F>>> = vec![Vec::new(); graph.num_values];
     let mut public = Vec::new();
@@ -41,7 +45,7 @@ pub fn lower<F: ScalarField>(
         public.extend(cells.iter().copied());
         values[port.value] = cells;
     }
-    for node in &graph.nodes {
+    for (n, node) in graph.nodes.iter().enumerate() {
         let out: Vec<AssignedValue<F>> = {
             let ins: Vec<&Vec<AssignedValue<F>>> = node.inputs.iter().map(|&i| &values[i]).collect();
             match &node.op {
@@ -64,6 +68,28 @@ pub fn lower<F: ScalarField>(
                 QOp::Relu => ins[0].iter().map(|&x| relu::relu(ctx, &chips, x)).collect(),
                 QOp::Select { map } => map.iter().map(|&(s, i)| ins[s as usize][i as usize]).collect(),
                 QOp::Const { values } => io::constants(ctx, values),
+                QOp::Reduce { max, arg, strict, offsets, idx, one } => (0..node.len)
+                    .map(|o| {
+                        let xs: Vec<_> = idx[offsets[o]..offsets[o + 1]].iter().map(|&i| ins[0][i as usize]).collect();
+                        compare::reduce(ctx, &chips, &xs, *max, *arg, *strict, *one)
+                    })
+                    .collect(),
+                QOp::Table { shift, lo, clamp_lo, clamp_hi, values } => {
+                    // Tags are node positions + 1: fixed by the graph, the same at keygen and proving.
+                    let spec = TableSpec { tag: n + 1, shift: *shift, lo: *lo, clamp_lo: *clamp_lo, clamp_hi: *clamp_hi, values };
+                    tables.add_table(spec.tag, *lo, values);
+                    ins[0].iter().map(|&x| table::lookup(ctx, &chips, &tables, &spec, x)).collect()
+                }
+                QOp::Div { scale } => (0..node.len).map(|o| div::div(ctx, &chips, ins[0][o], ins[1][o], *scale)).collect(),
+                QOp::Cmp { eq, one } => (0..node.len)
+                    .map(|o| {
+                        if *eq {
+                            compare::equal(ctx, &chips, ins[0][o], ins[1][o], *one)
+                        } else {
+                            compare::less(ctx, &chips, ins[0][o], ins[1][o], *one)
+                        }
+                    })
+                    .collect(),
             }
         };
         values[node.output] = out;
@@ -72,5 +98,5 @@ pub fn lower<F: ScalarField>(
         public.extend(values[port.value].iter().copied());
     }
     builder.assigned_instances = vec![public.clone()];
-    Ok(Lowered { values, public })
+    Ok(Lowered { values, public, tables })
 }

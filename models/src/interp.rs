@@ -2,7 +2,7 @@
 //! Circuit witnesses must equal its values exactly.
 
 use crate::error::{ModelError, Result};
-use crate::quant::{rescale, QOp, QuantGraph};
+use crate::quant::{rescale, table, QOp, QuantGraph};
 
 /// Every value of one run of the quantized graph.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,6 +60,20 @@ fn check_range(g: &QuantGraph, node: &str, v: i128) -> Result<i64> {
     Ok(v as i64)
 }
 
+/// `d >= 0`, for a difference that circuits sign-decompose in `bits + 1` bits: fails
+/// unless `-2^bits <= d < 2^bits`.
+fn sign_bit(g: &QuantGraph, node: &str, d: i128) -> Result<bool> {
+    let lim = 1i128 << g.bits;
+    if d < -lim || d >= lim {
+        return Err(ModelError::Quantization(format!(
+            "node `{node}`: a compared difference ({}) exceeds {} bits; raise --bits",
+            g.dequantize(d as i64),
+            g.bits + 1
+        )));
+    }
+    Ok(d >= 0)
+}
+
 /// Runs the quantized graph on integer inputs.
 ///
 /// Fails, naming the node, where a value that circuits range-check (a rescaled product,
@@ -100,6 +114,61 @@ pub fn run(g: &QuantGraph, inputs: &[Vec<i64>]) -> Result<Trace> {
                 .collect::<Result<_>>()?,
             QOp::Select { map } => map.iter().map(|&(s, i)| ins[s as usize][i as usize]).collect(),
             QOp::Const { values } => values.clone(),
+            QOp::Reduce { max, arg, strict, offsets, idx, one } => (0..node.len)
+                .map(|o| {
+                    let group = &idx[offsets[o]..offsets[o + 1]];
+                    let (mut best, mut at) = (ins[0][group[0] as usize], 0usize);
+                    for (k, &i) in group.iter().enumerate().skip(1) {
+                        let e = ins[0][i as usize];
+                        let d = if *max { e as i128 - best as i128 } else { best as i128 - e as i128 } - *strict as i128;
+                        if sign_bit(g, &node.name, d)? {
+                            (best, at) = (e, k);
+                        }
+                    }
+                    Ok(if *arg { at as i64 * one } else { best })
+                })
+                .collect::<Result<_>>()?,
+            QOp::Table { shift, lo, clamp_lo, clamp_hi, values } => ins[0]
+                .iter()
+                .map(|&x| {
+                    let u = if *shift > 0 { check_range(g, &node.name, rescale(x as i128, *shift))? } else { x };
+                    if *clamp_lo {
+                        sign_bit(g, &node.name, u as i128 - *lo as i128)?;
+                    }
+                    if *clamp_hi {
+                        let c1 = if *clamp_lo { u.max(*lo) } else { u };
+                        sign_bit(g, &node.name, (*lo + values.len() as i64 - 1) as i128 - c1 as i128)?;
+                    }
+                    table::index(u, *lo, values.len(), *clamp_lo, *clamp_hi).map(|i| values[i]).ok_or_else(|| {
+                        let res = 2f64.powi(g.scale as i32 - *shift as i32);
+                        ModelError::Quantization(format!(
+                            "node `{}`: input {:.4} is outside the table's calibrated range [{:.4}, {:.4}]; recalibrate with this input",
+                            node.name,
+                            u as f64 / res,
+                            *lo as f64 / res,
+                            (*lo + values.len() as i64 - 1) as f64 / res
+                        ))
+                    })
+                })
+                .collect::<Result<_>>()?,
+            QOp::Div { scale } => (0..node.len)
+                .map(|o| {
+                    let (a, b) = (ins[0][o] as i128, ins[1][o] as i128);
+                    let positive = sign_bit(g, &node.name, b)?;
+                    if b == 0 {
+                        return Err(ModelError::Quantization(format!("node `{}`: division by zero", node.name)));
+                    }
+                    let q = (2 * a * (1i128 << scale) + b.abs()).div_euclid(2 * b.abs());
+                    let q = check_range(g, &node.name, q)?;
+                    Ok(if positive { q } else { -q })
+                })
+                .collect::<Result<_>>()?,
+            QOp::Cmp { eq, one } => (0..node.len)
+                .map(|o| {
+                    let (a, b) = (ins[0][o] as i128, ins[1][o] as i128);
+                    Ok(if *eq { (a == b) as i64 * one } else { sign_bit(g, &node.name, b - a - 1)? as i64 * one })
+                })
+                .collect::<Result<_>>()?,
         };
         values[node.output] = out;
     }

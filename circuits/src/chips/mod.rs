@@ -4,9 +4,12 @@
 //! Witnesses are computed here from the assigned cells alone; tests check that they
 //! equal the reference interpreter of `zkinfer-models` exactly.
 
+pub mod compare;
+pub mod div;
 pub mod io;
 pub mod linear;
 pub mod relu;
+pub mod table;
 
 use halo2_base::gates::{GateChip, RangeChip, RangeInstructions};
 

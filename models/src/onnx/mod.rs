@@ -207,45 +207,64 @@ pub fn load_model(bytes: &[u8], hints: &ShapeHints) -> Result<Graph> {
                 .iter()
                 .map(|id| id.map(|id| InputInfo { shape: &values[id].shape, constant: constants.get(&id) }))
                 .collect(),
+            num_outputs: np.output.len(),
         };
-        let out_name = np.output.first().cloned().unwrap_or_default();
-        if np.output.iter().skip(1).any(|o| !o.is_empty()) && np.op_type != "Dropout" {
-            return Err(ModelError::UnsupportedOp {
-                op_type: np.op_type.clone(),
-                node: name,
-                detail: " with more than one output".into(),
-            });
-        }
-        match importer(&ctx)? {
-            Imported::Constant(t) => {
-                let id = add_value(&mut values, &mut by_name, Value { name: out_name, shape: t.shape.clone(), dtype: t.dtype });
-                constants.insert(id, t);
+        let imported = importer(&ctx)?;
+        drop(ctx);
+        let err = |m: String| ModelError::node(&name, &np.op_type, m);
+        let results = match imported {
+            Imported::Multi(parts) => {
+                if parts.len() != np.output.len() {
+                    return Err(err(format!("{} results for {} outputs", parts.len(), np.output.len())));
+                }
+                parts
             }
-            Imported::Op { op, inputs: used } => {
-                let used_ids: Vec<ValueId> = used
-                    .iter()
-                    .map(|&k| in_ids.get(k).copied().flatten().ok_or_else(|| ctx.err(format!("missing input {k}"))))
-                    .collect::<Result<_>>()?;
-                let all_const = used_ids.iter().all(|id| constants.contains_key(id));
-                let placeholders: Vec<Tensor> = used_ids
-                    .iter()
-                    .map(|&id| {
-                        constants.get(&id).cloned().unwrap_or_else(|| {
-                            let v = &values[id];
-                            Tensor::new(v.shape.clone(), vec![0.0; numel(&v.shape)], v.dtype)
+            single => {
+                if np.output.iter().skip(1).any(|o| !o.is_empty()) && np.op_type != "Dropout" {
+                    return Err(ModelError::UnsupportedOp {
+                        op_type: np.op_type.clone(),
+                        node: name.clone(),
+                        detail: " with more than one output".into(),
+                    });
+                }
+                vec![single]
+            }
+        };
+        for (k, result) in results.into_iter().enumerate() {
+            let out_name = np.output.get(k).cloned().unwrap_or_default();
+            let node_name = if k == 0 { name.clone() } else { format!("{name}:{k}") };
+            match result {
+                Imported::Constant(t) => {
+                    let id = add_value(&mut values, &mut by_name, Value { name: out_name, shape: t.shape.clone(), dtype: t.dtype });
+                    constants.insert(id, t);
+                }
+                Imported::Multi(_) => return Err(err("nested multi-output import".into())),
+                Imported::Op { op, inputs: used } => {
+                    let used_ids: Vec<ValueId> = used
+                        .iter()
+                        .map(|&k| in_ids.get(k).copied().flatten().ok_or_else(|| err(format!("missing input {k}"))))
+                        .collect::<Result<_>>()?;
+                    let all_const = used_ids.iter().all(|id| constants.contains_key(id));
+                    let placeholders: Vec<Tensor> = used_ids
+                        .iter()
+                        .map(|&id| {
+                            constants.get(&id).cloned().unwrap_or_else(|| {
+                                let v = &values[id];
+                                Tensor::new(v.shape.clone(), vec![0.0; numel(&v.shape)], v.dtype)
+                            })
                         })
-                    })
-                    .collect();
-                let refs: Vec<&Tensor> = placeholders.iter().collect();
-                let out = op.eval(&refs).map_err(|e| match e {
-                    ModelError::Shape(m) => ctx.err(m),
-                    other => other,
-                })?;
-                let id = add_value(&mut values, &mut by_name, Value { name: out_name, shape: out.shape.clone(), dtype: out.dtype });
-                if all_const {
-                    constants.insert(id, out);
-                } else {
-                    nodes.push(Node { name, op, inputs: used_ids, output: id });
+                        .collect();
+                    let refs: Vec<&Tensor> = placeholders.iter().collect();
+                    let out = op.eval(&refs).map_err(|e| match e {
+                        ModelError::Shape(m) => err(m),
+                        other => other,
+                    })?;
+                    let id = add_value(&mut values, &mut by_name, Value { name: out_name, shape: out.shape.clone(), dtype: out.dtype });
+                    if all_const {
+                        constants.insert(id, out);
+                    } else {
+                        nodes.push(Node { name: node_name, op, inputs: used_ids, output: id });
+                    }
                 }
             }
         }

@@ -109,25 +109,44 @@ impl Linear {
     /// Float semantics.
     pub fn eval(&self, inputs: &[&Tensor]) -> Result<Tensor> {
         let shapes: Vec<&[usize]> = inputs.iter().map(|t| t.shape.as_slice()).collect();
-        let ps = self.structure(&shapes)?;
-        let (a, b) = (&inputs[0].data, &inputs[1].data);
-        let mut out = Vec::with_capacity(numel(&ps.out_shape));
-        for o in 0..ps.offsets.len() - 1 {
-            let mut acc = 0.0;
-            for t in ps.offsets[o]..ps.offsets[o + 1] {
-                acc += a[ps.left[t] as usize] * b[ps.right[t] as usize];
-            }
-            let mut v = ps.alpha * acc;
-            if let Some((idx, beta)) = &ps.bias {
-                v += beta * inputs[2].data[idx[o]];
-            }
-            out.push(v);
-        }
-        Ok(Tensor::new(ps.out_shape, out, inputs[0].dtype))
+        Ok(self.structure(&shapes)?.eval(inputs))
     }
 }
 
 impl ProductSum {
+    /// An empty structure (no outputs yet) of the given output shape.
+    pub fn new(out_shape: Vec<usize>, alpha: f64) -> ProductSum {
+        ProductSum::with_capacity(out_shape, alpha, 0)
+    }
+
+    /// Number of outputs.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// True when there is no output.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Float evaluation on (left, right[, bias]) inputs.
+    pub fn eval(&self, inputs: &[&Tensor]) -> Tensor {
+        let (a, b) = (&inputs[0].data, &inputs[1].data);
+        let mut out = Vec::with_capacity(self.len());
+        for o in 0..self.len() {
+            let mut acc = 0.0;
+            for t in self.offsets[o]..self.offsets[o + 1] {
+                acc += a[self.left[t] as usize] * b[self.right[t] as usize];
+            }
+            let mut v = self.alpha * acc;
+            if let Some((idx, beta)) = &self.bias {
+                v += beta * inputs[2].data[idx[o]];
+            }
+            out.push(v);
+        }
+        Tensor::new(self.out_shape.clone(), out, inputs[0].dtype)
+    }
+
     fn with_capacity(out_shape: Vec<usize>, alpha: f64, terms: usize) -> ProductSum {
         let mut offsets = Vec::with_capacity(numel(&out_shape) + 1);
         offsets.push(0);

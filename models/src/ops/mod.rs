@@ -7,8 +7,13 @@
 pub mod activation;
 pub mod arith;
 pub mod attrs;
+pub mod conv;
 pub mod layout;
 pub mod linear;
+pub mod logic;
+pub mod norm;
+pub mod reduce;
+pub mod remap;
 pub mod source;
 
 use std::collections::HashMap;
@@ -22,8 +27,13 @@ use crate::tensor::Tensor;
 
 pub use activation::Activation;
 pub use arith::Arith;
+pub use conv::ConvSpec;
 pub use layout::Layout;
 pub use linear::Linear;
+pub use logic::Logic;
+pub use norm::Norm;
+pub use reduce::{Reduce, ReduceKind};
+pub use remap::Remap;
 
 /// A graph operation, grouped by family.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -36,6 +46,16 @@ pub enum Op {
     Activation(Activation),
     /// Pure data movement: Reshape, Flatten, Transpose, Concat, Slice, Squeeze, ...
     Layout(Layout),
+    /// Conv and ConvTranspose.
+    Conv(ConvSpec),
+    /// Reductions, ArgMax/ArgMin and pooling.
+    Reduce(Reduce),
+    /// Batch/Layer/Instance normalisation, Softmax, LogSoftmax.
+    Norm(Norm),
+    /// Comparisons, boolean logic, Where.
+    Logic(Logic),
+    /// Index maps with fixed indices: Pad, Gather, Resize, Tile, Expand, DepthToSpace.
+    Remap(Remap),
 }
 
 impl Op {
@@ -46,6 +66,11 @@ impl Op {
             Op::Arith(a) => a.name(),
             Op::Activation(a) => a.name(),
             Op::Layout(l) => l.name(),
+            Op::Conv(c) => c.name(),
+            Op::Reduce(r) => r.name(),
+            Op::Norm(n) => n.name(),
+            Op::Logic(l) => l.name(),
+            Op::Remap(r) => r.name(),
         }
     }
 
@@ -56,6 +81,11 @@ impl Op {
             Op::Arith(a) => a.eval(inputs),
             Op::Activation(a) => a.eval(inputs),
             Op::Layout(l) => l.eval(inputs),
+            Op::Conv(c) => c.eval(inputs),
+            Op::Reduce(r) => r.eval(inputs),
+            Op::Norm(n) => n.eval(inputs),
+            Op::Logic(l) => l.eval(inputs),
+            Op::Remap(r) => r.eval(inputs),
         }
     }
 }
@@ -69,6 +99,8 @@ pub struct NodeCtx<'a> {
     pub attrs: Attrs<'a>,
     /// One entry per ONNX input; `None` for an omitted optional input.
     pub inputs: Vec<Option<InputInfo<'a>>>,
+    /// Number of outputs the node declares.
+    pub num_outputs: usize,
 }
 
 /// A node input as the importer sees it.
@@ -117,6 +149,8 @@ pub enum Imported {
     Op { op: Op, inputs: Vec<usize> },
     /// A value known at compile time (Constant, Shape, ...).
     Constant(Tensor),
+    /// One result per node output (Split).
+    Multi(Vec<Imported>),
 }
 
 /// An importer for one ONNX op type.
@@ -155,6 +189,11 @@ pub fn registry() -> Registry {
     activation::register(&mut r);
     layout::register(&mut r);
     source::register(&mut r);
+    conv::register(&mut r);
+    reduce::register(&mut r);
+    norm::register(&mut r);
+    logic::register(&mut r);
+    remap::register(&mut r);
     r
 }
 

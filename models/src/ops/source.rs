@@ -1,4 +1,4 @@
-//! Ops whose output is known at compile time: Constant and Shape.
+//! Ops whose output is known at compile time: Constant, Shape, ConstantOfShape, Range.
 
 use super::{Imported, NodeCtx, Registry};
 use crate::error::Result;
@@ -9,6 +9,31 @@ use crate::tensor::{DType, Tensor};
 pub fn register(r: &mut Registry) {
     r.insert("Constant", import_constant);
     r.insert("Shape", import_shape);
+    r.insert("ConstantOfShape", import_constant_of_shape);
+    r.insert("Range", import_range);
+}
+
+fn import_constant_of_shape(ctx: &NodeCtx) -> Result<Imported> {
+    let shape: Vec<usize> = ctx.opt_const_ints(0)?.ok_or_else(|| ctx.err("missing shape"))?.iter().map(|&d| d as usize).collect();
+    let (v, dtype) = match ctx.attrs.tensor("value") {
+        Some(t) => {
+            let t = tensor_from_proto(t).map_err(|e| ctx.err(e.to_string()))?;
+            (t.data.first().copied().unwrap_or(0.0), t.dtype)
+        }
+        None => (0.0, DType::F32),
+    };
+    let n = shape.iter().product();
+    Ok(Imported::Constant(Tensor::new(shape, vec![v; n], dtype)))
+}
+
+fn import_range(ctx: &NodeCtx) -> Result<Imported> {
+    let (start, limit, delta) = (ctx.const_input(0)?, ctx.const_input(1)?, ctx.const_input(2)?);
+    let (s, l, d) = (start.data[0], limit.data[0], delta.data[0]);
+    if d == 0.0 {
+        return Err(ctx.err("delta 0"));
+    }
+    let n = ((l - s) / d).ceil().max(0.0) as usize;
+    Ok(Imported::Constant(Tensor::new(vec![n], (0..n).map(|i| s + i as f64 * d).collect(), start.dtype)))
 }
 
 fn import_constant(ctx: &NodeCtx) -> Result<Imported> {

@@ -1,11 +1,13 @@
 //! Choosing the fixed-point scales from calibration samples.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ModelError, Result};
 use crate::eval::eval_all;
-use crate::ir::Graph;
-use crate::ops::{Arith, Op};
+use crate::ir::{Graph, ValueId};
+use crate::ops::{Arith, Norm, Op};
 use crate::tensor::Tensor;
 
 /// Knobs of the quantizer.
@@ -25,11 +27,28 @@ pub struct QuantOptions {
     pub param_scale: Option<u32>,
     /// Head-room factor over the calibrated maximum (2 = one spare bit).
     pub headroom: f64,
+    /// Lookup tables hold at most `2^table_bits` entries (their input resolution is
+    /// lowered until the calibrated range fits).
+    #[serde(default = "default_table_bits")]
+    pub table_bits: u32,
+}
+
+fn default_table_bits() -> u32 {
+    12
 }
 
 impl Default for QuantOptions {
     fn default() -> Self {
-        QuantOptions { bits: 32, max_scale: 16, max_param_scale: 16, param_bits: 24, scale: None, param_scale: None, headroom: 2.0 }
+        QuantOptions {
+            bits: 32,
+            max_scale: 16,
+            max_param_scale: 16,
+            param_bits: 24,
+            scale: None,
+            param_scale: None,
+            headroom: 2.0,
+            table_bits: default_table_bits(),
+        }
     }
 }
 
@@ -44,6 +63,23 @@ pub struct Calibration {
     pub param_scale: u32,
     pub bits: u32,
     pub samples: usize,
+    /// Float `(min, max)` of every non-constant value over all samples (tables are
+    /// generated over these ranges).
+    #[serde(default)]
+    pub ranges: BTreeMap<ValueId, (f64, f64)>,
+    /// Table size bound and head-room used when quantizing.
+    #[serde(default = "default_table_bits")]
+    pub table_bits: u32,
+    #[serde(default = "default_headroom")]
+    pub headroom: f64,
+    /// Ranges of values inside composite ops, by `node name:quantity` (the variance of
+    /// a Layer/InstanceNormalization, `name:var`).
+    #[serde(default)]
+    pub inner: BTreeMap<String, (f64, f64)>,
+}
+
+fn default_headroom() -> f64 {
+    2.0
 }
 
 /// Runs the float graph on every sample and chooses power-of-two scales so that all
@@ -53,12 +89,30 @@ pub fn calibrate(graph: &Graph, samples: &[Vec<Tensor>], opts: &QuantOptions) ->
         return Err(ModelError::Quantization(format!("bits must be within 8..=64, got {}", opts.bits)));
     }
     let mut max_abs: f64 = 0.0;
+    let mut ranges: BTreeMap<ValueId, (f64, f64)> = BTreeMap::new();
+    let mut inner: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     let mut constants_used_as_activations = Vec::new();
     for sample in samples {
         let vals = eval_all(graph, sample)?;
         for id in graph.inputs.iter().copied().chain(graph.nodes.iter().map(|n| n.output)) {
             if let Some(t) = &vals[id] {
                 max_abs = t.data.iter().fold(max_abs, |m, v| m.max(v.abs()));
+                let r = ranges.entry(id).or_insert((f64::INFINITY, f64::NEG_INFINITY));
+                for &v in &t.data {
+                    *r = (r.0.min(v), r.1.max(v));
+                }
+            }
+        }
+        for node in &graph.nodes {
+            if let (Op::Norm(n @ (Norm::Layer { .. } | Norm::Instance { .. })), Some(x)) = (&node.op, &vals[node.inputs[0]]) {
+                let g = n.reduce(x.shape.len()).groups(&x.shape)?;
+                let r = inner.entry(format!("{}:var", node.name)).or_insert((f64::INFINITY, f64::NEG_INFINITY));
+                for o in 0..g.divisor.len() {
+                    let v: Vec<f64> = g.idx[g.offsets[o]..g.offsets[o + 1]].iter().map(|&i| x.data[i as usize]).collect();
+                    let m = v.iter().sum::<f64>() / v.len() as f64;
+                    let var = v.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / v.len() as f64;
+                    *r = (r.0.min(var), r.1.max(var));
+                }
             }
         }
     }
@@ -75,7 +129,7 @@ pub fn calibrate(graph: &Graph, samples: &[Vec<Tensor>], opts: &QuantOptions) ->
     }
     let mut max_weight: f64 = 0.0;
     for node in &graph.nodes {
-        let multiplicative = matches!(node.op, Op::Linear(_) | Op::Arith(Arith::Mul));
+        let multiplicative = matches!(node.op, Op::Linear(_) | Op::Conv(_) | Op::Arith(Arith::Mul));
         if multiplicative {
             for &i in &node.inputs {
                 if let Some(t) = graph.constant(i) {
@@ -98,5 +152,16 @@ pub fn calibrate(graph: &Graph, samples: &[Vec<Tensor>], opts: &QuantOptions) ->
             opts.bits
         )));
     }
-    Ok(Calibration { max_abs, max_weight, scale, param_scale, bits: opts.bits, samples: samples.len() })
+    Ok(Calibration {
+        max_abs,
+        max_weight,
+        scale,
+        param_scale,
+        bits: opts.bits,
+        samples: samples.len(),
+        ranges,
+        table_bits: opts.table_bits,
+        headroom: opts.headroom,
+        inner,
+    })
 }

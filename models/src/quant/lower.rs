@@ -1,223 +1,253 @@
 //! Lowering a float [`Graph`] to a [`QuantGraph`] at calibrated scales.
+//!
+//! The [`Builder`] holds the quantized nodes emitted so far and small emitters (a
+//! linear combination with float coefficients, products, Relu, tables, ...); the
+//! per-family lowering lives in `lower_linear` (products and arithmetic),
+//! `lower_nonlinear` (activations, logic, reductions, index maps) and `lower_norm`
+//! (normalisations and soft-max). Every activation stays at the one scale `2^scale`.
 
 use std::collections::HashMap;
 
+use super::table::{self, TableRequest};
 use super::{Calibration, QNode, QOp, QPort, QValueId, QuantGraph};
 use crate::error::{ModelError, Result};
 use crate::ir::{Graph, Node, ValueId};
-use crate::ops::arith::broadcast_all;
-use crate::ops::{Arith, Layout, Op};
-use crate::tensor::Tensor;
+use crate::ops::Op;
 
-struct Builder<'g> {
-    graph: &'g Graph,
-    cal: &'g Calibration,
+/// Quantized nodes under construction.
+pub(super) struct Builder<'g> {
+    pub graph: &'g Graph,
+    pub cal: &'g Calibration,
     map: HashMap<ValueId, QValueId>,
     nodes: Vec<QNode>,
-    next: QValueId,
+    lens: Vec<usize>,
 }
 
-fn q(x: f64, scale: u32) -> i64 {
+/// `round(x * 2^scale)`.
+pub(super) fn q(x: f64, scale: u32) -> i64 {
     (x * 2f64.powi(scale as i32)).round() as i64
 }
 
-impl<'g> Builder<'g> {
-    fn fresh(&mut self) -> QValueId {
-        self.next += 1;
-        self.next - 1
+/// A linear combination being assembled, output by output, with float coefficients
+/// (real units) and a float bias; [`Builder::lin`] quantizes it.
+#[derive(Default)]
+pub(super) struct Terms {
+    slots: Vec<QValueId>,
+    offsets: Vec<usize>,
+    slot: Vec<u8>,
+    idx: Vec<u32>,
+    coeff: Vec<f64>,
+    bias: Vec<f64>,
+    /// Weights of a layer: held at the weight scale exactly, as calibrated.
+    weights: bool,
+}
+
+impl Terms {
+    pub fn new() -> Terms {
+        Terms { offsets: vec![0], ..Default::default() }
     }
 
-    /// The quantized value of a graph value; constants become `Const` nodes at the activation scale.
-    fn value(&mut self, id: ValueId) -> QValueId {
+    /// Terms whose coefficients are model weights (Gemm, Conv, ...).
+    pub fn weights() -> Terms {
+        Terms { offsets: vec![0], weights: true, ..Default::default() }
+    }
+
+    /// The slot of an input value (added on first use).
+    pub fn slot(&mut self, v: QValueId) -> u8 {
+        match self.slots.iter().position(|&s| s == v) {
+            Some(i) => i as u8,
+            None => {
+                self.slots.push(v);
+                (self.slots.len() - 1) as u8
+            }
+        }
+    }
+
+    /// Adds `c * v[i]` to the current output.
+    pub fn term(&mut self, v: QValueId, i: usize, c: f64) {
+        let s = self.slot(v);
+        if c != 0.0 {
+            self.slot.push(s);
+            self.idx.push(i as u32);
+            self.coeff.push(c);
+        }
+    }
+
+    /// Closes the current output with a constant `bias` (real units).
+    pub fn end(&mut self, bias: f64) {
+        self.bias.push(bias);
+        self.offsets.push(self.slot.len());
+    }
+
+    /// Number of closed outputs.
+    pub fn len(&self) -> usize {
+        self.bias.len()
+    }
+}
+
+impl<'g> Builder<'g> {
+    /// The activation scale.
+    pub fn s(&self) -> u32 {
+        self.cal.scale
+    }
+
+    /// The quantized 1.0.
+    pub fn one(&self) -> i64 {
+        1i64 << self.cal.scale
+    }
+
+    /// Float range of a graph value over calibration (constants: their own range).
+    pub fn range(&self, id: ValueId) -> (f64, f64) {
+        if let Some(t) = self.graph.constant(id) {
+            return t.data.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        }
+        self.cal.ranges.get(&id).copied().unwrap_or((-self.cal.max_abs, self.cal.max_abs))
+    }
+
+    /// Number of elements of a quantized value.
+    pub fn len_of(&self, v: QValueId) -> usize {
+        self.lens[v]
+    }
+
+    /// The quantized value of a graph value; constants become `Const` nodes.
+    pub fn value(&mut self, id: ValueId) -> QValueId {
         if let Some(&v) = self.map.get(&id) {
             return v;
         }
         let t = self.graph.constant(id).expect("non-constant values are mapped before use");
         let values = t.data.iter().map(|x| q(*x, self.cal.scale)).collect::<Vec<_>>();
-        let out = self.fresh();
-        self.nodes.push(QNode {
-            name: format!("const:{}", self.graph.values[id].name),
-            len: values.len(),
-            op: QOp::Const { values },
-            inputs: vec![],
-            output: out,
-        });
+        let name = format!("const:{}", self.graph.values[id].name);
+        let out = self.consts(&name, values);
         self.map.insert(id, out);
         out
     }
 
-    fn push(&mut self, node: &Node, op: QOp, inputs: Vec<ValueId>, len: usize) {
-        let inputs = inputs.into_iter().map(|i| self.value(i)).collect();
-        let out = self.fresh();
-        self.nodes.push(QNode { name: node.name.clone(), op, inputs, output: out, len });
-        self.map.insert(node.output, out);
+    /// Emits a node and returns its output value.
+    pub fn emit(&mut self, name: &str, op: QOp, inputs: Vec<QValueId>, len: usize) -> QValueId {
+        let out = self.lens.len();
+        self.lens.push(len);
+        self.nodes.push(QNode { name: name.to_string(), op, inputs, output: out, len });
+        out
     }
 
-    fn err(node: &Node, msg: impl Into<String>) -> ModelError {
-        ModelError::node(&node.name, node.op.name(), msg)
+    /// Binds a graph node's output to a quantized value.
+    pub fn bind(&mut self, node: &Node, v: QValueId) {
+        self.map.insert(node.output, v);
     }
 
-    fn lower(&mut self, node: &Node) -> Result<()> {
-        let g = self.graph;
-        let shapes: Vec<&[usize]> = node.inputs.iter().map(|&i| g.shape(i)).collect();
-        let (s, p) = (self.cal.scale, self.cal.param_scale);
-        match &node.op {
-            Op::Linear(lin) => {
-                let ps = lin.structure(&shapes)?;
-                let c = |i: usize| node.inputs.get(i).and_then(|&v| g.constant(v));
-                let n_out = ps.offsets.len() - 1;
-                match (c(0), c(1)) {
-                    (None, None) => {
-                        if ps.alpha != 1.0 || ps.bias.is_some() {
-                            return Err(Self::err(node, "a product of two activations with alpha or bias is not supported"));
-                        }
-                        let op = QOp::Bilinear { offsets: ps.offsets, left: ps.left, right: ps.right, shift: s };
-                        self.push(node, op, vec![node.inputs[0], node.inputs[1]], n_out);
-                    }
-                    (a_const, b_const) => {
-                        // The activation side becomes the index, the constant side the coefficient.
-                        let (act, weights, act_idx, w_idx) = match (a_const, b_const) {
-                            (None, Some(w)) => (node.inputs[0], w, &ps.left, &ps.right),
-                            (Some(w), None) => (node.inputs[1], w, &ps.right, &ps.left),
-                            _ => unreachable!("constant-only nodes are folded at import"),
-                        };
-                        let coeff: Vec<i64> = w_idx.iter().map(|&i| q(ps.alpha * weights.data[i as usize], p)).collect();
-                        let mut slots = vec![act];
-                        let mut slot = vec![0u8; act_idx.len()];
-                        let mut idx = act_idx.clone();
-                        let mut coeffs = coeff;
-                        let mut offsets = ps.offsets.clone();
-                        let mut bias = vec![0i64; n_out];
-                        if let Some((bidx, beta)) = &ps.bias {
-                            let c_in = node.inputs[2];
-                            match g.constant(c_in) {
-                                Some(ct) => {
-                                    for o in 0..n_out {
-                                        bias[o] = q(beta * ct.data[bidx[o]], s + p);
-                                    }
-                                }
-                                None => {
-                                    // An activation bias: one more term per output, weight beta at scale p.
-                                    slots.push(c_in);
-                                    let (mut s2, mut i2, mut c2, mut o2) = (vec![], vec![], vec![], vec![0]);
-                                    for o in 0..n_out {
-                                        for t in offsets[o]..offsets[o + 1] {
-                                            s2.push(slot[t]);
-                                            i2.push(idx[t]);
-                                            c2.push(coeffs[t]);
-                                        }
-                                        s2.push(1);
-                                        i2.push(bidx[o] as u32);
-                                        c2.push(q(*beta, p));
-                                        o2.push(s2.len());
-                                    }
-                                    (slot, idx, coeffs, offsets) = (s2, i2, c2, o2);
-                                }
-                            }
-                        }
-                        let op = QOp::Linear { offsets, slot, idx, coeff: coeffs, bias, shift: p };
-                        self.push(node, op, slots, n_out);
-                    }
-                }
-            }
-            Op::Arith(a) => {
-                let (_, maps) = broadcast_all(&shapes)?;
-                let n_out = maps[0].len();
-                let consts: Vec<Option<&Tensor>> = node.inputs.iter().map(|&i| g.constant(i)).collect();
-                match a {
-                    Arith::Mul => {
-                        let (x, y) = (node.inputs[0], node.inputs[1]);
-                        match (consts[0], consts[1]) {
-                            (None, None) => {
-                                let offsets = (0..=n_out).collect();
-                                let left = maps[0].iter().map(|&i| i as u32).collect();
-                                let right = maps[1].iter().map(|&i| i as u32).collect();
-                                self.push(node, QOp::Bilinear { offsets, left, right, shift: s }, vec![x, y], n_out);
-                            }
-                            (cx, cy) => {
-                                let (act, w, am, wm) = if cy.is_some() {
-                                    (x, cy.unwrap(), &maps[0], &maps[1])
-                                } else {
-                                    (y, cx.unwrap(), &maps[1], &maps[0])
-                                };
-                                let op = QOp::Linear {
-                                    offsets: (0..=n_out).collect(),
-                                    slot: vec![0; n_out],
-                                    idx: am.iter().map(|&i| i as u32).collect(),
-                                    coeff: wm.iter().map(|&i| q(w.data[i], p)).collect(),
-                                    bias: vec![0; n_out],
-                                    shift: p,
-                                };
-                                self.push(node, op, vec![act], n_out);
-                            }
-                        }
-                    }
-                    Arith::Add | Arith::Sub | Arith::Neg | Arith::Sum => {
-                        let sign = |k: usize| -> i64 {
-                            match a {
-                                Arith::Sub if k == 1 => -1,
-                                Arith::Neg => -1,
-                                _ => 1,
-                            }
-                        };
-                        let mut slots = Vec::new();
-                        let mut bias = vec![0i64; n_out];
-                        let mut slot_of = vec![None; node.inputs.len()];
-                        for (k, &inp) in node.inputs.iter().enumerate() {
-                            match consts[k] {
-                                Some(t) => {
-                                    for o in 0..n_out {
-                                        bias[o] += sign(k) * q(t.data[maps[k][o]], s);
-                                    }
-                                }
-                                None => {
-                                    slot_of[k] = Some(slots.len() as u8);
-                                    slots.push(inp);
-                                }
-                            }
-                        }
-                        let (mut offsets, mut slot, mut idx, mut coeff) = (vec![0], vec![], vec![], vec![]);
-                        for o in 0..n_out {
-                            for k in 0..node.inputs.len() {
-                                if let Some(sl) = slot_of[k] {
-                                    slot.push(sl);
-                                    idx.push(maps[k][o] as u32);
-                                    coeff.push(sign(k));
-                                }
-                            }
-                            offsets.push(slot.len());
-                        }
-                        self.push(node, QOp::Linear { offsets, slot, idx, coeff, bias, shift: 0 }, slots, n_out);
-                    }
-                }
-            }
-            Op::Activation(_) => {
-                let n = g.shape(node.output).iter().product();
-                self.push(node, QOp::Relu, vec![node.inputs[0]], n);
-            }
-            Op::Layout(l) => {
-                let (_, map) = Layout::index_map(l, &shapes)?;
-                let n = map.len();
-                let map = map.into_iter().map(|(s, i)| (s as u32, i as u32)).collect();
-                self.push(node, QOp::Select { map }, node.inputs.clone(), n);
-            }
+    /// A constant vector (already quantized).
+    pub fn consts(&mut self, name: &str, values: Vec<i64>) -> QValueId {
+        let n = values.len();
+        self.emit(name, QOp::Const { values }, vec![], n)
+    }
+
+    /// `max(x, 0)`.
+    pub fn relu(&mut self, name: &str, x: QValueId) -> QValueId {
+        let n = self.len_of(x);
+        self.emit(name, QOp::Relu, vec![x], n)
+    }
+
+    /// Element `map[o]` of the listed inputs.
+    pub fn select(&mut self, name: &str, inputs: Vec<QValueId>, map: Vec<(u32, u32)>) -> QValueId {
+        let n = map.len();
+        self.emit(name, QOp::Select { map }, inputs, n)
+    }
+
+    /// `v[idx[o]]`: one input gathered (e.g. broadcast).
+    pub fn gather(&mut self, name: &str, v: QValueId, idx: &[usize]) -> QValueId {
+        if idx.len() == self.len_of(v) && idx.iter().enumerate().all(|(i, &j)| i == j) {
+            return v;
         }
-        Ok(())
+        self.select(name, vec![v], idx.iter().map(|&i| (0, i as u32)).collect())
     }
+
+    /// `rescale(sum a[left] * b[right], scale)` per output.
+    pub fn bilin(&mut self, name: &str, a: QValueId, b: QValueId, offsets: Vec<usize>, left: Vec<u32>, right: Vec<u32>) -> QValueId {
+        let n = offsets.len() - 1;
+        self.emit(name, QOp::Bilinear { offsets, left, right, shift: self.s() }, vec![a, b], n)
+    }
+
+    /// Element-wise product of two equally long values.
+    pub fn mul(&mut self, name: &str, a: QValueId, b: QValueId) -> QValueId {
+        let n = self.len_of(a);
+        let ids: Vec<u32> = (0..n as u32).collect();
+        self.bilin(name, a, b, (0..=n).collect(), ids.clone(), ids)
+    }
+
+    /// Quantizes a linear combination: integer coefficients need no rescale (exact);
+    /// others are held at the weight scale, or finer while their rounding error
+    /// exceeds 2^-12 relative (up to 8 more bits).
+    pub fn lin(&mut self, name: &str, t: Terms) -> QValueId {
+        let s = self.s();
+        let integral = |c: f64| (c - c.round()).abs() < 1e-12;
+        let exact = t.coeff.iter().all(|&c| integral(c)) && t.bias.iter().all(|&b| integral(b * 2f64.powi(s as i32)));
+        let shift = if exact {
+            0
+        } else if t.weights {
+            self.cal.param_scale
+        } else {
+            let p = self.cal.param_scale;
+            let rel_err = |sh: u32| {
+                t.coeff.iter().filter(|c| **c != 0.0).map(|&c| {
+                    let v = c * 2f64.powi(sh as i32);
+                    if v.abs() < 0.5 { 1.0 } else { (v - v.round()).abs() / v.abs() }
+                }).fold(0.0, f64::max)
+            };
+            (p..=p + 8).find(|&sh| rel_err(sh) <= 2f64.powi(-12)).unwrap_or(p + 8)
+        };
+        let coeff = t.coeff.iter().map(|&c| q(c, shift)).collect();
+        let bias = t.bias.iter().map(|&b| q(b, s + shift)).collect();
+        let n = t.len();
+        let op = QOp::Linear { offsets: t.offsets, slot: t.slot, idx: t.idx, coeff, bias, shift };
+        self.emit(name, op, t.slots, n)
+    }
+
+    /// A lookup table of `f` applied element-wise to `x`.
+    pub fn table(&mut self, name: &str, x: QValueId, f: &dyn Fn(f64) -> f64, req: TableRequest) -> Result<QValueId> {
+        let op = table::build(f, req, self.s(), self.cal.bits, self.cal.table_bits)
+            .map_err(|e| ModelError::Quantization(format!("node `{name}`: {e}")))?;
+        let n = self.len_of(x);
+        Ok(self.emit(name, op, vec![x], n))
+    }
+
+    /// A table request over a graph value's calibrated range.
+    pub fn request(&self, id: ValueId) -> TableRequest {
+        let (a, b) = self.range(id);
+        TableRequest::calibrated(a, b, self.cal.headroom)
+    }
+}
+
+/// An error for a node that cannot be quantized.
+pub(super) fn unsupported(node: &Node, msg: impl Into<String>) -> ModelError {
+    ModelError::UnsupportedOp { op_type: node.op.name().to_string(), node: node.name.clone(), detail: format!(": {}", msg.into()) }
+}
+
+fn lower(b: &mut Builder, node: &Node) -> Result<()> {
+    let out = match &node.op {
+        Op::Linear(_) | Op::Conv(_) | Op::Arith(_) => super::lower_linear::lower(b, node)?,
+        Op::Activation(_) | Op::Logic(_) | Op::Reduce(_) | Op::Remap(_) | Op::Layout(_) => {
+            super::lower_nonlinear::lower(b, node)?
+        }
+        Op::Norm(_) => super::lower_norm::lower(b, node)?,
+    };
+    b.bind(node, out);
+    Ok(())
 }
 
 /// Quantizes `graph` at the scales of `cal`.
 pub fn quantize(graph: &Graph, cal: &Calibration) -> Result<QuantGraph> {
-    let mut b = Builder { graph, cal, map: HashMap::new(), nodes: Vec::new(), next: 0 };
+    let mut b = Builder { graph, cal, map: HashMap::new(), nodes: Vec::new(), lens: Vec::new() };
     let mut inputs = Vec::new();
     for &i in &graph.inputs {
-        let v = b.fresh();
-        b.map.insert(i, v);
         let val = &graph.values[i];
+        let n = val.shape.iter().product();
+        let v = b.lens.len();
+        b.lens.push(n);
+        b.map.insert(i, v);
         inputs.push(QPort { name: val.name.clone(), value: v, shape: val.shape.clone(), dtype: val.dtype });
     }
     for node in &graph.nodes {
-        b.lower(node)?;
+        lower(&mut b, node)?;
     }
     let mut outputs = Vec::new();
     for &o in &graph.outputs {
@@ -229,7 +259,7 @@ pub fn quantize(graph: &Graph, cal: &Calibration) -> Result<QuantGraph> {
         scale: cal.scale,
         param_scale: cal.param_scale,
         bits: cal.bits,
-        num_values: b.next,
+        num_values: b.lens.len(),
         inputs,
         outputs,
         nodes: b.nodes,

@@ -7,6 +7,10 @@
 
 mod calibrate;
 mod lower;
+mod lower_linear;
+mod lower_nonlinear;
+mod lower_norm;
+pub mod table;
 
 pub use calibrate::{calibrate, Calibration, QuantOptions};
 pub use lower::quantize;
@@ -32,6 +36,23 @@ pub enum QOp {
     Select { map: Vec<(u32, u32)> },
     /// A constant vector (fixed cells in circuits).
     Const { values: Vec<i64> },
+    /// Running maximum (`max`) or minimum over each group `idx[offsets[o]..offsets[o+1]]`
+    /// of the single input. A later element replaces the running best `m` when
+    /// `±(e - m) - strict >= 0`, so `strict` keeps the first of equal elements. With
+    /// `arg`, the output is the position in the group times `one`, else the value.
+    /// Every difference must satisfy `-2^bits <= d < 2^bits` (it is sign-decomposed).
+    Reduce { max: bool, arg: bool, strict: bool, offsets: Vec<usize>, idx: Vec<u32>, one: i64 },
+    /// A lookup table: `u = rescale(x, shift)` (range-checked when `shift > 0`), clamped
+    /// to `[lo, lo + len - 1]` on the sides whose flag is set; `out = values[u - lo]`.
+    /// An input outside the table on a side without clamping has no witness.
+    Table { shift: u32, lo: i64, clamp_lo: bool, clamp_hi: bool, values: Vec<i64> },
+    /// `out = sign(b) * floor((2 * a * 2^scale + |b|) / (2|b|))` element-wise over inputs
+    /// `a` and `b` (round half up of `a * 2^scale / |b|`); `b = 0` has no witness,
+    /// `|b| <= 2^bits` and the quotient is range-checked.
+    Div { scale: u32 },
+    /// `out = one * [a < b]` (`eq = false`, with `-2^bits <= b - a - 1 < 2^bits`) or
+    /// `one * [a == b]` (`eq = true`), element-wise over inputs `a` and `b`.
+    Cmp { eq: bool, one: i64 },
 }
 
 impl QOp {
@@ -43,6 +64,10 @@ impl QOp {
             QOp::Relu => "relu",
             QOp::Select { .. } => "select",
             QOp::Const { .. } => "const",
+            QOp::Reduce { .. } => "reduce",
+            QOp::Table { .. } => "table",
+            QOp::Div { .. } => "div",
+            QOp::Cmp { .. } => "cmp",
         }
     }
 }

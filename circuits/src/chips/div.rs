@@ -1,0 +1,58 @@
+//! Division by a witness value, rounded half up:
+//! `out = sign(b) * q` with `2 * a * 2^scale + |b| = q * 2|b| + r`, `0 <= r < 2|b|`.
+//!
+//! `r` and `2|b| - 1 - r` are range-checked in `bits + 2` bits (so `r < 2|b|` and
+//! `b != 0`), `q` in the activation range: together they make `q` unique. `|b|` comes
+//! from the sign bit of `b` (see [`super::compare::sign_bit`]).
+
+use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::{
+    AssignedValue, Context,
+    QuantumCell::{Constant, Existing, Witness},
+};
+
+use super::compare::sign_bit;
+use super::{io, Chips};
+use crate::field::{fe, to_i128, ScalarField};
+
+/// `round(a * 2^scale / b)` (half up in magnitude of `|b|`, sign of `b` applied).
+pub fn div<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, a: AssignedValue<F>, b: AssignedValue<F>, scale: u32) -> AssignedValue<F> {
+    let (av, bv) = (to_i128(a.value()).unwrap_or(0), to_i128(b.value()).unwrap_or(0));
+    let n = 2 * av * (1i128 << scale) + bv.abs();
+    let den = (2 * bv.abs()).max(1);
+    div_with(ctx, chips, a, b, scale, n.div_euclid(den), n.rem_euclid(den))
+}
+
+/// [`div`] with the quotient and remainder supplied by the caller (tests forge them).
+pub fn div_with<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    a: AssignedValue<F>,
+    b: AssignedValue<F>,
+    scale: u32,
+    q: i128,
+    r: i128,
+) -> AssignedValue<F> {
+    let gate = chips.gate();
+    let positive = sign_bit(ctx, chips, b);
+    // |b| = 2 * [b >= 0] * b - b
+    let t = gate.mul(ctx, positive, b);
+    let neg_b = gate.neg(ctx, b);
+    let abs_b = gate.mul_add(ctx, t, Constant(fe(2)), neg_b);
+    let den = gate.mul(ctx, abs_b, Constant(fe(2)));
+    let num = gate.mul_add(ctx, a, Constant(fe(1i128 << (scale + 1))), abs_b);
+    // Cells [r, q, den, num] with the gate a + b * c = d.
+    ctx.assign_region([Witness(fe(r)), Witness(fe(q)), Existing(den), Existing(num)], [0]);
+    let r_cell = ctx.get(-4);
+    let q_cell = ctx.get(-3);
+    let width = chips.bits as usize + 2;
+    chips.range.range_check(ctx, r_cell, width);
+    let slack = gate.sub(ctx, den, r_cell);
+    let slack = gate.sub(ctx, slack, Constant(F::ONE));
+    chips.range.range_check(ctx, slack, width);
+    io::range_check_signed(ctx, chips, q_cell);
+    // out = 2 * [b >= 0] * q - q
+    let u = gate.mul(ctx, positive, q_cell);
+    let neg_q = gate.neg(ctx, q_cell);
+    gate.mul_add(ctx, u, Constant(fe(2)), neg_q)
+}

@@ -1,0 +1,199 @@
+//! Tests of the chips for the tier-2 ops (tables, sign-bit comparisons, reductions,
+//! division): honest witnesses equal the reference semantics of `zkinfer-models`, and
+//! forged ones fail MockProver with the constraint that catches them.
+
+use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
+use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
+use halo2_base::{AssignedValue, Context};
+use zkinfer_circuits::chips::table::{self, TableSpec, Tables};
+use zkinfer_circuits::chips::{compare, div, io, Chips};
+use zkinfer_circuits::field::to_i128;
+use zkinfer_circuits::layout::BLINDING_ROWS;
+use zkinfer_circuits::{Fr, ModelCircuit};
+
+const K: usize = 10;
+const BITS: u32 = 16;
+
+type Outcome = (Vec<i128>, Result<(), Vec<VerifyFailure>>);
+
+/// A one-context circuit with function-table columns; what `f` returns is public.
+fn run(f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<AssignedValue<Fr>>) -> Outcome {
+    let mut builder = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
+        .use_k(K)
+        .use_lookup_bits(K - 1)
+        .use_instance_columns(1);
+    let range = builder.range_chip();
+    let chips = Chips { range: &range, bits: BITS };
+    let mut tables = Tables::new(false, builder.core().copy_manager.clone());
+    let out = f(builder.main(0), &chips, &mut tables);
+    let instances: Vec<Fr> = out.iter().map(|c| *c.value()).collect();
+    let ints = instances.iter().map(|v| to_i128(v).unwrap()).collect();
+    builder.assigned_instances = vec![out];
+    builder.calculate_params(Some(BLINDING_ROWS));
+    let circuit = ModelCircuit { builder, instances: instances.clone(), public_values: vec![], tables, table_sets: 1 };
+    (ints, MockProver::run(K as u32, &circuit, vec![instances]).unwrap().verify())
+}
+
+fn fails_with(r: &Result<(), Vec<VerifyFailure>>, what: &str) -> bool {
+    matches!(r, Err(fs) if fs.iter().any(|f| match what {
+        "lookup" => matches!(f, VerifyFailure::Lookup { .. }),
+        "gate" => matches!(f, VerifyFailure::ConstraintNotSatisfied { .. }),
+        _ => matches!(f, VerifyFailure::Permutation { .. }),
+    }))
+}
+
+/// A clamped table of `x -> 3x` on inputs -4..=4 at shift 2 (input scale / 4).
+const VALUES: [i64; 9] = [-12, -9, -6, -3, 0, 3, 6, 9, 12];
+
+fn spec(clamp: bool) -> TableSpec<'static> {
+    TableSpec { tag: 1, shift: 2, lo: -4, clamp_lo: clamp, clamp_hi: clamp, values: &VALUES }
+}
+
+/// The interpreter's table semantics for the same spec.
+fn reference(x: i64, clamp: bool) -> Option<i64> {
+    let u = zkinfer_models::quant::rescale(x as i128, 2) as i64;
+    zkinfer_models::quant::table::index(u, -4, VALUES.len(), clamp, clamp).map(|i| VALUES[i])
+}
+
+#[test]
+fn table_lookup_matches_the_interpreter_and_clamps_saturated_sides() {
+    let xs = [-100i64, -17, -9, -2, 0, 1, 2, 6, 15, 16, 99];
+    let (out, r) = run(|ctx, chips, tables| {
+        tables.add_table(1, -4, &VALUES);
+        xs.iter().map(|&x| {
+            let c = io::checked_input(ctx, chips, x);
+            table::lookup(ctx, chips, tables, &spec(true), c)
+        }).collect()
+    });
+    r.unwrap();
+    let want: Vec<i128> = xs.iter().map(|&x| reference(x, true).unwrap() as i128).collect();
+    assert_eq!(out, want);
+}
+
+#[test]
+fn forged_table_output_fails_the_table_lookup() {
+    let (_, r) = run(|ctx, chips, tables| {
+        tables.add_table(1, -4, &VALUES);
+        let x = io::checked_input(ctx, chips, 8);
+        let u = table::clamped_index(ctx, chips, &spec(true), x);
+        vec![table::lookup_with(ctx, chips, tables, 1, u, 7)]
+    });
+    assert!(fails_with(&r, "lookup"), "{r:?}");
+}
+
+#[test]
+fn input_outside_an_unclamped_table_has_no_row() {
+    assert_eq!(reference(40, false), None, "the interpreter rejects it too");
+    let (_, r) = run(|ctx, chips, tables| {
+        tables.add_table(1, -4, &VALUES);
+        let x = io::checked_input(ctx, chips, 40);
+        vec![table::lookup(ctx, chips, tables, &spec(false), x)]
+    });
+    assert!(fails_with(&r, "lookup"), "{r:?}");
+}
+
+#[test]
+fn an_entry_of_another_table_is_not_accepted() {
+    let (_, r) = run(|ctx, chips, tables| {
+        tables.add_table(1, -4, &VALUES);
+        tables.add_table(2, -4, &[100; 9]);
+        let x = io::checked_input(ctx, chips, 0);
+        let u = table::clamped_index(ctx, chips, &spec(true), x);
+        vec![table::lookup_with(ctx, chips, tables, 1, u, 100)]
+    });
+    assert!(fails_with(&r, "lookup"), "{r:?}");
+}
+
+#[test]
+fn forged_sign_bit_fails() {
+    let off = 1i128 << BITS;
+    // d = 5 claimed negative: low = 5 + 2^bits needs bits + 1 bits.
+    let (_, r) = run(|ctx, chips, _| {
+        let d = io::checked_input(ctx, chips, 5);
+        vec![compare::sign_bit_with(ctx, chips, d, 0, 5 + off)]
+    });
+    assert!(fails_with(&r, "lookup") || fails_with(&r, "permutation"), "{r:?}");
+    // A bit that does not match the decomposition breaks the gate.
+    let (_, r) = run(|ctx, chips, _| {
+        let d = io::checked_input(ctx, chips, -3);
+        vec![compare::sign_bit_with(ctx, chips, d, 1, -3 + off)]
+    });
+    assert!(fails_with(&r, "gate"), "{r:?}");
+}
+
+#[test]
+fn reductions_and_comparisons_match_the_reference() {
+    let xs = [3i64, -7, 9, 9, -20, 4];
+    let (out, r) = run(|ctx, chips, _| {
+        let c: Vec<_> = xs.iter().map(|&x| io::checked_input(ctx, chips, x)).collect();
+        vec![
+            compare::reduce(ctx, chips, &c, true, false, false, 256),
+            compare::reduce(ctx, chips, &c, false, false, false, 256),
+            compare::reduce(ctx, chips, &c, true, true, true, 256),
+            compare::reduce(ctx, chips, &c, true, true, false, 256),
+            compare::reduce(ctx, chips, &c, false, true, true, 256),
+            compare::less(ctx, chips, c[0], c[1], 256),
+            compare::less(ctx, chips, c[1], c[0], 256),
+            compare::equal(ctx, chips, c[2], c[3], 256),
+            compare::equal(ctx, chips, c[0], c[3], 256),
+        ]
+    });
+    r.unwrap();
+    // max, min, first argmax (2), last argmax (3), argmin (4), then 3<-7, -7<3, 9==9, 3==9
+    assert_eq!(out, vec![9, -20, 2 * 256, 3 * 256, 4 * 256, 0, 256, 256, 0]);
+}
+
+/// The interpreter's division: `sign(b) * floor((2a 2^s + |b|) / 2|b|)`.
+fn div_ref(a: i128, b: i128, s: u32) -> i128 {
+    b.signum() * (2 * a * (1 << s) + b.abs()).div_euclid(2 * b.abs())
+}
+
+#[test]
+fn division_matches_the_reference() {
+    let pairs = [(100i64, 7i64), (-100, 7), (100, -7), (-5, -3), (0, 9), (255, 256), (1, 2)];
+    let (out, r) = run(|ctx, chips, _| {
+        pairs.iter().map(|&(a, b)| {
+            let (a, b) = (io::checked_input(ctx, chips, a), io::checked_input(ctx, chips, b));
+            div::div(ctx, chips, a, b, 4)
+        }).collect()
+    });
+    r.unwrap();
+    assert_eq!(out, pairs.iter().map(|&(a, b)| div_ref(a as i128, b as i128, 4)).collect::<Vec<_>>());
+}
+
+#[test]
+fn forged_quotient_fails_the_remainder_range_check() {
+    // q + 1 with r - 2|b| satisfies num = q * den + r but r < 0.
+    let (a, b, s) = (100i128, 7i128, 4u32);
+    let (n, den) = (2 * a * (1 << s) + b, 2 * b);
+    let (_, r) = run(|ctx, chips, _| {
+        let (ac, bc) = (io::checked_input(ctx, chips, a as i64), io::checked_input(ctx, chips, b as i64));
+        vec![div::div_with(ctx, chips, ac, bc, s, n.div_euclid(den) + 1, n.rem_euclid(den) - den)]
+    });
+    assert!(fails_with(&r, "lookup") || fails_with(&r, "permutation"), "{r:?}");
+    // q - 1 with r + 2|b|: r is non-negative but not below 2|b|.
+    let (_, r) = run(|ctx, chips, _| {
+        let (ac, bc) = (io::checked_input(ctx, chips, a as i64), io::checked_input(ctx, chips, b as i64));
+        vec![div::div_with(ctx, chips, ac, bc, s, n.div_euclid(den) - 1, n.rem_euclid(den) + den)]
+    });
+    assert!(fails_with(&r, "lookup") || fails_with(&r, "permutation"), "{r:?}");
+}
+
+#[test]
+fn division_by_zero_has_no_witness() {
+    let (_, r) = run(|ctx, chips, _| {
+        let (a, b) = (io::checked_input(ctx, chips, 5), io::checked_input(ctx, chips, 0));
+        vec![div::div_with(ctx, chips, a, b, 4, 0, 0)]
+    });
+    assert!(fails_with(&r, "lookup") || fails_with(&r, "permutation"), "{r:?}");
+}
+
+#[test]
+fn tampered_division_remainder_fails_the_gate() {
+    let (_, r) = run(|ctx, chips, _| {
+        let (a, b) = (io::checked_input(ctx, chips, 100), io::checked_input(ctx, chips, 7));
+        let (n, den) = (2 * 100 * 16 + 7, 14i128);
+        vec![div::div_with(ctx, chips, a, b, 4, n / den, n % den + 1)]
+    });
+    assert!(fails_with(&r, "gate"), "{r:?}");
+}
