@@ -1,1 +1,2 @@
-//! placeholder
+//! zkinfer benchmarks: criterion benches of the hot parts (`benches/`), the `evm_call`
+//! tool, and the side-by-side comparison with EZKL (`compare/compare.py`).

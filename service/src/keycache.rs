@@ -31,6 +31,14 @@ impl KeyCache for DiskKeyCache {
         Some((pk, shape))
     }
 
+    fn test_srs(&self, k: u32) -> Option<Vec<u8>> {
+        (k..=28).find_map(|kk| read(&self.root.join(format!("insecure-test-srs-k{kk}.bin"))).ok())
+    }
+
+    fn put_test_srs(&self, k: u32, bytes: &[u8]) {
+        let _ = write_atomic(&self.root.join(format!("insecure-test-srs-k{k}.bin")), bytes);
+    }
+
     fn put(&self, settings_hash: &str, pk: &[u8], shape: &CircuitShape) {
         let dir = self.root.join(settings_hash);
         // pk first: a shape.json without its pk.bin is never visible.

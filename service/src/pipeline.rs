@@ -84,6 +84,12 @@ pub trait KeyCache {
     fn get(&self, settings_hash: &str) -> Option<(Vec<u8>, CircuitShape)>;
     /// Stores them; failures only cost a later keygen.
     fn put(&self, settings_hash: &str, pk: &[u8], shape: &CircuitShape);
+    /// A cached insecure test SRS of at least `k` (generating one at k = 17 takes ~30 s).
+    fn test_srs(&self, _k: u32) -> Option<Vec<u8>> {
+        None
+    }
+    /// Caches an insecure test SRS.
+    fn put_test_srs(&self, _k: u32, _bytes: &[u8]) {}
 }
 
 /// A cache that never hits.
@@ -96,10 +102,21 @@ impl KeyCache for NoCache {
     fn put(&self, _: &str, _: &[u8], _: &CircuitShape) {}
 }
 
-/// The SRS at exactly `k`, with its identity.
-pub fn srs_for(source: &SrsSource, k: u32) -> Result<(ParamsKZG<Bn256>, SrsInfo), ServiceError> {
+/// The SRS at exactly `k`, with its identity. The insecure test SRS is deterministic,
+/// so a cached copy (of any size at least `k`) is the same SRS.
+pub fn srs_for(source: &SrsSource, k: u32, cache: &dyn KeyCache) -> Result<(ParamsKZG<Bn256>, SrsInfo), ServiceError> {
     let (params, kind, path) = match source {
-        SrsSource::InsecureTest => (srs::insecure_test_srs(k), "insecure-test", None),
+        SrsSource::InsecureTest => {
+            let params = match cache.test_srs(k).and_then(|b| srs::read_srs(&b, k).ok()) {
+                Some(p) => p,
+                None => {
+                    let p = srs::insecure_test_srs(k);
+                    cache.put_test_srs(k, &srs::write_srs(&p));
+                    p
+                }
+            };
+            (params, "insecure-test", None)
+        }
         SrsSource::File { path, bytes } => (srs::read_srs(bytes, k)?, "file", Some(path.clone())),
     };
     let sha256 = sha256_hex(&srs::write_srs(&params));
@@ -149,7 +166,7 @@ pub fn compile(
             |p| format!("k = {}, {} advice + {} lookup columns, {} rows", p.stats.k, p.stats.num_advice, p.stats.num_lookup_advice, p.stats.rows),
         )?;
         let k = planned.stats.k;
-        let (params, srs_info) = step(progress, "load the SRS", || srs_for(&srs_source, k), |(_, i)| {
+        let (params, srs_info) = step(progress, "load the SRS", || srs_for(&srs_source, k, cache), |(_, i)| {
             if i.kind == "insecure-test" {
                 "INSECURE locally generated test SRS (pass --srs FILE for a ceremony SRS)".to_string()
             } else {

@@ -6,7 +6,9 @@ use std::process::Command;
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
 fn zkinfer(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_zkinfer")).args(args).output().expect("runs");
+    // A private key and SRS cache: tests leave the user's ~/.cache alone.
+    let cache = std::env::temp_dir().join(format!("zkinfer-cli-cache-{}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_zkinfer")).env("ZKINFER_CACHE", cache).args(args).output().expect("runs");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 

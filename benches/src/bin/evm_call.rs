@@ -1,0 +1,39 @@
+//! `evm_call SOL_FILE CALLDATA_FILE [CONTRACT]`: compiles a Solidity file with zkinfer's
+//! npm solc (optimizer off), deploys it in revm, calls it with the calldata (raw bytes or
+//! hex) and prints `{"runtime_bytes", "deploy_gas", "success", "gas_used"}` as JSON.
+//! The comparison harness uses it to measure EZKL's verifiers in the same EVM as ours.
+
+use anyhow::{Context, Result};
+use zkinfer_verifier_contracts::{compile_solidity, Evm};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        anyhow::bail!("usage: evm_call SOL_FILE CALLDATA_FILE [CONTRACT]");
+    }
+    let src = std::fs::read_to_string(&args[1]).with_context(|| args[1].clone())?;
+    let raw = std::fs::read(&args[2]).with_context(|| args[2].clone())?;
+    let text = String::from_utf8_lossy(&raw);
+    let calldata = match hex::decode(text.trim().trim_start_matches("0x")) {
+        Ok(b) if !raw.is_empty() => b,
+        _ => raw.clone(),
+    };
+    let compiled = compile_solidity(&src, args.get(3).map(|s| s.as_str()))?;
+    let mut evm = Evm::new();
+    let runtime_bytes = compiled.runtime_code.len();
+    let out = match evm.deploy(&compiled.deployment_code) {
+        Ok(d) => {
+            let call = evm.call(d.address, &calldata)?;
+            serde_json::json!({
+                "runtime_bytes": runtime_bytes,
+                "deploy_gas": d.gas_used,
+                "deployable": true,
+                "success": call.success,
+                "gas_used": call.gas_used,
+            })
+        }
+        Err(e) => serde_json::json!({ "runtime_bytes": runtime_bytes, "deployable": false, "error": e.to_string() }),
+    };
+    println!("{out}");
+    Ok(())
+}
