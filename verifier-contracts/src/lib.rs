@@ -34,5 +34,5 @@ pub use groth16::{
 };
 pub use halo2::{encode_calldata, halo2_verifier_source, verify_on_evm, EvmVerification};
 pub use solc::{
-    compile_solidity, solc_package_dir, solc_version, CompiledContract, EIP170_LIMIT, EIP3860_LIMIT,
+    compile_solidity, compile_solidity_with, solc_package_dir, solc_version, CompiledContract, SolcOptions, EIP170_LIMIT, EIP3860_LIMIT,
 };

@@ -65,11 +65,35 @@ pub fn compile_solidity(
     source: &str,
     contract_name: Option<&str>,
 ) -> Result<CompiledContract, ContractError> {
+    compile_solidity_with(source, contract_name, SolcOptions::default())
+}
+
+/// Compiler settings other than the defaults zkinfer's own verifiers need.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SolcOptions {
+    /// Optimizer runs; `None` keeps the optimizer off.
+    pub optimizer_runs: Option<u32>,
+    /// Compile through the IR pipeline (needs the optimizer for large assembly blocks).
+    pub via_ir: bool,
+}
+
+/// [`compile_solidity`] with explicit settings: used to compile third-party verifiers
+/// (EZKL's needs the optimizer and `viaIR`) for side-by-side measurements.
+pub fn compile_solidity_with(
+    source: &str,
+    contract_name: Option<&str>,
+    options: SolcOptions,
+) -> Result<CompiledContract, ContractError> {
+    let optimizer = match options.optimizer_runs {
+        Some(runs) => json!({ "enabled": true, "runs": runs }),
+        None => json!({ "enabled": false }),
+    };
     let input = json!({
         "language": "Solidity",
         "sources": { SOURCE_NAME: { "content": source } },
         "settings": {
-            "optimizer": { "enabled": false },
+            "optimizer": optimizer,
+            "viaIR": options.via_ir,
             "outputSelection": {
                 "*": { "*": ["evm.bytecode.object", "evm.deployedBytecode.object"] }
             }

@@ -4,7 +4,7 @@
 //! The comparison harness uses it to measure EZKL's verifiers in the same EVM as ours.
 
 use anyhow::{Context, Result};
-use zkinfer_verifier_contracts::{compile_solidity, Evm};
+use zkinfer_verifier_contracts::{compile_solidity_with, Evm, SolcOptions};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -18,7 +18,28 @@ fn main() -> Result<()> {
         Ok(b) if !raw.is_empty() => b,
         _ => raw.clone(),
     };
-    let compiled = compile_solidity(&src, args.get(3).map(|s| s.as_str()))?;
+    let name = args.get(3).map(|s| s.as_str());
+    // zkinfer's verifiers compile without the optimizer; third-party ones may need it.
+    let attempts = [
+        ("no optimizer", SolcOptions::default()),
+        ("optimizer (200 runs)", SolcOptions { optimizer_runs: Some(200), via_ir: false }),
+        ("optimizer (1 run) + viaIR", SolcOptions { optimizer_runs: Some(1), via_ir: true }),
+    ];
+    let mut last = None;
+    let mut found = None;
+    for (label, opts) in attempts {
+        match compile_solidity_with(&src, name, opts) {
+            Ok(c) => {
+                found = Some((c, label));
+                break;
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    let (compiled, settings) = match found {
+        Some(f) => f,
+        None => return Err(last.expect("at least one attempt").into()),
+    };
     let mut evm = Evm::new();
     let runtime_bytes = compiled.runtime_code.len();
     let out = match evm.deploy(&compiled.deployment_code) {
@@ -26,6 +47,7 @@ fn main() -> Result<()> {
             let call = evm.call(d.address, &calldata)?;
             serde_json::json!({
                 "runtime_bytes": runtime_bytes,
+                "solc": settings,
                 "deploy_gas": d.gas_used,
                 "deployable": true,
                 "success": call.success,
