@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod cli;
+pub mod conformance;
 pub mod error;
 pub mod fsio;
 pub mod hash;

@@ -11,6 +11,9 @@ fn main() {
         Command::Prove { dir, input, out } => commands::prove(dir, input, out),
         Command::Verify { dir, proof } => commands::verify(dir, proof),
         Command::VerifyEvm { dir, proof } => commands::verify_evm(dir, proof),
+        Command::Conformance { dir, report, only, evm } => {
+            zkinfer_service::cli::conformance_cmd::conformance(dir, report.as_ref(), only.as_deref(), *evm)
+        }
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

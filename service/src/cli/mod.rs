@@ -1,6 +1,7 @@
 //! The `zkinfer` command line.
 
 pub mod commands;
+pub mod conformance_cmd;
 pub mod progress;
 
 use std::path::PathBuf;
@@ -86,4 +87,17 @@ pub enum Command {
     Verify { dir: PathBuf, proof: PathBuf },
     /// Deploy DIR's verifier in an in-process EVM (revm) and call it; prints the gas used.
     VerifyEvm { dir: PathBuf, proof: PathBuf },
+    /// Compile, prove and verify every model folder under DIR; prints a table, writes a JSON report.
+    Conformance {
+        dir: PathBuf,
+        /// Write the JSON report here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Only these models (comma-separated folder names).
+        #[arg(long)]
+        only: Option<String>,
+        /// Also verify each proof in the EVM with the generated Solidity verifier.
+        #[arg(long)]
+        evm: bool,
+    },
 }

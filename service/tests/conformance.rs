@@ -1,0 +1,38 @@
+//! The conformance runner on a quick subset of the corpus (the full corpus run is a
+//! benchmark: `zkinfer conformance ../shared/onnx-corpus --report report.json`).
+//! Every new chip family appears: tables (Sigmoid, Softmax's exp), division (Softmax,
+//! Softsign), sign-bit reductions (MaxPool, ArgMax), comparisons and one-hot Gather
+//! (decision tree), and a model that must be reported as unsupported, by op name.
+
+use std::path::Path;
+
+use zkinfer_service::conformance::{run_dir, ConformanceOptions, Status};
+use zkinfer_service::pipeline::NoCache;
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
+
+const QUICK: &[&str] = &["1l_sigmoid", "1l_softmax", "1l_max_pool", "softsign", "decision_tree", "1l_conv", "lstm"];
+
+#[test]
+fn quick_subset_proves_verifies_and_reports_unsupported_ops() {
+    let opts = ConformanceOptions { evm: true, ..Default::default() };
+    let results = run_dir(Path::new(CORPUS), &|n| QUICK.contains(&n), &opts, &NoCache, |r| {
+        println!("{}", zkinfer_service::conformance::table_row(r))
+    })
+    .unwrap();
+    assert_eq!(results.len(), QUICK.len());
+    for r in &results {
+        if r.model == "lstm" {
+            assert_eq!(r.status, Status::Unsupported("unsupported op LSTM".into()), "{r:?}");
+            continue;
+        }
+        assert!(r.passed(), "{}: {:?}", r.model, r.status);
+        assert!(r.rel_error.unwrap() <= 0.01 && r.argmax_agrees == Some(true));
+        assert!(r.k.unwrap() <= 14 && r.prove_seconds.is_some());
+    }
+    // The JSON report names the status and the reason.
+    let json = serde_json::to_value(&results).unwrap();
+    let lstm = json.as_array().unwrap().iter().find(|v| v["model"] == "lstm").unwrap();
+    assert_eq!(lstm["status"], "unsupported");
+    assert_eq!(lstm["reason"], "unsupported op LSTM");
+}
