@@ -4,13 +4,17 @@
 
 pub mod artifacts;
 pub mod cli;
+pub mod config;
 pub mod conformance;
 pub mod error;
 pub mod fsio;
 pub mod hash;
+pub mod jobs;
 pub mod keycache;
 pub mod pipeline;
 pub mod progress;
 pub mod proof_file;
+pub mod server;
+pub mod store;
 
 pub use error::ServiceError;

@@ -1,7 +1,7 @@
 //! The `zkinfer` binary.
 
 use clap::Parser;
-use zkinfer_service::cli::{commands, Cli, Command};
+use zkinfer_service::cli::{commands, service_cmds, Cli, Command};
 
 fn main() {
     let cli = Cli::parse();
@@ -11,6 +11,15 @@ fn main() {
         Command::Prove { dir, input, out } => commands::prove(dir, input, out),
         Command::Verify { dir, proof } => commands::verify(dir, proof),
         Command::VerifyEvm { dir, proof } => commands::verify_evm(dir, proof),
+        Command::Serve(args) => service_cmds::serve(args),
+        Command::Register { model, calibration, target, max_k, wait, client } => {
+            service_cmds::register(client, model, calibration, target, *max_k, *wait)
+        }
+        Command::Submit { model_id, input, priority, idempotency_key, watch, client } => {
+            service_cmds::submit(client, model_id, input, *priority, idempotency_key.clone(), *watch)
+        }
+        Command::Job { id, watch, client } => service_cmds::job(client, id, *watch),
+        Command::Fetch { id, kind, out, client } => service_cmds::fetch(client, id, kind, out),
         Command::Conformance { dir, report, only, evm } => {
             zkinfer_service::cli::conformance_cmd::conformance(dir, report.as_ref(), only.as_deref(), *evm)
         }

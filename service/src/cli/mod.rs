@@ -3,6 +3,7 @@
 pub mod commands;
 pub mod conformance_cmd;
 pub mod progress;
+pub mod service_cmds;
 
 use std::path::PathBuf;
 
@@ -87,6 +88,60 @@ pub enum Command {
     Verify { dir: PathBuf, proof: PathBuf },
     /// Deploy DIR's verifier in an in-process EVM (revm) and call it; prints the gas used.
     VerifyEvm { dir: PathBuf, proof: PathBuf },
+    /// Run the gRPC proving service (jobs, artifacts, health, reflection) on a data directory.
+    Serve(crate::config::ServeArgs),
+    /// Register a model with a running server (compiling runs there as a job); prints its id.
+    Register {
+        model: PathBuf,
+        /// Calibration inputs (EZKL input.json, one or several samples).
+        #[arg(long)]
+        calibration: PathBuf,
+        /// accuracy or resources.
+        #[arg(long, default_value = "accuracy")]
+        target: String,
+        /// Largest circuit k.
+        #[arg(long, default_value_t = 23)]
+        max_k: u32,
+        /// Wait for the compile job to finish.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        client: service_cmds::ClientArgs,
+    },
+    /// Submit a proving job to a running server; prints the job id and the float answer.
+    Submit {
+        model_id: String,
+        input: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        priority: i32,
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Follow the job until it ends.
+        #[arg(long)]
+        watch: bool,
+        #[command(flatten)]
+        client: service_cmds::ClientArgs,
+    },
+    /// Show a job of a running server (--watch: follow its state changes until it ends).
+    Job {
+        id: String,
+        #[arg(long)]
+        watch: bool,
+        #[command(flatten)]
+        client: service_cmds::ClientArgs,
+    },
+    /// Download an artifact of a job or model from a running server.
+    Fetch {
+        /// A job id, or a model id for model artifacts.
+        id: String,
+        /// proof, instances, calldata, proof-json, vk, verifier-sol, verifier-bin, settings, srs, quant, onnx.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        client: service_cmds::ClientArgs,
+    },
     /// Compile, prove and verify every model folder under DIR; prints a table, writes a JSON report.
     Conformance {
         dir: PathBuf,

@@ -1,0 +1,226 @@
+//! `zkinfer serve` and the client commands that talk to a running server: `register`,
+//! `submit`, `job`, `fetch`.
+//!
+//! Clients find the server with `--server URL` (or `$ZKINFER_SERVER`, default
+//! `http://127.0.0.1:50051`) and send `--api-key` (or `$ZKINFER_API_KEY`) when given.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use tokio_stream::StreamExt;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
+use tonic::service::Interceptor;
+use tonic::transport::Channel;
+
+use crate::config::{ServeArgs, TEST_PAUSE_ENV};
+use crate::fsio::{read, write_atomic};
+use crate::server::pb::{self, get_artifact_request, submit_job_request};
+use crate::server::{self as srv, ProverClient};
+
+/// How to reach a server.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClientArgs {
+    /// Server URL (default $ZKINFER_SERVER or http://127.0.0.1:50051).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// API key (default $ZKINFER_API_KEY).
+    #[arg(long)]
+    pub api_key: Option<String>,
+}
+
+/// Adds the API key to every call.
+#[derive(Clone)]
+pub struct KeyInterceptor(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for KeyInterceptor {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A connected client.
+pub type Client = ProverClient<InterceptedService<Channel, KeyInterceptor>>;
+
+/// Connects to the server named by `args`.
+pub async fn connect(args: &ClientArgs) -> Result<Client> {
+    let url = args
+        .server
+        .clone()
+        .or_else(|| std::env::var("ZKINFER_SERVER").ok())
+        .unwrap_or_else(|| "http://127.0.0.1:50051".into());
+    let key = args.api_key.clone().or_else(|| std::env::var("ZKINFER_API_KEY").ok());
+    let key = key.map(|k| format!("Bearer {k}").parse()).transpose().context("the API key is not valid metadata")?;
+    let channel = Channel::from_shared(url.clone())?.connect().await.with_context(|| format!("cannot connect to {url}"))?;
+    Ok(ProverClient::with_interceptor(channel, KeyInterceptor(key)).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn status(e: tonic::Status) -> anyhow::Error {
+    anyhow::anyhow!("{:?}: {}", e.code(), e.message())
+}
+
+/// `zkinfer serve`: runs the service until SIGINT or SIGTERM.
+pub fn serve(args: &ServeArgs) -> Result<()> {
+    let pause = std::env::var(TEST_PAUSE_ENV).ok();
+    let cfg = args.resolve(pause.as_deref())?;
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log).with_context(|| format!("log filter `{}`", cfg.log))?;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
+    if let Some(d) = cfg.server.engine.test_pause_before_prove {
+        tracing::warn!("{TEST_PAUSE_ENV} is set: every proof pauses {d:?} (TEST ONLY)");
+    }
+    if cfg.server.engine.srs.is_none() {
+        tracing::warn!("no --srs: models are compiled with an INSECURE locally generated test SRS");
+    }
+    runtime()?.block_on(async move {
+        let data = cfg.server.engine.data_dir.clone();
+        let server = srv::start(cfg.server).await?;
+        // Tools and tests read the bound address from here (useful with port 0).
+        write_atomic(&data.join("server.addr"), server.addr.to_string().as_bytes())?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+        server.shutdown().await?;
+        Ok(())
+    })
+}
+
+fn tensors_json(ts: &[pb::Tensor]) -> serde_json::Value {
+    serde_json::json!(ts.iter().map(|t| serde_json::json!({ "shape": t.shape, "data": t.data })).collect::<Vec<_>>())
+}
+
+/// A job as JSON for the terminal.
+pub fn job_json(j: &pb::Job) -> serde_json::Value {
+    serde_json::json!({
+        "id": j.id,
+        "kind": j.kind().as_str_name(),
+        "model_id": j.model_id,
+        "state": j.state().as_str_name(),
+        "phase": j.phase,
+        "progress_percent": j.progress_percent,
+        "priority": j.priority,
+        "float_outputs": tensors_json(&j.float_outputs),
+        "float_source": j.float_source().as_str_name(),
+        "proven_outputs": tensors_json(&j.proven_outputs),
+        "artifacts": j.artifacts().map(|k| k.as_str_name()).collect::<Vec<_>>(),
+        "error": j.error,
+        "attempts": j.attempts,
+        "prove_seconds": j.prove_seconds,
+    })
+}
+
+/// Prints a job's events until it ends; an error unless it ends DONE.
+pub async fn watch(client: &mut Client, job_id: &str) -> Result<()> {
+    let mut stream = client.watch_job(pb::WatchJobRequest { job_id: job_id.into() }).await.map_err(status)?.into_inner();
+    let mut last = pb::JobState::Unspecified;
+    while let Some(ev) = stream.next().await {
+        let ev = ev.map_err(status)?;
+        last = ev.state();
+        println!("{} {} {}%{}", last.as_str_name(), ev.phase, ev.progress_percent, if ev.message.is_empty() { String::new() } else { format!(" {}", ev.message) });
+    }
+    if last != pb::JobState::Done {
+        bail!("job {job_id} ended {}", last.as_str_name());
+    }
+    Ok(())
+}
+
+/// `zkinfer register`.
+pub fn register(c: &ClientArgs, model: &Path, calibration: &Path, target: &str, max_k: u32, wait: bool) -> Result<()> {
+    let target = match target {
+        "accuracy" => pb::Target::Accuracy,
+        "resources" => pb::Target::Resources,
+        t => bail!("--target: `{t}` is neither accuracy nor resources"),
+    };
+    let req = pb::RegisterModelRequest {
+        onnx: read(model)?,
+        calibration_json: read(calibration)?,
+        options: Some(pb::CompileOptions { target: target as i32, max_k, ..Default::default() }),
+    };
+    runtime()?.block_on(async {
+        let mut client = connect(c).await?;
+        let r = client.register_model(req).await.map_err(status)?.into_inner();
+        println!("{}", serde_json::json!({ "model_id": r.model_id, "compile_job_id": r.compile_job_id, "existing": r.existing }));
+        if wait {
+            watch(&mut client, &r.compile_job_id).await?;
+        }
+        Ok(())
+    })
+}
+
+/// `zkinfer submit`.
+pub fn submit(c: &ClientArgs, model_id: &str, input: &Path, priority: i32, key: Option<String>, wait: bool) -> Result<()> {
+    let req = pb::SubmitJobRequest {
+        model_id: model_id.into(),
+        input: Some(submit_job_request::Input::InputJson(read(input)?)),
+        idempotency_key: key.unwrap_or_default(),
+        priority,
+    };
+    runtime()?.block_on(async {
+        let mut client = connect(c).await?;
+        let r = client.submit_job(req).await.map_err(status)?.into_inner();
+        let source = r.float_source().as_str_name();
+        println!("{}", serde_json::json!({ "job_id": r.job_id, "float_outputs": tensors_json(&r.float_outputs), "float_source": source, "existing": r.existing }));
+        if wait {
+            watch(&mut client, &r.job_id).await?;
+        }
+        Ok(())
+    })
+}
+
+/// `zkinfer job`.
+pub fn job(c: &ClientArgs, id: &str, follow: bool) -> Result<()> {
+    runtime()?.block_on(async {
+        let mut client = connect(c).await?;
+        if follow {
+            watch(&mut client, id).await?;
+        }
+        let j = client.get_job(pb::GetJobRequest { job_id: id.into() }).await.map_err(status)?.into_inner();
+        println!("{}", serde_json::to_string_pretty(&job_json(&j))?);
+        Ok(())
+    })
+}
+
+/// Artifact kinds by their command-line names.
+pub const KIND_NAMES: [(&str, pb::ArtifactKind); 11] = [
+    ("proof", pb::ArtifactKind::Proof),
+    ("instances", pb::ArtifactKind::PublicInstances),
+    ("calldata", pb::ArtifactKind::EvmCalldata),
+    ("proof-json", pb::ArtifactKind::ProofJson),
+    ("vk", pb::ArtifactKind::VerifyingKey),
+    ("verifier-sol", pb::ArtifactKind::SolidityVerifier),
+    ("verifier-bin", pb::ArtifactKind::VerifierBytecode),
+    ("settings", pb::ArtifactKind::Settings),
+    ("srs", pb::ArtifactKind::Srs),
+    ("quant", pb::ArtifactKind::QuantizedModel),
+    ("onnx", pb::ArtifactKind::Onnx),
+];
+
+/// `zkinfer fetch`: ID is a job id (32 hex digits) or a model id (64).
+pub fn fetch(c: &ClientArgs, id: &str, kind: &str, out: &PathBuf) -> Result<()> {
+    let Some((_, k)) = KIND_NAMES.iter().find(|(n, _)| *n == kind) else {
+        let names: Vec<&str> = KIND_NAMES.iter().map(|(n, _)| *n).collect();
+        bail!("--kind: `{kind}` is not one of {}", names.join(", "));
+    };
+    let owner = if id.len() == 64 { get_artifact_request::Owner::ModelId(id.into()) } else { get_artifact_request::Owner::JobId(id.into()) };
+    runtime()?.block_on(async {
+        let mut client = connect(c).await?;
+        let a = client
+            .get_artifact(pb::GetArtifactRequest { owner: Some(owner), kind: *k as i32 })
+            .await
+            .map_err(status)?
+            .into_inner();
+        write_atomic(out, &a.content)?;
+        eprintln!("{} bytes written to {} (sha256 {})", a.content.len(), out.display(), a.sha256);
+        Ok(())
+    })
+}

@@ -1,0 +1,198 @@
+//! Configuration of `zkinfer serve`: command-line flags, optionally a TOML file with the
+//! same keys, and defaults, in that order of precedence. Resolved once at start and
+//! passed down explicitly (nothing global).
+//!
+//! ```toml
+//! data = "/var/lib/zkinfer"
+//! listen = "0.0.0.0:50051"
+//! api-key-file = "/etc/zkinfer/api-keys"   # one key per line
+//! max-queue = 1000
+//! memory-budget = "48GiB"                  # or a number of bytes
+//! workers = 2
+//! srs = "/srv/kzg_bn254_23.srs"            # omitted: INSECURE test SRS
+//! log = "info"                             # tracing filter
+//! ```
+//! Keys may also be written with underscores (`max_queue`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::jobs::memory::{default_budget, parse_bytes};
+use crate::jobs::EngineConfig;
+use crate::pipeline::SrsSource;
+use crate::server::{ApiKeys, ServerOptions};
+
+/// TEST ONLY: milliseconds each prove job sleeps at the start of its proving phase, so
+/// crash-recovery tests can kill the server while a proof is in progress.
+pub const TEST_PAUSE_ENV: &str = "ZKINFER_TEST_PAUSE_BEFORE_PROVE_MS";
+
+/// The default log filter: `info`, except halo2-base's layout warnings during key
+/// generation, which are not actionable for an operator.
+pub const DEFAULT_LOG: &str = "info,halo2_base=error";
+
+/// Errors in the configuration, naming the key.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{path}: {message}")]
+    File { path: String, message: String },
+    #[error("{key}: {message}")]
+    Value { key: &'static str, message: String },
+}
+
+/// Flags of `zkinfer serve`; each overrides the same key of `--config`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// TOML file with the same keys as these flags.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory: job database, artifacts, keys.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:50051; port 0 picks a free one).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// File of API keys, one a line; without it the service is open.
+    #[arg(long)]
+    pub api_key_file: Option<PathBuf>,
+    /// Most queued jobs; submissions beyond it get RESOURCE_EXHAUSTED (default 1000).
+    #[arg(long)]
+    pub max_queue: Option<usize>,
+    /// Memory that concurrent jobs' estimates may add up to, e.g. 8GiB (default 3/4 of RAM).
+    #[arg(long)]
+    pub memory_budget: Option<String>,
+    /// Worker threads, i.e. jobs running at once (default 1; each proof is parallel itself).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// KZG SRS file (halo2 format) for new models; without it an INSECURE test SRS.
+    #[arg(long)]
+    pub srs: Option<PathBuf>,
+    /// Log filter (tracing `EnvFilter` syntax; default RUST_LOG, else `info,halo2_base=error`).
+    #[arg(long)]
+    pub log: Option<String>,
+}
+
+/// The TOML file.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileConfig {
+    data: Option<PathBuf>,
+    listen: Option<String>,
+    #[serde(alias = "api_key_file")]
+    api_key_file: Option<PathBuf>,
+    #[serde(alias = "max_queue")]
+    max_queue: Option<usize>,
+    #[serde(alias = "memory_budget")]
+    memory_budget: Option<toml::Value>,
+    workers: Option<usize>,
+    srs: Option<PathBuf>,
+    log: Option<String>,
+}
+
+/// The resolved configuration.
+#[derive(Clone, Debug)]
+pub struct ServeConfig {
+    pub server: ServerOptions,
+    pub log: String,
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let err = |message: String| ConfigError::File { path: path.display().to_string(), message };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| err(e.to_string()))
+}
+
+fn budget(v: &toml::Value) -> Result<u64, String> {
+    match v {
+        toml::Value::Integer(n) if *n > 0 => Ok(*n as u64),
+        toml::Value::String(s) => parse_bytes(s),
+        other => Err(format!("expected a byte count, found {other}")),
+    }
+}
+
+impl ServeArgs {
+    /// Merges flags, the file and defaults. `test_pause_ms` is the value of
+    /// [`TEST_PAUSE_ENV`] (TEST ONLY), read by the caller.
+    pub fn resolve(&self, test_pause_ms: Option<&str>) -> Result<ServeConfig, ConfigError> {
+        let file = match &self.config {
+            Some(p) => read_file(p)?,
+            None => FileConfig::default(),
+        };
+        let data = self.data.clone().or(file.data).ok_or(ConfigError::Value {
+            key: "data",
+            message: "a data directory is required (--data DIR or `data` in the config file)".into(),
+        })?;
+        let listen_text = self.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:50051".into());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|e| ConfigError::Value { key: "listen", message: format!("`{listen_text}`: {e}") })?;
+        let memory_budget = match (&self.memory_budget, &file.memory_budget) {
+            (Some(s), _) => parse_bytes(s),
+            (None, Some(v)) => budget(v),
+            (None, None) => Ok(default_budget()),
+        }
+        .map_err(|message| ConfigError::Value { key: "memory-budget", message })?;
+        let workers = self.workers.or(file.workers).unwrap_or(1);
+        if workers == 0 {
+            return Err(ConfigError::Value { key: "workers", message: "at least 1".into() });
+        }
+        let max_queue = self.max_queue.or(file.max_queue).unwrap_or(1000);
+        let api_keys = match self.api_key_file.clone().or(file.api_key_file) {
+            Some(p) => ApiKeys::from_file(&p).map_err(|message| ConfigError::Value { key: "api-key-file", message })?,
+            None => ApiKeys::open(),
+        };
+        let srs = match self.srs.clone().or(file.srs) {
+            Some(p) => {
+                let bytes = std::fs::read(&p).map_err(|e| ConfigError::Value { key: "srs", message: format!("{}: {e}", p.display()) })?;
+                Some(SrsSource::File { path: p.display().to_string(), bytes: Arc::new(bytes) })
+            }
+            None => None,
+        };
+        let test_pause_before_prove = match test_pause_ms {
+            Some(ms) => Some(Duration::from_millis(
+                ms.parse().map_err(|_| ConfigError::Value { key: TEST_PAUSE_ENV, message: format!("`{ms}` is not milliseconds") })?,
+            )),
+            None => None,
+        };
+        let mut engine = EngineConfig::new(data);
+        engine.workers = workers;
+        engine.max_queue = max_queue;
+        engine.memory_budget = memory_budget;
+        engine.srs = srs;
+        engine.test_pause_before_prove = test_pause_before_prove;
+        let mut server = ServerOptions::new(engine);
+        server.listen = listen;
+        server.api_keys = api_keys;
+        let log = self.log.clone().or(file.log).or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| DEFAULT_LOG.into());
+        Ok(ServeConfig { server, log })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("zkinfer.toml");
+        std::fs::write(&f, "data = \"/d\"\nlisten = \"127.0.0.1:7000\"\nmax-queue = 5\nmemory_budget = \"2GiB\"\nworkers = 3\n").unwrap();
+        let args = ServeArgs { config: Some(f.clone()), max_queue: Some(9), ..Default::default() };
+        let c = args.resolve(None).unwrap();
+        assert_eq!(c.server.engine.data_dir, PathBuf::from("/d"));
+        assert_eq!(c.server.listen.port(), 7000);
+        assert_eq!(c.server.engine.max_queue, 9);
+        assert_eq!(c.server.engine.memory_budget, 2 << 30);
+        assert_eq!(c.server.engine.workers, 3);
+        assert!(c.server.engine.test_pause_before_prove.is_none());
+        std::fs::write(&f, "data = \"/d\"\nbogus = 1\n").unwrap();
+        assert!(matches!(args.resolve(None), Err(ConfigError::File { .. })));
+        let bad = ServeArgs { data: Some("/d".into()), listen: Some("nowhere".into()), ..Default::default() };
+        assert!(matches!(bad.resolve(None), Err(ConfigError::Value { key: "listen", .. })));
+        assert!(ServeArgs::default().resolve(None).is_err());
+    }
+}

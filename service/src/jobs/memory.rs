@@ -1,0 +1,97 @@
+//! Memory estimates that the scheduler admits jobs by.
+//!
+//! A halo2 proof over `n = 2^k` rows keeps, per advice column, its values, its
+//! coefficients and its evaluations on the extended domain (4n for halo2-base's
+//! degree-5 constraints), besides the proving key (fixed columns and permutation in the
+//! same three forms, which `pk_bytes` measures exactly) and the lookup and permutation
+//! argument polynomials. The estimate counts each of those at 32 bytes per field
+//! element, plus a fixed allowance for the witness and runtime. It is meant to be an
+//! upper bound for halo2-base circuits; it is a model, not a measurement.
+
+use zkinfer_circuits::LayoutStats;
+
+/// Bytes per field element.
+const FE: u64 = 32;
+/// Lagrange values, coefficients and the 4n extended evaluations of one column.
+const FORMS: u64 = 6;
+/// Lookup (input, table, permuted and product) and permutation product polynomials,
+/// counted as this many extra columns.
+const ARGUMENT_COLUMNS: u64 = 6;
+/// Quotient polynomial pieces and instance columns, in columns of `n` values.
+const QUOTIENT_COLUMNS: u64 = 8;
+/// Witness generation, transcript and runtime.
+const BASELINE: u64 = 64 << 20;
+
+/// Memory for one proof of a circuit with these statistics and a proving key of
+/// `pk_bytes` serialized bytes (loaded in memory while proving).
+pub fn prove_estimate(stats: &LayoutStats, pk_bytes: u64) -> u64 {
+    let n = 1u64 << stats.k;
+    let columns = (stats.num_advice + stats.num_lookup_advice) as u64 + ARGUMENT_COLUMNS;
+    FE * n * (FORMS * columns + QUOTIENT_COLUMNS) + pk_bytes + BASELINE
+}
+
+/// Memory for compiling a model whose circuit may reach `max_k` rows with up to
+/// `max_advice` advice columns: key generation holds the proving key it builds and
+/// runs the same polynomial work as a proof. The circuit's size is unknown before the
+/// layout is planned, so this is the bound for the largest circuit the options allow.
+pub fn compile_estimate(max_k: u32, max_advice: usize) -> u64 {
+    let stats = LayoutStats { k: max_k, num_advice: max_advice, num_lookup_advice: max_advice, num_fixed: 2, ..Default::default() };
+    let n = 1u64 << max_k;
+    // Fixed, selector and permutation columns of the key, each in three forms.
+    let pk = FE * n * FORMS * (stats.num_fixed as u64 + max_advice as u64 * 2 + 3);
+    2 * prove_estimate(&stats, pk)
+}
+
+/// Parses a byte count: a plain integer or one with a unit (`512MiB`, `8GiB`, `2G`,
+/// `100k`); units are binary (`G` = `GiB` = 2^30).
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '_').unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.replace('_', "").parse().map_err(|_| format!("`{s}` is not a byte count (e.g. 8GiB, 512MiB, 1073741824)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        other => return Err(format!("`{s}`: unknown unit `{other}` (use B, KiB, MiB, GiB or TiB)")),
+    };
+    n.checked_mul(1u64 << shift).ok_or_else(|| format!("`{s}` is too large"))
+}
+
+/// Three quarters of the machine's physical memory (from `/proc/meminfo`), or 4 GiB
+/// where that cannot be read.
+pub fn default_budget() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|s| {
+        let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    total.map(|t| t / 4 * 3).unwrap_or(4 << 30)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts() {
+        assert_eq!(parse_bytes("1024").unwrap(), 1024);
+        assert_eq!(parse_bytes("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_bytes("8 GiB").unwrap(), 8 << 30);
+        assert_eq!(parse_bytes("2g").unwrap(), 2 << 30);
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn estimates_grow_with_k_and_columns() {
+        let small = LayoutStats { k: 10, num_advice: 2, num_lookup_advice: 1, ..Default::default() };
+        let wide = LayoutStats { num_advice: 6, ..small.clone() };
+        let tall = LayoutStats { k: 11, ..small.clone() };
+        assert!(prove_estimate(&wide, 0) > prove_estimate(&small, 0));
+        assert!(prove_estimate(&tall, 0) > prove_estimate(&small, 0));
+        assert!(compile_estimate(23, 6) > compile_estimate(17, 6));
+    }
+}

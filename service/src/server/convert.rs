@@ -1,0 +1,197 @@
+//! Conversions between the engine's records and the protocol's messages.
+
+use crate::jobs::{EngineError, JobEvent};
+use crate::store::{self, ArtifactName, JobRecord, ModelOptions, ModelRecord, TensorValue};
+
+use super::pb;
+
+fn tensor(t: &TensorValue) -> pb::Tensor {
+    pb::Tensor { shape: t.shape.iter().map(|&d| d as u64).collect(), data: t.data.clone() }
+}
+
+fn flat(shape: &[usize], data: &[f64]) -> pb::Tensor {
+    pb::Tensor { shape: shape.iter().map(|&d| d as u64).collect(), data: data.to_vec() }
+}
+
+/// A job state on the wire.
+pub fn job_state(s: store::JobState) -> pb::JobState {
+    match s {
+        store::JobState::Queued => pb::JobState::Queued,
+        store::JobState::Running => pb::JobState::Running,
+        store::JobState::Done => pb::JobState::Done,
+        store::JobState::Failed => pb::JobState::Failed,
+        store::JobState::Cancelled => pb::JobState::Cancelled,
+    }
+}
+
+/// A job state from the wire (`None` for UNSPECIFIED).
+pub fn job_state_from(s: pb::JobState) -> Option<store::JobState> {
+    Some(match s {
+        pb::JobState::Unspecified => return None,
+        pb::JobState::Queued => store::JobState::Queued,
+        pb::JobState::Running => store::JobState::Running,
+        pb::JobState::Done => store::JobState::Done,
+        pb::JobState::Failed => store::JobState::Failed,
+        pb::JobState::Cancelled => store::JobState::Cancelled,
+    })
+}
+
+fn float_source(s: Option<store::FloatSource>) -> pb::FloatSource {
+    match s {
+        None => pb::FloatSource::Unspecified,
+        Some(store::FloatSource::OnnxRuntime) => pb::FloatSource::OnnxRuntime,
+        Some(store::FloatSource::F64Evaluator) => pb::FloatSource::F64Evaluator,
+    }
+}
+
+/// Artifact kinds: `(kind, stored name, whether it belongs to a job)`.
+const KINDS: [(pb::ArtifactKind, &str, bool); 11] = [
+    (pb::ArtifactKind::Proof, ArtifactName::PROOF, true),
+    (pb::ArtifactKind::PublicInstances, ArtifactName::INSTANCES, true),
+    (pb::ArtifactKind::EvmCalldata, ArtifactName::CALLDATA, true),
+    (pb::ArtifactKind::ProofJson, ArtifactName::PROOF_JSON, true),
+    (pb::ArtifactKind::VerifyingKey, ArtifactName::VK, false),
+    (pb::ArtifactKind::SolidityVerifier, ArtifactName::VERIFIER_SOL, false),
+    (pb::ArtifactKind::VerifierBytecode, ArtifactName::VERIFIER_BIN, false),
+    (pb::ArtifactKind::Settings, ArtifactName::SETTINGS, false),
+    (pb::ArtifactKind::Srs, ArtifactName::SRS, false),
+    (pb::ArtifactKind::QuantizedModel, ArtifactName::QUANT, false),
+    (pb::ArtifactKind::Onnx, ArtifactName::ONNX, false),
+];
+
+/// The stored name of an artifact kind and whether it belongs to a job.
+pub fn artifact_name(kind: pb::ArtifactKind) -> Result<(&'static str, bool), EngineError> {
+    KINDS
+        .iter()
+        .find(|(k, _, _)| *k == kind)
+        .map(|(_, n, j)| (*n, *j))
+        .ok_or_else(|| EngineError::invalid("kind", "an artifact kind is required"))
+}
+
+fn artifact_kinds(names: impl Iterator<Item = String>) -> Vec<i32> {
+    names.filter_map(|n| KINDS.iter().find(|(_, k, _)| *k == n).map(|(k, _, _)| *k as i32)).collect()
+}
+
+/// A job on the wire.
+pub fn job(j: &JobRecord) -> pb::Job {
+    let proven = match j.proven_outputs.len() {
+        0 => Vec::new(),
+        _ => j
+            .proven_outputs
+            .iter()
+            .zip(j.job.float_outputs.iter().map(|t| t.shape.clone()).chain(std::iter::repeat(Vec::new())))
+            .map(|(data, shape)| if shape.iter().product::<usize>() == data.len() { flat(&shape, data) } else { flat(&[data.len()], data) })
+            .collect(),
+    };
+    pb::Job {
+        id: j.job.id.clone(),
+        kind: match j.job.kind {
+            store::JobKind::Compile => pb::JobKind::Compile,
+            store::JobKind::Prove => pb::JobKind::Prove,
+        } as i32,
+        model_id: j.job.model_id.clone(),
+        state: job_state(j.state) as i32,
+        phase: j.phase.clone(),
+        progress_percent: j.progress,
+        priority: j.job.priority,
+        idempotency_key: j.job.idempotency_key.clone().unwrap_or_default(),
+        float_outputs: j.job.float_outputs.iter().map(tensor).collect(),
+        float_source: float_source(j.job.float_source) as i32,
+        proven_outputs: proven,
+        artifacts: artifact_kinds(j.artifacts.keys().cloned()),
+        error: j.error.clone().unwrap_or_default(),
+        attempts: j.attempts,
+        memory_estimate_bytes: j.job.memory_estimate,
+        created_at_ms: j.job.created_ms,
+        started_at_ms: j.started_ms.unwrap_or(0),
+        finished_at_ms: j.finished_ms.unwrap_or(0),
+        prove_seconds: j.prove_seconds.unwrap_or(0.0),
+    }
+}
+
+/// A job event on the wire.
+pub fn event(e: &JobEvent) -> pb::JobEvent {
+    pb::JobEvent {
+        job_id: e.job_id.clone(),
+        state: job_state(e.state) as i32,
+        phase: e.phase.clone(),
+        progress_percent: e.progress,
+        message: e.message.clone().unwrap_or_default(),
+        at_ms: e.at_ms,
+    }
+}
+
+/// Registration options from the wire; private or hashed visibility is UNIMPLEMENTED.
+pub fn model_options(o: Option<pb::CompileOptions>) -> Result<ModelOptions, EngineError> {
+    let o = o.unwrap_or_default();
+    let visibility = |field: &str, v: pb::Visibility| match v {
+        pb::Visibility::Unspecified | pb::Visibility::Public => Ok("public".to_string()),
+        pb::Visibility::Private => Ok("private".to_string()),
+        pb::Visibility::Hashed => Err(EngineError::Unimplemented(format!("{field}: HASHED is not supported (PUBLIC or PRIVATE)"))),
+    };
+    Ok(ModelOptions {
+        input_visibility: visibility("options.input_visibility", o.input_visibility())?,
+        output_visibility: visibility("options.output_visibility", o.output_visibility())?,
+        target: match o.target() {
+            pb::Target::Resources => "resources".into(),
+            pb::Target::Unspecified | pb::Target::Accuracy => "accuracy".into(),
+        },
+        max_k: if o.max_k == 0 { 23 } else { o.max_k },
+        k: (o.k != 0).then_some(o.k),
+        max_advice: if o.max_advice == 0 { 6 } else { o.max_advice as usize },
+    })
+}
+
+fn wire_visibility(v: &str) -> pb::Visibility {
+    if v == "private" {
+        pb::Visibility::Private
+    } else {
+        pb::Visibility::Public
+    }
+}
+
+/// A model on the wire.
+pub fn model(m: &ModelRecord) -> pb::Model {
+    pb::Model {
+        id: m.id.clone(),
+        state: match m.state {
+            store::ModelState::Compiling => pb::ModelState::Compiling,
+            store::ModelState::Ready => pb::ModelState::Ready,
+            store::ModelState::Failed => pb::ModelState::Failed,
+        } as i32,
+        compile_job_id: m.compile_job_id.clone(),
+        onnx_sha256: m.onnx_sha256.clone(),
+        options: Some(pb::CompileOptions {
+            target: if m.options.target == "resources" { pb::Target::Resources } else { pb::Target::Accuracy } as i32,
+            input_visibility: wire_visibility(&m.options.input_visibility) as i32,
+            output_visibility: wire_visibility(&m.options.output_visibility) as i32,
+            max_k: m.options.max_k,
+            k: m.options.k.unwrap_or(0),
+            max_advice: m.options.max_advice as u32,
+        }),
+        input_shapes: m.input_shapes.iter().map(|s| flat(s, &[])).collect(),
+        settings_json: m.settings_json.clone().unwrap_or_default(),
+        settings_hash: m.settings_hash.clone().unwrap_or_default(),
+        k: m.k.unwrap_or(0),
+        error: m.error.clone().unwrap_or_default(),
+        created_at_ms: m.created_ms,
+    }
+}
+
+/// A sample from the wire: each tensor's data, checked against its shape when given.
+pub fn sample(s: pb::Sample) -> Result<Vec<Vec<f64>>, EngineError> {
+    s.inputs
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let n: u64 = t.shape.iter().product();
+            if !t.shape.is_empty() && n != t.data.len() as u64 {
+                return Err(EngineError::invalid(
+                    format!("sample.inputs[{i}]"),
+                    format!("shape {:?} has {n} elements but data has {}", t.shape, t.data.len()),
+                ));
+            }
+            Ok(t.data)
+        })
+        .collect()
+}

@@ -1,0 +1,75 @@
+//! `WatchJob`: the job's stored state, then its changes until it ends.
+//!
+//! The subscription to events is taken before the stored state is read, so no change
+//! between the two is lost. Events only wake the watcher: it then reads the job from
+//! the store, so what it sends follows the store's order (never an older state after a
+//! newer one); changes closer together than a read may be merged, but the final state
+//! is always sent. The stream ends after a final state, and its task ends as soon as the
+//! client goes away.
+
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use crate::jobs::{Engine, JobEvent};
+
+use super::convert;
+use super::pb;
+
+/// Items of a watch stream.
+pub type WatchItem = Result<pb::JobEvent, Status>;
+
+async fn stored(engine: &Arc<Engine>, id: &str) -> Result<JobEvent, Status> {
+    let (e, id) = (engine.clone(), id.to_string());
+    let job = tokio::task::spawn_blocking(move || e.job(&id))
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(super::status::status_of)?;
+    Ok(JobEvent::of(&job))
+}
+
+/// Starts watching a job; NOT_FOUND for an unknown id.
+pub async fn watch(engine: Arc<Engine>, job_id: String) -> Result<ReceiverStream<WatchItem>, Status> {
+    let mut events = engine.subscribe();
+    let first = stored(&engine, &job_id).await?;
+    let (tx, rx) = mpsc::channel::<WatchItem>(16);
+    tokio::spawn(async move {
+        let mut last = (first.state, first.phase.clone(), first.progress);
+        let mut done = first.state.is_terminal();
+        if tx.send(Ok(convert::event(&first))).await.is_err() {
+            return;
+        }
+        while !done {
+            let next = tokio::select! {
+                r = events.recv() => r,
+                _ = tx.closed() => return,
+            };
+            match next {
+                Ok(ev) if ev.job_id == job_id => {}
+                Ok(_) => continue,
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+            // The event only says that the job changed: the store says how, in order.
+            let ev = match stored(&engine, &job_id).await {
+                Ok(ev) => ev,
+                Err(s) => {
+                    let _ = tx.send(Err(s)).await;
+                    return;
+                }
+            };
+            let key = (ev.state, ev.phase.clone(), ev.progress);
+            if key == last {
+                continue;
+            }
+            last = key;
+            done = ev.state.is_terminal();
+            if tx.send(Ok(convert::event(&ev))).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(ReceiverStream::new(rx))
+}

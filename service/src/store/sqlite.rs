@@ -1,0 +1,313 @@
+//! [`JobStore`] on an embedded SQLite database (one file in the data directory).
+//!
+//! Durability: WAL journal with `synchronous = FULL`, so a committed transaction
+//! survives a crash or power loss. The connection holds the database in exclusive
+//! locking mode: a second server on the same data directory fails at start with
+//! [`StoreError::Locked`] instead of double-running jobs; the OS drops the lock when the
+//! process dies, even by SIGKILL.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::sqlite_rows::{job_from_row, model_from_row, to_json, JOB_COLS, MODEL_COLS, SCHEMA};
+use super::{JobStore, StoreError};
+use super::records::*;
+
+/// The embedded job store.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+fn queued_count(tx: &rusqlite::Transaction<'_>) -> Result<usize, StoreError> {
+    let n: i64 = tx.query_row("SELECT COUNT(*) FROM jobs WHERE state = 'queued'", [], |r| r.get(0))?;
+    Ok(n as usize)
+}
+
+fn insert_job(tx: &rusqlite::Transaction<'_>, j: &NewJob) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO jobs (id, kind, model_id, state, priority, idempotency_key, request_hash, input_json, \
+         float_outputs_json, float_source, memory_estimate, created_ms) \
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            j.id,
+            j.kind.as_str(),
+            j.model_id,
+            j.priority,
+            j.idempotency_key,
+            j.request_hash,
+            j.input.as_ref().map(to_json),
+            to_json(&j.float_outputs),
+            j.float_source.map(|s| s.as_str()),
+            j.memory_estimate as i64,
+            j.created_ms,
+        ],
+    )?;
+    Ok(())
+}
+
+fn get_job(conn: &Connection, id: &str) -> Result<Option<JobRecord>, StoreError> {
+    Ok(conn.query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1"), [id], job_from_row).optional()?)
+}
+
+fn get_model(conn: &Connection, id: &str) -> Result<Option<ModelRecord>, StoreError> {
+    Ok(conn.query_row(&format!("SELECT {MODEL_COLS} FROM models WHERE id = ?1"), [id], model_from_row).optional()?)
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path` and takes the exclusive lock.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+        }
+        let locked = || StoreError::Locked { path: path.parent().unwrap_or(path).display().to_string() };
+        let conn = Connection::open(path)?;
+        let busy = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => locked(),
+            _ => StoreError::from(e),
+        };
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(busy)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(busy)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(busy)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(busy)?;
+        // The first write takes the exclusive lock and keeps it while the process lives.
+        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;")).map_err(busy)?;
+        Ok(SqliteStore { conn: Mutex::new(conn) })
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut conn)
+    }
+}
+
+impl JobStore for SqliteStore {
+    fn register_model(&self, model: &ModelRecord, job: &NewJob, max_queued: usize) -> Result<Registered, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let existing = get_model(&tx, &model.id)?;
+            if let Some(m) = existing.as_ref().filter(|m| m.state != ModelState::Failed) {
+                return Ok(Registered::Existing(m.clone()));
+            }
+            if queued_count(&tx)? >= max_queued {
+                return Err(StoreError::QueueFull { limit: max_queued });
+            }
+            if existing.is_some() {
+                tx.execute(
+                    "UPDATE models SET state = 'compiling', compile_job_id = ?2, error = NULL WHERE id = ?1",
+                    params![model.id, job.id],
+                )?;
+            } else {
+                tx.execute(
+                    &format!("INSERT INTO models ({MODEL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, NULL, '{{}}', NULL, NULL, ?8)"),
+                    params![
+                        model.id,
+                        ModelState::Compiling.as_str(),
+                        job.id,
+                        model.onnx_sha256,
+                        model.calibration_sha256,
+                        to_json(&model.options),
+                        to_json(&model.input_shapes),
+                        model.created_ms,
+                    ],
+                )?;
+            }
+            insert_job(&tx, job)?;
+            let stored = get_model(&tx, &model.id)?.expect("just written");
+            tx.commit()?;
+            Ok(Registered::Created(stored))
+        })
+    }
+
+    fn model(&self, id: &str) -> Result<Option<ModelRecord>, StoreError> {
+        self.with(|conn| get_model(conn, id))
+    }
+
+    fn models_in_state(&self, state: ModelState) -> Result<Vec<ModelRecord>, StoreError> {
+        self.with(|conn| {
+            let mut st = conn.prepare(&format!("SELECT {MODEL_COLS} FROM models WHERE state = ?1"))?;
+            let rows = st.query_map([state.as_str()], model_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn submit_job(&self, job: &NewJob, max_queued: usize) -> Result<Submitted, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if let Some(key) = &job.idempotency_key {
+                let earlier = tx
+                    .query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE idempotency_key = ?1"), [key], job_from_row)
+                    .optional()?;
+                if let Some(earlier) = earlier {
+                    if earlier.job.request_hash != job.request_hash {
+                        return Err(StoreError::KeyReused { key: key.clone(), job_id: earlier.job.id });
+                    }
+                    return Ok(Submitted::Existing(earlier));
+                }
+            }
+            if queued_count(&tx)? >= max_queued {
+                return Err(StoreError::QueueFull { limit: max_queued });
+            }
+            insert_job(&tx, job)?;
+            let stored = get_job(&tx, &job.id)?.expect("just written");
+            tx.commit()?;
+            Ok(Submitted::Created(stored))
+        })
+    }
+
+    fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError> {
+        self.with(|conn| get_job(conn, id))
+    }
+
+    fn job_by_idempotency_key(&self, key: &str) -> Result<Option<JobRecord>, StoreError> {
+        self.with(|conn| {
+            Ok(conn
+                .query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE idempotency_key = ?1"), [key], job_from_row)
+                .optional()?)
+        })
+    }
+
+    fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, StoreError> {
+        self.with(|conn| {
+            let mut sql = format!("SELECT {JOB_COLS} FROM jobs WHERE seq < ?1");
+            let mut args: Vec<rusqlite::types::Value> = vec![filter.before_seq.unwrap_or(i64::MAX).into()];
+            if let Some(m) = &filter.model_id {
+                args.push(m.clone().into());
+                sql.push_str(&format!(" AND model_id = ?{}", args.len()));
+            }
+            if !filter.states.is_empty() {
+                let mut marks = Vec::new();
+                for s in &filter.states {
+                    args.push(s.as_str().to_string().into());
+                    marks.push(format!("?{}", args.len()));
+                }
+                sql.push_str(&format!(" AND state IN ({})", marks.join(", ")));
+            }
+            args.push((filter.limit as i64).into());
+            sql.push_str(&format!(" ORDER BY seq DESC LIMIT ?{}", args.len()));
+            let mut st = conn.prepare(&sql)?;
+            let rows = st.query_map(rusqlite::params_from_iter(args), job_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn queued_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+        self.with(|conn| {
+            let mut st = conn.prepare(&format!("SELECT {JOB_COLS} FROM jobs WHERE state = 'queued' ORDER BY seq"))?;
+            let rows = st.query_map([], job_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn start_job(&self, id: &str, phase: &str, now_ms: i64) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            let n = conn.execute(
+                "UPDATE jobs SET state = 'running', phase = ?2, progress = 0, attempts = attempts + 1, started_ms = ?3 \
+                 WHERE id = ?1 AND state = 'queued'",
+                params![id, phase, now_ms],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn set_phase(&self, id: &str, phase: &str, progress: u32) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "UPDATE jobs SET phase = ?2, progress = ?3 WHERE id = ?1 AND state = 'running'",
+                params![id, phase, progress],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn finish_prove(&self, id: &str, r: &ProveResult, now_ms: i64) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            let n = conn.execute(
+                "UPDATE jobs SET state = 'done', phase = 'done', progress = 100, proven_outputs_json = ?2, \
+                 prove_seconds = ?3, artifacts_json = ?4, finished_ms = ?5 WHERE id = ?1 AND state = 'running'",
+                params![id, to_json(&r.proven_outputs), r.prove_seconds, to_json(&r.artifacts), now_ms],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn finish_compile(&self, job_id: &str, model_id: &str, r: &CompileResult, now_ms: i64) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                "UPDATE jobs SET state = 'done', phase = 'done', progress = 100, finished_ms = ?2 \
+                 WHERE id = ?1 AND state = 'running'",
+                params![job_id, now_ms],
+            )?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.execute(
+                "UPDATE models SET state = 'ready', settings_json = ?2, settings_hash = ?3, k = ?4, artifacts_json = ?5, \
+                 prove_memory = ?6, error = NULL WHERE id = ?1",
+                params![model_id, r.settings_json, r.settings_hash, r.k, to_json(&r.artifacts), r.prove_memory as i64],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn end_job(&self, id: &str, state: JobState, reason: &str, now_ms: i64) -> Result<bool, StoreError> {
+        debug_assert!(matches!(state, JobState::Failed | JobState::Cancelled));
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let Some(job) = get_job(&tx, id)? else { return Ok(false) };
+            if job.state.is_terminal() {
+                return Ok(false);
+            }
+            tx.execute(
+                "UPDATE jobs SET state = ?2, phase = ?2, error = ?3, finished_ms = ?4 WHERE id = ?1",
+                params![id, state.as_str(), reason, now_ms],
+            )?;
+            if job.job.kind == JobKind::Compile {
+                tx.execute(
+                    "UPDATE models SET state = 'failed', error = ?3 WHERE id = ?1 AND compile_job_id = ?2",
+                    params![job.job.model_id, id, format!("compile job {id} {state}: {reason}")],
+                )?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn recover(&self, max_attempts: u32, now_ms: i64) -> Result<Recovery, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let running: Vec<(String, u32)> = {
+                let mut st = tx.prepare("SELECT id, attempts FROM jobs WHERE state = 'running' ORDER BY seq")?;
+                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let mut out = Recovery::default();
+            for (id, attempts) in running {
+                if attempts >= max_attempts {
+                    tx.execute(
+                        "UPDATE jobs SET state = 'failed', phase = 'failed', error = ?2, finished_ms = ?3 WHERE id = ?1",
+                        params![id, format!("interrupted {attempts} times by a server crash; not retried"), now_ms],
+                    )?;
+                    tx.execute(
+                        "UPDATE models SET state = 'failed', error = 'its compile job was interrupted too often' \
+                         WHERE compile_job_id = ?1 AND state = 'compiling'",
+                        [&id],
+                    )?;
+                    out.failed.push(id);
+                } else {
+                    tx.execute(
+                        "UPDATE jobs SET state = 'queued', phase = 'requeued after restart', progress = 0 WHERE id = ?1",
+                        [&id],
+                    )?;
+                    out.requeued.push(id);
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+}
