@@ -89,3 +89,60 @@ async fn a_full_queue_answers_resource_exhausted() {
     assert!(submit(&mut c, &model_id, mlp_sample(0.5), "").await.is_ok());
     ts.server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_over_the_memory_budget_is_refused() {
+    // 16 MiB: compiling fits (its reservation is capped at the budget), a proof of
+    // 1l_mlp (about 65 MiB estimated) never can.
+    let ts = TestServer::start(|o| o.engine.memory_budget = 16 << 20).await;
+    let mut c = ts.client().await;
+    let model_id = register_mlp(&mut c).await;
+    let e = submit(&mut c, &model_id, mlp_sample(0.0), "").await.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted);
+    assert!(e.message().contains("memory budget"), "{}", e.message());
+    ts.server.shutdown().await.unwrap();
+}
+
+/// Figures for the service's closing note (run with `--ignored --nocapture`): latency
+/// to the float answer and to the proof on an idle server, and throughput with 1 and 2
+/// workers on 1l_mlp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore]
+async fn throughput_and_latency_report() {
+    for workers in [1, 2] {
+        let ts = TestServer::start(|o| o.engine.workers = workers).await;
+        let mut c = ts.client().await;
+        let model_id = register_mlp(&mut c).await;
+        let (mut to_float, mut to_proof) = (Vec::new(), Vec::new());
+        for i in 0..20 {
+            let t0 = Instant::now();
+            let sub = submit(&mut c, &model_id, mlp_sample(i as f64 * 0.01), "").await.unwrap();
+            to_float.push(t0.elapsed().as_secs_f64() * 1e3);
+            let (_, job) = wait_job(&mut c, &sub.job_id).await;
+            assert_eq!(job.state(), pb::JobState::Done);
+            to_proof.push(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v[v.len() / 2]
+        };
+        let n = 120;
+        let t0 = Instant::now();
+        let mut ids = Vec::new();
+        for i in 0..n {
+            ids.push(submit(&mut c, &model_id, mlp_sample(0.2 + i as f64 * 0.001), "").await.unwrap().job_id);
+        }
+        for id in &ids {
+            let (_, job) = wait_job(&mut c, id).await;
+            assert_eq!(job.state(), pb::JobState::Done);
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        eprintln!(
+            "workers {workers}: submit->float median {:.1} ms, submit->proof median {:.1} ms (idle server), {n} jobs in {secs:.2} s = {:.0} jobs/min",
+            median(&mut to_float),
+            median(&mut to_proof),
+            n as f64 * 60.0 / secs
+        );
+        ts.server.shutdown().await.unwrap();
+    }
+}

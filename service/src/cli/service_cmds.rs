@@ -4,7 +4,7 @@
 //! Clients find the server with `--server URL` (or `$ZKINFER_SERVER`, default
 //! `http://127.0.0.1:50051`) and send `--api-key` (or `$ZKINFER_API_KEY`) when given.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use tokio_stream::StreamExt;
@@ -206,7 +206,7 @@ pub const KIND_NAMES: [(&str, pb::ArtifactKind); 11] = [
 ];
 
 /// `zkinfer fetch`: ID is a job id (32 hex digits) or a model id (64).
-pub fn fetch(c: &ClientArgs, id: &str, kind: &str, out: &PathBuf) -> Result<()> {
+pub fn fetch(c: &ClientArgs, id: &str, kind: &str, out: &Path) -> Result<()> {
     let Some((_, k)) = KIND_NAMES.iter().find(|(n, _)| *n == kind) else {
         let names: Vec<&str> = KIND_NAMES.iter().map(|(n, _)| *n).collect();
         bail!("--kind: `{kind}` is not one of {}", names.join(", "));

@@ -10,6 +10,8 @@ pub mod blobs;
 pub mod records;
 mod sqlite;
 mod sqlite_rows;
+#[cfg(test)]
+mod tests;
 
 pub use blobs::BlobStore;
 pub use records::*;
