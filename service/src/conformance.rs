@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use zkinfer_models::fidelity::compare;
 use zkinfer_models::input_json::{ExpectedOutput, InputData};
+use zkinfer_circuits::Visibility;
 use zkinfer_models::ModelError;
 
 use crate::error::ServiceError;
@@ -58,6 +59,9 @@ pub struct ModelResult {
     pub max_abs_error: Option<f64>,
     pub rel_error: Option<f64>,
     pub argmax_agrees: Option<bool>,
+    /// How the run deviated from the defaults (e.g. inputs made private).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl ModelResult {
@@ -71,6 +75,7 @@ impl ModelResult {
             max_abs_error: None,
             rel_error: None,
             argmax_agrees: None,
+            note: None,
         }
     }
 
@@ -121,7 +126,20 @@ pub fn run_model(dir: &Path, opts: &ConformanceOptions, cache: &dyn KeyCache) ->
     };
     let samples = input.samples();
     let reference = expected.as_ref().map(|e| e.output_data.as_slice());
-    let compiled = match pipeline::compile(&onnx, &samples, input.input_shapes.clone(), reference, &opts.compile, cache, &Silent) {
+    let mut compile_opts = opts.compile.clone();
+    let mut compiled = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), reference, &compile_opts, cache, &Silent);
+    // Many public inputs make the Solidity verifier too large (or the compiler fail):
+    // prove with private inputs and public outputs instead, and say so.
+    let too_big = matches!(
+        &compiled,
+        Err(ServiceError::VerifierTooLarge { .. } | ServiceError::Contract(_) | ServiceError::Circuit(zkinfer_circuits::CircuitError::TooLarge { .. }))
+    );
+    if too_big && compile_opts.plan.visibility.inputs == Visibility::Public {
+        compile_opts.plan.visibility.inputs = Visibility::Private;
+        r.note = Some("inputs private: with public inputs the verifier exceeds EIP-170".into());
+        compiled = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), reference, &compile_opts, cache, &Silent);
+    }
+    let compiled = match compiled {
         Ok(c) => c,
         Err(e) => {
             r.status = classify("compile", e);
@@ -223,6 +241,10 @@ pub fn table_row(r: &ModelResult) -> String {
         Status::Pass => "pass".to_string(),
         Status::Fail(why) => format!("FAIL {why}"),
         Status::Unsupported(why) => why.clone(),
+    };
+    let status = match &r.note {
+        Some(n) => format!("{status} ({n})"),
+        None => status,
     };
     format!(
         "{:28} {:>3} {:>8} {:>8} {:>10} {:>10}  {}",

@@ -36,3 +36,22 @@ fn quick_subset_proves_verifies_and_reports_unsupported_ops() {
     assert_eq!(lstm["status"], "unsupported");
     assert_eq!(lstm["reason"], "unsupported op LSTM");
 }
+
+/// The whole corpus (a benchmark, minutes to hours): `CONFORMANCE_REPORT=report.json
+/// cargo test -p zkinfer-service --test conformance -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn full_corpus_report() {
+    let opts = ConformanceOptions::default();
+    let only = std::env::var("CONFORMANCE_ONLY").ok();
+    let filter = |n: &str| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == n));
+    let results = run_dir(Path::new(CORPUS), &filter, &opts, &NoCache, |r| {
+        println!("{}", zkinfer_service::conformance::table_row(r))
+    })
+    .unwrap();
+    if let Ok(path) = std::env::var("CONFORMANCE_REPORT") {
+        std::fs::write(path, serde_json::to_vec_pretty(&results).unwrap()).unwrap();
+    }
+    let pass = results.iter().filter(|r| r.passed()).count();
+    println!("{pass} of {} pass", results.len());
+}
