@@ -22,6 +22,10 @@ pub struct PlanOptions {
     /// Most advice columns (gate and lookup) the layout may use; the unrolled Solidity
     /// verifier grows with columns and must stay under EIP-170.
     pub max_advice: usize,
+    /// Column budget from `large_k` on, where proving time outweighs verifier gas.
+    pub max_advice_large: usize,
+    /// The `k` from which `max_advice_large` applies.
+    pub large_k: u32,
     pub min_k: u32,
     pub max_k: u32,
     /// Use exactly this `k`.
@@ -33,7 +37,7 @@ pub struct PlanOptions {
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { max_advice: 6, min_k: 6, max_k: 23, k: None, visibility: VisibilityConfig::default() }
+        PlanOptions { max_advice: 3, max_advice_large: 6, large_k: 16, min_k: 6, max_k: 23, k: None, visibility: VisibilityConfig::default() }
     }
 }
 
@@ -118,7 +122,12 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
     for k in ks {
         let (params, stats) = try_k::<F>(graph, inputs, k, &opts.visibility)?;
         let fits_tables = stats.table_rows <= (1usize << k) - BLINDING_ROWS;
-        if (fits_tables && stats.num_advice + stats.num_lookup_advice + 2 * stats.table_sets <= opts.max_advice) || opts.k.is_some() {
+        // Small circuits: few columns for a cheap verifier; from `large_k` on, proving
+        // time dominates and more columns keep k down. The first function-table column
+        // pair is needed by any model with tables and is not counted against the budget.
+        let budget = if k >= opts.large_k { opts.max_advice.max(opts.max_advice_large) } else { opts.max_advice };
+        let used = stats.num_advice + stats.num_lookup_advice + 2 * stats.table_sets.saturating_sub(1);
+        if (fits_tables && used <= budget) || opts.k.is_some() {
             return Ok(Plan { shape: CircuitShape { params, break_points: Default::default(), visibility: opts.visibility }, stats });
         }
         last = Some(stats);

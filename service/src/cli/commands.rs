@@ -82,7 +82,8 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
     let opts = CompileOptions {
         quant: QuantOptions { bits: flags.bits, scale: flags.scale, param_scale: flags.param_scale, ..Default::default() },
         plan: PlanOptions {
-            max_advice: flags.max_advice,
+            max_advice: flags.max_advice.unwrap_or(PlanOptions::default().max_advice),
+            max_advice_large: flags.max_advice.unwrap_or(PlanOptions::default().max_advice_large),
             max_k: flags.max_k,
             k: flags.k,
             visibility: VisibilityConfig { inputs: flags.input_visibility, outputs: flags.output_visibility },

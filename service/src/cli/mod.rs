@@ -32,9 +32,10 @@ pub struct CompileFlags {
     /// Largest k the planner may choose.
     #[arg(long, default_value_t = 23)]
     pub max_k: u32,
-    /// Most advice columns (more columns: fewer rows, a larger verifier).
-    #[arg(long, default_value_t = 6)]
-    pub max_advice: usize,
+    /// Most advice columns, lookup columns included: 2 gives the least gas, 6 the fastest
+    /// proofs. Default: 3 below k = 16, 6 from there on.
+    #[arg(long)]
+    pub max_advice: Option<usize>,
     /// Activations satisfy |q| < 2^(bits-1).
     #[arg(long, default_value_t = 32)]
     pub bits: u32,
@@ -88,6 +89,19 @@ pub enum Command {
     Verify { dir: PathBuf, proof: PathBuf },
     /// Deploy DIR's verifier in an in-process EVM (revm) and call it; prints the gas used.
     VerifyEvm { dir: PathBuf, proof: PathBuf },
+    /// Compile, prove and verify every model folder under DIR; prints a table, writes a JSON report.
+    Conformance {
+        dir: PathBuf,
+        /// Write the JSON report here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Only these models (comma-separated folder names).
+        #[arg(long)]
+        only: Option<String>,
+        /// Also verify each proof in the EVM with the generated Solidity verifier.
+        #[arg(long)]
+        evm: bool,
+    },
     /// Run the gRPC proving service (jobs, artifacts, health, reflection) on a data directory.
     Serve(crate::config::ServeArgs),
     /// Register a model with a running server (compiling runs there as a job); prints its id.
@@ -141,18 +155,5 @@ pub enum Command {
         out: PathBuf,
         #[command(flatten)]
         client: service_cmds::ClientArgs,
-    },
-    /// Compile, prove and verify every model folder under DIR; prints a table, writes a JSON report.
-    Conformance {
-        dir: PathBuf,
-        /// Write the JSON report here.
-        #[arg(long)]
-        report: Option<PathBuf>,
-        /// Only these models (comma-separated folder names).
-        #[arg(long)]
-        only: Option<String>,
-        /// Also verify each proof in the EVM with the generated Solidity verifier.
-        #[arg(long)]
-        evm: bool,
     },
 }
