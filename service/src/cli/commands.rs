@@ -75,6 +75,34 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
         |r| if r.is_some() { "reference outputs".into() } else { "ONNX Runtime unavailable: using zkinfer's f64 evaluator as reference".into() },
     )?;
     let reference: Option<Vec<Vec<f64>>> = reference.map(|ts| ts.into_iter().map(|t| t.data).collect());
+    let backend: zkinfer_prover::Backend = flags.backend.parse().map_err(|e| anyhow::anyhow!("--backend: {e}"))?;
+    if backend == zkinfer_prover::Backend::Groth16 {
+        let quant = QuantOptions { bits: flags.bits, scale: flags.scale, param_scale: flags.param_scale, ..Default::default() };
+        let s = step(
+            &progress as &dyn Progress,
+            "calibrate, quantize, R1CS, Groth16 setup and verifier",
+            || {
+                super::groth16::compile(&onnx, &samples, input_data.input_shapes.clone(), reference.as_deref(), &quant, flags.groth16_pk.as_deref(), out)
+            },
+            |s| format!("{} setup", s.setup),
+        )?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&s)?);
+            return Ok(());
+        }
+        println!("model     {}", s.model_hash);
+        println!("backend   groth16 ({} setup)", s.setup);
+        println!("scales    activations 2^{}, weights 2^{}, {} bits", s.calibration.scale, s.calibration.param_scale, s.calibration.bits);
+        for (i, o) in s.fidelity.outputs.iter().enumerate() {
+            println!("fidelity  output {i}: max abs error {:.3e}, max relative error {:.3e}", o.max_abs_error, o.max_rel_error);
+        }
+        println!("verifier  {} bytes of runtime code", s.verifier_runtime_bytes);
+        eprintln!("note: Groth16 keys come from a circuit-specific setup; whoever ran it could forge proofs for this model. Import ceremony keys with --groth16-pk.");
+        return Ok(());
+    }
+    if flags.groth16_pk.is_some() {
+        bail!("--groth16-pk needs --backend groth16");
+    }
     let srs = match &flags.srs {
         Some(p) => Some(SrsSource::File { path: p.display().to_string(), bytes: Arc::new(read(p)?) }),
         None => None,
@@ -136,6 +164,10 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
 
 /// `zkinfer prove`.
 pub fn prove(dir: &Path, input: &Path, out: &Path) -> Result<()> {
+    if super::groth16::folder_backend(dir) == zkinfer_prover::Backend::Groth16 {
+        let sample = read_input(input)?.samples().into_iter().next().unwrap_or_default();
+        return super::groth16::prove(dir, &sample, out);
+    }
     let progress = TermProgress::default();
     let md = ModelDir::new(dir);
     let settings = md.settings()?;
@@ -192,6 +224,9 @@ fn load_proof(md: &ModelDir, settings: &pipeline::Settings, proof: &Path) -> Res
 
 /// `zkinfer verify`.
 pub fn verify(dir: &Path, proof: &Path) -> Result<()> {
+    if super::groth16::folder_backend(dir) == zkinfer_prover::Backend::Groth16 {
+        return super::groth16::verify(dir, proof);
+    }
     let md = ModelDir::new(dir);
     let settings = md.settings()?;
     let (instances, bytes) = load_proof(&md, &settings, proof)?;
@@ -207,6 +242,9 @@ pub fn verify(dir: &Path, proof: &Path) -> Result<()> {
 
 /// `zkinfer verify-evm`.
 pub fn verify_evm(dir: &Path, proof: &Path) -> Result<()> {
+    if super::groth16::folder_backend(dir) == zkinfer_prover::Backend::Groth16 {
+        return super::groth16::verify_evm(dir, proof);
+    }
     let md = ModelDir::new(dir);
     let settings = md.settings()?;
     let (instances, bytes) = load_proof(&md, &settings, proof)?;

@@ -2,6 +2,7 @@
 
 pub mod commands;
 pub mod conformance_cmd;
+pub mod groth16;
 pub mod progress;
 pub mod service_cmds;
 
@@ -51,6 +52,12 @@ pub struct CompileFlags {
     /// Outputs as public instances (`public`) or private witness (`private`).
     #[arg(long, default_value = "public")]
     pub output_visibility: zkinfer_circuits::Visibility,
+    /// Proof system: `halo2` (universal SRS) or `groth16` (circuit-specific setup, cheapest to verify on-chain).
+    #[arg(long, default_value = "halo2")]
+    pub backend: String,
+    /// With `--backend groth16`: import this proving key (from a ceremony) instead of a local setup.
+    #[arg(long)]
+    pub groth16_pk: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
