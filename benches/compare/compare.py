@@ -149,12 +149,12 @@ COLUMNS = [("k", "k"), ("rows", "rows"), ("keygen_s", "keygen s"), ("prove_s", "
            ("verifier_bytes", "verifier bytes"), ("gas", "gas"), ("max_abs_err", "max abs err"), ("rel_err", "rel err")]
 
 
-def fmt(v):
+def fmt(v, column=""):
     if v is None:
         return "–"
     if isinstance(v, float):
         return f"{v:.3g}"
-    if isinstance(v, int) and v > 10**6:
+    if isinstance(v, int) and v > 10**6 and ("bytes" in column or "rss" in column):
         return f"{v / 2**20:.1f} MiB"
     return str(v)
 
@@ -166,7 +166,7 @@ def markdown(results, machine):
     for name, r in results.items():
         for system in ("zkinfer", "ezkl"):
             if system in r:
-                lines.append(f"| {name} | {system} | " + " | ".join(fmt(r[system].get(c)) for c, _ in COLUMNS) + " |")
+                lines.append(f"| {name} | {system} | " + " | ".join(fmt(r[system].get(c), c) for c, _ in COLUMNS) + " |")
         if "zkinfer" in r and "ezkl" in r:
             ratio = []
             for c, _ in COLUMNS:
