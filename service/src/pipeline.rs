@@ -291,6 +291,15 @@ pub fn outputs_from_instances(
     Ok(Some(outs))
 }
 
+/// Whether two lists of dequantized outputs stand for the same quantized values.
+/// Compared as integers: JSON float parsing need not round-trip the last bit.
+pub fn same_outputs(quant: &QuantGraph, a: &[Vec<f64>], b: &[Vec<f64>]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.len() == y.len() && x.iter().zip(y).all(|(u, v)| quant.quantize_value(*u) == quant.quantize_value(*v))
+        })
+}
+
 /// Field elements from signed integers (for tests and tools).
 pub fn instances_from_ints(v: &[i128]) -> Vec<Fr> {
     v.iter().map(|x| fe(*x)).collect()

@@ -137,3 +137,16 @@ fn cli_round_trip_and_tampered_proof_file() {
     assert_clear_error(&["verify", dir.to_str().unwrap(), proof.to_str().unwrap()], "proof rejected");
     assert_clear_error(&["verify-evm", dir.to_str().unwrap(), proof.to_str().unwrap()], "rejected");
 }
+
+#[test]
+fn outputs_that_json_does_not_round_trip_still_verify() {
+    // blackman_window's outputs include values whose f64 JSON parse differs in the last
+    // bit; verify compares them as quantized integers.
+    let d = tmp("bw");
+    let (dir, proof) = (d.join("m"), d.join("p.json"));
+    let (model, input) = (corpus("blackman_window", "network.onnx"), corpus("blackman_window", "input.json"));
+    assert_eq!(zkinfer(&["compile", &model, "--input", &input, "--out", dir.to_str().unwrap()]).0, 0);
+    assert_eq!(zkinfer(&["prove", dir.to_str().unwrap(), "--input", &input, "--out", proof.to_str().unwrap()]).0, 0);
+    let (code, _, err) = zkinfer(&["verify", dir.to_str().unwrap(), proof.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+}

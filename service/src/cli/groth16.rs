@@ -150,7 +150,7 @@ fn load_proof(dir: &Path, proof: &Path) -> Result<(Groth16Prover, ModelProof)> {
     let n = quant.num_public();
     let values = public::unpack(&pf.instances()?, n, quant.bits)
         .context("the public instances are not a valid packing of this model's values")?;
-    if dequantized_outputs(quant, &values) != pf.outputs {
+    if !crate::pipeline::same_outputs(quant, &dequantized_outputs(quant, &values), &pf.outputs) {
         bail!("the outputs in {} do not match its public instances", proof.display());
     }
     let mp = ModelProof { backend: Backend::Groth16, public: values, proof: pf.proof_bytes()? };
