@@ -3,6 +3,7 @@
 //! and network IO for jobs.
 
 pub mod artifacts;
+pub mod calibration;
 pub mod cli;
 pub mod config;
 pub mod conformance;

@@ -10,12 +10,13 @@ use zkinfer_circuits::field::fe;
 use zkinfer_circuits::public;
 use zkinfer_circuits::{plan, CircuitShape, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
-use zkinfer_models::prepare::{hints_for, prepare, FidelityReport, Prepared};
+use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
 use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
 use zkinfer_prover::halo2::{self as h2, Halo2Keys};
 use zkinfer_prover::srs;
 use zkinfer_verifier_contracts::{compile_solidity, halo2_verifier_source, verify_on_evm, CompiledContract, EIP170_LIMIT};
 
+use crate::calibration::{self, Target};
 use crate::error::ServiceError;
 use crate::hash::{sha256_hex, sha256_parts};
 use crate::progress::{step, Progress};
@@ -33,6 +34,11 @@ pub enum SrsSource {
 #[derive(Clone, Debug, Default)]
 pub struct CompileOptions {
     pub quant: QuantOptions,
+    /// What the calibration search optimizes.
+    pub target: Target,
+    /// Largest relative error allowed over the calibration samples; `None`: no bound for
+    /// `accuracy`, 1% for `resources`.
+    pub max_error: Option<f64>,
     pub plan: PlanOptions,
     pub srs: Option<SrsSource>,
 }
@@ -140,17 +146,26 @@ pub fn compile(
         return Err(ServiceError::Input("no calibration sample".into()));
     }
     let hints = hints_for(samples, input_shapes);
-    let prepared: Prepared = step(
+    let max_error = opts.max_error.unwrap_or(match opts.target {
+        Target::Accuracy => f64::INFINITY,
+        Target::Resources => 0.01,
+    });
+    let chosen = step(
         progress,
         "calibrate and quantize",
-        || prepare(onnx, samples, &hints, &opts.quant).map_err(ServiceError::from),
-        |p| format!("scale 2^{} (params 2^{}), {} bits", p.calibration.scale, p.calibration.param_scale, p.calibration.bits),
+        || calibration::search(onnx, samples, &hints, &opts.quant, reference, opts.target, max_error),
+        |c| {
+            let p = &c.prepared;
+            format!(
+                "scale 2^{} (params 2^{}), {} bits, {} setting(s) tried",
+                p.calibration.scale,
+                p.calibration.param_scale,
+                p.calibration.bits,
+                c.tried.len()
+            )
+        },
     )?;
-    let float_ref = match reference {
-        Some(r) => r.to_vec(),
-        None => prepared.float_outputs(&samples[0])?,
-    };
-    let fidelity = prepared.fidelity(&samples[0], &float_ref)?;
+    let (prepared, fidelity): (Prepared, _) = (chosen.prepared, chosen.fidelity);
     let qin = interp::quantize_inputs(&prepared.quant, &samples[0])?;
     interp::run(&prepared.quant, &qin)?;
     let srs_source = opts.srs.clone().unwrap_or(SrsSource::InsecureTest);

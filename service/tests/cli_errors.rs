@@ -150,3 +150,30 @@ fn outputs_that_json_does_not_round_trip_still_verify() {
     let (code, _, err) = zkinfer(&["verify", dir.to_str().unwrap(), proof.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
 }
+
+#[test]
+fn calibration_target_and_max_error() {
+    let d = tmp("target");
+    let (model, input) = (corpus("1l_mlp", "network.onnx"), corpus("1l_mlp", "input.json"));
+    // An unreachable bound is refused, saying how close the search got.
+    let dir = d.join("refused");
+    assert_clear_error(
+        &["compile", &model, "--input", &input, "--out", dir.to_str().unwrap(), "--max-error", "1e-12"],
+        "no quantization setting meets --max-error",
+    );
+    assert!(!dir.join("settings.json").exists());
+    // `resources` takes a coarser scale than `accuracy`, still within 1%, and proves.
+    let scale = |target: &str| -> u64 {
+        let dir = d.join(target);
+        let (code, _, err) = zkinfer(&["compile", &model, "--input", &input, "--out", dir.to_str().unwrap(), "--target", target]);
+        assert_eq!(code, 0, "{err}");
+        let s: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("settings.json")).unwrap()).unwrap();
+        assert!(s["fidelity"]["outputs"][0]["max_rel_error"].as_f64().unwrap() <= 0.01);
+        s["calibration"]["scale"].as_u64().unwrap()
+    };
+    assert!(scale("resources") < scale("accuracy"));
+    let dir = d.join("resources");
+    let proof = d.join("r.json");
+    assert_eq!(zkinfer(&["prove", dir.to_str().unwrap(), "--input", &input, "--out", proof.to_str().unwrap()]).0, 0);
+    assert_eq!(zkinfer(&["verify", dir.to_str().unwrap(), proof.to_str().unwrap()]).0, 0);
+}

@@ -118,6 +118,8 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
             ..Default::default()
         },
         srs,
+        target: flags.target,
+        max_error: flags.max_error,
     };
     let compiled = pipeline::compile(
         &onnx,

@@ -52,6 +52,14 @@ pub struct CompileFlags {
     /// Outputs as public instances (`public`) or private witness (`private`).
     #[arg(long, default_value = "public")]
     pub output_visibility: zkinfer_circuits::Visibility,
+    /// Calibration search target: `accuracy` (most precise setting) or `resources`
+    /// (cheapest setting within --max-error, 1% by default).
+    #[arg(long, default_value = "accuracy")]
+    pub target: crate::calibration::Target,
+    /// Refuse to compile unless the quantized model stays within this relative error
+    /// (max |error| over the output's range) on every calibration sample.
+    #[arg(long)]
+    pub max_error: Option<f64>,
     /// Proof system: `halo2` (universal SRS) or `groth16` (circuit-specific setup, cheapest to verify on-chain).
     #[arg(long, default_value = "halo2")]
     pub backend: String,

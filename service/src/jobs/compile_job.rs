@@ -16,6 +16,7 @@ use zkinfer_models::input_json::InputData;
 use zkinfer_prover::halo2 as h2;
 use zkinfer_prover::srs;
 
+use crate::calibration::Target;
 use crate::pipeline::{self, CompileOptions, KeyCache};
 use crate::progress::Progress;
 use crate::store::{ArtifactName, CompileResult, FloatSource};
@@ -80,6 +81,8 @@ impl Engine {
             quant: quant_options(&o.target),
             plan: PlanOptions { max_advice: o.max_advice, max_k: o.max_k, k: o.k, visibility: visibility(o), ..Default::default() },
             srs: self.cfg.srs.clone(),
+            target: if o.target == "resources" { Target::Resources } else { Target::Accuracy },
+            max_error: None,
         };
         let progress = PhaseProgress { running: r };
         let compiled = pipeline::compile(
