@@ -7,6 +7,7 @@ use halo2_base::halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner},
     plonk::{Circuit, ConstraintSystem, Error},
 };
+use halo2_base::gates::RangeInstructions;
 use halo2_base::virtual_region::manager::VirtualRegionManager;
 use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::CircuitExt;
@@ -17,6 +18,8 @@ use crate::field::{to_i128, ScalarField};
 use crate::chips::table::{TableConfig, Tables};
 use crate::chips::Chips;
 use crate::lower::lower;
+use crate::hash;
+use crate::instances::{port_len, InstanceLayout};
 use crate::public;
 use crate::visibility::VisibilityConfig;
 
@@ -68,9 +71,9 @@ impl CircuitShape {
 /// A model lowered into halo2-base, ready for MockProver, key generation or proving.
 pub struct ModelCircuit<F: ScalarField> {
     pub builder: BaseCircuitBuilder<F>,
-    /// Public instances: the packed public values ([`crate::public`]).
+    /// Public instances, laid out as [`crate::instances`] says.
     pub instances: Vec<F>,
-    /// Quantized inputs, then quantized outputs, unpacked.
+    /// The packed public values (public inputs, then public outputs), unpacked.
     pub public_values: Vec<i128>,
     /// Function tables and the cells looked up in them.
     pub tables: Tables<F>,
@@ -78,9 +81,10 @@ pub struct ModelCircuit<F: ScalarField> {
     pub table_sets: usize,
 }
 
-/// Lowers the model and packs its public values (inputs, then outputs, as `visibility`
-/// says) into the builder's instance column; returns the public values. Planning,
-/// keygen and proving all go through here, so they see the same circuit.
+/// Lowers the model and exposes its public values as [`crate::instances`] lays them out
+/// (input hash, packed public inputs and outputs, output hash, as `visibility` says);
+/// returns the packed values. Planning, keygen and proving all go through here, so they
+/// see the same circuit.
 pub fn synthesize_model<F: ScalarField>(
     builder: &mut BaseCircuitBuilder<F>,
     graph: &QuantGraph,
@@ -88,22 +92,28 @@ pub fn synthesize_model<F: ScalarField>(
     visibility: &VisibilityConfig,
 ) -> Result<(Vec<i128>, Tables<F>), CircuitError> {
     let lowered = lower(builder, graph, inputs)?;
-    let n_in_all: usize = graph.inputs.iter().map(|p| p.shape.iter().product::<usize>()).sum();
-    let (n_in, n_out) = visibility.public_counts(graph);
-    let mut cells = Vec::with_capacity(n_in + n_out);
-    if n_in > 0 {
-        cells.extend_from_slice(&lowered.public[..n_in_all]);
-    }
-    if n_out > 0 {
-        cells.extend_from_slice(&lowered.public[n_in_all..]);
-    }
+    let n_in_all = port_len(&graph.inputs);
+    let (in_cells, out_cells) = lowered.public.split_at(n_in_all);
+    let layout = InstanceLayout::new(graph, visibility);
+    let mut cells = Vec::with_capacity(layout.n_in + layout.n_out);
+    cells.extend_from_slice(&in_cells[..layout.n_in]);
+    cells.extend_from_slice(&out_cells[..layout.n_out]);
     // Inputs are range-checked where they enter; outputs are checked here.
-    let checked: Vec<bool> = (0..cells.len()).map(|i| i < n_in).collect();
+    let checked: Vec<bool> = (0..cells.len()).map(|i| i < layout.n_in).collect();
     let values = cells.iter().map(|c| to_i128(c.value()).unwrap_or(i128::MAX)).collect();
     let range = builder.range_chip();
     let chips = Chips { range: &range, bits: graph.bits };
-    let packed = public::pack_cells(builder.main(0), &chips, &cells, &checked);
-    builder.assigned_instances = vec![packed];
+    let ctx = builder.main(0);
+    let mut exposed = Vec::with_capacity(layout.len());
+    // Hashed values need no range check: the verifier hashes in-range values itself.
+    if layout.input_hash {
+        exposed.push(hash::hash_cells(ctx, range.gate(), in_cells));
+    }
+    exposed.extend(public::pack_cells(ctx, &chips, &cells, &checked));
+    if layout.output_hash {
+        exposed.push(hash::hash_cells(ctx, range.gate(), out_cells));
+    }
+    builder.assigned_instances = vec![exposed];
     Ok((values, lowered.tables))
 }
 

@@ -3,7 +3,9 @@
 //! Circuits are generic over halo2-base's [`ScalarField`], the one named field trait of
 //! this crate; negative integers are represented as `p - |x|`.
 
-pub use halo2_base::utils::ScalarField;
+/// halo2-base's `BigPrimeField` (a `ScalarField` with 256-bit limbs, as BN254's `Fr`):
+/// the Poseidon hasher of [`crate::hash`] needs it.
+pub use halo2_base::utils::BigPrimeField as ScalarField;
 
 /// The field element of a signed integer.
 pub fn fe<F: ScalarField>(v: i128) -> F {

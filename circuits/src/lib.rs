@@ -4,12 +4,15 @@
 //! - [`chips`]: one file per op family (linear + rescale, relu, io);
 //! - [`lower`]: walks a [`zkinfer_models::QuantGraph`] and calls the chips;
 //! - [`layout`]: the planner that picks `k`, `lookup_bits` and the columns;
-//! - [`circuit`]: the [`ModelCircuit`] given to MockProver, keygen and the prover.
+//! - [`circuit`]: the [`ModelCircuit`] given to MockProver, keygen and the prover;
+//! - [`instances`] and [`hash`]: the public instance column (packed values, Poseidon hashes).
 
 pub mod chips;
 pub mod circuit;
 pub mod error;
 pub mod field;
+pub mod hash;
+pub mod instances;
 pub mod layout;
 pub mod lower;
 pub mod public;
@@ -20,4 +23,5 @@ pub use error::CircuitError;
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
 pub use layout::{plan, LayoutStats, Plan, PlanOptions};
+pub use instances::{native_instances, InstanceLayout};
 pub use visibility::{Visibility, VisibilityConfig};

@@ -11,6 +11,10 @@ pub enum Visibility {
     Public,
     /// Private witness: the proof shows a valid value exists, not which.
     Private,
+    /// Private witness, committed to by ONE public instance: the Poseidon hash of the
+    /// values in order ([`crate::hash`]). A verifier who knows the values checks them
+    /// against that instance with [`crate::hash::hash_values`].
+    Hashed,
 }
 
 impl std::str::FromStr for Visibility {
@@ -19,7 +23,8 @@ impl std::str::FromStr for Visibility {
         match s {
             "public" => Ok(Visibility::Public),
             "private" => Ok(Visibility::Private),
-            other => Err(format!("unknown visibility `{other}` (public or private)")),
+            "hashed" => Ok(Visibility::Hashed),
+            other => Err(format!("unknown visibility `{other}` (public, private or hashed)")),
         }
     }
 }
@@ -32,7 +37,8 @@ pub struct VisibilityConfig {
 }
 
 impl VisibilityConfig {
-    /// Numbers of public input values and public output values for a graph.
+    /// Numbers of public input values and public output values for a graph: the values
+    /// packed into instances (hashed values are not counted, see [`crate::instances`]).
     pub fn public_counts(&self, graph: &zkinfer_models::QuantGraph) -> (usize, usize) {
         let count = |ports: &[zkinfer_models::quant::QPort]| ports.iter().map(|p| p.shape.iter().product::<usize>()).sum();
         let n_in = if self.inputs == Visibility::Public { count(&graph.inputs) } else { 0 };

@@ -8,7 +8,8 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::field::fe;
 use zkinfer_circuits::public;
-use zkinfer_circuits::{plan, CircuitShape, LayoutStats, PlanOptions, VisibilityConfig};
+use zkinfer_circuits::hash::hash_values;
+use zkinfer_circuits::{native_instances, plan, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
 use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
@@ -189,7 +190,15 @@ pub fn compile(
             }
         })?;
         let params_json = serde_json::to_vec(&planned.shape.params).expect("params serialize");
-        let settings_hash = sha256_parts(&[&quant_json, &params_json, srs_info.sha256.as_bytes()]);
+        // Visibility changes the circuit without always changing its parameters; the
+        // default (all public) adds nothing, so older settings hashes stay the same.
+        let vis = planned.shape.visibility;
+        let vis_json = serde_json::to_vec(&vis).expect("visibility serializes");
+        let mut parts: Vec<&[u8]> = vec![&quant_json, &params_json, srs_info.sha256.as_bytes()];
+        if vis != VisibilityConfig::default() {
+            parts.push(&vis_json);
+        }
+        let settings_hash = sha256_parts(&parts);
         let cached = cache.get(&settings_hash).and_then(|(bytes, shape)| h2::read_pk(&bytes, &shape).ok().map(|pk| Halo2Keys { pk, shape }));
         let keys_cached = cached.is_some();
         let keys = match cached {
@@ -205,8 +214,7 @@ pub fn compile(
                 keys
             }
         };
-        let (n_in, n_out) = keys.shape.visibility.public_counts(&prepared.quant);
-        let num_instances = public::num_instances(n_in + n_out, prepared.quant.bits);
+        let num_instances = InstanceLayout::new(&prepared.quant, &keys.shape.visibility).len();
         let (verifier_source, verifier) = step(
             progress,
             "generate and compile the Solidity verifier",
@@ -266,32 +274,33 @@ pub fn prove(
     let proof = h2::prove(params, keys, quant, &qin)?;
     let prove_seconds = t0.elapsed().as_secs_f64();
     let vis = keys.shape.visibility;
-    let (n_in, n_out) = vis.public_counts(quant);
-    let ins = qin.iter().flatten().take(n_in);
     let outs = trace.outputs(quant);
-    let expected: Vec<i128> = ins.chain(outs.iter().flatten().take(n_out)).map(|v| *v as i128).collect();
-    let got = public::unpack(&proof.instances, n_in + n_out, quant.bits).unwrap_or_default();
-    if got != expected {
+    if proof.instances != native_instances(quant, &vis, &qin, &outs) {
         return Err(ServiceError::Internal("circuit witness differs from the reference interpreter".into()));
     }
     let outputs = match outputs_from_instances(quant, &vis, &proof.instances)? {
         Some(o) => o,
-        // Private outputs: the prover's own (unattested) values.
+        // Private or hashed outputs: the prover's own values (for hashed ones the
+        // instance commits to them, see [`check_output_hash`]).
         None => outs.iter().map(|o| o.iter().map(|q| quant.dequantize(*q)).collect()).collect(),
     };
     Ok(ProofBundle { outputs, instances: proof.instances, proof: proof.proof, prove_seconds })
 }
 
-/// The dequantized outputs that public instances stand for (they pack the public
-/// inputs, then the public outputs: see `zkinfer_circuits::public`); `None` when the
-/// outputs are private.
+/// The dequantized outputs that public instances stand for (the packed instances hold
+/// the public inputs, then the public outputs: see `zkinfer_circuits::instances`);
+/// `None` when the outputs are private or hashed.
 pub fn outputs_from_instances(
     quant: &QuantGraph,
     visibility: &VisibilityConfig,
     instances: &[Fr],
 ) -> Result<Option<Vec<Vec<f64>>>, ServiceError> {
-    let (n_in, n_out) = visibility.public_counts(quant);
-    let values = public::unpack(instances, n_in + n_out, quant.bits)
+    let layout = InstanceLayout::new(quant, visibility);
+    if instances.len() != layout.len() {
+        return Err(ServiceError::Input(format!("{} public instances, the circuit has {}", instances.len(), layout.len())));
+    }
+    let (n_in, n_out) = (layout.n_in, layout.n_out);
+    let values = public::unpack(&instances[layout.packed_range()], n_in + n_out, quant.bits)
         .ok_or_else(|| ServiceError::Input("the public instances are not a valid packing of this model's values".into()))?;
     if n_out == 0 {
         return Ok(None);
@@ -313,6 +322,49 @@ pub fn same_outputs(quant: &QuantGraph, a: &[Vec<f64>], b: &[Vec<f64>]) -> bool 
         && a.iter().zip(b).all(|(x, y)| {
             x.len() == y.len() && x.iter().zip(y).all(|(u, v)| quant.quantize_value(*u) == quant.quantize_value(*v))
         })
+}
+
+/// Quantizes dequantized values (as a proof file carries them) back to the integers
+/// the circuit used, rounding to the grid (JSON need not round-trip the last bit).
+fn requantize(quant: &QuantGraph, values: &[Vec<f64>]) -> Result<Vec<i128>, ServiceError> {
+    values
+        .iter()
+        .flatten()
+        .map(|x| {
+            // Rounded to the grid: JSON float parsing need not round-trip the last bit.
+            let q = quant.quantize_value(*x);
+            if !q.is_finite() {
+                return Err(ServiceError::Input(format!("output {x} is not a number")));
+            }
+            Ok(q as i128)
+        })
+        .collect()
+}
+
+/// For hashed outputs: whether `outputs` (dequantized, per graph output) are the values
+/// the output-hash instance commits to. `Ok(None)` when the outputs are not hashed.
+pub fn check_output_hash(
+    quant: &QuantGraph,
+    visibility: &VisibilityConfig,
+    instances: &[Fr],
+    outputs: &[Vec<f64>],
+) -> Result<Option<bool>, ServiceError> {
+    let layout = InstanceLayout::new(quant, visibility);
+    let Some(at) = layout.output_hash_index() else { return Ok(None) };
+    let slot = instances.get(at).ok_or_else(|| ServiceError::Input("the proof lacks the output hash instance".into()))?;
+    let shapes_ok = outputs.len() == quant.outputs.len()
+        && outputs.iter().zip(&quant.outputs).all(|(o, p)| o.len() == p.shape.iter().product::<usize>());
+    if !shapes_ok {
+        return Ok(Some(false));
+    }
+    Ok(Some(hash_values(&requantize(quant, outputs)?) == *slot))
+}
+
+/// The Poseidon hash of the quantized inputs of `sample`: the instance a proof with
+/// hashed inputs carries first ([`zkinfer_circuits::hash`]).
+pub fn input_hash(quant: &QuantGraph, sample: &[Vec<f64>]) -> Result<Fr, ServiceError> {
+    let qin = interp::quantize_inputs(quant, sample)?;
+    Ok(hash_values(&qin.iter().flatten().map(|v| *v as i128).collect::<Vec<_>>()))
 }
 
 /// Field elements from signed integers (for tests and tools).

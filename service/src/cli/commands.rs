@@ -214,14 +214,29 @@ fn load_proof(md: &ModelDir, settings: &pipeline::Settings, proof: &Path) -> Res
     }
     // The outputs in the file must be exactly those the public instances stand for.
     let quant = md.quant()?;
-    match pipeline::outputs_from_instances(&quant, &settings.shape.visibility, &instances)? {
+    let vis = &settings.shape.visibility;
+    match pipeline::outputs_from_instances(&quant, vis, &instances)? {
         Some(attested) if !pipeline::same_outputs(&quant, &attested, &pf.outputs) => {
             bail!("the outputs in {} do not match its public instances", proof.display())
         }
         Some(_) => {}
-        None => eprintln!("note: this model's outputs are private; the proof attests that a valid run exists, not its outputs"),
+        None => match pipeline::check_output_hash(&quant, vis, &instances, &pf.outputs)? {
+            Some(false) => bail!("the outputs in {} do not hash to its output-hash instance", proof.display()),
+            Some(true) => {}
+            None => eprintln!("note: this model's outputs are private; the proof attests that a valid run exists, not its outputs"),
+        },
     }
     Ok((instances, pf.proof_bytes()?))
+}
+
+/// `zkinfer hash`: prints the Poseidon hash of the quantized first sample of `input`,
+/// the instance a proof with `--input-visibility hashed` carries first.
+pub fn hash(dir: &Path, input: &Path) -> Result<()> {
+    let md = ModelDir::new(dir);
+    let quant = md.quant()?;
+    let sample = read_input(input)?.samples().into_iter().next().unwrap_or_default();
+    println!("{}", fr_to_hex(&pipeline::input_hash(&quant, &sample)?));
+    Ok(())
 }
 
 /// `zkinfer verify`.

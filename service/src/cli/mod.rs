@@ -46,10 +46,12 @@ pub struct CompileFlags {
     /// Fixed weight scale (fractional bits) instead of the calibrated one.
     #[arg(long)]
     pub param_scale: Option<u32>,
-    /// Inputs as public instances (`public`) or private witness (`private`).
+    /// Inputs as public instances (`public`), private witness (`private`), or private
+    /// witness with their Poseidon hash as one public instance (`hashed`).
     #[arg(long, default_value = "public")]
     pub input_visibility: zkinfer_circuits::Visibility,
-    /// Outputs as public instances (`public`) or private witness (`private`).
+    /// Outputs as public instances (`public`), private witness (`private`), or private
+    /// witness with their Poseidon hash as one public instance (`hashed`).
     #[arg(long, default_value = "public")]
     pub output_visibility: zkinfer_circuits::Visibility,
     /// Calibration search target: `accuracy` (most precise setting) or `resources`
@@ -99,6 +101,13 @@ pub enum Command {
         input: PathBuf,
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Print the Poseidon hash (0x-hex) of the quantized input: the first public instance of
+    /// a proof compiled with `--input-visibility hashed`.
+    Hash {
+        dir: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
     },
     /// Native verification: exit 0 only if the proof is valid for these outputs.
     Verify { dir: PathBuf, proof: PathBuf },

@@ -1,0 +1,78 @@
+//! Hashed visibility: the in-circuit Poseidon hash equals the native one, the instances
+//! equal `native_instances`, and MockProver rejects an instance the private values do
+//! not hash to.
+
+use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
+use zkinfer_circuits::hash::{hash_cells, hash_values};
+use zkinfer_circuits::{native_instances, plan, CircuitBuilderStage, Fr, InstanceLayout, ModelCircuit, PlanOptions, Visibility, VisibilityConfig};
+use zkinfer_models::input_json::InputData;
+use zkinfer_models::interp;
+use zkinfer_models::prepare::{hints_for, prepare};
+use zkinfer_models::QuantOptions;
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
+
+#[test]
+fn in_circuit_hash_equals_native_hash() {
+    use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
+    use halo2_base::gates::RangeInstructions;
+    // Lengths around RATE = 2 (exact multiples take an extra padding permutation),
+    // negative values (p - |x|) and the empty list.
+    let lists: Vec<Vec<i128>> = vec![vec![], vec![7], vec![1, -2], vec![-3, 4, 5], vec![i64::MAX as i128, i64::MIN as i128, 0, -1, 9]];
+    let mut builder = BaseCircuitBuilder::<Fr>::new(false).use_k(10).use_lookup_bits(8);
+    let range = builder.range_chip();
+    let ctx = builder.main(0);
+    for v in &lists {
+        let cells = ctx.assign_witnesses(v.iter().map(|x| zkinfer_circuits::field::fe::<Fr>(*x)));
+        let h = hash_cells(ctx, range.gate(), &cells);
+        assert_eq!(*h.value(), hash_values(v), "list {v:?}");
+    }
+    assert_ne!(hash_values(&[1, 2]), hash_values(&[2, 1]));
+    assert_ne!(hash_values(&[0]), hash_values(&[0, 0]));
+}
+
+#[test]
+fn hashed_instances_match_native_and_mockprover_rejects_a_wrong_hash() {
+    let dir = format!("{CORPUS}/1l_mlp");
+    let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
+    let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
+    let samples = input.samples();
+    let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default()).unwrap();
+    let qin = interp::quantize_inputs(&p.quant, &samples[0]).unwrap();
+    let qout = interp::run(&p.quant, &qin).unwrap().outputs(&p.quant);
+    let cases = [
+        (Visibility::Hashed, Visibility::Public),
+        (Visibility::Public, Visibility::Hashed),
+        (Visibility::Hashed, Visibility::Hashed),
+        (Visibility::Hashed, Visibility::Private),
+    ];
+    for (inputs, outputs) in cases {
+        let vis = VisibilityConfig { inputs, outputs };
+        let opts = PlanOptions { visibility: vis, ..Default::default() };
+        let plan = plan::<Fr>(&p.quant, &qin, &opts).unwrap();
+        let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, &p.quant, &qin, &plan.shape).unwrap();
+        let layout = InstanceLayout::new(&p.quant, &vis);
+        let instances = circuit.instances.clone();
+        assert_eq!(instances.len(), layout.len(), "{vis:?}");
+        assert_eq!(instances, native_instances(&p.quant, &vis, &qin, &qout), "{vis:?}");
+        let flat = |v: &[Vec<i64>]| v.iter().flatten().map(|x| *x as i128).collect::<Vec<_>>();
+        if let Some(i) = layout.input_hash_index() {
+            assert_eq!(instances[i], hash_values(&flat(&qin)), "{vis:?}");
+        }
+        if let Some(i) = layout.output_hash_index() {
+            assert_eq!(instances[i], hash_values(&flat(&qout)), "{vis:?}");
+        }
+        let k = plan.stats.k;
+        MockProver::run(k, &circuit, vec![instances.clone()]).unwrap().assert_satisfied();
+        // A hash slot the private values do not hash to: rejected.
+        for i in layout.input_hash_index().into_iter().chain(layout.output_hash_index()) {
+            let mut bad = instances.clone();
+            bad[i] += Fr::from(1);
+            let r = MockProver::run(k, &circuit, vec![bad]).unwrap().verify();
+            assert!(
+                matches!(&r, Err(fs) if fs.iter().any(|f| matches!(f, VerifyFailure::Permutation { .. }))),
+                "{vis:?}: wrong hash at instance {i} accepted: {r:?}"
+            );
+        }
+    }
+}
