@@ -30,13 +30,28 @@ pub fn sign_bit_with<F: ScalarField>(
     bit: i128,
     low: i128,
 ) -> AssignedValue<F> {
-    let off = 1i128 << chips.bits;
+    sign_decompose(ctx, chips, d, chips.bits, bit, low)
+}
+
+/// The sign decomposition behind [`sign_bit`] and ReLU: constrains
+/// `d + 2^width = b * 2^width + low` with `low` range-checked in `width` bits and `b`
+/// boolean, which makes `b = [d >= 0]` and admits only `-2^width <= d < 2^width`.
+/// Returns the cell of `b`.
+pub fn sign_decompose<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    d: AssignedValue<F>,
+    width: u32,
+    bit: i128,
+    low: i128,
+) -> AssignedValue<F> {
+    let off = 1i128 << width;
     let shifted = chips.gate().add(ctx, d, Constant(fe(off)));
-    // Cells [low, b, 2^bits, d + 2^bits] with the gate a + b * c = d.
+    // Cells [low, b, 2^width, d + 2^width] with the gate a + b * c = d.
     ctx.assign_region([Witness(fe(low)), Witness(fe(bit)), Constant(fe(off)), Existing(shifted)], [0]);
     let low_cell = ctx.get(-4);
     let b_cell = ctx.get(-3);
-    chips.range.range_check(ctx, low_cell, chips.bits as usize);
+    chips.range.range_check(ctx, low_cell, width as usize);
     chips.gate().assert_bit(ctx, b_cell);
     b_cell
 }
