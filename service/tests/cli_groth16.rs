@@ -1,15 +1,11 @@
 //! `--backend groth16` through the real binary: compile, prove, verify natively and on
 //! the EVM; a flipped proof byte and a changed public output are rejected by both.
 
-use std::process::Command;
+mod cli_support;
+
+use cli_support::{flip_proof_digit, zkinfer};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
-
-fn zkinfer(args: &[&str]) -> (i32, String, String) {
-    let cache = std::env::temp_dir().join(format!("zkinfer-g16-cache-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_zkinfer")).env("ZKINFER_CACHE", cache).args(args).output().expect("runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
 
 #[test]
 fn groth16_round_trip_and_tampering() {
@@ -35,13 +31,7 @@ fn groth16_round_trip_and_tampering() {
 
     let orig: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
     // A flipped proof byte.
-    let mut pf = orig.clone();
-    let mut p = pf["proof"].as_str().unwrap().to_string();
-    let i = p.len() / 2;
-    let c = if &p[i..i + 1] == "0" { "1" } else { "0" };
-    p.replace_range(i..i + 1, c);
-    pf["proof"] = serde_json::json!(p);
-    std::fs::write(&proof, serde_json::to_vec(&pf).unwrap()).unwrap();
+    std::fs::write(&proof, serde_json::to_vec(&flip_proof_digit(&orig)).unwrap()).unwrap();
     assert_eq!(zkinfer(&["verify", dir_s, proof_s]).0, 1);
     assert_eq!(zkinfer(&["verify-evm", dir_s, proof_s]).0, 1);
     // A changed public output, with the outputs field kept consistent with it.
