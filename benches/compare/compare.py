@@ -72,7 +72,6 @@ def errors(got, expected):
 
 def zkinfer(model_dir, work, runs, flags):
     z = os.path.join(TARGET, "release", "zkinfer")
-    evm = os.path.join(TARGET, "release", "evm_call")
     env = dict(os.environ, ZKINFER_CACHE=os.path.join(work, "cache"))  # fresh key cache: keygen is measured
     onnx, inp = os.path.join(model_dir, "network.onnx"), os.path.join(model_dir, "input.json")
     out_dir, proof = os.path.join(work, "compiled"), os.path.join(work, "proof.json")

@@ -14,7 +14,7 @@ use halo2_base::{
 };
 
 use crate::chips::{io, Chips};
-use crate::field::{fe, to_i128, ScalarField};
+use crate::field::{fe, ScalarField};
 
 /// Bits of the field usable for packing (BN254's scalar field has 254).
 const PACK_BITS: u32 = 252;
@@ -109,7 +109,3 @@ pub fn pack_cells<F: ScalarField>(
         .collect()
 }
 
-/// Integer value of a cell (for tests and reports).
-pub fn cell_int<F: ScalarField>(c: &AssignedValue<F>) -> Option<i128> {
-    to_i128(c.value())
-}

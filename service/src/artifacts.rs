@@ -9,7 +9,7 @@
 //! | `srs.bin` | the SRS downsized to the circuit's k (halo2 KZG format) |
 //! | `Verifier.sol`, `verifier.bin` | Solidity verifier source and deployment bytecode |
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, G1Affine};
 use halo2_base::halo2_proofs::plonk::VerifyingKey;
@@ -92,7 +92,3 @@ impl ModelDir {
     }
 }
 
-/// The folder path as given.
-pub fn exists(dir: &Path) -> bool {
-    dir.join("settings.json").exists()
-}

@@ -6,7 +6,6 @@ use std::time::Instant;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr};
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
-use zkinfer_circuits::field::fe;
 use zkinfer_circuits::public;
 use zkinfer_circuits::hash::hash_values;
 use zkinfer_circuits::{native_instances, plan, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
@@ -365,11 +364,6 @@ pub fn check_output_hash(
 pub fn input_hash(quant: &QuantGraph, sample: &[Vec<f64>]) -> Result<Fr, ServiceError> {
     let qin = interp::quantize_inputs(quant, sample)?;
     Ok(hash_values(&qin.iter().flatten().map(|v| *v as i128).collect::<Vec<_>>()))
-}
-
-/// Field elements from signed integers (for tests and tools).
-pub fn instances_from_ints(v: &[i128]) -> Vec<Fr> {
-    v.iter().map(|x| fe(*x)).collect()
 }
 
 /// Native verification.
