@@ -15,7 +15,9 @@ use zkinfer_models::quant::QuantGraph;
 
 use crate::error::CircuitError;
 use crate::field::{to_i128, ScalarField};
+use crate::chips::mac::{self, MacConfig, Macs};
 use crate::chips::table::{TableConfig, Tables};
+use crate::layout::BLINDING_ROWS;
 use crate::chips::Chips;
 use crate::lower::lower;
 use crate::hash;
@@ -41,6 +43,12 @@ pub struct ModelParams {
     pub base: BaseCircuitParams,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub table_sets: usize,
+    /// Terms per row of the MAC gate (0: constant-weight dot products use halo2-base's
+    /// inner product) and the number of its column groups.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mac_width: usize,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mac_sets: usize,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -59,6 +67,12 @@ impl std::ops::Deref for ModelParams {
 pub struct ModelConfig<F: ScalarField> {
     pub base: BaseConfig<F>,
     pub tables: Option<TableConfig>,
+    pub macs: Option<MacConfig>,
+}
+
+/// Rows of a MAC column group at `k`: the usable rows the planner counts with.
+pub fn mac_rows(k: usize) -> usize {
+    (1usize << k) - BLINDING_ROWS
 }
 
 impl CircuitShape {
@@ -79,6 +93,17 @@ pub struct ModelCircuit<F: ScalarField> {
     pub tables: Tables<F>,
     /// Lookup column pairs the shape provides for the tables.
     pub table_sets: usize,
+    /// Dot products in the MAC gate, when the shape has one.
+    pub macs: Option<Macs<F>>,
+    /// MAC width and column groups of the shape.
+    pub mac_width: usize,
+    pub mac_sets: usize,
+}
+
+/// What lowering adds next to halo2-base: function tables and MAC dot products.
+pub struct Gadgets<F: ScalarField> {
+    pub tables: Tables<F>,
+    pub macs: Option<Macs<F>>,
 }
 
 /// Lowers the model and exposes its public values as [`crate::instances`] lays them out
@@ -90,8 +115,9 @@ pub fn synthesize_model<F: ScalarField>(
     graph: &QuantGraph,
     inputs: &[Vec<i64>],
     visibility: &VisibilityConfig,
-) -> Result<(Vec<i128>, Tables<F>), CircuitError> {
-    let lowered = lower(builder, graph, inputs)?;
+    mac_width: usize,
+) -> Result<(Vec<i128>, Gadgets<F>), CircuitError> {
+    let lowered = lower(builder, graph, inputs, mac_width)?;
     let n_in_all = port_len(&graph.inputs);
     let (in_cells, out_cells) = lowered.public.split_at(n_in_all);
     let layout = InstanceLayout::new(graph, visibility);
@@ -102,7 +128,7 @@ pub fn synthesize_model<F: ScalarField>(
     let checked: Vec<bool> = (0..cells.len()).map(|i| i < layout.n_in).collect();
     let values = cells.iter().map(|c| to_i128(c.value()).unwrap_or(i128::MAX)).collect();
     let range = builder.range_chip();
-    let chips = Chips { range: &range, bits: graph.bits };
+    let chips = Chips { range: &range, bits: graph.bits, mac: None };
     let ctx = builder.main(0);
     let mut exposed = Vec::with_capacity(layout.len());
     // Hashed values need no range check: the verifier hashes in-range values itself.
@@ -114,7 +140,7 @@ pub fn synthesize_model<F: ScalarField>(
         exposed.push(hash::hash_cells(ctx, range.gate(), out_cells));
     }
     builder.assigned_instances = vec![exposed];
-    Ok((values, lowered.tables))
+    Ok((values, Gadgets { tables: lowered.tables, macs: lowered.macs }))
 }
 
 impl<F: ScalarField> ModelCircuit<F> {
@@ -132,12 +158,18 @@ impl<F: ScalarField> ModelCircuit<F> {
             }
             _ => BaseCircuitBuilder::from_stage(stage).use_params(shape.params.base.clone()),
         };
-        let (public_values, tables) = synthesize_model(&mut builder, graph, inputs, &shape.visibility)?;
-        if tables.num_lookups() > 0 && shape.params.table_sets == 0 {
+        let p = &shape.params;
+        let (public_values, Gadgets { tables, macs }) = synthesize_model(&mut builder, graph, inputs, &shape.visibility, p.mac_width)?;
+        if tables.num_lookups() > 0 && p.table_sets == 0 {
             return Err(CircuitError::Layout("the model has table lookups but the shape has no table columns".into()));
         }
+        if let Some(m) = &macs {
+            if mac::sets_needed(&m.lengths(), m.width, mac_rows(p.base.k)).is_none_or(|n| n > p.mac_sets) {
+                return Err(CircuitError::Layout("the model's dot products do not fit the shape's MAC columns".into()));
+            }
+        }
         let instances = builder.assigned_instances[0].iter().map(|c| *c.value()).collect();
-        Ok(ModelCircuit { builder, instances, public_values, tables, table_sets: shape.params.table_sets })
+        Ok(ModelCircuit { builder, instances, public_values, tables, table_sets: p.table_sets, macs, mac_width: p.mac_width, mac_sets: p.mac_sets })
     }
 
     /// The public values (quantized inputs, then outputs) the instances pack.
@@ -152,7 +184,7 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
     type Params = ModelParams;
 
     fn params(&self) -> Self::Params {
-        ModelParams { base: self.builder.params(), table_sets: self.table_sets }
+        ModelParams { base: self.builder.params(), table_sets: self.table_sets, mac_width: self.mac_width, mac_sets: self.mac_sets }
     }
 
     fn without_witnesses(&self) -> Self {
@@ -162,7 +194,8 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
     fn configure_with_params(meta: &mut ConstraintSystem<F>, params: Self::Params) -> Self::Config {
         let base = BaseCircuitBuilder::configure_with_params(meta, params.base);
         let tables = (params.table_sets > 0).then(|| TableConfig::configure(meta, params.table_sets));
-        ModelConfig { base, tables }
+        let macs = (params.mac_sets > 0).then(|| MacConfig::configure(meta, params.mac_width, params.mac_sets));
+        ModelConfig { base, tables, macs }
     }
 
     fn configure(_: &mut ConstraintSystem<F>) -> Self::Config {
@@ -170,11 +203,11 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
     }
 
     fn synthesize(&self, config: Self::Config, mut layouter: impl Layouter<F>) -> Result<(), Error> {
-        let Some(tables) = &config.tables else {
+        if config.tables.is_none() && config.macs.is_none() {
             return self.builder.synthesize(config.base, layouter);
-        };
-        // BaseCircuitBuilder::synthesize, with the function tables and their lookups
-        // assigned in the same region, before the copy constraints are imposed.
+        }
+        // BaseCircuitBuilder::synthesize, with the function tables and their lookups and
+        // the MAC rows assigned in the same region, before the copy constraints are imposed.
         let base = &config.base;
         if let MaybeRangeConfig::WithRange(range) = &base.base {
             range.load_lookup_table(&mut layouter)?;
@@ -188,7 +221,12 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
                 if let MaybeRangeConfig::WithRange(range) = &base.base {
                     builder.assign_lookups_in_phase(range, &mut region, 0);
                 }
-                self.tables.assign(tables, &mut region);
+                if let Some(tables) = &config.tables {
+                    self.tables.assign(tables, &mut region);
+                }
+                if let (Some(cfg), Some(macs)) = (&config.macs, &self.macs) {
+                    macs.assign(cfg, mac_rows(builder.params().k), &mut region);
+                }
                 if !builder.witness_gen_only() {
                     builder.core().copy_manager.assign_raw(base.constants(), &mut region);
                 }

@@ -11,7 +11,8 @@ use crate::circuit::{CircuitShape, ModelParams};
 use crate::error::CircuitError;
 use crate::field::ScalarField;
 use crate::visibility::VisibilityConfig;
-use crate::circuit::synthesize_model;
+use crate::chips::mac;
+use crate::circuit::{synthesize_model, Gadgets};
 
 /// Rows kept free for blinding factors.
 pub const BLINDING_ROWS: usize = 20;
@@ -33,11 +34,24 @@ pub struct PlanOptions {
     /// Which values are public.
     #[serde(default)]
     pub visibility: VisibilityConfig,
+    /// Terms per row of the MAC gate: `Some(0)` never uses it, `Some(w)` always does,
+    /// `None` lets the planner choose.
+    #[serde(default)]
+    pub mac_width: Option<usize>,
 }
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { max_advice: 3, max_advice_large: 6, large_k: 16, min_k: 6, max_k: 23, k: None, visibility: VisibilityConfig::default() }
+        PlanOptions {
+            max_advice: 3,
+            max_advice_large: 6,
+            large_k: 16,
+            min_k: 6,
+            max_k: 23,
+            k: None,
+            visibility: VisibilityConfig::default(),
+            mac_width: None,
+        }
     }
 }
 
@@ -63,6 +77,20 @@ pub struct LayoutStats {
     /// Advice column pairs with the table lookup enabled.
     #[serde(default)]
     pub table_sets: usize,
+    /// MAC gate: terms per row (0: not used), rows used and column groups.
+    #[serde(default)]
+    pub mac_width: usize,
+    #[serde(default)]
+    pub mac_rows: usize,
+    #[serde(default)]
+    pub mac_sets: usize,
+}
+
+impl LayoutStats {
+    /// Advice columns of every kind.
+    pub fn advice_columns(&self) -> usize {
+        self.num_advice + self.num_lookup_advice + 2 * self.table_sets + (self.mac_width + 1) * self.mac_sets
+    }
 }
 
 /// A chosen circuit shape with its statistics.
@@ -72,13 +100,19 @@ pub struct Plan {
     pub stats: LayoutStats,
 }
 
-fn try_k<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], k: u32, visibility: &VisibilityConfig) -> Result<(ModelParams, LayoutStats), CircuitError> {
+fn try_k<F: ScalarField>(
+    graph: &QuantGraph,
+    inputs: &[Vec<i64>],
+    k: u32,
+    visibility: &VisibilityConfig,
+    mac_width: usize,
+) -> Result<(ModelParams, LayoutStats), CircuitError> {
     let lookup_bits = (k - 1) as usize;
     let mut builder = BaseCircuitBuilder::<F>::from_stage(CircuitBuilderStage::Keygen)
         .use_k(k as usize)
         .use_lookup_bits(lookup_bits)
         .use_instance_columns(1);
-    let (_, tables) = synthesize_model(&mut builder, graph, inputs, visibility)?;
+    let (_, Gadgets { tables, macs }) = synthesize_model(&mut builder, graph, inputs, visibility, mac_width)?;
     let stats = builder.statistics();
     let params = builder.calculate_params(Some(BLINDING_ROWS));
     let advice_cells: usize = stats.gate.total_advice_per_phase.iter().sum();
@@ -90,11 +124,16 @@ fn try_k<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], k: u32, visibi
     let usable = (1usize << k) - BLINDING_ROWS;
     let (table_rows, table_lookups) = if tables.num_lookups() > 0 { (tables.rows.len(), tables.num_lookups()) } else { (0, 0) };
     let table_sets = table_lookups.div_ceil(usable);
+    // MAC groups: a dot product taller than a column makes this k too small.
+    let lengths = macs.as_ref().map(|m| m.lengths()).unwrap_or_default();
+    let mac_rows: usize = lengths.iter().map(|&n| mac::rows_of(n, mac_width)).sum();
+    let mac_sets = if lengths.is_empty() { 0 } else { mac::sets_needed(&lengths, mac_width, usable).unwrap_or(usize::MAX) };
     let rows = advice_cells
         .div_ceil(num_advice.max(1))
         .max(lookup_cells.div_ceil(num_lookup_advice.max(1)))
         .max(table_lookups.div_ceil(table_sets.max(1)))
-        .max(if table_rows > usable { usable + 1 } else { table_rows });
+        .max(if table_rows > usable { usable + 1 } else { table_rows })
+        .max(if mac_sets == usize::MAX { usable + 1 } else { mac_rows.div_ceil(mac_sets.max(1)) });
     let s = LayoutStats {
         k,
         lookup_bits,
@@ -107,8 +146,12 @@ fn try_k<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], k: u32, visibi
         table_rows,
         table_lookups,
         table_sets,
+        mac_width: if lengths.is_empty() { 0 } else { mac_width },
+        mac_rows,
+        mac_sets,
     };
-    Ok((ModelParams { base: params, table_sets }, s))
+    let (mac_width, mac_sets) = (s.mac_width, if mac_sets == usize::MAX { 0 } else { mac_sets });
+    Ok((ModelParams { base: params, table_sets, mac_width, mac_sets }, s))
 }
 
 /// Chooses `k` (and with it `lookup_bits` and the column counts) for a model.
@@ -118,19 +161,28 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
         Some(k) => vec![k],
         None => (opts.min_k.max(4)..=opts.max_k).collect(),
     };
+    // MAC widths to try at each k; the MAC columns do not count against the budget.
+    let widths: Vec<usize> = match opts.mac_width {
+        Some(w) => vec![w],
+        None => vec![0],
+    };
     let mut last = None;
     for k in ks {
-        let (params, stats) = try_k::<F>(graph, inputs, k, &opts.visibility)?;
-        let fits_tables = stats.table_rows <= (1usize << k) - BLINDING_ROWS;
-        // Small circuits: few columns for a cheap verifier; from `large_k` on, proving
-        // time dominates and more columns keep k down. The first function-table column
-        // pair is needed by any model with tables and is not counted against the budget.
-        let budget = if k >= opts.large_k { opts.max_advice.max(opts.max_advice_large) } else { opts.max_advice };
-        let used = stats.num_advice + stats.num_lookup_advice + 2 * stats.table_sets.saturating_sub(1);
-        if (fits_tables && used <= budget) || opts.k.is_some() {
-            return Ok(Plan { shape: CircuitShape { params, break_points: Default::default(), visibility: opts.visibility }, stats });
+        for &w in &widths {
+            let (params, stats) = try_k::<F>(graph, inputs, k, &opts.visibility, w)?;
+            let usable = (1usize << k) - BLINDING_ROWS;
+            let fits = stats.table_rows <= usable && stats.rows <= usable;
+            // Small circuits: few columns for a cheap verifier; from `large_k` on, proving
+            // time dominates and more columns keep k down. The first function-table column
+            // pair is needed by any model with tables and is not counted against the budget.
+            let budget = if k >= opts.large_k { opts.max_advice.max(opts.max_advice_large) } else { opts.max_advice };
+            let used = stats.num_advice + stats.num_lookup_advice + 2 * stats.table_sets.saturating_sub(1);
+            if (fits && used <= budget) || opts.k.is_some() {
+                let shape = CircuitShape { params, break_points: Default::default(), visibility: opts.visibility };
+                return Ok(Plan { shape, stats });
+            }
+            last = Some(stats);
         }
-        last = Some(stats);
     }
     let s = last.unwrap_or_default();
     Err(CircuitError::TooLarge { needed: s.advice_cells, columns: opts.max_advice, max_k: opts.max_k })

@@ -4,21 +4,24 @@ use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::AssignedValue;
 use zkinfer_models::quant::{QOp, QuantGraph};
 
+use crate::chips::mac::Macs;
 use crate::chips::table::{self, TableSpec, Tables};
 use crate::chips::{compare, div, io, linear, relu, Chips};
 use crate::error::CircuitError;
 use crate::field::ScalarField;
 
-/// Cells of every value, the public instances (inputs then outputs), and the lookup
-/// tables with the cells looked up in them.
+/// Cells of every value, the public instances (inputs then outputs), the lookup tables
+/// with the cells looked up in them, and the MAC gate's dot products.
 pub struct Lowered<F: ScalarField> {
     pub values: Vec<Vec<AssignedValue<F>>>,
     pub public: Vec<AssignedValue<F>>,
     pub tables: Tables<F>,
+    pub macs: Option<Macs<F>>,
 }
 
 /// Assigns the whole model into `builder`'s main context and registers the public
-/// instances (graph inputs, then graph outputs, flattened).
+/// instances (graph inputs, then graph outputs, flattened). With `mac_width > 0`,
+/// constant-weight dot products go to the MAC gate of that width.
 ///
 /// The witness is computed from the inputs by the chips; it does not depend on the
 /// reference interpreter, against which tests compare it.
@@ -26,12 +29,14 @@ pub fn lower<F: ScalarField>(
     builder: &mut BaseCircuitBuilder<F>,
     graph: &QuantGraph,
     inputs: &[Vec<i64>],
+    mac_width: usize,
 ) -> Result<Lowered<F>, CircuitError> {
     if inputs.len() != graph.inputs.len() {
         return Err(CircuitError::Inputs(format!("expected {} inputs, got {}", graph.inputs.len(), inputs.len())));
     }
     let range = builder.range_chip();
-    let chips = Chips { range: &range, bits: graph.bits };
+    let macs = (mac_width > 0).then(|| Macs::new(mac_width, builder.witness_gen_only(), builder.core().copy_manager.clone()));
+    let chips = Chips { range: &range, bits: graph.bits, mac: macs.as_ref() };
     let mut tables = Tables::new(builder.witness_gen_only(), builder.core().copy_manager.clone());
     let ctx = builder.main(0);
     let mut values: Vec<Vec<AssignedValue<F>>> = vec![Vec::new(); graph.num_values];
@@ -98,5 +103,5 @@ pub fn lower<F: ScalarField>(
         public.extend(values[port.value].iter().copied());
     }
     builder.assigned_instances = vec![public.clone()];
-    Ok(Lowered { values, public, tables })
+    Ok(Lowered { values, public, tables, macs })
 }

@@ -24,7 +24,7 @@ fn run(
         .use_lookup_bits(K - 1)
         .use_instance_columns(1);
     let range = builder.range_chip();
-    let chips = Chips { range: &range, bits: BITS };
+    let chips = Chips { range: &range, bits: BITS, mac: None };
     let out = f(builder.main(0), &chips);
     let mut instances: Vec<Fr> = out.iter().map(|c| *c.value()).collect();
     let ints = instances.iter().map(|v| to_i128(v).unwrap()).collect();

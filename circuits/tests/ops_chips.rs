@@ -23,14 +23,14 @@ fn run(f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<Assi
         .use_lookup_bits(K - 1)
         .use_instance_columns(1);
     let range = builder.range_chip();
-    let chips = Chips { range: &range, bits: BITS };
+    let chips = Chips { range: &range, bits: BITS, mac: None };
     let mut tables = Tables::new(false, builder.core().copy_manager.clone());
     let out = f(builder.main(0), &chips, &mut tables);
     let instances: Vec<Fr> = out.iter().map(|c| *c.value()).collect();
     let ints = instances.iter().map(|v| to_i128(v).unwrap()).collect();
     builder.assigned_instances = vec![out];
     builder.calculate_params(Some(BLINDING_ROWS));
-    let circuit = ModelCircuit { builder, instances: instances.clone(), public_values: vec![], tables, table_sets: 1 };
+    let circuit = ModelCircuit { builder, instances: instances.clone(), public_values: vec![], tables, table_sets: 1, macs: None, mac_width: 0, mac_sets: 0 };
     (ints, MockProver::run(K as u32, &circuit, vec![instances]).unwrap().verify())
 }
 

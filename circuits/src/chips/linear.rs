@@ -1,8 +1,9 @@
 //! Dot products with constant weights, products of activations, and the constrained
 //! rescale that follows them.
 //!
-//! Weights are `Constant` cells: halo2-base places them in fixed columns and
-//! copy-constrains them, so the verifying key binds the model.
+//! Weights are constants either way, so the verifying key binds the model: with the MAC
+//! gate ([`super::mac`]) they sit in its fixed weight columns; without it they are
+//! halo2-base `Constant` cells, copy-constrained to its fixed constants column.
 
 use halo2_base::gates::{GateInstructions, RangeInstructions};
 use halo2_base::{
@@ -10,6 +11,7 @@ use halo2_base::{
     QuantumCell::{self, Constant, Existing, Witness},
 };
 
+use super::mac::Macs;
 use super::Chips;
 use crate::field::{fe, to_i128, ScalarField};
 
@@ -24,6 +26,21 @@ pub fn linear<F: ScalarField>(
     // Fold the rounding constant of the rescale into the bias.
     let half = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
     let bias = bias as i128 + half;
+    if let Some(macs) = chips.mac {
+        let mut t: Vec<(AssignedValue<F>, F)> = terms.iter().map(|(x, w)| (*x, fe(*w as i128))).collect();
+        if bias != 0 {
+            t.push((macs.one(ctx), fe(bias)));
+        }
+        let acc = Macs::value(&t);
+        let (acc_cell, out) = if shift == 0 {
+            let c = ctx.load_witness(acc);
+            (c, c)
+        } else {
+            rescale_value(ctx, chips, acc, shift)
+        };
+        macs.add(&t, acc_cell);
+        return out;
+    }
     let mut a: Vec<QuantumCell<F>> = terms.iter().map(|(x, _)| Existing(*x)).collect();
     let mut b: Vec<QuantumCell<F>> = terms.iter().map(|(_, w)| Constant(fe(*w as i128))).collect();
     if bias != 0 || a.is_empty() {
@@ -84,11 +101,32 @@ pub fn rescale_with<F: ScalarField>(
     q: i128,
     r: i128,
 ) -> AssignedValue<F> {
-    // Cells [acc, q, -2^shift, r] with the gate a + b * c = d.
-    ctx.assign_region([Existing(acc), Witness(fe(q)), Constant(fe(-(1i128 << shift))), Witness(fe(r))], [0]);
+    rescale_cells(ctx, chips, Existing(acc), shift, q, r).1
+}
+
+/// [`rescale`] of a value that is not yet a cell (a MAC gate's output): returns the new
+/// accumulator cell, for the caller to constrain, and the quotient.
+fn rescale_value<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, acc: F, shift: u32) -> (AssignedValue<F>, AssignedValue<F>) {
+    let v = to_i128(&acc).unwrap_or(0);
+    let d = 1i128 << shift;
+    rescale_cells(ctx, chips, Witness(acc), shift, v.div_euclid(d), v.rem_euclid(d))
+}
+
+/// The rescale cells `[acc, q, -2^shift, r]` under the gate `a + b * c = d`, with `r` and
+/// `q` range-checked; returns the `acc` and `q` cells.
+fn rescale_cells<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    acc: QuantumCell<F>,
+    shift: u32,
+    q: i128,
+    r: i128,
+) -> (AssignedValue<F>, AssignedValue<F>) {
+    ctx.assign_region([acc, Witness(fe(q)), Constant(fe(-(1i128 << shift))), Witness(fe(r))], [0]);
     let r_cell = ctx.get(-1);
     let q_cell = ctx.get(-3);
+    let acc_cell = ctx.get(-4);
     chips.range.range_check(ctx, r_cell, shift as usize);
     super::io::range_check_signed(ctx, chips, q_cell);
-    q_cell
+    (acc_cell, q_cell)
 }

@@ -8,6 +8,7 @@ pub mod compare;
 pub mod div;
 pub mod io;
 pub mod linear;
+pub mod mac;
 pub mod relu;
 pub mod table;
 
@@ -20,6 +21,9 @@ pub struct Chips<'a, F: ScalarField> {
     pub range: &'a RangeChip<F>,
     /// Checked activations satisfy `|q| < 2^(bits-1)`.
     pub bits: u32,
+    /// The multiply-accumulate gate for constant-weight dot products, when the circuit
+    /// shape has one; else they use halo2-base's inner product.
+    pub mac: Option<&'a mac::Macs<F>>,
 }
 
 impl<'a, F: ScalarField> Chips<'a, F> {
