@@ -38,6 +38,13 @@ pub struct PlanOptions {
     /// `None` lets the planner choose.
     #[serde(default)]
     pub mac_width: Option<usize>,
+    /// With `mac_width` `None`: the plain layout's `k` from which MAC widths are tried.
+    #[serde(default = "default_mac_min_k")]
+    pub mac_min_k: u32,
+}
+
+fn default_mac_min_k() -> u32 {
+    14
 }
 
 impl Default for PlanOptions {
@@ -51,6 +58,7 @@ impl Default for PlanOptions {
             k: None,
             visibility: VisibilityConfig::default(),
             mac_width: None,
+            mac_min_k: default_mac_min_k(),
         }
     }
 }
@@ -154,36 +162,93 @@ fn try_k<F: ScalarField>(
     Ok((ModelParams { base: params, table_sets, mac_width, mac_sets }, s))
 }
 
-/// Chooses `k` (and with it `lookup_bits` and the column counts) for a model.
-/// `inputs` may be any valid input: the layout does not depend on values.
+/// MAC widths the planner tries when it may choose ([`PlanOptions::mac_width`] `None`).
+pub const MAC_WIDTHS: [usize; 3] = [4, 8, 16];
+
+/// A rough prover cost of a shape: rows times the columns the prover commits to and
+/// transforms (advice, plus three per lookup argument for its permuted and product
+/// columns). Used only to rank shapes that all fit.
+pub fn prove_cost(s: &LayoutStats) -> u64 {
+    let columns = s.advice_columns() + 3 * (s.num_lookup_advice + s.table_sets) + s.num_fixed / 4;
+    (1u64 << s.k) * columns as u64
+}
+
+/// Chooses `k` (and with it `lookup_bits`, the column counts and the MAC gate) for a
+/// model. `inputs` may be any valid input: the layout does not depend on values.
+///
+/// Without a MAC width given, the plain layout (halo2-base's inner product) is searched
+/// first: small circuits keep it, for the cheapest verifier. When it needs
+/// `k >= mac_min_k`, proving time dominates, and each width of [`MAC_WIDTHS`] is searched
+/// too; the shape of least [`prove_cost`] wins.
 pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions) -> Result<Plan, CircuitError> {
     let ks: Vec<u32> = match opts.k {
         Some(k) => vec![k],
         None => (opts.min_k.max(4)..=opts.max_k).collect(),
     };
-    // MAC widths to try at each k; the MAC columns do not count against the budget.
-    let widths: Vec<usize> = match opts.mac_width {
-        Some(w) => vec![w],
-        None => vec![0],
+    let plain = search::<F>(graph, inputs, opts, &ks, opts.mac_width.unwrap_or(0));
+    if opts.mac_width.is_some() {
+        return plain;
+    }
+    // Too large without the MAC gate: every k may be tried with it.
+    let (mut best, below) = match plain {
+        Ok(p) if p.stats.k < opts.mac_min_k => return Ok(p),
+        Ok(p) => {
+            let below: Vec<u32> = ks.iter().copied().filter(|&k| k <= p.stats.k).collect();
+            (Some(p), below)
+        }
+        Err(CircuitError::TooLarge { .. }) => (None, ks),
+        Err(e) => return Err(e),
     };
-    let mut last = None;
-    for k in ks {
-        for &w in &widths {
-            let (params, stats) = try_k::<F>(graph, inputs, k, &opts.visibility, w)?;
-            let usable = (1usize << k) - BLINDING_ROWS;
-            let fits = stats.table_rows <= usable && stats.rows <= usable;
-            // Small circuits: few columns for a cheap verifier; from `large_k` on, proving
-            // time dominates and more columns keep k down. The first function-table column
-            // pair is needed by any model with tables and is not counted against the budget.
-            let budget = if k >= opts.large_k { opts.max_advice.max(opts.max_advice_large) } else { opts.max_advice };
-            let used = stats.num_advice + stats.num_lookup_advice + 2 * stats.table_sets.saturating_sub(1);
-            if (fits && used <= budget) || opts.k.is_some() {
-                let shape = CircuitShape { params, break_points: Default::default(), visibility: opts.visibility };
-                return Ok(Plan { shape, stats });
+    let mut err = None;
+    for w in MAC_WIDTHS {
+        match search::<F>(graph, inputs, opts, &below, w) {
+            Ok(p) if p.stats.mac_width == 0 => {}
+            Ok(p) => {
+                if best.as_ref().is_none_or(|b| prove_cost(&p.stats) < prove_cost(&b.stats)) {
+                    best = Some(p);
+                }
             }
-            last = Some(stats);
+            Err(e) => err = Some(e),
         }
     }
-    let s = last.unwrap_or_default();
-    Err(CircuitError::TooLarge { needed: s.advice_cells, columns: opts.max_advice, max_k: opts.max_k })
+    best.ok_or_else(|| err.unwrap_or(CircuitError::TooLarge { needed: 0, columns: opts.max_advice, max_k: opts.max_k }))
+}
+
+/// The first `k` of `ks` (ascending) at which the model fits the column budget with MAC
+/// width `w`. Fitting is monotone in `k` (more rows, wider range-check limbs, a budget
+/// that only grows), so the search is a bisection.
+fn search<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions, ks: &[u32], w: usize) -> Result<Plan, CircuitError> {
+    let attempt = |k: u32| -> Result<(Option<Plan>, LayoutStats), CircuitError> {
+        let (params, stats) = try_k::<F>(graph, inputs, k, &opts.visibility, w)?;
+        let usable = (1usize << k) - BLINDING_ROWS;
+        let fits = stats.table_rows <= usable && stats.rows <= usable;
+        // Small circuits: few columns for a cheap verifier; from `large_k` on, proving
+        // time dominates and more columns keep k down. The first function-table column
+        // pair is needed by any model with tables and is not counted against the budget,
+        // nor are the MAC columns (the planner weighs those by cost).
+        let budget = if k >= opts.large_k { opts.max_advice.max(opts.max_advice_large) } else { opts.max_advice };
+        let used = stats.num_advice + stats.num_lookup_advice + 2 * stats.table_sets.saturating_sub(1);
+        let ok = (fits && used <= budget) || opts.k.is_some();
+        let shape = CircuitShape { params, break_points: Default::default(), visibility: opts.visibility };
+        Ok((ok.then(|| Plan { shape, stats: stats.clone() }), stats))
+    };
+    let (mut lo, mut hi) = (0usize, ks.len());
+    let (mut found, mut last) = (None, None);
+    while lo < hi {
+        let mid = (lo + hi) / 2;
+        match attempt(ks[mid])? {
+            (Some(p), _) => {
+                found = Some(p);
+                hi = mid;
+            }
+            (None, s) => {
+                last = Some(s);
+                lo = mid + 1;
+            }
+        }
+    }
+    found.ok_or_else(|| {
+        let s = last.unwrap_or_default();
+        CircuitError::TooLarge { needed: s.advice_cells, columns: opts.max_advice, max_k: opts.max_k }
+    })
 }

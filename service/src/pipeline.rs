@@ -178,7 +178,14 @@ pub fn compile(
             progress,
             "plan the circuit layout",
             || plan::<Fr>(&prepared.quant, &qin, &plan_opts).map_err(ServiceError::from),
-            |p| format!("k = {}, {} advice + {} lookup columns, {} rows", p.stats.k, p.stats.num_advice, p.stats.num_lookup_advice, p.stats.rows),
+            |p| {
+                let mac = if p.stats.mac_width > 0 {
+                    format!(", MAC gate {} terms/row in {} group(s)", p.stats.mac_width, p.stats.mac_sets)
+                } else {
+                    String::new()
+                };
+                format!("k = {}, {} advice + {} lookup columns, {} rows{mac}", p.stats.k, p.stats.num_advice, p.stats.num_lookup_advice, p.stats.rows)
+            },
         )?;
         let k = planned.stats.k;
         let (params, srs_info) = step(progress, "load the SRS", || srs_for(&srs_source, k, cache), |(_, i)| {
@@ -225,6 +232,11 @@ pub fn compile(
             |(_, c)| format!("{} bytes of runtime code (EIP-170 limit {EIP170_LIMIT})", c.runtime_code.len()),
         )?;
         if verifier.runtime_code.len() > EIP170_LIMIT {
+            // The MAC gate's columns go first, then gate columns one by one.
+            if planned.stats.mac_width > 0 && plan_opts.mac_width.is_none() {
+                plan_opts.mac_width = Some(0);
+                continue;
+            }
             if plan_opts.max_advice <= 1 || plan_opts.k.is_some() {
                 return Err(ServiceError::VerifierTooLarge { size: verifier.runtime_code.len() });
             }

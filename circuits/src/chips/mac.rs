@@ -82,6 +82,8 @@ struct Dot<F: ScalarField> {
     xs: Vec<AssignedValue<F>>,
     ws: Vec<F>,
     out: AssignedValue<F>,
+    /// Added to the first accumulator: zero except in negative tests.
+    acc_offset: F,
 }
 
 /// Rows taken by a dot product of `n` terms at `width` terms per row.
@@ -113,13 +115,26 @@ impl<F: ScalarField> Macs<F> {
 
     /// Records `out = sum_t terms[t].0 * terms[t].1`; `out` must hold that value.
     pub fn add(&self, terms: &[(AssignedValue<F>, F)], out: AssignedValue<F>) {
-        let dot = Dot { xs: terms.iter().map(|t| t.0).collect(), ws: terms.iter().map(|t| t.1).collect(), out };
+        let dot = Dot { xs: terms.iter().map(|t| t.0).collect(), ws: terms.iter().map(|t| t.1).collect(), out, acc_offset: F::ZERO };
         self.dots.lock().unwrap().push(dot);
     }
 
     /// The value `sum_t x_t * w_t` of a dot product.
     pub fn value(terms: &[(AssignedValue<F>, F)]) -> F {
         terms.iter().fold(F::ZERO, |s, (x, w)| s + *x.value() * w)
+    }
+
+    /// Negative tests: the MAC gate's copy of term `term` of dot product `dot` takes the
+    /// value `v` (its activation cell keeps the honest one).
+    #[doc(hidden)]
+    pub fn tamper_term(&self, dot: usize, term: usize, v: F) {
+        self.dots.lock().unwrap()[dot].xs[term].value = halo2_base::halo2_proofs::plonk::Assigned::Trivial(v);
+    }
+
+    /// Negative tests: the first accumulator of dot product `dot` is off by `delta`.
+    #[doc(hidden)]
+    pub fn tamper_acc(&self, dot: usize, delta: F) {
+        self.dots.lock().unwrap()[dot].acc_offset = delta;
     }
 
     /// Number of dot products recorded.
@@ -147,7 +162,7 @@ impl<F: ScalarField> Macs<F> {
             let rows = rows_of(dot.xs.len(), self.width);
             let (set, start) = placer.place(rows).expect("the planner sized the MAC groups");
             let cols = &config.sets[set];
-            let mut acc = F::ZERO;
+            let mut acc = dot.acc_offset;
             for r in 0..rows {
                 let row = start + r;
                 let chunk = (r * self.width)..((r + 1) * self.width).min(dot.xs.len());
@@ -172,7 +187,9 @@ impl<F: ScalarField> Macs<F> {
     }
 }
 
-/// Places dot products top to bottom, moving to the next group when one is full.
+/// Places dot products top to bottom from row 1 (row 0 stays free, so no dot product's
+/// first row has its `acc[-1]` in the wrapped-around blinding rows), moving to the next
+/// group when one is full.
 pub struct Placer {
     usable: usize,
     set: usize,
@@ -181,18 +198,18 @@ pub struct Placer {
 
 impl Placer {
     pub fn new(usable: usize) -> Placer {
-        Placer { usable, set: 0, offset: 0 }
+        Placer { usable, set: 0, offset: 1 }
     }
 
     /// The group and first row for a dot product of `rows` rows; `None` if it cannot fit
     /// any group of this height.
     pub fn place(&mut self, rows: usize) -> Option<(usize, usize)> {
-        if rows > self.usable {
+        if rows + 1 > self.usable {
             return None;
         }
         if self.offset + rows > self.usable {
             self.set += 1;
-            self.offset = 0;
+            self.offset = 1;
         }
         let at = (self.set, self.offset);
         self.offset += rows;
@@ -201,7 +218,7 @@ impl Placer {
 
     /// Groups used so far.
     pub fn sets(&self) -> usize {
-        if self.offset == 0 { self.set } else { self.set + 1 }
+        if self.offset == 1 { self.set } else { self.set + 1 }
     }
 }
 

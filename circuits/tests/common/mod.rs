@@ -5,15 +5,13 @@ use zkinfer_circuits::{plan, CircuitBuilderStage, Fr, LayoutStats, ModelCircuit,
 use zkinfer_models::input_json::InputData;
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, prepare};
-use zkinfer_models::QuantOptions;
+use zkinfer_models::{QuantGraph, QuantOptions};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
-/// Builds corpus model `name` on its input.json and checks that the public values equal
-/// the reference interpreter exactly (and unpack from the instances), that MockProver
-/// accepts the honest witness, and that a changed public output fails the instance copy.
-/// Returns the planned layout.
-pub fn mock_check(name: &str) -> LayoutStats {
+/// Corpus model `name` quantized with default options, and its quantized input.json.
+#[allow(dead_code)]
+pub fn quantized(name: &str) -> (QuantGraph, Vec<Vec<i64>>) {
     let dir = format!("{CORPUS}/{name}");
     let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
     let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
@@ -21,17 +19,32 @@ pub fn mock_check(name: &str) -> LayoutStats {
     let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     let qin = interp::quantize_inputs(&p.quant, &samples[0]).unwrap();
-    let trace = interp::run(&p.quant, &qin).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let plan = plan::<Fr>(&p.quant, &qin, &PlanOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, &p.quant, &qin, &plan.shape).unwrap();
+    (p.quant, qin)
+}
+
+/// Builds corpus model `name` on its input.json and checks that the public values equal
+/// the reference interpreter exactly (and unpack from the instances), that MockProver
+/// accepts the honest witness, and that a changed public output fails the instance copy.
+/// Returns the planned layout.
+#[allow(dead_code)]
+pub fn mock_check(name: &str) -> LayoutStats {
+    mock_check_with(name, &PlanOptions::default())
+}
+
+/// [`mock_check`] with the given planner options.
+pub fn mock_check_with(name: &str, opts: &PlanOptions) -> LayoutStats {
+    let (quant, qin) = quantized(name);
+    let trace = interp::run(&quant, &qin).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let plan = plan::<Fr>(&quant, &qin, opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, &quant, &qin, &plan.shape).unwrap();
     // Public instances are the quantized inputs then the outputs of the interpreter.
     let expected: Vec<i128> =
-        qin.iter().flatten().chain(trace.outputs(&p.quant).iter().flatten()).map(|v| *v as i128).collect();
+        qin.iter().flatten().chain(trace.outputs(&quant).iter().flatten()).map(|v| *v as i128).collect();
     assert_eq!(circuit.instance_ints(), expected, "{name}: witness differs from the interpreter");
     let k = plan.stats.k;
     let instances = circuit.instances.clone();
     assert_eq!(
-        zkinfer_circuits::public::unpack(&instances, expected.len(), p.quant.bits),
+        zkinfer_circuits::public::unpack(&instances, expected.len(), quant.bits),
         Some(expected),
         "{name}: instances do not unpack to the public values"
     );

@@ -115,6 +115,7 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
             max_k: flags.max_k,
             k: flags.k,
             visibility: VisibilityConfig { inputs: flags.input_visibility, outputs: flags.output_visibility },
+            mac_width: flags.mac_width,
             ..Default::default()
         },
         srs,

@@ -37,6 +37,11 @@ pub struct CompileFlags {
     /// proofs. Default: 3 below k = 16, 6 from there on.
     #[arg(long)]
     pub max_advice: Option<usize>,
+    /// Terms per row of the multiply-accumulate gate for dense layers (0: never use it).
+    /// Default: the planner uses it, at the width of least proving cost, when the plain
+    /// layout would need k >= 14.
+    #[arg(long)]
+    pub mac_width: Option<usize>,
     /// Activations satisfy |q| < 2^(bits-1).
     #[arg(long, default_value_t = 32)]
     pub bits: u32,

@@ -1,0 +1,84 @@
+//! The multiply-accumulate gate: whole models with their dense layers in it equal the
+//! interpreter and pass MockProver at several widths; a MAC copy that differs from its
+//! activation, or an accumulator that is off, is rejected with the failure that catches it.
+
+mod common;
+
+use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
+use zkinfer_circuits::chips::mac::{rows_of, sets_needed};
+use zkinfer_circuits::layout::prove_cost;
+use zkinfer_circuits::{plan, CircuitBuilderStage, Fr, ModelCircuit, PlanOptions};
+
+fn with_width(w: usize) -> PlanOptions {
+    PlanOptions { mac_width: Some(w), ..Default::default() }
+}
+
+#[test]
+fn mac_models_equal_the_interpreter_at_several_widths() {
+    for (name, w) in [("1l_mlp", 1), ("1l_mlp", 3), ("2l_relu_fc", 4), ("1l_linear", 8), ("1l_conv", 16)] {
+        let stats = common::mock_check_with(name, &with_width(w));
+        assert_eq!(stats.mac_width, w, "{name}: the MAC gate was not used");
+        assert!(stats.mac_sets >= 1 && stats.mac_rows > 0, "{name}: {stats:?}");
+    }
+}
+
+/// 1l_mlp with its dense layer in a 3-wide MAC gate, as a Mock circuit.
+fn mac_circuit() -> (ModelCircuit<Fr>, u32) {
+    let (quant, qin) = common::quantized("1l_mlp");
+    let p = plan::<Fr>(&quant, &qin, &with_width(3)).unwrap();
+    let c = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, &quant, &qin, &p.shape).unwrap();
+    (c, p.stats.k)
+}
+
+fn failures(c: &ModelCircuit<Fr>, k: u32) -> Vec<VerifyFailure> {
+    MockProver::run(k, c, vec![c.instances.clone()]).unwrap().verify().err().unwrap_or_default()
+}
+
+#[test]
+fn mac_copy_that_differs_from_its_activation_fails_the_permutation() {
+    let (c, k) = mac_circuit();
+    assert!(failures(&c, k).is_empty(), "honest MAC circuit rejected");
+    let macs = c.macs.as_ref().unwrap();
+    assert!(!macs.is_empty());
+    // The gate's own arithmetic stays consistent (it accumulates the tampered value), so
+    // only the copy constraint to the activation cell (and to the output) can catch it.
+    macs.tamper_term(0, 1, Fr::from(12345));
+    let fs = failures(&c, k);
+    assert!(fs.iter().any(|f| matches!(f, VerifyFailure::Permutation { .. })), "tampered MAC input accepted: {fs:?}");
+    assert!(!fs.iter().any(|f| matches!(f, VerifyFailure::ConstraintNotSatisfied { .. })), "{fs:?}");
+}
+
+#[test]
+fn mac_accumulator_off_by_one_fails_the_gate() {
+    let (c, k) = mac_circuit();
+    c.macs.as_ref().unwrap().tamper_acc(0, Fr::from(1));
+    let fs = failures(&c, k);
+    assert!(
+        fs.iter().any(|f| matches!(f, VerifyFailure::ConstraintNotSatisfied { constraint, .. } if format!("{constraint:?}").contains("mac"))),
+        "tampered accumulator accepted: {fs:?}"
+    );
+}
+
+#[test]
+fn mac_placement_never_splits_a_dot_product() {
+    assert_eq!(rows_of(0, 4), 1);
+    assert_eq!(rows_of(9, 4), 3);
+    // Row 0 stays free: 3 + 3 rows fit one column of 7; a third needs a second group.
+    assert_eq!(sets_needed(&[9, 9], 4, 7), Some(1));
+    assert_eq!(sets_needed(&[9, 9, 9], 4, 7), Some(2));
+    // 4 + 3 rows do not share 7 rows: the second goes to a new group.
+    assert_eq!(sets_needed(&[13, 9], 4, 7), Some(2));
+    assert_eq!(sets_needed(&[25], 4, 7), None);
+    assert_eq!(sets_needed(&[24], 4, 7), Some(1));
+}
+
+#[test]
+fn planner_uses_the_mac_gate_only_where_proving_time_dominates() {
+    let (quant, qin) = common::quantized("1l_mlp");
+    let p = plan::<Fr>(&quant, &qin, &PlanOptions::default()).unwrap();
+    assert_eq!(p.stats.mac_width, 0, "a small model keeps the cheapest verifier");
+    // With no threshold the planner weighs the MAC gate by proving cost, and never picks
+    // a shape dearer than the plain one.
+    let auto = plan::<Fr>(&quant, &qin, &PlanOptions { mac_min_k: 0, ..Default::default() }).unwrap();
+    assert!(prove_cost(&auto.stats) <= prove_cost(&p.stats), "{:?} vs {:?}", auto.stats, p.stats);
+}
