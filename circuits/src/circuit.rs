@@ -128,7 +128,7 @@ pub fn synthesize_model<F: ScalarField>(
     let checked: Vec<bool> = (0..cells.len()).map(|i| i < layout.n_in).collect();
     let values = cells.iter().map(|c| to_i128(c.value()).unwrap_or(i128::MAX)).collect();
     let range = builder.range_chip();
-    let chips = Chips { range: &range, bits: graph.bits, mac: None };
+    let chips = Chips { range: &range, bits: graph.bits, mac: None, q_checked_by_relu: false };
     let ctx = builder.main(0);
     let mut exposed = Vec::with_capacity(layout.len());
     // Hashed values need no range check: the verifier hashes in-range values itself.

@@ -99,6 +99,12 @@ impl LayoutStats {
     pub fn advice_columns(&self) -> usize {
         self.num_advice + self.num_lookup_advice + 2 * self.table_sets + (self.mac_width + 1) * self.mac_sets
     }
+
+    /// Columns of every kind, advice and fixed: what the verifier's size grows with.
+    pub fn columns(&self) -> usize {
+        let tables = if self.table_sets > 0 { 2 } else { 0 };
+        self.advice_columns() + self.num_fixed + tables + (self.mac_width + 1) * self.mac_sets
+    }
 }
 
 /// A chosen circuit shape with its statistics.
@@ -174,29 +180,37 @@ pub fn prove_cost(s: &LayoutStats) -> u64 {
 }
 
 /// Chooses `k` (and with it `lookup_bits`, the column counts and the MAC gate) for a
-/// model. `inputs` may be any valid input: the layout does not depend on values.
+/// model: the first of [`plan_candidates`]. `inputs` may be any valid input: the
+/// layout does not depend on values.
+pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions) -> Result<Plan, CircuitError> {
+    Ok(plan_candidates::<F>(graph, inputs, opts)?.remove(0))
+}
+
+/// The shapes that fit, cheapest to prove first (never empty).
 ///
 /// Without a MAC width given, the plain layout (halo2-base's inner product) is searched
-/// first: small circuits keep it, for the cheapest verifier. When it needs
-/// `k >= mac_min_k`, proving time dominates, and each width of [`MAC_WIDTHS`] is searched
-/// too; the shape of least [`prove_cost`] wins.
-pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions) -> Result<Plan, CircuitError> {
+/// first: a circuit that fits below `mac_min_k` keeps it alone, for the cheapest
+/// verifier. Otherwise proving time dominates: for each width of [`MAC_WIDTHS`] the
+/// smallest `k` that fits, and each larger `k` with fewer MAC groups (down to one: a
+/// smaller verifier), join the plain layout, ordered by [`prove_cost`]. A caller that needs the verifier under a
+/// size limit takes the first candidate whose verifier fits.
+pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions) -> Result<Vec<Plan>, CircuitError> {
     let ks: Vec<u32> = match opts.k {
         Some(k) => vec![k],
         None => (opts.min_k.max(4)..=opts.max_k).collect(),
     };
     let plain = search::<F>(graph, inputs, opts, &ks, opts.mac_width.unwrap_or(0));
     if opts.mac_width.is_some() {
-        return plain;
+        return Ok(vec![plain?]);
     }
     // Too large without the MAC gate: every k may be tried with it.
-    let (mut best, below) = match plain {
-        Ok(p) if p.stats.k < opts.mac_min_k => return Ok(p),
+    let (mut found, below) = match plain {
+        Ok(p) if p.stats.k < opts.mac_min_k => return Ok(vec![p]),
         Ok(p) => {
             let below: Vec<u32> = ks.iter().copied().filter(|&k| k <= p.stats.k).collect();
-            (Some(p), below)
+            (vec![p], below)
         }
-        Err(CircuitError::TooLarge { .. }) => (None, ks),
+        Err(CircuitError::TooLarge { .. }) => (Vec::new(), ks.clone()),
         Err(e) => return Err(e),
     };
     let mut err = None;
@@ -204,14 +218,28 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
         match search::<F>(graph, inputs, opts, &below, w) {
             Ok(p) if p.stats.mac_width == 0 => {}
             Ok(p) => {
-                if best.as_ref().is_none_or(|b| prove_cost(&p.stats) < prove_cost(&b.stats)) {
-                    best = Some(p);
+                // Larger k, fewer MAC groups: dearer to prove, a smaller verifier.
+                let (mut sets, first_k) = (p.stats.mac_sets, p.stats.k);
+                found.push(p);
+                for k in ks.iter().copied().filter(|&k| k > first_k) {
+                    if sets <= 1 {
+                        break;
+                    }
+                    let Ok(q) = search::<F>(graph, inputs, opts, &[k], w) else { break };
+                    if q.stats.mac_sets < sets {
+                        sets = q.stats.mac_sets;
+                        found.push(q);
+                    }
                 }
             }
             Err(e) => err = Some(e),
         }
     }
-    best.ok_or_else(|| err.unwrap_or(CircuitError::TooLarge { needed: 0, columns: opts.max_advice, max_k: opts.max_k }))
+    if found.is_empty() {
+        return Err(err.unwrap_or(CircuitError::TooLarge { needed: 0, columns: opts.max_advice, max_k: opts.max_k }));
+    }
+    found.sort_by_key(|p| prove_cost(&p.stats));
+    Ok(found)
 }
 
 /// The first `k` of `ks` (ascending) at which the model fits the column budget with MAC
@@ -226,7 +254,9 @@ fn search<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOp
         // time dominates and more columns keep k down. The first function-table column
         // pair is needed by any model with tables and is not counted against the budget,
         // nor are the MAC columns (the planner weighs those by cost).
-        let budget = if k >= opts.large_k { opts.max_advice.max(opts.max_advice_large) } else { opts.max_advice };
+        // With the MAC gate the verifier is no longer the small one: proving time
+        // decides, at every k.
+        let budget = if k >= opts.large_k || w > 0 { opts.max_advice.max(opts.max_advice_large) } else { opts.max_advice };
         let used = stats.num_advice + stats.num_lookup_advice + 2 * stats.table_sets.saturating_sub(1);
         let ok = (fits && used <= budget) || opts.k.is_some();
         let shape = CircuitShape { params, break_points: Default::default(), visibility: opts.visibility };

@@ -19,9 +19,14 @@ pub mod public;
 pub mod visibility;
 
 pub use circuit::{CircuitShape, ModelCircuit};
+
+/// Names the lowering of quantized graphs to circuits. Bump it with every change that
+/// alters the constraints or the layout for the same parameters: key caches and settings
+/// hashes include it, so keys made by another version are never reused.
+pub const CIRCUIT_VERSION: &str = "zkinfer-circuits/2: mac gate, rescale quotient checked by its relu";
 pub use error::CircuitError;
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
-pub use layout::{plan, LayoutStats, Plan, PlanOptions};
+pub use layout::{plan, plan_candidates, LayoutStats, Plan, PlanOptions};
 pub use instances::{native_instances, InstanceLayout};
 pub use visibility::{Visibility, VisibilityConfig};

@@ -36,7 +36,7 @@ pub fn lower<F: ScalarField>(
     }
     let range = builder.range_chip();
     let macs = (mac_width > 0).then(|| Macs::new(mac_width, builder.witness_gen_only(), builder.core().copy_manager.clone()));
-    let chips = Chips { range: &range, bits: graph.bits, mac: macs.as_ref() };
+    let chips = Chips { range: &range, bits: graph.bits, mac: macs.as_ref(), q_checked_by_relu: false };
     let mut tables = Tables::new(builder.witness_gen_only(), builder.core().copy_manager.clone());
     let ctx = builder.main(0);
     let mut values: Vec<Vec<AssignedValue<F>>> = vec![Vec::new(); graph.num_values];
@@ -50,7 +50,15 @@ pub fn lower<F: ScalarField>(
         public.extend(cells.iter().copied());
         values[port.value] = cells;
     }
+    // Values some ReLU decomposes: their range check comes from it.
+    let mut relu_fed = vec![false; graph.num_values];
+    for node in graph.nodes.iter().filter(|n| matches!(n.op, QOp::Relu)) {
+        relu_fed[node.inputs[0]] = true;
+    }
     for (n, node) in graph.nodes.iter().enumerate() {
+        let dot = matches!(node.op, QOp::Linear { .. } | QOp::Bilinear { .. });
+        let chips = Chips { q_checked_by_relu: dot && relu_fed[node.output], ..chips };
+        let chips = &chips;
         let out: Vec<AssignedValue<F>> = {
             let ins: Vec<&Vec<AssignedValue<F>>> = node.inputs.iter().map(|&i| &values[i]).collect();
             match &node.op {
@@ -59,7 +67,7 @@ pub fn lower<F: ScalarField>(
                         let terms: Vec<_> = (offsets[o]..offsets[o + 1])
                             .map(|t| (ins[slot[t] as usize][idx[t] as usize], coeff[t]))
                             .collect();
-                        linear::linear(ctx, &chips, &terms, bias[o], *shift)
+                        linear::linear(ctx, chips, &terms, bias[o], *shift)
                     })
                     .collect(),
                 QOp::Bilinear { offsets, left, right, shift } => (0..node.len)
@@ -67,31 +75,31 @@ pub fn lower<F: ScalarField>(
                         let pairs: Vec<_> = (offsets[o]..offsets[o + 1])
                             .map(|t| (ins[0][left[t] as usize], ins[1][right[t] as usize]))
                             .collect();
-                        linear::bilinear(ctx, &chips, &pairs, *shift)
+                        linear::bilinear(ctx, chips, &pairs, *shift)
                     })
                     .collect(),
-                QOp::Relu => ins[0].iter().map(|&x| relu::relu(ctx, &chips, x)).collect(),
+                QOp::Relu => ins[0].iter().map(|&x| relu::relu(ctx, chips, x)).collect(),
                 QOp::Select { map } => map.iter().map(|&(s, i)| ins[s as usize][i as usize]).collect(),
                 QOp::Const { values } => io::constants(ctx, values),
                 QOp::Reduce { max, arg, strict, offsets, idx, one } => (0..node.len)
                     .map(|o| {
                         let xs: Vec<_> = idx[offsets[o]..offsets[o + 1]].iter().map(|&i| ins[0][i as usize]).collect();
-                        compare::reduce(ctx, &chips, &xs, *max, *arg, *strict, *one)
+                        compare::reduce(ctx, chips, &xs, *max, *arg, *strict, *one)
                     })
                     .collect(),
                 QOp::Table { shift, lo, clamp_lo, clamp_hi, values } => {
                     // Tags are node positions + 1: fixed by the graph, the same at keygen and proving.
                     let spec = TableSpec { tag: n + 1, shift: *shift, lo: *lo, clamp_lo: *clamp_lo, clamp_hi: *clamp_hi, values };
                     tables.add_table(spec.tag, *lo, values);
-                    ins[0].iter().map(|&x| table::lookup(ctx, &chips, &tables, &spec, x)).collect()
+                    ins[0].iter().map(|&x| table::lookup(ctx, chips, &tables, &spec, x)).collect()
                 }
-                QOp::Div { scale } => (0..node.len).map(|o| div::div(ctx, &chips, ins[0][o], ins[1][o], *scale)).collect(),
+                QOp::Div { scale } => (0..node.len).map(|o| div::div(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),
                 QOp::Cmp { eq, one } => (0..node.len)
                     .map(|o| {
                         if *eq {
-                            compare::equal(ctx, &chips, ins[0][o], ins[1][o], *one)
+                            compare::equal(ctx, chips, ins[0][o], ins[1][o], *one)
                         } else {
-                            compare::less(ctx, &chips, ins[0][o], ins[1][o], *one)
+                            compare::less(ctx, chips, ins[0][o], ins[1][o], *one)
                         }
                     })
                     .collect(),

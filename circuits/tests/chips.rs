@@ -24,7 +24,7 @@ fn run(
         .use_lookup_bits(K - 1)
         .use_instance_columns(1);
     let range = builder.range_chip();
-    let chips = Chips { range: &range, bits: BITS, mac: None };
+    let chips = Chips { range: &range, bits: BITS, mac: None, q_checked_by_relu: false };
     let out = f(builder.main(0), &chips);
     let mut instances: Vec<Fr> = out.iter().map(|c| *c.value()).collect();
     let ints = instances.iter().map(|v| to_i128(v).unwrap()).collect();
@@ -183,4 +183,44 @@ fn changed_public_output_fails_the_instance_copy() {
         |inst| inst[0] += fe::<Fr>(1),
     );
     assert!(has_permutation_failure(&r), "{r:?}");
+}
+
+/// A rescale whose output feeds a ReLU leaves the quotient's range check to the ReLU's
+/// sign decomposition. The only quotients the gate and the remainder check let through
+/// besides the honest one are field elements `q - t/2^shift`, far outside any range:
+/// the ReLU must reject such a quotient, and accept the honest one.
+#[test]
+fn rescale_quotient_left_to_relu_is_still_unique() {
+    use halo2_base::QuantumCell::{Constant, Existing, Witness};
+    use halo2_base::gates::{GateInstructions, RangeInstructions};
+    for forged in [false, true] {
+        let (out, r) = run(
+            |ctx, chips| {
+                let chips = Chips { q_checked_by_relu: true, ..*chips };
+                let x = io::checked_input(ctx, &chips, 1001);
+                // Honest: 1001 + 4 = 125 * 8 + 5. Forged: remainder 6 and q = (1005 - 6) / 8.
+                let acc = chips.gate().add(ctx, x, Constant(fe(4)));
+                let (q, rem) = if forged {
+                    (Fr::from(999u64) * Fr::from(8u64).invert().unwrap(), 6)
+                } else {
+                    (Fr::from(125u64), 5)
+                };
+                ctx.assign_region([Existing(acc), Witness(q), Constant(fe(-8)), Witness(fe(rem))], [0]);
+                let (q_cell, r_cell) = (ctx.get(-3), ctx.get(-1));
+                chips.range.range_check(ctx, r_cell, 3);
+                let y = relu::relu(ctx, &chips, q_cell);
+                // A forged output is no small integer: keep it out of the instances.
+                if forged { vec![] } else { vec![y] }
+            },
+            |_| {},
+        );
+        if forged {
+            // Its sign decomposition has no in-range low part: the decomposition gate or
+            // the low part's range lookup fails, whichever the witness breaks.
+            assert!(has_lookup_failure(&r) || has_gate_failure(&r), "forged quotient accepted: {r:?}");
+        } else {
+            r.unwrap();
+            assert_eq!(out, vec![rescale(1001, 3)]);
+        }
+    }
 }

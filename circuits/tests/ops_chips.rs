@@ -23,7 +23,7 @@ fn run(f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<Assi
         .use_lookup_bits(K - 1)
         .use_instance_columns(1);
     let range = builder.range_chip();
-    let chips = Chips { range: &range, bits: BITS, mac: None };
+    let chips = Chips { range: &range, bits: BITS, mac: None, q_checked_by_relu: false };
     let mut tables = Tables::new(false, builder.core().copy_manager.clone());
     let out = f(builder.main(0), &chips, &mut tables);
     let instances: Vec<Fr> = out.iter().map(|c| *c.value()).collect();

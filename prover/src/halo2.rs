@@ -43,8 +43,31 @@ pub fn keygen(
     sample_inputs: &[Vec<i64>],
     shape: &CircuitShape,
 ) -> Result<Halo2Keys, ProverError> {
+    let vk = keygen_vk_only(params, graph, sample_inputs, shape)?;
+    keygen_pk_from(params, vk, graph, sample_inputs, shape)
+}
+
+/// The verifying key alone: far cheaper than the proving key, and all that the
+/// Solidity verifier depends on (to size it before committing to a shape).
+pub fn keygen_vk_only(
+    params: &ParamsKZG<Bn256>,
+    graph: &QuantGraph,
+    sample_inputs: &[Vec<i64>],
+    shape: &CircuitShape,
+) -> Result<VerifyingKey<G1Affine>, ProverError> {
     let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Keygen, graph, sample_inputs, shape)?;
-    let vk = keygen_vk(params, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
+    keygen_vk(params, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))
+}
+
+/// The proving key for a verifying key from [`keygen_vk_only`] at the same shape.
+pub fn keygen_pk_from(
+    params: &ParamsKZG<Bn256>,
+    vk: VerifyingKey<G1Affine>,
+    graph: &QuantGraph,
+    sample_inputs: &[Vec<i64>],
+    shape: &CircuitShape,
+) -> Result<Halo2Keys, ProverError> {
+    let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Keygen, graph, sample_inputs, shape)?;
     let pk = keygen_pk(params, vk, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
     let shape = CircuitShape { break_points: circuit.builder.break_points(), ..shape.clone() };
     Ok(Halo2Keys { pk, shape })

@@ -8,7 +8,7 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::public;
 use zkinfer_circuits::hash::hash_values;
-use zkinfer_circuits::{native_instances, plan, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
+use zkinfer_circuits::{native_instances, plan_candidates, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
 use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
@@ -172,21 +172,31 @@ pub fn compile(
     let model_hash = sha256_hex(onnx);
     let quant_json = serde_json::to_vec(&prepared.quant).expect("quantized graphs serialize");
 
+    // Candidate shapes, cheapest to prove first; the first whose verifier fits EIP-170
+    // wins. When none fits, the plain layout is planned again with fewer columns.
     let mut plan_opts = opts.plan.clone();
-    loop {
-        let planned = step(
+    let plan_step = |o: &PlanOptions| {
+        step(
             progress,
             "plan the circuit layout",
-            || plan::<Fr>(&prepared.quant, &qin, &plan_opts).map_err(ServiceError::from),
-            |p| {
-                let mac = if p.stats.mac_width > 0 {
-                    format!(", MAC gate {} terms/row in {} group(s)", p.stats.mac_width, p.stats.mac_sets)
-                } else {
-                    String::new()
-                };
-                format!("k = {}, {} advice + {} lookup columns, {} rows{mac}", p.stats.k, p.stats.num_advice, p.stats.num_lookup_advice, p.stats.rows)
+            || plan_candidates::<Fr>(&prepared.quant, &qin, o).map_err(ServiceError::from),
+            |c| {
+                let p = &c[0].stats;
+                let mac = if p.mac_width > 0 { format!(", MAC gate {} terms/row in {} group(s)", p.mac_width, p.mac_sets) } else { String::new() };
+                let more = if c.len() > 1 { format!(" ({} other shapes in reserve)", c.len() - 1) } else { String::new() };
+                format!("k = {}, {} advice + {} lookup columns, {} rows{mac}{more}", p.k, p.num_advice, p.num_lookup_advice, p.rows)
             },
-        )?;
+        )
+    };
+    let mut candidates = plan_step(&plan_opts)?.into_iter();
+    // The fewest columns a verifier over EIP-170 had: shapes with as many are skipped
+    // (the verifier grows with columns), unless none other is left.
+    let mut too_many_columns = usize::MAX;
+    loop {
+        let planned = candidates.next().expect("candidate lists are never empty and are refilled before they run out");
+        if planned.stats.columns() >= too_many_columns && candidates.len() > 0 {
+            continue;
+        }
         let k = planned.stats.k;
         let (params, srs_info) = step(progress, "load the SRS", || srs_for(&srs_source, k, cache), |(_, i)| {
             if i.kind == "insecure-test" {
@@ -200,49 +210,64 @@ pub fn compile(
         // default (all public) adds nothing, so older settings hashes stay the same.
         let vis = planned.shape.visibility;
         let vis_json = serde_json::to_vec(&vis).expect("visibility serializes");
-        let mut parts: Vec<&[u8]> = vec![&quant_json, &params_json, srs_info.sha256.as_bytes()];
+        // The circuit version names the lowering: keys cached by an older one never match.
+        let mut parts: Vec<&[u8]> = vec![&quant_json, &params_json, srs_info.sha256.as_bytes(), CIRCUIT_VERSION.as_bytes()];
         if vis != VisibilityConfig::default() {
             parts.push(&vis_json);
         }
         let settings_hash = sha256_parts(&parts);
         let cached = cache.get(&settings_hash).and_then(|(bytes, shape)| h2::read_pk(&bytes, &shape).ok().map(|pk| Halo2Keys { pk, shape }));
         let keys_cached = cached.is_some();
-        let keys = match cached {
-            Some(k) => k,
-            None => {
-                let keys = step(
-                    progress,
-                    "key generation",
-                    || h2::keygen(&params, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
-                    |_| "proving and verifying keys".to_string(),
-                )?;
-                cache.put(&settings_hash, &h2::write_pk(&keys.pk), &keys.shape);
-                keys
-            }
+        // The verifier depends on the verifying key alone: a shape is sized with it
+        // before its proving key is built.
+        let vk = match &cached {
+            Some(k) => k.vk().clone(),
+            None => step(
+                progress,
+                "verifying key",
+                || h2::keygen_vk_only(&params, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
+                |_| "fixed columns committed".to_string(),
+            )?,
         };
-        let num_instances = InstanceLayout::new(&prepared.quant, &keys.shape.visibility).len();
+        let num_instances = InstanceLayout::new(&prepared.quant, &planned.shape.visibility).len();
         let (verifier_source, verifier) = step(
             progress,
             "generate and compile the Solidity verifier",
             || {
-                let src = halo2_verifier_source(&params, keys.vk(), num_instances);
+                let src = halo2_verifier_source(&params, &vk, num_instances);
                 let c = compile_solidity(&src, None)?;
                 Ok::<_, ServiceError>((src, c))
             },
             |(_, c)| format!("{} bytes of runtime code (EIP-170 limit {EIP170_LIMIT})", c.runtime_code.len()),
         )?;
         if verifier.runtime_code.len() > EIP170_LIMIT {
-            // The MAC gate's columns go first, then gate columns one by one.
-            if planned.stats.mac_width > 0 && plan_opts.mac_width.is_none() {
-                plan_opts.mac_width = Some(0);
+            too_many_columns = too_many_columns.min(planned.stats.columns());
+            if candidates.len() > 0 {
                 continue;
             }
             if plan_opts.max_advice <= 1 || plan_opts.k.is_some() {
                 return Err(ServiceError::VerifierTooLarge { size: verifier.runtime_code.len() });
             }
             plan_opts.max_advice -= 1;
+            if opts.plan.mac_width.is_none() {
+                plan_opts.mac_width = Some(0);
+            }
+            candidates = plan_step(&plan_opts)?.into_iter();
             continue;
         }
+        let keys = match cached {
+            Some(k) => k,
+            None => {
+                let keys = step(
+                    progress,
+                    "key generation",
+                    || h2::keygen_pk_from(&params, vk, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
+                    |_| "proving key".to_string(),
+                )?;
+                cache.put(&settings_hash, &h2::write_pk(&keys.pk), &keys.shape);
+                keys
+            }
+        };
         let settings = Settings {
             format_version: 1,
             model_hash,

@@ -1,4 +1,5 @@
 //! `scaling [--out DIR] [--max-params N]`: how proving cost grows with model size.
+//! `scaling --write mlp|cnn SPEC DIR` writes one such model folder (e.g. for compare.py).
 //!
 //! Synthetic MLPs from about 10k to 2M parameters and conv nets of growing width
 //! ([`zkinfer_benches::gen`]), each planned, key-generated and proved in its own child
@@ -19,15 +20,20 @@ const MLPS: &[[usize; 4]] = &[[64, 128, 16, 10], [256, 160, 64, 10], [512, 256, 
 /// Conv nets: channels, image size, conv layers.
 const CNNS: &[[usize; 3]] = &[[4, 16, 2], [8, 16, 2], [16, 16, 2], [32, 16, 2]];
 
-fn one(kind: &str, spec: &[usize]) -> Result<Value> {
-    let (onnx, n_in, params, macs) = match kind {
+/// The model bytes, its input count, parameters and multiply-accumulates.
+fn generate(kind: &str, spec: &[usize]) -> Result<(Vec<u8>, usize, usize, usize)> {
+    Ok(match kind {
         "mlp" => (gen::mlp(spec, 7), spec[0], gen::mlp_params(spec), gen::mlp_params(spec)),
         "cnn" => {
             let (p, m) = gen::cnn_size(spec[0], spec[1], spec[2]);
             (gen::cnn(spec[0], spec[1], spec[2], 7), spec[0] * spec[1] * spec[1], p, m)
         }
         _ => bail!("unknown kind {kind}"),
-    };
+    })
+}
+
+fn one(kind: &str, spec: &[usize]) -> Result<Value> {
+    let (onnx, n_in, params, macs) = generate(kind, spec)?;
     let m = zkinfer_benches::load(&onnx, &gen::input_json(n_in, 7))?;
     let t = Instant::now();
     let planned = plan::<Fr>(&m.quant, &m.qin, &PlanOptions::default())?;
@@ -56,9 +62,19 @@ fn one(kind: &str, spec: &[usize]) -> Result<Value> {
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--one") {
+    let mode = args.get(1).map(String::as_str);
+    if mode == Some("--one") || mode == Some("--write") {
         let spec: Vec<usize> = args[3].split(',').map(|s| s.parse()).collect::<Result<_, _>>()?;
-        println!("{}", one(&args[2], &spec)?);
+        if mode == Some("--one") {
+            println!("{}", one(&args[2], &spec)?);
+        } else {
+            // A model folder for `zkinfer` or compare.py: network.onnx and input.json.
+            let dir = args.get(4).context("usage: scaling --write KIND SPEC DIR")?;
+            let (onnx, n_in, _, _) = generate(&args[2], &spec)?;
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(format!("{dir}/network.onnx"), onnx)?;
+            std::fs::write(format!("{dir}/input.json"), gen::input_json(n_in, 7))?;
+        }
         return Ok(());
     }
     let flag = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();

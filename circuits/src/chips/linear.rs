@@ -113,7 +113,8 @@ fn rescale_value<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, acc: F,
 }
 
 /// The rescale cells `[acc, q, -2^shift, r]` under the gate `a + b * c = d`, with `r` and
-/// `q` range-checked; returns the `acc` and `q` cells.
+/// `q` range-checked (`q` by the ReLU that consumes it when [`Chips::q_checked_by_relu`]);
+/// returns the `acc` and `q` cells.
 fn rescale_cells<F: ScalarField>(
     ctx: &mut Context<F>,
     chips: &Chips<F>,
@@ -127,6 +128,8 @@ fn rescale_cells<F: ScalarField>(
     let q_cell = ctx.get(-3);
     let acc_cell = ctx.get(-4);
     chips.range.range_check(ctx, r_cell, shift as usize);
-    super::io::range_check_signed(ctx, chips, q_cell);
+    if !chips.q_checked_by_relu {
+        super::io::range_check_signed(ctx, chips, q_cell);
+    }
     (acc_cell, q_cell)
 }

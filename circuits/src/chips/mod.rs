@@ -17,6 +17,7 @@ use halo2_base::gates::{GateChip, RangeChip, RangeInstructions};
 use crate::field::ScalarField;
 
 /// What every chip needs: the gate, the range chip and the activation bound.
+#[derive(Clone, Copy)]
 pub struct Chips<'a, F: ScalarField> {
     pub range: &'a RangeChip<F>,
     /// Checked activations satisfy `|q| < 2^(bits-1)`.
@@ -24,6 +25,10 @@ pub struct Chips<'a, F: ScalarField> {
     /// The multiply-accumulate gate for constant-weight dot products, when the circuit
     /// shape has one; else they use halo2-base's inner product.
     pub mac: Option<&'a mac::Macs<F>>,
+    /// Set by the lowering for a Linear or Bilinear node whose output feeds a ReLU: the
+    /// ReLU's sign decomposition of each output `q` proves `|q| < 2^(bits-1)`, the very
+    /// range check that makes a rescale's quotient unique, so the rescale skips its own.
+    pub q_checked_by_relu: bool,
 }
 
 impl<'a, F: ScalarField> Chips<'a, F> {
