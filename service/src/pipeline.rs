@@ -248,7 +248,9 @@ pub fn compile(
             if plan_opts.max_advice <= 1 || plan_opts.k.is_some() {
                 return Err(ServiceError::VerifierTooLarge { size: verifier.runtime_code.len() });
             }
-            plan_opts.max_advice -= 1;
+            // Fewer gate columns at every k (the large-k budget included).
+            plan_opts.max_advice = plan_opts.max_advice.min(plan_opts.max_advice_large) - 1;
+            plan_opts.max_advice_large = plan_opts.max_advice;
             if opts.plan.mac_width.is_none() {
                 plan_opts.mac_width = Some(0);
             }
