@@ -12,12 +12,17 @@ use zkinfer_service::progress::Silent;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
+/// 1l_mlp: the ONNX bytes, its input file and the samples in it.
+fn mlp() -> (Vec<u8>, InputData, Vec<Vec<Vec<f64>>>) {
+    let onnx = std::fs::read(format!("{CORPUS}/1l_mlp/network.onnx")).unwrap();
+    let input = InputData::from_path(format!("{CORPUS}/1l_mlp/input.json")).unwrap();
+    let samples = input.samples();
+    (onnx, input, samples)
+}
+
 #[test]
 fn hashed_proofs_verify_and_bind_their_values() {
-    let dir = format!("{CORPUS}/1l_mlp");
-    let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
-    let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
-    let samples = input.samples();
+    let (onnx, input, samples) = mlp();
     // Another input: the first value nudged by one quantization step or so.
     let mut other = samples[0].clone();
     other[0][0] += 0.05;
@@ -63,24 +68,31 @@ fn zkinfer(args: &[&str]) -> (bool, String, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
+/// Compiles 1l_mlp into `tmp/m` with `flags`, proves its input into `tmp/proof.json`,
+/// verifies natively and on the EVM; returns the folder, the proof path and the input.
+fn cli_chain(tmp: &std::path::Path, flags: &[&str]) -> (String, String, String) {
+    std::fs::create_dir_all(tmp).unwrap();
+    let (model, input) = (format!("{CORPUS}/1l_mlp/network.onnx"), format!("{CORPUS}/1l_mlp/input.json"));
+    let d = tmp.join("m").to_str().unwrap().to_string();
+    let p = tmp.join("proof.json").to_str().unwrap().to_string();
+    let mut compile = vec!["compile", &model, "--input", &input, "--out", &d];
+    compile.extend_from_slice(flags);
+    let (ok, _, err) = zkinfer(&compile);
+    assert!(ok, "compile: {err}");
+    let (ok, _, err) = zkinfer(&["prove", &d, "--input", &input, "--out", &p]);
+    assert!(ok, "prove: {err}");
+    let (ok, _, err) = zkinfer(&["verify", &d, &p]);
+    assert!(ok, "verify: {err}");
+    let (ok, out, err) = zkinfer(&["verify-evm", &d, &p]);
+    assert!(ok && out.contains("gas used"), "verify-evm: {err}");
+    (d, p, input)
+}
+
 #[test]
 fn cli_hash_equals_the_input_instance_and_verify_checks_the_output_hash() {
     let tmp = std::env::temp_dir().join(format!("zkinfer-hashed-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    let (model, input) = (format!("{CORPUS}/1l_mlp/network.onnx"), format!("{CORPUS}/1l_mlp/input.json"));
-    let dir = tmp.join("m");
-    let proof = tmp.join("proof.json");
-    let (d, p) = (dir.to_str().unwrap(), proof.to_str().unwrap());
-    let compile = ["compile", &model, "--input", &input, "--out", d, "--input-visibility", "hashed", "--output-visibility", "hashed"];
-    let (ok, _, err) = zkinfer(&compile);
-    assert!(ok, "compile: {err}");
-    let (ok, _, err) = zkinfer(&["prove", d, "--input", &input, "--out", p]);
-    assert!(ok, "prove: {err}");
-    let (ok, _, err) = zkinfer(&["verify", d, p]);
-    assert!(ok, "verify: {err}");
-    let (ok, out, err) = zkinfer(&["verify-evm", d, p]);
-    assert!(ok, "verify-evm: {err}");
-    assert!(out.contains("gas used"));
+    let (d, proof, input) = cli_chain(&tmp, &["--input-visibility", "hashed", "--output-visibility", "hashed"]);
+    let d = d.as_str();
 
     let (ok, hash, err) = zkinfer(&["hash", d, "--input", &input]);
     assert!(ok, "hash: {err}");
@@ -134,11 +146,8 @@ fn param_opts(params: ParamVisibility) -> CompileOptions {
 #[test]
 fn hashed_params_one_key_serves_two_weight_sets_and_binds_each() {
     use zkinfer_prover::halo2::write_vk;
-    let dir = format!("{CORPUS}/1l_mlp");
-    let onnx_a = std::fs::read(format!("{dir}/network.onnx")).unwrap();
+    let (onnx_a, input, samples) = mlp();
     let onnx_b = perturbed(&onnx_a);
-    let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
-    let samples = input.samples();
     let opts = param_opts(ParamVisibility::Hashed);
     let compile = |onnx: &[u8]| pipeline::compile(onnx, &samples, input.input_shapes.clone(), None, &opts, &NoCache, &Silent).unwrap();
     // Two key generations, no cache: the keys cannot come from each other.
@@ -175,10 +184,7 @@ fn hashed_params_one_key_serves_two_weight_sets_and_binds_each() {
 
 #[test]
 fn private_params_verify_and_need_pinned_scales() {
-    let dir = format!("{CORPUS}/1l_mlp");
-    let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
-    let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
-    let samples = input.samples();
+    let (onnx, input, samples) = mlp();
     let mut unpinned = param_opts(ParamVisibility::Private);
     unpinned.quant.scale = None;
     let r = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), None, &unpinned, &NoCache, &Silent);
@@ -197,21 +203,8 @@ fn private_params_verify_and_need_pinned_scales() {
 #[test]
 fn cli_hash_params_equals_the_param_instance() {
     let tmp = std::env::temp_dir().join(format!("zkinfer-hashed-params-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    let (model, input) = (format!("{CORPUS}/1l_mlp/network.onnx"), format!("{CORPUS}/1l_mlp/input.json"));
-    let dir = tmp.join("m");
-    let proof = tmp.join("proof.json");
-    let (d, p) = (dir.to_str().unwrap(), proof.to_str().unwrap());
-    let compile = ["compile", &model, "--input", &input, "--out", d, "--param-visibility", "hashed", "--scale", "7", "--param-scale", "7"];
-    let (ok, _, err) = zkinfer(&compile);
-    assert!(ok, "compile: {err}");
-    let (ok, _, err) = zkinfer(&["prove", d, "--input", &input, "--out", p]);
-    assert!(ok, "prove: {err}");
-    let (ok, _, err) = zkinfer(&["verify", d, p]);
-    assert!(ok, "verify: {err}");
-    let (ok, _, err) = zkinfer(&["verify-evm", d, p]);
-    assert!(ok, "verify-evm: {err}");
-    let (ok, hash, err) = zkinfer(&["hash", d, "--params"]);
+    let (d, proof, _) = cli_chain(&tmp, &["--param-visibility", "hashed", "--scale", "7", "--param-scale", "7"]);
+    let (ok, hash, err) = zkinfer(&["hash", &d, "--params"]);
     assert!(ok, "hash --params: {err}");
     let pf: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
     assert_eq!(hash.trim(), pf["instances"][0].as_str().unwrap());
