@@ -212,5 +212,25 @@ fn cli_hash_params_equals_the_param_instance() {
     assert_eq!(meanings.len(), pf["instances"].as_array().unwrap().len());
     assert_eq!(meanings[0], "param hash");
     assert!(meanings[1].starts_with("packed input[0.."), "{meanings:?}");
+
+    // Other weights, same architecture: the keys come from the cache; a proof for them
+    // verifies in their folder and is refused in this one (its parameter hash differs).
+    let (onnx, _, _) = mlp();
+    let model_b = tmp.join("b.onnx");
+    std::fs::write(&model_b, perturbed(&onnx)).unwrap();
+    let (db, pb) = (tmp.join("b").to_str().unwrap().to_string(), tmp.join("proof_b.json").to_str().unwrap().to_string());
+    let input = format!("{CORPUS}/1l_mlp/input.json");
+    let flags = ["--param-visibility", "hashed", "--scale", "7", "--param-scale", "7"];
+    let mut compile = vec!["compile", model_b.to_str().unwrap(), "--input", &input, "--out", &db];
+    compile.extend_from_slice(&flags);
+    let (ok, out, err) = zkinfer(&compile);
+    assert!(ok, "compile b: {err}");
+    assert!(out.contains("reused from the key cache"), "{out}");
+    let (ok, _, err) = zkinfer(&["prove", &db, "--input", &input, "--out", &pb]);
+    assert!(ok, "prove b: {err}");
+    let (ok, _, err) = zkinfer(&["verify", &db, &pb]);
+    assert!(ok, "verify b: {err}");
+    let (ok, _, err) = zkinfer(&["verify", &d, &pb]);
+    assert!(!ok && err.contains("not this folder's model"), "a proof for other weights accepted: {err}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -221,7 +221,24 @@ fn load_proof(md: &ModelDir, settings: &pipeline::Settings, proof: &Path) -> Res
             None => eprintln!("note: this model's outputs are private; the proof attests that a valid run exists, not its outputs"),
         },
     }
+    check_params(&quant, vis, &instances, proof)?;
     Ok((instances, pf.proof_bytes()?))
+}
+
+/// Keys of private or hashed parameters serve every weight set of the architecture: a
+/// proof is for this folder's model only if its parameter hash is this model's.
+fn check_params(quant: &zkinfer_models::QuantGraph, vis: &VisibilityConfig, instances: &[zkinfer_circuits::Fr], proof: &Path) -> Result<()> {
+    match zkinfer_circuits::InstanceLayout::new(quant, vis).param_hash_index() {
+        Some(at) if instances[at] != pipeline::param_hash(quant)? => {
+            bail!("the parameter hash in {} is not this folder's model: the proof is for other weights", proof.display())
+        }
+        Some(_) => {}
+        None if !vis.params.is_fixed() => {
+            eprintln!("note: this model's parameters are private; the proof holds for some weights of this architecture, not necessarily these")
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 /// `zkinfer hash`: prints the Poseidon hash of the quantized first sample of `input`,
