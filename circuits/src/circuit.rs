@@ -107,7 +107,8 @@ pub struct Gadgets<F: ScalarField> {
 }
 
 /// Lowers the model and exposes its public values as [`crate::instances`] lays them out
-/// (input hash, packed public inputs and outputs, output hash, as `visibility` says);
+/// (input hash, parameter hash, packed public inputs and outputs, output hash, as
+/// `visibility` says);
 /// returns the packed values. Planning, keygen and proving all go through here, so they
 /// see the same circuit.
 pub fn synthesize_model<F: ScalarField>(
@@ -117,7 +118,7 @@ pub fn synthesize_model<F: ScalarField>(
     visibility: &VisibilityConfig,
     mac_width: usize,
 ) -> Result<(Vec<i128>, Gadgets<F>), CircuitError> {
-    let lowered = lower(builder, graph, inputs, mac_width)?;
+    let lowered = lower(builder, graph, inputs, mac_width, visibility.params)?;
     let n_in_all = port_len(&graph.inputs);
     let (in_cells, out_cells) = lowered.public.split_at(n_in_all);
     let layout = InstanceLayout::new(graph, visibility);
@@ -134,6 +135,9 @@ pub fn synthesize_model<F: ScalarField>(
     // Hashed values need no range check: the verifier hashes in-range values itself.
     if layout.input_hash {
         exposed.push(hash::hash_cells(ctx, range.gate(), in_cells));
+    }
+    if layout.param_hash {
+        exposed.push(hash::hash_cells(ctx, range.gate(), &lowered.params));
     }
     exposed.extend(public::pack_cells(ctx, &chips, &cells, &checked));
     if layout.output_hash {

@@ -11,4 +11,6 @@ pub enum CircuitError {
     TooLarge { needed: usize, columns: usize, max_k: u32 },
     #[error("layout: {0}")]
     Layout(String),
+    #[error("private parameters: {0}")]
+    Params(String),
 }

@@ -1,7 +1,8 @@
 //! The layout of the public instance column.
 //!
 //! Instances are, in order: the Poseidon hash of the inputs (only when inputs are
-//! [`Visibility::Hashed`]), then the packed public values ([`crate::public`]: public
+//! [`Visibility::Hashed`]), then the Poseidon hash of the model parameters in canonical
+//! order (only when they are [`ParamVisibility::Hashed`]), then the packed public values ([`crate::public`]: public
 //! inputs, then public outputs, packed together), then the Poseidon hash of the outputs
 //! (only when outputs are [`Visibility::Hashed`]). With at most one of public/hashed per
 //! kind this is "[input hash or packed inputs], then [output hash or packed outputs]".
@@ -12,7 +13,7 @@ use zkinfer_models::quant::{QPort, QuantGraph};
 
 use crate::hash::hash_values;
 use crate::public;
-use crate::visibility::{Visibility, VisibilityConfig};
+use crate::visibility::{ParamVisibility, Visibility, VisibilityConfig};
 use crate::Fr;
 
 /// Where each kind of public value sits in the instance column.
@@ -26,6 +27,8 @@ pub struct InstanceLayout {
     pub packed: usize,
     /// Instance 0 is the hash of the inputs.
     pub input_hash: bool,
+    /// The instance after the input hash (if any) is the hash of the parameters.
+    pub param_hash: bool,
     /// The last instance is the hash of the outputs.
     pub output_hash: bool,
 }
@@ -44,13 +47,14 @@ impl InstanceLayout {
             n_out,
             packed: public::num_instances(n_in + n_out, graph.bits),
             input_hash: visibility.inputs == Visibility::Hashed,
+            param_hash: visibility.params == ParamVisibility::Hashed,
             output_hash: visibility.outputs == Visibility::Hashed,
         }
     }
 
     /// Total number of instances.
     pub fn len(&self) -> usize {
-        self.input_hash as usize + self.packed + self.output_hash as usize
+        self.input_hash as usize + self.param_hash as usize + self.packed + self.output_hash as usize
     }
 
     /// Whether there are no instances at all.
@@ -60,13 +64,48 @@ impl InstanceLayout {
 
     /// Indices of the packed instances.
     pub fn packed_range(&self) -> Range<usize> {
-        let start = self.input_hash as usize;
+        let start = self.input_hash as usize + self.param_hash as usize;
         start..start + self.packed
     }
 
     /// Index of the input hash, if the inputs are hashed.
     pub fn input_hash_index(&self) -> Option<usize> {
         self.input_hash.then_some(0)
+    }
+
+    /// Index of the parameter hash, if the parameters are hashed.
+    pub fn param_hash_index(&self) -> Option<usize> {
+        self.param_hash.then_some(self.input_hash as usize)
+    }
+
+    /// What each instance stands for, in order: `input hash`, `param hash`, `packed
+    /// input[a..b]` / `packed output[a..b]` (flat value ranges, both when one element
+    /// packs the end of the inputs and the start of the outputs), `output hash`.
+    pub fn meanings(&self, bits: u32) -> Vec<String> {
+        let per = public::values_per_instance(bits);
+        let mut out = Vec::with_capacity(self.len());
+        if self.input_hash {
+            out.push("input hash".to_string());
+        }
+        if self.param_hash {
+            out.push("param hash".to_string());
+        }
+        let total = self.n_in + self.n_out;
+        for i in 0..self.packed {
+            let (a, b) = (i * per, ((i + 1) * per).min(total));
+            let mut parts = Vec::new();
+            if a < self.n_in {
+                parts.push(format!("input[{a}..{}]", b.min(self.n_in)));
+            }
+            if b > self.n_in {
+                parts.push(format!("output[{}..{}]", a.max(self.n_in) - self.n_in, b - self.n_in));
+            }
+            out.push(format!("packed {}", parts.join(", ")));
+        }
+        if self.output_hash {
+            out.push("output hash".to_string());
+        }
+        out
     }
 
     /// Index of the output hash, if the outputs are hashed.
@@ -87,9 +126,18 @@ pub fn native_instances(graph: &QuantGraph, visibility: &VisibilityConfig, input
     if layout.input_hash {
         instances.push(hash_values(&ins));
     }
+    if layout.param_hash {
+        instances.push(param_hash(graph));
+    }
     instances.extend(public::pack::<Fr>(&packed_values, graph.bits));
     if layout.output_hash {
         instances.push(hash_values(&outs));
     }
     instances
+}
+
+/// The Poseidon hash of `graph`'s quantized parameters in canonical order: the
+/// instance a proof with [`ParamVisibility::Hashed`] carries after the input hash.
+pub fn param_hash(graph: &QuantGraph) -> Fr {
+    hash_values(&graph.param_values().iter().map(|v| *v as i128).collect::<Vec<_>>())
 }

@@ -29,4 +29,4 @@ pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
 pub use layout::{plan, plan_candidates, LayoutStats, Plan, PlanOptions};
 pub use instances::{native_instances, InstanceLayout};
-pub use visibility::{Visibility, VisibilityConfig};
+pub use visibility::{ParamVisibility, Visibility, VisibilityConfig};

@@ -1,27 +1,35 @@
 //! Lowering a [`QuantGraph`] onto a halo2-base builder.
 
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
-use halo2_base::AssignedValue;
-use zkinfer_models::quant::{QOp, QuantGraph};
+use std::collections::HashMap;
+
+use halo2_base::{AssignedValue, QuantumCell};
+use zkinfer_models::quant::{ParamRef, ParamSlot, QOp, QuantGraph};
 
 use crate::chips::mac::Macs;
 use crate::chips::table::{self, TableSpec, Tables};
 use crate::chips::{compare, div, io, linear, relu, Chips};
 use crate::error::CircuitError;
-use crate::field::ScalarField;
+use crate::field::{fe, ScalarField};
+use crate::visibility::ParamVisibility;
 
-/// Cells of every value, the public instances (inputs then outputs), the lookup tables
-/// with the cells looked up in them, and the MAC gate's dot products.
+/// Cells of every value, the public instances (inputs then outputs), the parameter
+/// cells (canonical order; empty for fixed parameters), the lookup tables with the
+/// cells looked up in them, and the MAC gate's dot products.
 pub struct Lowered<F: ScalarField> {
     pub values: Vec<Vec<AssignedValue<F>>>,
     pub public: Vec<AssignedValue<F>>,
+    pub params: Vec<AssignedValue<F>>,
     pub tables: Tables<F>,
     pub macs: Option<Macs<F>>,
 }
 
 /// Assigns the whole model into `builder`'s main context and registers the public
 /// instances (graph inputs, then graph outputs, flattened). With `mac_width > 0`,
-/// constant-weight dot products go to the MAC gate of that width.
+/// constant-weight dot products go to the MAC gate of that width. With `params` not
+/// fixed, the graph's parameters are witness cells (assigned first, in canonical order)
+/// and the graph must be quantized for it (`private_params`); the MAC gate, which holds
+/// weights in fixed columns, is refused then.
 ///
 /// The witness is computed from the inputs by the chips; it does not depend on the
 /// reference interpreter, against which tests compare it.
@@ -30,15 +38,31 @@ pub fn lower<F: ScalarField>(
     graph: &QuantGraph,
     inputs: &[Vec<i64>],
     mac_width: usize,
+    params: ParamVisibility,
 ) -> Result<Lowered<F>, CircuitError> {
     if inputs.len() != graph.inputs.len() {
         return Err(CircuitError::Inputs(format!("expected {} inputs, got {}", graph.inputs.len(), inputs.len())));
+    }
+    if !params.is_fixed() {
+        if !graph.private_params || !graph.params_well_formed() {
+            return Err(CircuitError::Params("the graph was not quantized with private parameters (or lists them wrongly)".into()));
+        }
+        if mac_width > 0 {
+            return Err(CircuitError::Params("the MAC gate holds weights in fixed columns: it cannot take private parameters".into()));
+        }
     }
     let range = builder.range_chip();
     let macs = (mac_width > 0).then(|| Macs::new(mac_width, builder.witness_gen_only(), builder.core().copy_manager.clone()));
     let chips = Chips { range: &range, bits: graph.bits, mac: macs.as_ref(), q_checked_by_relu: false };
     let mut tables = Tables::new(builder.witness_gen_only(), builder.core().copy_manager.clone());
     let ctx = builder.main(0);
+    let (param_cells, param_at): (Vec<AssignedValue<F>>, HashMap<ParamRef, AssignedValue<F>>) = if params.is_fixed() {
+        Default::default()
+    } else {
+        let cells = ctx.assign_witnesses(graph.param_values().into_iter().map(|v| fe::<F>(v as i128)));
+        let at = graph.params.iter().copied().zip(cells.iter().copied()).collect();
+        (cells, at)
+    };
     let mut values: Vec<Vec<AssignedValue<F>>> = vec![Vec::new(); graph.num_values];
     let mut public = Vec::new();
     for (port, data) in graph.inputs.iter().zip(inputs) {
@@ -62,6 +86,20 @@ pub fn lower<F: ScalarField>(
         let out: Vec<AssignedValue<F>> = {
             let ins: Vec<&Vec<AssignedValue<F>>> = node.inputs.iter().map(|&i| &values[i]).collect();
             match &node.op {
+                QOp::Linear { offsets, slot, idx, coeff, bias, shift } if !param_at.is_empty() => {
+                    let cell = |s: ParamSlot, v: i64| match param_at.get(&ParamRef { node: n as u32, slot: s }) {
+                        Some(c) => QuantumCell::Existing(*c),
+                        None => QuantumCell::Constant(fe(v as i128)),
+                    };
+                    (0..node.len)
+                        .map(|o| {
+                            let terms: Vec<_> = (offsets[o]..offsets[o + 1])
+                                .map(|t| (ins[slot[t] as usize][idx[t] as usize], cell(ParamSlot::Coeff(t as u32), coeff[t])))
+                                .collect();
+                            linear::linear_cells(ctx, &chips, terms, cell(ParamSlot::Bias(o as u32), bias[o]), *shift)
+                        })
+                        .collect()
+                }
                 QOp::Linear { offsets, slot, idx, coeff, bias, shift } => (0..node.len)
                     .map(|o| {
                         let terms: Vec<_> = (offsets[o]..offsets[o + 1])
@@ -111,5 +149,5 @@ pub fn lower<F: ScalarField>(
         public.extend(values[port.value].iter().copied());
     }
     builder.assigned_instances = vec![public.clone()];
-    Ok(Lowered { values, public, tables, macs })
+    Ok(Lowered { values, public, params: param_cells, tables, macs })
 }

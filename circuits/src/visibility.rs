@@ -29,11 +29,49 @@ impl std::str::FromStr for Visibility {
     }
 }
 
-/// Visibility of inputs and outputs.
+/// How the model parameters (weights and biases, see
+/// `zkinfer_models::quant::QuantGraph::params`) appear in the circuit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamVisibility {
+    /// Constants in fixed columns: the verifying key binds the weights.
+    #[default]
+    Fixed,
+    /// Private witness cells: the verifying key does not depend on the weights, and
+    /// nothing binds them (any weights of this architecture make a valid proof).
+    Private,
+    /// Private witness cells, committed to by one public instance: the Poseidon hash of
+    /// the parameters in canonical order ([`crate::hash`]).
+    Hashed,
+}
+
+impl ParamVisibility {
+    /// Whether the parameters are constants of the circuit.
+    pub fn is_fixed(&self) -> bool {
+        *self == ParamVisibility::Fixed
+    }
+}
+
+impl std::str::FromStr for ParamVisibility {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fixed" => Ok(ParamVisibility::Fixed),
+            "private" => Ok(ParamVisibility::Private),
+            "hashed" => Ok(ParamVisibility::Hashed),
+            other => Err(format!("unknown parameter visibility `{other}` (fixed, private or hashed)")),
+        }
+    }
+}
+
+/// Visibility of inputs, outputs and parameters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VisibilityConfig {
     pub inputs: Visibility,
     pub outputs: Visibility,
+    /// Absent (fixed) in settings written before parameters could be private.
+    #[serde(default, skip_serializing_if = "ParamVisibility::is_fixed")]
+    pub params: ParamVisibility,
 }
 
 impl VisibilityConfig {

@@ -47,7 +47,7 @@ fn hashed_instances_match_native_and_mockprover_rejects_a_wrong_hash() {
         (Visibility::Hashed, Visibility::Private),
     ];
     for (inputs, outputs) in cases {
-        let vis = VisibilityConfig { inputs, outputs };
+        let vis = VisibilityConfig { inputs, outputs, ..Default::default() };
         let opts = PlanOptions { visibility: vis, ..Default::default() };
         let plan = plan::<Fr>(&p.quant, &qin, &opts).unwrap();
         let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, &p.quant, &qin, &plan.shape).unwrap();
@@ -75,4 +75,75 @@ fn hashed_instances_match_native_and_mockprover_rejects_a_wrong_hash() {
             );
         }
     }
+}
+
+/// 1l_mlp quantized for private parameters at pinned scales, and the same graph with
+/// every parameter nudged (a second weight set of the same architecture).
+fn private_param_graphs() -> (zkinfer_models::QuantGraph, zkinfer_models::QuantGraph, Vec<Vec<i64>>) {
+    let dir = format!("{CORPUS}/1l_mlp");
+    let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
+    let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
+    let samples = input.samples();
+    let hints = hints_for(&samples, input.input_shapes.clone());
+    let opts = QuantOptions { scale: Some(7), param_scale: Some(7), private_params: true, ..Default::default() };
+    let a = prepare(&onnx, &samples, &hints, &opts).unwrap().quant;
+    assert!(a.private_params && a.params_well_formed());
+    let values = a.param_values();
+    assert!(!values.is_empty());
+    let nudged: Vec<i64> = values.iter().enumerate().map(|(i, v)| v + (i % 3) as i64 - 1).collect();
+    let b = a.with_param_values(&nudged).unwrap();
+    let qin = interp::quantize_inputs(&a, &samples[0]).unwrap();
+    (a, b, qin)
+}
+
+#[test]
+fn hashed_params_are_witnesses_bound_by_their_hash() {
+    use zkinfer_circuits::instances::param_hash;
+    use zkinfer_circuits::ParamVisibility;
+    let (a, b, qin) = private_param_graphs();
+    assert_ne!(param_hash(&a), param_hash(&b));
+    for params in [ParamVisibility::Hashed, ParamVisibility::Private] {
+        let vis = VisibilityConfig { inputs: Visibility::Public, outputs: Visibility::Hashed, params };
+        let opts = PlanOptions { visibility: vis, mac_width: Some(0), ..Default::default() };
+        let plan_a = plan::<Fr>(&a, &qin, &opts).unwrap();
+        let plan_b = plan::<Fr>(&b, &qin, &opts).unwrap();
+        // The layout does not depend on the weights.
+        assert_eq!(format!("{:?}", plan_a.shape), format!("{:?}", plan_b.shape), "{params:?}");
+        assert_eq!(plan_a.stats, plan_b.stats, "{params:?}");
+        let layout = InstanceLayout::new(&a, &vis);
+        assert_eq!(layout.param_hash_index(), (params == ParamVisibility::Hashed).then_some(0));
+        let k = plan_a.stats.k;
+        for g in [&a, &b] {
+            let qout = interp::run(g, &qin).unwrap().outputs(g);
+            // Built with the other weight set's shape: one circuit serves both.
+            let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, g, &qin, &plan_a.shape).unwrap();
+            assert_eq!(circuit.instances, native_instances(g, &vis, &qin, &qout), "{params:?}");
+            MockProver::run(k, &circuit, vec![circuit.instances.clone()]).unwrap().assert_satisfied();
+        }
+        if let Some(i) = layout.param_hash_index() {
+            assert_eq!(native_instances(&a, &vis, &qin, &[])[i], param_hash(&a));
+            // b's weights as witness, a's weight hash as instance: rejected.
+            let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, &b, &qin, &plan_a.shape).unwrap();
+            let mut bad = circuit.instances.clone();
+            bad[i] = param_hash(&a);
+            let r = MockProver::run(k, &circuit, vec![bad]).unwrap().verify();
+            assert!(
+                matches!(&r, Err(fs) if fs.iter().any(|f| matches!(f, VerifyFailure::Permutation { .. }))),
+                "weights that do not hash to the instance accepted: {r:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn private_params_need_a_graph_quantized_for_them_and_no_mac_gate() {
+    use zkinfer_circuits::{CircuitError, ParamVisibility};
+    let (a, _, qin) = private_param_graphs();
+    let vis = VisibilityConfig { params: ParamVisibility::Hashed, ..Default::default() };
+    let mac = PlanOptions { visibility: vis, mac_width: Some(4), ..Default::default() };
+    assert!(matches!(plan::<Fr>(&a, &qin, &mac), Err(CircuitError::Params(_))));
+    let mut fixed_graph = a.clone();
+    fixed_graph.private_params = false;
+    let opts = PlanOptions { visibility: vis, mac_width: Some(0), ..Default::default() };
+    assert!(matches!(plan::<Fr>(&fixed_graph, &qin, &opts), Err(CircuitError::Params(_))));
 }

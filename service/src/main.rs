@@ -9,7 +9,7 @@ fn main() {
         Command::Run { model, input, device } => commands::run(model, input, device),
         Command::Compile { model, input, out, flags, json } => commands::compile(model, input, out, flags, *json),
         Command::Prove { dir, input, out } => commands::prove(dir, input, out),
-        Command::Hash { dir, input } => commands::hash(dir, input),
+        Command::Hash { dir, input, params: _ } => commands::hash(dir, input.as_deref()),
         Command::Verify { dir, proof } => commands::verify(dir, proof),
         Command::VerifyEvm { dir, proof } => commands::verify_evm(dir, proof),
         Command::Serve(args) => service_cmds::serve(args),

@@ -145,6 +145,18 @@ pub fn compile(
     if samples.is_empty() {
         return Err(ServiceError::Input("no calibration sample".into()));
     }
+    let private_params = !opts.plan.visibility.params.is_fixed();
+    let mut quant_opts = opts.quant.clone();
+    if private_params {
+        // Calibrated scales follow the weights; pinned ones make every weight set of an
+        // architecture quantize to the same structure, hence the same circuit and keys.
+        if quant_opts.scale.is_none() || quant_opts.param_scale.is_none() {
+            return Err(ServiceError::Input(
+                "private or hashed parameters need pinned scales (--scale and --param-scale): calibrated scales depend on the weights".into(),
+            ));
+        }
+        quant_opts.private_params = true;
+    }
     let hints = hints_for(samples, input_shapes);
     let max_error = opts.max_error.unwrap_or(match opts.target {
         Target::Accuracy => f64::INFINITY,
@@ -153,7 +165,7 @@ pub fn compile(
     let chosen = step(
         progress,
         "calibrate and quantize",
-        || calibration::search(onnx, samples, &hints, &opts.quant, reference, opts.target, max_error),
+        || calibration::search(onnx, samples, &hints, &quant_opts, reference, opts.target, max_error),
         |c| {
             let p = &c.prepared;
             format!(
@@ -170,11 +182,18 @@ pub fn compile(
     interp::run(&prepared.quant, &qin)?;
     let srs_source = opts.srs.clone().unwrap_or(SrsSource::InsecureTest);
     let model_hash = sha256_hex(onnx);
-    let quant_json = serde_json::to_vec(&prepared.quant).expect("quantized graphs serialize");
+    // With private parameters the keys do not depend on their values: they are named by
+    // the architecture (the graph with every parameter 0) and the visibility.
+    let keyed = if private_params { prepared.quant.architecture() } else { prepared.quant.clone() };
+    let quant_json = serde_json::to_vec(&keyed).expect("quantized graphs serialize");
 
     // Candidate shapes, cheapest to prove first; the first whose verifier fits EIP-170
     // wins. When none fits, the plain layout is planned again with fewer columns.
     let mut plan_opts = opts.plan.clone();
+    if private_params {
+        // The MAC gate holds weights in fixed columns.
+        plan_opts.mac_width = Some(0);
+    }
     let plan_step = |o: &PlanOptions| {
         step(
             progress,
@@ -403,6 +422,15 @@ pub fn check_output_hash(
 pub fn input_hash(quant: &QuantGraph, sample: &[Vec<f64>]) -> Result<Fr, ServiceError> {
     let qin = interp::quantize_inputs(quant, sample)?;
     Ok(hash_values(&qin.iter().flatten().map(|v| *v as i128).collect::<Vec<_>>()))
+}
+
+/// The Poseidon hash of the model's quantized parameters in canonical order: the
+/// instance a proof with hashed parameters carries after the input hash.
+pub fn param_hash(quant: &QuantGraph) -> Result<Fr, ServiceError> {
+    if !quant.private_params {
+        return Err(ServiceError::Input("this model was compiled with fixed parameters (--param-visibility fixed): the verifying key binds them, there is no parameter hash".into()));
+    }
+    Ok(zkinfer_circuits::instances::param_hash(quant))
 }
 
 /// Native verification.

@@ -4,7 +4,11 @@ use ff::PrimeField;
 use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
 use serde::{Deserialize, Serialize};
 
+use zkinfer_circuits::InstanceLayout;
+use zkinfer_models::QuantGraph;
+
 use crate::error::ServiceError;
+use crate::pipeline::{ProofBundle, Settings};
 
 /// What `zkinfer prove` writes and `verify` / `verify-evm` read.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -16,8 +20,14 @@ pub struct ProofFile {
     /// Dequantized outputs per graph output (these are what the proof attests).
     pub outputs: Vec<Vec<f64>>,
     pub output_shapes: Vec<Vec<usize>>,
-    /// Public instances: quantized inputs then quantized outputs, as 32-byte big-endian hex.
+    /// Public instances as 32-byte big-endian hex, in the order of
+    /// `zkinfer_circuits::instances`: input hash, parameter hash, packed public inputs
+    /// then outputs, output hash (each only where the model has it).
     pub instances: Vec<String>,
+    /// What each instance stands for, index by index: `input hash`, `param hash`,
+    /// `packed input[a..b]` / `packed output[a..b]` (flat value ranges), `output hash`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub instance_meanings: Vec<String>,
     /// The halo2 proof (SHPLONK, Keccak transcript), hex.
     pub proof: String,
     pub prove_seconds: f64,
@@ -43,6 +53,20 @@ pub fn fr_from_hex(s: &str) -> Result<Fr, ServiceError> {
 }
 
 impl ProofFile {
+    /// The proof file of a halo2 proof `bundle` for the model of `settings`.
+    pub fn new(settings: &Settings, quant: &QuantGraph, bundle: &ProofBundle) -> ProofFile {
+        ProofFile {
+            model_hash: settings.model_hash.clone(),
+            settings_hash: settings.settings_hash.clone(),
+            outputs: bundle.outputs.clone(),
+            output_shapes: settings.output_shapes.clone(),
+            instances: bundle.instances.iter().map(fr_to_hex).collect(),
+            instance_meanings: InstanceLayout::new(quant, &settings.shape.visibility).meanings(quant.bits),
+            proof: format!("0x{}", hex::encode(&bundle.proof)),
+            prove_seconds: bundle.prove_seconds,
+        }
+    }
+
     /// Parses the instances.
     pub fn instances(&self) -> Result<Vec<Fr>, ServiceError> {
         self.instances.iter().map(|s| fr_from_hex(s)).collect()

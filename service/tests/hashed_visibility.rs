@@ -5,25 +5,30 @@
 
 use std::process::Command;
 
-use zkinfer_circuits::{InstanceLayout, Visibility, VisibilityConfig};
+use zkinfer_circuits::{InstanceLayout, ParamVisibility, Visibility, VisibilityConfig};
 use zkinfer_models::input_json::InputData;
 use zkinfer_service::pipeline::{self, CompileOptions, NoCache};
 use zkinfer_service::progress::Silent;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
+/// 1l_mlp: the ONNX bytes, its input file and the samples in it.
+fn mlp() -> (Vec<u8>, InputData, Vec<Vec<Vec<f64>>>) {
+    let onnx = std::fs::read(format!("{CORPUS}/1l_mlp/network.onnx")).unwrap();
+    let input = InputData::from_path(format!("{CORPUS}/1l_mlp/input.json")).unwrap();
+    let samples = input.samples();
+    (onnx, input, samples)
+}
+
 #[test]
 fn hashed_proofs_verify_and_bind_their_values() {
-    let dir = format!("{CORPUS}/1l_mlp");
-    let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
-    let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
-    let samples = input.samples();
+    let (onnx, input, samples) = mlp();
     // Another input: the first value nudged by one quantization step or so.
     let mut other = samples[0].clone();
     other[0][0] += 0.05;
     for vis in [
-        VisibilityConfig { inputs: Visibility::Hashed, outputs: Visibility::Public },
-        VisibilityConfig { inputs: Visibility::Private, outputs: Visibility::Hashed },
+        VisibilityConfig { inputs: Visibility::Hashed, outputs: Visibility::Public, ..Default::default() },
+        VisibilityConfig { inputs: Visibility::Private, outputs: Visibility::Hashed, ..Default::default() },
     ] {
         let mut opts = CompileOptions::default();
         opts.plan.visibility = vis;
@@ -63,24 +68,31 @@ fn zkinfer(args: &[&str]) -> (bool, String, String) {
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
 }
 
+/// Compiles 1l_mlp into `tmp/m` with `flags`, proves its input into `tmp/proof.json`,
+/// verifies natively and on the EVM; returns the folder, the proof path and the input.
+fn cli_chain(tmp: &std::path::Path, flags: &[&str]) -> (String, String, String) {
+    std::fs::create_dir_all(tmp).unwrap();
+    let (model, input) = (format!("{CORPUS}/1l_mlp/network.onnx"), format!("{CORPUS}/1l_mlp/input.json"));
+    let d = tmp.join("m").to_str().unwrap().to_string();
+    let p = tmp.join("proof.json").to_str().unwrap().to_string();
+    let mut compile = vec!["compile", &model, "--input", &input, "--out", &d];
+    compile.extend_from_slice(flags);
+    let (ok, _, err) = zkinfer(&compile);
+    assert!(ok, "compile: {err}");
+    let (ok, _, err) = zkinfer(&["prove", &d, "--input", &input, "--out", &p]);
+    assert!(ok, "prove: {err}");
+    let (ok, _, err) = zkinfer(&["verify", &d, &p]);
+    assert!(ok, "verify: {err}");
+    let (ok, out, err) = zkinfer(&["verify-evm", &d, &p]);
+    assert!(ok && out.contains("gas used"), "verify-evm: {err}");
+    (d, p, input)
+}
+
 #[test]
 fn cli_hash_equals_the_input_instance_and_verify_checks_the_output_hash() {
     let tmp = std::env::temp_dir().join(format!("zkinfer-hashed-{}", std::process::id()));
-    std::fs::create_dir_all(&tmp).unwrap();
-    let (model, input) = (format!("{CORPUS}/1l_mlp/network.onnx"), format!("{CORPUS}/1l_mlp/input.json"));
-    let dir = tmp.join("m");
-    let proof = tmp.join("proof.json");
-    let (d, p) = (dir.to_str().unwrap(), proof.to_str().unwrap());
-    let compile = ["compile", &model, "--input", &input, "--out", d, "--input-visibility", "hashed", "--output-visibility", "hashed"];
-    let (ok, _, err) = zkinfer(&compile);
-    assert!(ok, "compile: {err}");
-    let (ok, _, err) = zkinfer(&["prove", d, "--input", &input, "--out", p]);
-    assert!(ok, "prove: {err}");
-    let (ok, _, err) = zkinfer(&["verify", d, p]);
-    assert!(ok, "verify: {err}");
-    let (ok, out, err) = zkinfer(&["verify-evm", d, p]);
-    assert!(ok, "verify-evm: {err}");
-    assert!(out.contains("gas used"));
+    let (d, proof, input) = cli_chain(&tmp, &["--input-visibility", "hashed", "--output-visibility", "hashed"]);
+    let d = d.as_str();
 
     let (ok, hash, err) = zkinfer(&["hash", d, "--input", &input]);
     assert!(ok, "hash: {err}");
@@ -98,5 +110,127 @@ fn cli_hash_equals_the_input_instance_and_verify_checks_the_output_hash() {
     let (ok, _, err) = zkinfer(&["verify", d, lied_path.to_str().unwrap()]);
     assert!(!ok, "verify accepted outputs that do not hash to the instance");
     assert!(err.contains("do not hash"), "{err}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+/// 1l_mlp with every float initializer scaled by 0.9, 1.0 or 1.1 in turn: the same
+/// architecture with other weights, written with zkinfer's own ONNX messages.
+fn perturbed(onnx: &[u8]) -> Vec<u8> {
+    use prost::Message;
+    use zkinfer_models::onnx::proto::ModelProto;
+    let mut m = ModelProto::decode(onnx).unwrap();
+    let graph = m.graph.as_mut().unwrap();
+    let mut changed = 0;
+    for t in graph.initializer.iter_mut().filter(|t| t.data_type == 1) {
+        let nudge = |i: usize, v: f32| v * [0.9, 1.0, 1.1][i % 3] + 0.01;
+        if t.raw_data.is_empty() {
+            t.float_data = t.float_data.iter().enumerate().map(|(i, v)| nudge(i, *v)).collect();
+        } else {
+            let vals: Vec<f32> = t.raw_data.chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+            t.raw_data = vals.iter().enumerate().flat_map(|(i, v)| nudge(i, *v).to_le_bytes()).collect();
+        }
+        changed += 1;
+    }
+    assert!(changed > 0, "no float initializer to perturb");
+    m.encode_to_vec()
+}
+
+fn param_opts(params: ParamVisibility) -> CompileOptions {
+    let mut opts = CompileOptions::default();
+    opts.quant.scale = Some(7);
+    opts.quant.param_scale = Some(7);
+    opts.plan.visibility = VisibilityConfig { params, ..Default::default() };
+    opts
+}
+
+#[test]
+fn hashed_params_one_key_serves_two_weight_sets_and_binds_each() {
+    use zkinfer_prover::halo2::write_vk;
+    let (onnx_a, input, samples) = mlp();
+    let onnx_b = perturbed(&onnx_a);
+    let opts = param_opts(ParamVisibility::Hashed);
+    let compile = |onnx: &[u8]| pipeline::compile(onnx, &samples, input.input_shapes.clone(), None, &opts, &NoCache, &Silent).unwrap();
+    // Two key generations, no cache: the keys cannot come from each other.
+    let (a, b) = (compile(&onnx_a), compile(&onnx_b));
+    assert_ne!(a.quant.param_values(), b.quant.param_values());
+    assert_ne!(a.settings.model_hash, b.settings.model_hash);
+    assert_eq!(a.settings.settings_hash, b.settings.settings_hash, "the key name ignores weight values");
+    assert_eq!(write_vk(a.keys.vk()), write_vk(b.keys.vk()), "the verifying key depends on the weights");
+    assert_eq!(a.verifier.deployment_code, b.verifier.deployment_code, "the verifier depends on the weights");
+    let layout = InstanceLayout::new(&a.quant, &opts.plan.visibility);
+    let at = layout.param_hash_index().unwrap();
+    let verifier = &a.verifier.deployment_code;
+    let mut proofs = Vec::new();
+    for (name, m) in [("a", &a), ("b", &b)] {
+        // Each weight set proved with a's keys, verified with b's key and a's verifier.
+        let p = pipeline::prove(&m.quant, &a.params, &a.keys, &samples[0]).unwrap();
+        assert_eq!(p.instances[at], pipeline::param_hash(&m.quant).unwrap(), "{name}");
+        assert!(pipeline::verify(&b.params, b.keys.vk(), &p.instances, &p.proof), "{name}: native rejects an honest proof");
+        let (ok, gas) = pipeline::verify_evm(verifier, &p.instances, &p.proof).unwrap();
+        assert!(ok, "{name}: EVM rejects an honest proof");
+        println!("hashed params ({name}): k = {}, proof {} B, prove {:.2} s, gas {gas}", a.settings.stats.k, p.proof.len(), p.prove_seconds);
+        proofs.push(p);
+    }
+    assert_ne!(proofs[0].instances[at], proofs[1].instances[at]);
+    // a's proof against b's weight hash (and the reverse): rejected.
+    for (p, other) in [(&proofs[0], &proofs[1]), (&proofs[1], &proofs[0])] {
+        let mut bad = p.instances.clone();
+        bad[at] = other.instances[at];
+        assert!(!pipeline::verify(&a.params, a.keys.vk(), &bad, &p.proof), "native accepts another weight set's hash");
+        let (ok, _) = pipeline::verify_evm(verifier, &bad, &p.proof).unwrap();
+        assert!(!ok, "EVM accepts another weight set's hash");
+    }
+}
+
+#[test]
+fn private_params_verify_and_need_pinned_scales() {
+    let (onnx, input, samples) = mlp();
+    let mut unpinned = param_opts(ParamVisibility::Private);
+    unpinned.quant.scale = None;
+    let r = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), None, &unpinned, &NoCache, &Silent);
+    assert!(matches!(&r, Err(zkinfer_service::error::ServiceError::Input(m)) if m.contains("--scale")), "{:?}", r.err());
+    let opts = param_opts(ParamVisibility::Private);
+    let c = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), None, &opts, &NoCache, &Silent).unwrap();
+    assert_eq!(c.settings.num_instances, InstanceLayout::new(&c.quant, &opts.plan.visibility).len());
+    assert!(pipeline::param_hash(&c.quant).is_ok(), "private params are listed in the graph");
+    let p = pipeline::prove(&c.quant, &c.params, &c.keys, &samples[0]).unwrap();
+    assert!(pipeline::verify(&c.params, c.keys.vk(), &p.instances, &p.proof), "native rejects an honest proof");
+    let (ok, gas) = pipeline::verify_evm(&c.verifier.deployment_code, &p.instances, &p.proof).unwrap();
+    assert!(ok, "EVM rejects an honest proof");
+    println!("private params: k = {}, proof {} B, prove {:.2} s, gas {gas}", c.settings.stats.k, p.proof.len(), p.prove_seconds);
+}
+
+#[test]
+fn cli_hash_params_equals_the_param_instance() {
+    let tmp = std::env::temp_dir().join(format!("zkinfer-hashed-params-{}", std::process::id()));
+    let (d, proof, _) = cli_chain(&tmp, &["--param-visibility", "hashed", "--scale", "7", "--param-scale", "7"]);
+    let (ok, hash, err) = zkinfer(&["hash", &d, "--params"]);
+    assert!(ok, "hash --params: {err}");
+    let pf: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    assert_eq!(hash.trim(), pf["instances"][0].as_str().unwrap());
+    let meanings: Vec<&str> = pf["instance_meanings"].as_array().unwrap().iter().map(|m| m.as_str().unwrap()).collect();
+    assert_eq!(meanings.len(), pf["instances"].as_array().unwrap().len());
+    assert_eq!(meanings[0], "param hash");
+    assert!(meanings[1].starts_with("packed input[0.."), "{meanings:?}");
+
+    // Other weights, same architecture: the keys come from the cache; a proof for them
+    // verifies in their folder and is refused in this one (its parameter hash differs).
+    let (onnx, _, _) = mlp();
+    let model_b = tmp.join("b.onnx");
+    std::fs::write(&model_b, perturbed(&onnx)).unwrap();
+    let (db, pb) = (tmp.join("b").to_str().unwrap().to_string(), tmp.join("proof_b.json").to_str().unwrap().to_string());
+    let input = format!("{CORPUS}/1l_mlp/input.json");
+    let flags = ["--param-visibility", "hashed", "--scale", "7", "--param-scale", "7"];
+    let mut compile = vec!["compile", model_b.to_str().unwrap(), "--input", &input, "--out", &db];
+    compile.extend_from_slice(&flags);
+    let (ok, out, err) = zkinfer(&compile);
+    assert!(ok, "compile b: {err}");
+    assert!(out.contains("reused from the key cache"), "{out}");
+    let (ok, _, err) = zkinfer(&["prove", &db, "--input", &input, "--out", &pb]);
+    assert!(ok, "prove b: {err}");
+    let (ok, _, err) = zkinfer(&["verify", &db, &pb]);
+    assert!(ok, "verify b: {err}");
+    let (ok, _, err) = zkinfer(&["verify", &d, &pb]);
+    assert!(!ok && err.contains("not this folder's model"), "a proof for other weights accepted: {err}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

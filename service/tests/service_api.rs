@@ -142,10 +142,10 @@ async fn bad_requests_get_their_status_codes_and_the_server_keeps_serving() {
     assert!(e.message().starts_with("calibration_json"), "{}", e.message());
     let e = c.register_model(register(onnx.clone(), b"{\"input_data\": [[1.0, 2.0]]}".to_vec(), None)).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{}", e.message());
-    let hashed = pb::CompileOptions { input_visibility: pb::Visibility::Hashed as i32, ..Default::default() };
-    let e = c.register_model(register(onnx.clone(), input.clone(), Some(hashed))).await.unwrap_err();
-    assert_eq!(e.code(), Code::Unimplemented);
-    assert!(e.message().contains("options.input_visibility"), "{}", e.message());
+    let unpinned = pb::CompileOptions { param_visibility: pb::ParamVisibility::Hashed as i32, ..Default::default() };
+    let e = c.register_model(register(onnx.clone(), input.clone(), Some(unpinned))).await.unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().contains("options.param_visibility") && e.message().contains("scale"), "{}", e.message());
     let big = pb::CompileOptions { max_k: 40, ..Default::default() };
     let e = c.register_model(register(onnx.clone(), input.clone(), Some(big))).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
@@ -246,5 +246,42 @@ async fn private_outputs_stay_out_of_the_public_instances() {
     }
     // Values are packed several to an instance: without the outputs the packing differs.
     assert_ne!(instance_sets[0], instance_sets[1], "private outputs are not in the instances");
+    ts.server.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hashed_inputs_and_params_over_grpc() {
+    let ts = TestServer::start(|_| {}).await;
+    let mut c = ts.client().await;
+    let (onnx, input) = mlp();
+    let options = pb::CompileOptions {
+        input_visibility: pb::Visibility::Hashed as i32,
+        param_visibility: pb::ParamVisibility::Hashed as i32,
+        scale: Some(7),
+        param_scale: Some(7),
+        ..Default::default()
+    };
+    let r = c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options) }).await.unwrap().into_inner();
+    let (_, job) = wait_job(&mut c, &r.compile_job_id).await;
+    assert_eq!(job.state(), pb::JobState::Done, "compile job: {}", job.error);
+    let m = c.get_model(pb::GetModelRequest { model_id: r.model_id.clone() }).await.unwrap().into_inner();
+    let o = m.options.unwrap();
+    assert_eq!((o.input_visibility(), o.param_visibility(), o.scale), (pb::Visibility::Hashed, pb::ParamVisibility::Hashed, Some(7)));
+
+    let sample = mlp_sample(0.0);
+    let job_id = submit(&mut c, &r.model_id, sample.clone(), "").await.unwrap().job_id;
+    let (_, job) = wait_job(&mut c, &job_id).await;
+    assert_eq!(job.state(), pb::JobState::Done, "prove job: {}", job.error);
+    let v = Verifier::fetch(&mut c, &r.model_id).await;
+    let (instances, _) = v.check_native(&mut c, &job_id).await;
+    let quant: zkinfer_models::QuantGraph =
+        serde_json::from_slice(&artifact(&mut c, Owner::ModelId(r.model_id.clone()), pb::ArtifactKind::QuantizedModel).await).unwrap();
+    let flat: Vec<Vec<f64>> = sample.inputs.iter().map(|t| t.data.clone()).collect();
+    assert_eq!(instances[0], zkinfer_service::pipeline::input_hash(&quant, &flat).unwrap(), "instance 0: input hash");
+    assert_eq!(instances[1], zkinfer_service::pipeline::param_hash(&quant).unwrap(), "instance 1: param hash");
+    let (ok, _) = v.call_evm(&mut c, &job_id, false).await;
+    assert!(ok, "the EVM verifier accepts the job's proof");
+    let (ok, _) = v.call_evm(&mut c, &job_id, true).await;
+    assert!(!ok, "the EVM verifier rejects a tampered proof");
     ts.server.shutdown().await.unwrap();
 }

@@ -1,9 +1,10 @@
 //! Dot products with constant weights, products of activations, and the constrained
 //! rescale that follows them.
 //!
-//! Weights are constants either way, so the verifying key binds the model: with the MAC
-//! gate ([`super::mac`]) they sit in its fixed weight columns; without it they are
-//! halo2-base `Constant` cells, copy-constrained to its fixed constants column.
+//! Fixed weights are constants, so the verifying key binds the model: with the MAC gate
+//! ([`super::mac`]) they sit in its fixed weight columns; without it they are
+//! halo2-base `Constant` cells, copy-constrained to its fixed constants column. Private
+//! weights ([`linear_cells`]) are witness cells, and the same rows hold them.
 
 use halo2_base::gates::{GateInstructions, RangeInstructions};
 use halo2_base::{
@@ -41,11 +42,39 @@ pub fn linear<F: ScalarField>(
         macs.add(&t, acc_cell);
         return out;
     }
-    let mut a: Vec<QuantumCell<F>> = terms.iter().map(|(x, _)| Existing(*x)).collect();
-    let mut b: Vec<QuantumCell<F>> = terms.iter().map(|(_, w)| Constant(fe(*w as i128))).collect();
-    if bias != 0 || a.is_empty() {
+    let terms: Vec<_> = terms.iter().map(|(x, w)| (*x, Constant(fe(*w as i128)))).collect();
+    let bias = (bias != 0 || terms.is_empty()).then(|| Constant(fe(bias)));
+    weighted_sum(ctx, chips, terms, bias, None, shift)
+}
+
+/// [`linear`] with weights and bias as cells (private parameters are witness cells,
+/// architecture constants `Constant`s): `rescale(sum_t w[t] * x[t] + bias, shift)`.
+/// The rows do not depend on the values, so neither does the verifying key.
+pub fn linear_cells<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    terms: Vec<(AssignedValue<F>, QuantumCell<F>)>,
+    bias: QuantumCell<F>,
+    shift: u32,
+) -> AssignedValue<F> {
+    let half = (shift > 0).then(|| Constant(fe(1i128 << (shift - 1))));
+    weighted_sum(ctx, chips, terms, Some(bias), half, shift)
+}
+
+/// `rescale(sum_t x[t] * w[t] + bias + half, shift)`: one inner product; `bias` and
+/// `half` (the rounding constant, when not already folded into `bias`) are multiplied by 1.
+fn weighted_sum<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    terms: Vec<(AssignedValue<F>, QuantumCell<F>)>,
+    bias: Option<QuantumCell<F>>,
+    half: Option<QuantumCell<F>>,
+    shift: u32,
+) -> AssignedValue<F> {
+    let (mut a, mut b): (Vec<QuantumCell<F>>, Vec<QuantumCell<F>>) = terms.into_iter().map(|(x, w)| (Existing(x), w)).unzip();
+    for c in bias.into_iter().chain(half) {
         a.push(Constant(F::ONE));
-        b.push(Constant(fe(bias)));
+        b.push(c);
     }
     let acc = chips.gate().inner_product(ctx, a, b);
     if shift == 0 {

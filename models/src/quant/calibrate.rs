@@ -31,6 +31,11 @@ pub struct QuantOptions {
     /// lowered until the calibrated range fits).
     #[serde(default = "default_table_bits")]
     pub table_bits: u32,
+    /// Weights and biases will be private witnesses (`--param-visibility private|hashed`):
+    /// the quantized graph's structure (which terms exist, every shift) must then not
+    /// depend on their values, and [`super::QuantGraph::params`] lists them.
+    #[serde(default)]
+    pub private_params: bool,
 }
 
 fn default_table_bits() -> u32 {
@@ -48,6 +53,7 @@ impl Default for QuantOptions {
             param_scale: None,
             headroom: 2.0,
             table_bits: default_table_bits(),
+            private_params: false,
         }
     }
 }
@@ -76,6 +82,9 @@ pub struct Calibration {
     /// a Layer/InstanceNormalization, `name:var`).
     #[serde(default)]
     pub inner: BTreeMap<String, (f64, f64)>,
+    /// From [`QuantOptions::private_params`].
+    #[serde(default)]
+    pub private_params: bool,
 }
 
 fn default_headroom() -> f64 {
@@ -163,5 +172,6 @@ pub fn calibrate(graph: &Graph, samples: &[Vec<Tensor>], opts: &QuantOptions) ->
         table_bits: opts.table_bits,
         headroom: opts.headroom,
         inner,
+        private_params: opts.private_params,
     })
 }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use super::table::{self, TableRequest};
-use super::{Calibration, QNode, QOp, QPort, QValueId, QuantGraph};
+use super::{Calibration, ParamRef, ParamSlot, QNode, QOp, QPort, QValueId, QuantGraph};
 use crate::error::{ModelError, Result};
 use crate::ir::{Graph, Node, ValueId};
 use crate::ops::Op;
@@ -21,6 +21,7 @@ pub(super) struct Builder<'g> {
     map: HashMap<ValueId, QValueId>,
     nodes: Vec<QNode>,
     lens: Vec<usize>,
+    params: Vec<ParamRef>,
 }
 
 /// `round(x * 2^scale)`.
@@ -40,16 +41,16 @@ pub(super) struct Terms {
     bias: Vec<f64>,
     /// Weights of a layer: held at the weight scale exactly, as calibrated.
     weights: bool,
+    /// Parameters will be private: terms and biases added as parameters are kept even
+    /// when zero and marked in `param` / `bias_param`.
+    private: bool,
+    param: Vec<bool>,
+    bias_param: Vec<bool>,
 }
 
 impl Terms {
     pub fn new() -> Terms {
         Terms { offsets: vec![0], ..Default::default() }
-    }
-
-    /// Terms whose coefficients are model weights (Gemm, Conv, ...).
-    pub fn weights() -> Terms {
-        Terms { offsets: vec![0], weights: true, ..Default::default() }
     }
 
     /// The slot of an input value (added on first use).
@@ -67,16 +68,47 @@ impl Terms {
     pub fn term(&mut self, v: QValueId, i: usize, c: f64) {
         let s = self.slot(v);
         if c != 0.0 {
-            self.slot.push(s);
-            self.idx.push(i as u32);
-            self.coeff.push(c);
+            self.push(s, i, c, false);
         }
+    }
+
+    /// Adds `c * v[i]` where `c` is a model parameter (from a graph constant): with
+    /// private parameters the term exists whatever `c` is, so the circuit does not
+    /// depend on it.
+    pub fn param(&mut self, v: QValueId, i: usize, c: f64) {
+        if !self.private {
+            return self.term(v, i, c);
+        }
+        let s = self.slot(v);
+        self.push(s, i, c, true);
+    }
+
+    fn push(&mut self, s: u8, i: usize, c: f64, param: bool) {
+        self.slot.push(s);
+        self.idx.push(i as u32);
+        self.coeff.push(c);
+        self.param.push(param);
     }
 
     /// Closes the current output with a constant `bias` (real units).
     pub fn end(&mut self, bias: f64) {
+        self.close(bias, false);
+    }
+
+    /// Closes the current output with a `bias` that is a model parameter.
+    pub fn end_param(&mut self, bias: f64) {
+        self.close(bias, self.private);
+    }
+
+    fn close(&mut self, bias: f64, param: bool) {
         self.bias.push(bias);
+        self.bias_param.push(param);
         self.offsets.push(self.slot.len());
+    }
+
+    /// Whether a term or bias is a (private) parameter.
+    fn has_params(&self) -> bool {
+        self.param.iter().chain(&self.bias_param).any(|&p| p)
     }
 
     /// Number of closed outputs.
@@ -89,6 +121,12 @@ impl<'g> Builder<'g> {
     /// The activation scale.
     pub fn s(&self) -> u32 {
         self.cal.scale
+    }
+
+    /// An empty linear combination; `weights`: its coefficients are a layer's weights
+    /// (Gemm, Conv, ...), held at the weight scale.
+    pub fn terms(&self, weights: bool) -> Terms {
+        Terms { offsets: vec![0], weights, private: self.cal.private_params, ..Default::default() }
     }
 
     /// The quantized 1.0.
@@ -176,12 +214,16 @@ impl<'g> Builder<'g> {
 
     /// Quantizes a linear combination: integer coefficients need no rescale (exact);
     /// others are held at the weight scale, or finer while their rounding error
-    /// exceeds 2^-12 relative (up to 8 more bits).
+    /// exceeds 2^-12 relative (up to 8 more bits). With private parameters among the
+    /// terms the shift is the weight scale, whatever their values.
     pub fn lin(&mut self, name: &str, t: Terms) -> QValueId {
         let s = self.s();
         let integral = |c: f64| (c - c.round()).abs() < 1e-12;
         let exact = t.coeff.iter().all(|&c| integral(c)) && t.bias.iter().all(|&b| integral(b * 2f64.powi(s as i32)));
-        let shift = if exact {
+        let has_params = t.has_params();
+        let shift = if has_params {
+            self.cal.param_scale
+        } else if exact {
             0
         } else if t.weights {
             self.cal.param_scale
@@ -198,6 +240,12 @@ impl<'g> Builder<'g> {
         let coeff = t.coeff.iter().map(|&c| q(c, shift)).collect();
         let bias = t.bias.iter().map(|&b| q(b, s + shift)).collect();
         let n = t.len();
+        let node = self.nodes.len() as u32;
+        if has_params {
+            let coeffs = t.param.iter().enumerate().filter(|(_, p)| **p).map(|(i, _)| ParamSlot::Coeff(i as u32));
+            let biases = t.bias_param.iter().enumerate().filter(|(_, p)| **p).map(|(o, _)| ParamSlot::Bias(o as u32));
+            self.params.extend(coeffs.chain(biases).map(|slot| ParamRef { node, slot }));
+        }
         let op = QOp::Linear { offsets: t.offsets, slot: t.slot, idx: t.idx, coeff, bias, shift };
         self.emit(name, op, t.slots, n)
     }
@@ -236,7 +284,7 @@ fn lower(b: &mut Builder, node: &Node) -> Result<()> {
 
 /// Quantizes `graph` at the scales of `cal`.
 pub fn quantize(graph: &Graph, cal: &Calibration) -> Result<QuantGraph> {
-    let mut b = Builder { graph, cal, map: HashMap::new(), nodes: Vec::new(), lens: Vec::new() };
+    let mut b = Builder { graph, cal, map: HashMap::new(), nodes: Vec::new(), lens: Vec::new(), params: Vec::new() };
     let mut inputs = Vec::new();
     for &i in &graph.inputs {
         let val = &graph.values[i];
@@ -263,5 +311,7 @@ pub fn quantize(graph: &Graph, cal: &Calibration) -> Result<QuantGraph> {
         inputs,
         outputs,
         nodes: b.nodes,
+        params: b.params,
+        private_params: cal.private_params,
     })
 }

@@ -1,7 +1,7 @@
 //! Lowering of products and element-wise arithmetic: Gemm, MatMul, Conv,
 //! ConvTranspose, Add, Sub, Mul, Div, Neg, Sum, Mean, Max, Min, PRelu.
 
-use super::lower::{unsupported, Builder, Terms};
+use super::lower::{unsupported, Builder};
 use super::{QOp, QValueId};
 use crate::error::Result;
 use crate::ir::Node;
@@ -42,20 +42,22 @@ fn product_sum(b: &mut Builder, node: &Node, ps: ProductSum) -> Result<QValueId>
             let x = b.value(act);
             let bias_in = ps.bias.as_ref().map(|(idx, beta)| (node.inputs[2], idx, *beta));
             let bias_act = bias_in.filter(|(v, _, _)| g.constant(*v).is_none()).map(|(v, _, _)| b.value(v));
-            let mut t = Terms::weights();
+            let mut t = b.terms(true);
             for o in 0..ps.len() {
                 for k in ps.offsets[o]..ps.offsets[o + 1] {
-                    t.term(x, act_idx[k] as usize, ps.alpha * w.data[w_idx[k] as usize]);
+                    t.param(x, act_idx[k] as usize, ps.alpha * w.data[w_idx[k] as usize]);
                 }
-                let mut bias = 0.0;
-                if let Some((v, idx, beta)) = bias_in {
-                    match (g.constant(v), bias_act) {
-                        (Some(ct), _) => bias = beta * ct.data[idx[o]],
-                        (None, Some(bq)) => t.term(bq, idx[o], beta),
+                match bias_in {
+                    Some((v, idx, beta)) => match (g.constant(v), bias_act) {
+                        (Some(ct), _) => t.end_param(beta * ct.data[idx[o]]),
+                        (None, Some(bq)) => {
+                            t.term(bq, idx[o], beta);
+                            t.end(0.0)
+                        }
                         _ => unreachable!(),
-                    }
+                    },
+                    None => t.end(0.0),
                 }
-                t.end(bias);
             }
             Ok(b.lin(&node.name, t))
         }
@@ -81,7 +83,8 @@ fn arith(b: &mut Builder, node: &Node, a: Arith, shapes: &[&[usize]]) -> Result<
             };
             let vals: Vec<Option<QValueId>> =
                 node.inputs.iter().enumerate().map(|(i, &v)| consts[i].is_none().then(|| b.value(v))).collect();
-            let mut t = Terms::new();
+            let mut t = b.terms(false);
+            let has_const = vals.iter().any(|v| v.is_none());
             for o in 0..n {
                 let mut bias = 0.0;
                 for (i, v) in vals.iter().enumerate() {
@@ -90,7 +93,11 @@ fn arith(b: &mut Builder, node: &Node, a: Arith, shapes: &[&[usize]]) -> Result<
                         None => bias += sign(i) * consts[i].unwrap().data[maps[i][o]],
                     }
                 }
-                t.end(bias);
+                if has_const {
+                    t.end_param(bias)
+                } else {
+                    t.end(bias)
+                }
             }
             Ok(b.lin(name, t))
         }
@@ -118,13 +125,13 @@ fn arith(b: &mut Builder, node: &Node, a: Arith, shapes: &[&[usize]]) -> Result<
                     _ => unreachable!(),
                 };
                 let x = b.value(act);
-                let mut t = Terms::new();
+                let mut t = b.terms(false);
                 for o in 0..n {
                     let c = w.data[wm[o]];
                     if a == Arith::Div && c == 0.0 {
                         return Err(unsupported(node, "division by a constant zero"));
                     }
-                    t.term(x, am[o], if a == Arith::Mul { c } else { 1.0 / c });
+                    t.param(x, am[o], if a == Arith::Mul { c } else { 1.0 / c });
                     t.end(0.0);
                 }
                 Ok(b.lin(name, t))
@@ -135,11 +142,11 @@ fn arith(b: &mut Builder, node: &Node, a: Arith, shapes: &[&[usize]]) -> Result<
             let x = b.value(node.inputs[0]);
             let xb = b.gather(&format!("{name}:x"), x, &maps[0]);
             let r = b.relu(&format!("{name}:relu"), xb);
-            let mut t = Terms::new();
+            let mut t = b.terms(false);
             for o in 0..n {
                 let sl = slope.data[maps[1][o]];
-                t.term(xb, o, sl);
-                t.term(r, o, 1.0 - sl);
+                t.param(xb, o, sl);
+                t.param(r, o, 1.0 - sl);
                 t.end(0.0);
             }
             Ok(b.lin(name, t))

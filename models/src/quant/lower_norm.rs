@@ -31,11 +31,11 @@ pub(super) fn lower(b: &mut Builder, node: &Node) -> Result<QValueId> {
     if let Norm::Batch { epsilon } = norm {
         let (sc, bi, mean, var) = (param(1).unwrap(), param(2).unwrap(), param(3).unwrap(), param(4).unwrap());
         let idx = norm.param_index(&shape, &sc.shape);
-        let mut t = Terms::weights();
+        let mut t = b.terms(true);
         for (o, &c) in idx.iter().enumerate() {
             let a = sc.data[c] / (var.data[c] + epsilon).sqrt();
-            t.term(x, o, a);
-            t.end(bi.data[c] - mean.data[c] * a);
+            t.param(x, o, a);
+            t.end_param(bi.data[c] - mean.data[c] * a);
         }
         return Ok(b.lin(name, t));
     }
@@ -110,10 +110,16 @@ pub(super) fn lower(b: &mut Builder, node: &Node) -> Result<QValueId> {
             let y = b.emit(&format!("{name}:normed"), QOp::Div { scale: b.s() }, vec![c, sdb], n);
             let (sc, bi) = (param(1), param(2));
             let idx = norm.param_index(&shape, sc.map_or(&[][..], |t| &t.shape));
-            let mut t = Terms::weights();
+            let mut t = b.terms(true);
             for (o, &pi) in idx.iter().enumerate() {
-                t.term(y, o, sc.map_or(1.0, |s| s.data[pi]));
-                t.end(bi.map_or(0.0, |bt| bt.data[pi]));
+                match sc {
+                    Some(s) => t.param(y, o, s.data[pi]),
+                    None => t.term(y, o, 1.0),
+                }
+                match bi {
+                    Some(bt) => t.end_param(bt.data[pi]),
+                    None => t.end(0.0),
+                }
             }
             Ok(b.lin(name, t))
         }

@@ -10,10 +10,12 @@ mod lower;
 mod lower_linear;
 mod lower_nonlinear;
 mod lower_norm;
+mod params;
 pub mod table;
 
 pub use calibrate::{calibrate, Calibration, QuantOptions};
 pub use lower::quantize;
+pub use params::{ParamRef, ParamSlot};
 
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +108,14 @@ pub struct QuantGraph {
     pub inputs: Vec<QPort>,
     pub outputs: Vec<QPort>,
     pub nodes: Vec<QNode>,
+    /// The model parameters (weights and biases from graph constants), in canonical
+    /// order; empty unless quantized with `private_params` (see [`params`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub params: Vec<ParamRef>,
+    /// Quantized with `private_params`: the structure (terms, shifts) does not depend on
+    /// the parameter values, so circuits may make them witness cells.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub private_params: bool,
 }
 
 impl QuantGraph {

@@ -77,6 +77,9 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
     let reference: Option<Vec<Vec<f64>>> = reference.map(|ts| ts.into_iter().map(|t| t.data).collect());
     let backend: zkinfer_prover::Backend = flags.backend.parse().map_err(|e| anyhow::anyhow!("--backend: {e}"))?;
     if backend == zkinfer_prover::Backend::Groth16 {
+        if !flags.param_visibility.is_fixed() {
+            bail!("--param-visibility private|hashed needs --backend halo2 (Groth16's setup is per circuit)");
+        }
         let quant = QuantOptions { bits: flags.bits, scale: flags.scale, param_scale: flags.param_scale, ..Default::default() };
         let s = step(
             &progress as &dyn Progress,
@@ -114,7 +117,7 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
             max_advice_large: flags.max_advice.unwrap_or(PlanOptions::default().max_advice_large),
             max_k: flags.max_k,
             k: flags.k,
-            visibility: VisibilityConfig { inputs: flags.input_visibility, outputs: flags.output_visibility },
+            visibility: VisibilityConfig { inputs: flags.input_visibility, outputs: flags.output_visibility, params: flags.param_visibility },
             mac_width: flags.mac_width,
             ..Default::default()
         },
@@ -188,15 +191,7 @@ pub fn prove(dir: &Path, input: &Path, out: &Path) -> Result<()> {
         || pipeline::prove(&quant, &params, &keys, &sample),
         |b| format!("{} bytes", b.proof.len()),
     )?;
-    let pf = ProofFile {
-        model_hash: settings.model_hash.clone(),
-        settings_hash: settings.settings_hash.clone(),
-        outputs: bundle.outputs.clone(),
-        output_shapes: settings.output_shapes.clone(),
-        instances: bundle.instances.iter().map(fr_to_hex).collect(),
-        proof: format!("0x{}", hex::encode(&bundle.proof)),
-        prove_seconds: bundle.prove_seconds,
-    };
+    let pf = ProofFile::new(&settings, &quant, &bundle);
     write_atomic(out, &serde_json::to_vec_pretty(&pf)?)?;
     println!("{}", serde_json::to_string(&serde_json::json!({ "outputs": bundle.outputs }))?);
     eprintln!("proof written to {} ({:.2} s to prove)", out.display(), bundle.prove_seconds);
@@ -227,16 +222,40 @@ fn load_proof(md: &ModelDir, settings: &pipeline::Settings, proof: &Path) -> Res
             None => eprintln!("note: this model's outputs are private; the proof attests that a valid run exists, not its outputs"),
         },
     }
+    check_params(&quant, vis, &instances, proof)?;
     Ok((instances, pf.proof_bytes()?))
 }
 
+/// Keys of private or hashed parameters serve every weight set of the architecture: a
+/// proof is for this folder's model only if its parameter hash is this model's.
+fn check_params(quant: &zkinfer_models::QuantGraph, vis: &VisibilityConfig, instances: &[zkinfer_circuits::Fr], proof: &Path) -> Result<()> {
+    match zkinfer_circuits::InstanceLayout::new(quant, vis).param_hash_index() {
+        Some(at) if instances[at] != pipeline::param_hash(quant)? => {
+            bail!("the parameter hash in {} is not this folder's model: the proof is for other weights", proof.display())
+        }
+        Some(_) => {}
+        None if !vis.params.is_fixed() => {
+            eprintln!("note: this model's parameters are private; the proof holds for some weights of this architecture, not necessarily these")
+        }
+        None => {}
+    }
+    Ok(())
+}
+
 /// `zkinfer hash`: prints the Poseidon hash of the quantized first sample of `input`,
-/// the instance a proof with `--input-visibility hashed` carries first.
-pub fn hash(dir: &Path, input: &Path) -> Result<()> {
+/// the instance a proof with `--input-visibility hashed` carries first; or, with `input`
+/// `None`, the hash of the folder's quantized parameters (`--param-visibility hashed`).
+pub fn hash(dir: &Path, input: Option<&Path>) -> Result<()> {
     let md = ModelDir::new(dir);
     let quant = md.quant()?;
-    let sample = read_input(input)?.samples().into_iter().next().unwrap_or_default();
-    println!("{}", fr_to_hex(&pipeline::input_hash(&quant, &sample)?));
+    let h = match input {
+        Some(input) => {
+            let sample = read_input(input)?.samples().into_iter().next().unwrap_or_default();
+            pipeline::input_hash(&quant, &sample)?
+        }
+        None => pipeline::param_hash(&quant)?,
+    };
+    println!("{}", fr_to_hex(&h));
     Ok(())
 }
 

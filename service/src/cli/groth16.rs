@@ -130,6 +130,7 @@ pub fn prove(dir: &Path, sample: &[Vec<f64>], out: &Path) -> Result<()> {
         outputs: outputs.clone(),
         output_shapes: settings.output_shapes,
         instances: packed.iter().map(fr_to_hex).collect(),
+        instance_meanings: zkinfer_circuits::InstanceLayout::new(quant, &Default::default()).meanings(quant.bits),
         proof: format!("0x{}", hex::encode(&proof.proof)),
         prove_seconds: seconds,
     };

@@ -59,6 +59,12 @@ pub struct CompileFlags {
     /// witness with their Poseidon hash as one public instance (`hashed`).
     #[arg(long, default_value = "public")]
     pub output_visibility: zkinfer_circuits::Visibility,
+    /// Weights and biases as constants bound by the verifying key (`fixed`), private
+    /// witness (`private`: the key serves every weight set of the architecture and
+    /// binds none), or private witness with their Poseidon hash as one public instance
+    /// (`hashed`). `private` and `hashed` need --scale and --param-scale.
+    #[arg(long, default_value = "fixed")]
+    pub param_visibility: zkinfer_circuits::ParamVisibility,
     /// Calibration search target: `accuracy` (most precise setting) or `resources`
     /// (cheapest setting within --max-error, 1% by default).
     #[arg(long, default_value = "accuracy")]
@@ -107,12 +113,15 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Print the Poseidon hash (0x-hex) of the quantized input: the first public instance of
-    /// a proof compiled with `--input-visibility hashed`.
+    /// Print the Poseidon hash (0x-hex) of the quantized input (the first public instance of
+    /// a proof compiled with `--input-visibility hashed`) or, with --params, of DIR's
+    /// quantized weights and biases (the instance after it with `--param-visibility hashed`).
     Hash {
         dir: PathBuf,
+        #[arg(long, required_unless_present = "params", conflicts_with = "params")]
+        input: Option<PathBuf>,
         #[arg(long)]
-        input: PathBuf,
+        params: bool,
     },
     /// Native verification: exit 0 only if the proof is valid for these outputs.
     Verify { dir: PathBuf, proof: PathBuf },

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use zkinfer_circuits::PlanOptions;
 use zkinfer_models::input_json::InputData;
+use zkinfer_models::QuantOptions;
 use zkinfer_prover::halo2 as h2;
 use zkinfer_prover::srs;
 
@@ -78,7 +79,7 @@ impl Engine {
         };
         let o = &model.options;
         let opts = CompileOptions {
-            quant: quant_options(&o.target),
+            quant: QuantOptions { scale: o.scale, param_scale: o.param_scale, ..quant_options(&o.target) },
             plan: PlanOptions { max_advice: o.max_advice, max_k: o.max_k, k: o.k, visibility: visibility(o), ..Default::default() },
             srs: self.cfg.srs.clone(),
             target: if o.target == "resources" { Target::Resources } else { Target::Accuracy },

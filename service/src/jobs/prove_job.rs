@@ -14,7 +14,7 @@ use zkinfer_models::interp;
 use zkinfer_verifier_contracts::encode_calldata;
 
 use crate::pipeline;
-use crate::proof_file::{fr_to_hex, ProofFile};
+use crate::proof_file::ProofFile;
 use crate::store::{ArtifactName, ModelState, ProveResult};
 
 use super::engine::Engine;
@@ -44,16 +44,8 @@ impl Engine {
             return Err(JobEnd::Failed("internal error: the new proof does not verify".into()));
         }
         r.phase("storing", 95)?;
-        let instances: Vec<String> = bundle.instances.iter().map(fr_to_hex).collect();
-        let proof_file = ProofFile {
-            model_hash: m.settings.model_hash.clone(),
-            settings_hash: m.settings.settings_hash.clone(),
-            outputs: bundle.outputs.clone(),
-            output_shapes: m.settings.output_shapes.clone(),
-            instances: instances.clone(),
-            proof: format!("0x{}", hex::encode(&bundle.proof)),
-            prove_seconds: bundle.prove_seconds,
-        };
+        let proof_file = ProofFile::new(&m.settings, &m.quant, &bundle);
+        let instances = proof_file.instances.clone();
         let mut artifacts = BTreeMap::new();
         artifacts.insert(ArtifactName::PROOF.to_string(), self.blobs.put(&bundle.proof)?);
         artifacts.insert(ArtifactName::INSTANCES.to_string(), self.blobs.put(&serde_json::to_vec(&instances)?)?);

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use zkinfer_circuits::{Visibility, VisibilityConfig};
+use zkinfer_circuits::{ParamVisibility, Visibility, VisibilityConfig};
 use zkinfer_models::input_json::InputData;
 use zkinfer_models::QuantOptions;
 
@@ -71,6 +71,7 @@ pub fn visibility(o: &ModelOptions) -> VisibilityConfig {
     VisibilityConfig {
         inputs: o.input_visibility.parse().unwrap_or_default(),
         outputs: o.output_visibility.parse().unwrap_or_default(),
+        params: o.param_visibility.parse().unwrap_or_default(),
     }
 }
 
@@ -88,6 +89,15 @@ fn check_options(o: &ModelOptions) -> Result<(), EngineError> {
     }
     for (field, v) in [("options.input_visibility", &o.input_visibility), ("options.output_visibility", &o.output_visibility)] {
         v.parse::<Visibility>().map_err(|e| EngineError::invalid(field, e))?;
+    }
+    if !o.param_visibility.is_empty() {
+        let p = o.param_visibility.parse::<ParamVisibility>().map_err(|e| EngineError::invalid("options.param_visibility", e))?;
+        if !p.is_fixed() && (o.scale.is_none() || o.param_scale.is_none()) {
+            return Err(EngineError::invalid(
+                "options.param_visibility",
+                "PRIVATE and HASHED parameters need options.scale and options.param_scale (calibrated scales depend on the weights)",
+            ));
+        }
     }
     if !(1..=64).contains(&o.max_advice) {
         return Err(EngineError::invalid("options.max_advice", format!("{} is outside 1..=64", o.max_advice)));

@@ -121,17 +121,24 @@ pub fn event(e: &JobEvent) -> pb::JobEvent {
     }
 }
 
-/// Registration options from the wire; private or hashed visibility is UNIMPLEMENTED.
+/// Registration options from the wire.
 pub fn model_options(o: Option<pb::CompileOptions>) -> Result<ModelOptions, EngineError> {
     let o = o.unwrap_or_default();
-    let visibility = |field: &str, v: pb::Visibility| match v {
-        pb::Visibility::Unspecified | pb::Visibility::Public => Ok("public".to_string()),
-        pb::Visibility::Private => Ok("private".to_string()),
-        pb::Visibility::Hashed => Err(EngineError::Unimplemented(format!("{field}: HASHED is not supported (PUBLIC or PRIVATE)"))),
+    let visibility = |v: pb::Visibility| match v {
+        pb::Visibility::Unspecified | pb::Visibility::Public => "public".to_string(),
+        pb::Visibility::Private => "private".to_string(),
+        pb::Visibility::Hashed => "hashed".to_string(),
     };
     Ok(ModelOptions {
-        input_visibility: visibility("options.input_visibility", o.input_visibility())?,
-        output_visibility: visibility("options.output_visibility", o.output_visibility())?,
+        input_visibility: visibility(o.input_visibility()),
+        output_visibility: visibility(o.output_visibility()),
+        param_visibility: match o.param_visibility() {
+            pb::ParamVisibility::Unspecified | pb::ParamVisibility::Fixed => String::new(),
+            pb::ParamVisibility::Private => "private".into(),
+            pb::ParamVisibility::Hashed => "hashed".into(),
+        },
+        scale: o.scale,
+        param_scale: o.param_scale,
         target: match o.target() {
             pb::Target::Resources => "resources".into(),
             pb::Target::Unspecified | pb::Target::Accuracy => "accuracy".into(),
@@ -143,10 +150,18 @@ pub fn model_options(o: Option<pb::CompileOptions>) -> Result<ModelOptions, Engi
 }
 
 fn wire_visibility(v: &str) -> pb::Visibility {
-    if v == "private" {
-        pb::Visibility::Private
-    } else {
-        pb::Visibility::Public
+    match v {
+        "private" => pb::Visibility::Private,
+        "hashed" => pb::Visibility::Hashed,
+        _ => pb::Visibility::Public,
+    }
+}
+
+fn wire_param_visibility(v: &str) -> pb::ParamVisibility {
+    match v {
+        "private" => pb::ParamVisibility::Private,
+        "hashed" => pb::ParamVisibility::Hashed,
+        _ => pb::ParamVisibility::Fixed,
     }
 }
 
@@ -168,6 +183,9 @@ pub fn model(m: &ModelRecord) -> pb::Model {
             max_k: m.options.max_k,
             k: m.options.k.unwrap_or(0),
             max_advice: m.options.max_advice as u32,
+            param_visibility: wire_param_visibility(&m.options.param_visibility) as i32,
+            scale: m.options.scale,
+            param_scale: m.options.param_scale,
         }),
         input_shapes: m.input_shapes.iter().map(|s| flat(s, &[])).collect(),
         settings_json: m.settings_json.clone().unwrap_or_default(),

@@ -89,10 +89,23 @@ pub struct ModelOptions {
     pub max_k: u32,
     pub k: Option<u32>,
     pub max_advice: usize,
-    /// `public` or `private`.
+    /// `public`, `private` or `hashed`.
     pub input_visibility: String,
-    /// `public` or `private`.
+    /// `public`, `private` or `hashed`.
     pub output_visibility: String,
+    /// `fixed` (empty: fixed, as stored before parameters could be private), `private`
+    /// or `hashed`; absent from the JSON (and the model id) when fixed.
+    #[serde(default, skip_serializing_if = "is_fixed")]
+    pub param_visibility: String,
+    /// Pinned activation and weight scales (required with private parameters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param_scale: Option<u32>,
+}
+
+fn is_fixed(v: &str) -> bool {
+    v.is_empty() || v == "fixed"
 }
 
 /// A tensor value (flat, row-major).
