@@ -93,6 +93,18 @@ pub struct ModelOptions {
     pub input_visibility: String,
     /// `public` or `private`.
     pub output_visibility: String,
+    /// `halo2` or `groth16`. Left out of the JSON (and so of the model id) for halo2,
+    /// which keeps the ids of models registered before the option existed.
+    #[serde(default = "halo2", skip_serializing_if = "is_halo2")]
+    pub backend: String,
+}
+
+fn halo2() -> String {
+    "halo2".into()
+}
+
+fn is_halo2(b: &String) -> bool {
+    b == "halo2"
 }
 
 /// A tensor value (flat, row-major).
