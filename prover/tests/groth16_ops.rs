@@ -4,8 +4,7 @@
 
 mod groth16_common;
 
-use ark_bn254::Fr;
-use groth16_common::{expected_public, load, Model};
+use groth16_common::{check_every_witness_constrained, check_witness, load, Model};
 use zkinfer_models::interp;
 use zkinfer_models::quant::QOp;
 use zkinfer_prover::groth16::{shape, synthesize, Groth16Error};
@@ -26,17 +25,7 @@ fn tier2_witness_equals_interpreter_and_satisfies_r1cs() {
     for name in TIER2_OPS {
         let m = load(name);
         let ops = uses(&m);
-        let trace = interp::run(&m.graph, &m.inputs).unwrap();
-        let syn = synthesize(&m.graph, &m.inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let got = syn.lowered.value_ints();
-        for (id, want) in trace.values.iter().enumerate() {
-            let want: Vec<i128> = want.iter().map(|v| *v as i128).collect();
-            assert_eq!(got[id], want, "{name}: value {id} differs from the interpreter");
-        }
-        assert_eq!(syn.lowered.public, expected_public(&m), "{name}: public values");
-        assert!(syn.cs.is_satisfied().unwrap(), "{name}: {:?}", syn.cs.which_is_unsatisfied());
-        assert_eq!(shape(&m.graph).unwrap(), syn.shape(), "{name}");
-        let s = syn.shape();
+        let s = check_witness(&m);
         println!("{name} ({ops:?}): {} constraints, {} witnesses", s.num_constraints, s.num_witness);
         seen.extend(ops);
     }
@@ -68,19 +57,7 @@ fn sigmoid_constraints_per_element() {
 #[test]
 fn every_witness_variable_is_constrained() {
     for name in ["1l_sigmoid", "1l_eltwise_div", "less", "max"] {
-        let m = load(name);
-        let syn = synthesize(&m.graph, &m.inputs).unwrap();
-        let n = syn.cs.num_witness_variables();
-        for i in 0..n {
-            let old = {
-                let mut cs = syn.cs.borrow_mut().unwrap();
-                let old = cs.witness_assignment[i];
-                cs.witness_assignment[i] = old + Fr::from(1u8);
-                old
-            };
-            assert!(!syn.cs.is_satisfied().unwrap(), "{name}: witness {i} of {n} is unconstrained");
-            syn.cs.borrow_mut().unwrap().witness_assignment[i] = old;
-        }
+        check_every_witness_constrained(&load(name));
     }
 }
 

@@ -4,27 +4,15 @@
 mod groth16_common;
 
 use ark_bn254::Fr;
-use groth16_common::{expected_public, load, try_load, CORPUS, TIER1};
+use groth16_common::{check_every_witness_constrained, check_witness, expected_public, load, try_load, CORPUS, TIER1};
 use zkinfer_models::interp;
 use zkinfer_models::quant::QOp;
-use zkinfer_prover::groth16::{shape, synthesize, Groth16Error};
+use zkinfer_prover::groth16::{synthesize, Groth16Error};
 
 #[test]
 fn tier1_witness_equals_interpreter_and_satisfies_r1cs() {
     for name in TIER1 {
-        let m = load(name);
-        let trace = interp::run(&m.graph, &m.inputs).unwrap();
-        let syn = synthesize(&m.graph, &m.inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let got = syn.lowered.value_ints();
-        for (id, want) in trace.values.iter().enumerate() {
-            let want: Vec<i128> = want.iter().map(|v| *v as i128).collect();
-            assert_eq!(got[id], want, "{name}: value {id} differs from the interpreter");
-        }
-        assert_eq!(syn.lowered.public, expected_public(&m), "{name}: public values");
-        assert!(syn.cs.is_satisfied().unwrap(), "{name}: {:?}", syn.cs.which_is_unsatisfied());
-        // Setup-mode synthesis (no witness) has the same shape as the proving one.
-        assert_eq!(shape(&m.graph).unwrap(), syn.shape(), "{name}");
-        let s = syn.shape();
+        let s = check_witness(&load(name));
         println!("{name}: {} constraints, {} witnesses, {} public", s.num_constraints, s.num_witness, s.num_public());
     }
 }
@@ -32,21 +20,7 @@ fn tier1_witness_equals_interpreter_and_satisfies_r1cs() {
 #[test]
 fn every_witness_variable_is_constrained() {
     for name in ["1l_mlp", "2l_relu_fc", "1l_relu"] {
-        let m = load(name);
-        let syn = synthesize(&m.graph, &m.inputs).unwrap();
-        let n = syn.cs.num_witness_variables();
-        for i in 0..n {
-            let old = {
-                let mut cs = syn.cs.borrow_mut().unwrap();
-                let old = cs.witness_assignment[i];
-                // +1 flips a bit out of {0,1} and moves any other value off its equation.
-                cs.witness_assignment[i] = old + Fr::from(1u8);
-                old
-            };
-            assert!(!syn.cs.is_satisfied().unwrap(), "{name}: witness {i} of {n} is unconstrained");
-            syn.cs.borrow_mut().unwrap().witness_assignment[i] = old;
-        }
-        assert!(syn.cs.is_satisfied().unwrap());
+        check_every_witness_constrained(&load(name));
     }
 }
 
