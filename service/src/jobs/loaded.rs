@@ -14,6 +14,8 @@ use crate::pipeline_groth16::{key_id, Groth16Settings};
 use crate::store::{ArtifactName, BlobStore, ModelRecord, StoreError};
 
 /// Everything a proof of one model needs, per backend.
+// Held once per model behind an `Arc` in the LRU: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum LoadedModel {
     Halo2 { settings: Settings, quant: QuantGraph, params: ParamsKZG<Bn256>, keys: Halo2Keys },
     Groth16 { settings: Groth16Settings, prover: Groth16Prover },
