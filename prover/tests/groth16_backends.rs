@@ -86,6 +86,17 @@ fn groth16_end_to_end_on_small_models() {
     }
 }
 
+/// A lookup-table model end to end with both backends (the Sigmoid is a `Table` op).
+#[test]
+fn sigmoid_end_to_end_with_both_backends() {
+    let m = load("1l_sigmoid");
+    assert!(m.graph.nodes.iter().any(|n| n.op.name() == "table"));
+    let (_, g_bytes, g_gas) = exercise(groth16(&m).as_ref(), &m);
+    let (_, h_bytes, h_gas) = exercise(halo2(&m).as_ref(), &m);
+    assert_eq!(g_bytes, 128);
+    assert!(g_bytes < h_bytes && g_gas < h_gas, "groth16 {g_bytes} B / {g_gas} gas vs halo2 {h_bytes} B / {h_gas} gas");
+}
+
 #[test]
 fn both_backends_behind_one_trait() {
     for name in ["1l_linear", "1l_mlp", "2l_relu_fc"] {

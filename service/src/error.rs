@@ -12,6 +12,8 @@ pub enum ServiceError {
     #[error("{0}")]
     Prover(#[from] zkinfer_prover::ProverError),
     #[error("{0}")]
+    Backend(#[from] zkinfer_prover::BackendError),
+    #[error("{0}")]
     Contract(#[from] zkinfer_verifier_contracts::ContractError),
     #[error("{0}")]
     Float(#[from] zkinfer_models::float::FloatError),

@@ -23,6 +23,18 @@ impl DiskKeyCache {
     }
 }
 
+impl DiskKeyCache {
+    /// A Groth16 proving key stored under `id` (see `pipeline_groth16::key_id`).
+    pub fn get_groth16(&self, id: &str) -> Option<Vec<u8>> {
+        read(&self.root.join(id).join("groth16-pk.bin")).ok()
+    }
+
+    /// Stores a Groth16 proving key; failures only cost a later setup.
+    pub fn put_groth16(&self, id: &str, pk: &[u8]) -> bool {
+        write_atomic(&self.root.join(id).join("groth16-pk.bin"), pk).is_ok()
+    }
+}
+
 impl KeyCache for DiskKeyCache {
     fn get(&self, settings_hash: &str) -> Option<(Vec<u8>, CircuitShape)> {
         let dir = self.root.join(settings_hash);

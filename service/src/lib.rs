@@ -13,6 +13,7 @@ pub mod hash;
 pub mod jobs;
 pub mod keycache;
 pub mod pipeline;
+pub mod pipeline_groth16;
 pub mod progress;
 pub mod proof_file;
 pub mod server;

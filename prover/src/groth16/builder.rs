@@ -50,6 +50,11 @@ impl Builder {
         Builder { cs, bits, setup }
     }
 
+    /// Whether this is a setup-mode synthesis (placeholder values, no witness).
+    pub fn is_setup(&self) -> bool {
+        self.setup
+    }
+
     /// `2^(bits-1)`, the offset that makes a checked activation non-negative.
     pub fn offset(&self) -> i128 {
         1i128 << (self.bits - 1)

@@ -13,6 +13,12 @@ pub enum Groth16Error {
     /// A value that the circuit range-checks is out of range: no witness exists.
     #[error("node `{node}`: value {value} is outside the checked range of {bits} bits; no witness satisfies the circuit")]
     OutOfRange { node: String, value: i128, bits: u32 },
+    /// A table input outside the table on a side that is not clamped: no witness exists.
+    #[error("node `{node}`: table input {value} is outside the table's range [{lo}, {hi}]; no witness satisfies the circuit")]
+    OutsideTable { node: String, value: i128, lo: i64, hi: i64 },
+    /// A division by zero: no witness exists.
+    #[error("node `{node}`: division by zero; no witness satisfies the circuit")]
+    DivisionByZero { node: String },
     /// Wrong number of inputs.
     #[error("expected {expected} inputs, got {got}")]
     InputCount { expected: usize, got: usize },

@@ -10,7 +10,8 @@ use zkinfer_models::quant::{QOp, QuantGraph};
 use super::builder::{Builder, Wire};
 use super::error::Groth16Error;
 use super::field::{fr, pow2};
-use super::ops;
+use super::table::{self, TableSpec};
+use super::{compare, div, ops};
 use super::public::PublicLayout;
 
 /// The wires of every value and the public values (inputs then outputs).
@@ -27,11 +28,20 @@ impl Lowered {
 }
 
 /// Fails, naming the first node, if the graph has an op this backend cannot lower.
+/// Every [`QOp`] is lowered now; the check stays for ops added later.
 pub fn check_supported(graph: &QuantGraph) -> Result<(), Groth16Error> {
     for node in &graph.nodes {
         #[allow(unreachable_patterns)]
         match &node.op {
-            QOp::Linear { .. } | QOp::Bilinear { .. } | QOp::Relu | QOp::Select { .. } | QOp::Const { .. } => {}
+            QOp::Linear { .. }
+            | QOp::Bilinear { .. }
+            | QOp::Relu
+            | QOp::Select { .. }
+            | QOp::Const { .. }
+            | QOp::Table { .. }
+            | QOp::Div { .. }
+            | QOp::Cmp { .. }
+            | QOp::Reduce { .. } => {}
             other => return Err(Groth16Error::UnsupportedOp { node: node.name.clone(), op: other.name().to_string() }),
         }
     }
@@ -89,6 +99,26 @@ pub fn lower(b: &mut Builder, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result
             QOp::Relu => ins[0].iter().map(|x| ops::relu(b, name, x)).collect::<Result<_, _>>()?,
             QOp::Select { map } => map.iter().map(|&(s, i)| ins[s as usize][i as usize].clone()).collect(),
             QOp::Const { values } => values.iter().map(|&v| Wire::constant(v)).collect(),
+            QOp::Table { shift, lo, clamp_lo, clamp_hi, values } => {
+                let spec = TableSpec { shift: *shift, lo: *lo, clamp_lo: *clamp_lo, clamp_hi: *clamp_hi, values };
+                ins[0].iter().map(|x| table::lookup(b, name, &spec, x)).collect::<Result<_, _>>()?
+            }
+            QOp::Div { scale } => (0..node.len).map(|o| div::div(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?,
+            QOp::Cmp { eq, one } => (0..node.len)
+                .map(|o| {
+                    if *eq {
+                        compare::equal(b, &ins[0][o], &ins[1][o], *one)
+                    } else {
+                        compare::less(b, name, &ins[0][o], &ins[1][o], *one)
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+            QOp::Reduce { max, arg, strict, offsets, idx, one } => (0..node.len)
+                .map(|o| {
+                    let xs: Vec<&Wire> = idx[offsets[o]..offsets[o + 1]].iter().map(|&i| &ins[0][i as usize]).collect();
+                    compare::reduce(b, name, &xs, *max, *arg, *strict, *one)
+                })
+                .collect::<Result<_, _>>()?,
             other => return Err(Groth16Error::UnsupportedOp { node: node.name.clone(), op: other.name().to_string() }),
         };
         values[node.output] = out;

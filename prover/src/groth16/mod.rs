@@ -9,11 +9,15 @@
 //!
 //! Costs per element: a `Linear` or `Bilinear` output with a rescale by `2^s` costs
 //! `bits + s + 3` constraints (plus one per product for `Bilinear`); ReLU after a
-//! rescale costs one; `Select` and `Const` are free; public values are packed
+//! rescale costs one; `Select` and `Const` are free; a `Table` lookup costs about
+//! `2 sqrt(2 len)` constraints ([`table`]), a comparison or a step of a running max
+//! `bits + 3` ([`compare`]), a division about `4 bits + 12` ([`div`]); public values are packed
 //! `floor(252 / bits)` to a Groth16 public input ([`public`]).
 
 pub mod builder;
 pub mod circuit;
+pub mod compare;
+pub mod div;
 pub mod error;
 pub mod field;
 pub mod keys;
@@ -22,6 +26,7 @@ pub mod ops;
 pub mod proof;
 pub mod prover;
 pub mod public;
+pub mod table;
 
 pub use circuit::{shape, synthesize, R1csShape};
 pub use error::Groth16Error;

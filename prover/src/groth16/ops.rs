@@ -13,7 +13,7 @@ use super::field::{fr, pow2};
 
 /// The field has 254 bits; range checks of `bits + shift` bits must stay well below it
 /// so that `q * 2^shift + r` cannot wrap around the modulus.
-const MAX_RANGE_BITS: u32 = 250;
+pub const MAX_RANGE_BITS: u32 = 250;
 
 /// `rescale(sum_t coeff[t] * x[t] + bias, shift)`, or the plain sum when `shift == 0`.
 pub fn linear(b: &mut Builder, node: &str, terms: &[(&Wire, i64)], bias: i64, shift: u32) -> Result<Wire, Groth16Error> {

@@ -1,11 +1,13 @@
 //! Shared loading of corpus models for the Groth16 tests.
 #![allow(dead_code)]
 
+use ark_bn254::Fr;
 use zkinfer_models::input_json::InputData;
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, prepare};
 use zkinfer_models::quant::QuantGraph;
 use zkinfer_models::QuantOptions;
+use zkinfer_prover::groth16::{shape, synthesize, R1csShape};
 
 pub const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
@@ -43,4 +45,36 @@ pub fn load(name: &str) -> Model {
 pub fn expected_public(m: &Model) -> Vec<i128> {
     let trace = interp::run(&m.graph, &m.inputs).unwrap();
     m.inputs.iter().flatten().chain(trace.outputs(&m.graph).iter().flatten()).map(|v| *v as i128).collect()
+}
+
+/// Synthesizes `m` and checks the witness against the interpreter on every value, the
+/// public values, satisfaction, and the setup-mode shape; returns the shape.
+pub fn check_witness(m: &Model) -> R1csShape {
+    let name = &m.name;
+    let trace = interp::run(&m.graph, &m.inputs).unwrap();
+    let syn = synthesize(&m.graph, &m.inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let got = syn.lowered.value_ints();
+    for (id, want) in trace.values.iter().enumerate() {
+        let want: Vec<i128> = want.iter().map(|v| *v as i128).collect();
+        assert_eq!(got[id], want, "{name}: value {id} differs from the interpreter");
+    }
+    assert_eq!(syn.lowered.public, expected_public(m), "{name}: public values");
+    assert!(syn.cs.is_satisfied().unwrap(), "{name}: {:?}", syn.cs.which_is_unsatisfied());
+    // Setup-mode synthesis (no witness) has the same shape as the proving one.
+    assert_eq!(shape(&m.graph).unwrap(), syn.shape(), "{name}");
+    syn.shape()
+}
+
+/// Adds one to each witness variable of `m`'s R1CS in turn: each change must leave it
+/// unsatisfied (+1 moves a bit out of {0,1} and any other value off its equation).
+pub fn check_every_witness_constrained(m: &Model) {
+    let name = &m.name;
+    let syn = synthesize(&m.graph, &m.inputs).unwrap();
+    let n = syn.cs.num_witness_variables();
+    for i in 0..n {
+        syn.cs.borrow_mut().unwrap().witness_assignment[i] += Fr::from(1u8);
+        assert!(!syn.cs.is_satisfied().unwrap(), "{name}: witness {i} of {n} is unconstrained");
+        syn.cs.borrow_mut().unwrap().witness_assignment[i] -= Fr::from(1u8);
+    }
+    assert!(syn.cs.is_satisfied().unwrap());
 }

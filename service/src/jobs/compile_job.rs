@@ -78,6 +78,9 @@ impl Engine {
             _ => None,
         };
         let o = &model.options;
+        if o.backend == "groth16" {
+            return self.run_compile_groth16(r, &model, &onnx, &cal_text, &samples, calibration.input_shapes.clone(), reference.as_deref());
+        }
         let opts = CompileOptions {
             quant: QuantOptions { scale: o.scale, param_scale: o.param_scale, ..quant_options(&o.target) },
             plan: PlanOptions { max_advice: o.max_advice, max_k: o.max_k, k: o.k, visibility: visibility(o), ..Default::default() },
@@ -127,7 +130,7 @@ impl Engine {
         if !self.store.finish_compile(&r.job.job.id, &model.id, &result, now_ms())? {
             return Err(JobEnd::Failed("the job was no longer running when it finished".into()));
         }
-        let loaded = LoadedModel { settings: compiled.settings, quant: compiled.quant, params: compiled.params, keys: compiled.keys };
+        let loaded = LoadedModel::Halo2 { settings: compiled.settings, quant: compiled.quant, params: compiled.params, keys: compiled.keys };
         self.models.insert(&model.id, Arc::new(loaded));
         self.sched.set_gate(&model.id, ModelGate::Ready { prove_memory });
         self.publish(&r.job.job.id);

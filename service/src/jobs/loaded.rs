@@ -5,19 +5,20 @@ use halo2_base::halo2_proofs::halo2curves::bn256::Bn256;
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use zkinfer_models::quant::QuantGraph;
 use zkinfer_prover::halo2::{self as h2, Halo2Keys};
-use zkinfer_prover::srs;
+use zkinfer_prover::{srs, Groth16Prover};
 
 use crate::error::ServiceError;
 use crate::keycache::DiskKeyCache;
 use crate::pipeline::{KeyCache, Settings};
+use crate::pipeline_groth16::{key_id, Groth16Settings};
 use crate::store::{ArtifactName, BlobStore, ModelRecord, StoreError};
 
-/// Everything a proof of one model needs.
-pub struct LoadedModel {
-    pub settings: Settings,
-    pub quant: QuantGraph,
-    pub params: ParamsKZG<Bn256>,
-    pub keys: Halo2Keys,
+/// Everything a proof of one model needs, per backend.
+// Held once per model behind an `Arc` in the LRU: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum LoadedModel {
+    Halo2 { settings: Settings, quant: QuantGraph, params: ParamsKZG<Bn256>, keys: Halo2Keys },
+    Groth16 { settings: Groth16Settings, prover: Groth16Prover },
 }
 
 /// Why a model could not be loaded.
@@ -48,6 +49,15 @@ impl LoadedModel {
     /// Loads a ready model.
     pub fn load(m: &ModelRecord, blobs: &BlobStore, keys: &DiskKeyCache) -> Result<LoadedModel, LoadError> {
         let settings_json = m.settings_json.as_deref().ok_or_else(|| LoadError::NotReady(m.id.clone()))?;
+        if m.options.backend == "groth16" {
+            let settings: Groth16Settings = parse(ArtifactName::SETTINGS, settings_json.as_bytes())?;
+            let quant_json = blob(blobs, m, ArtifactName::QUANT)?;
+            let quant: QuantGraph = parse(ArtifactName::QUANT, &quant_json)?;
+            let id = key_id(&quant_json);
+            let pk = keys.get_groth16(&id).ok_or(LoadError::NoKey { settings_hash: id })?;
+            let prover = Groth16Prover::import(quant, &pk).map_err(ServiceError::from)?;
+            return Ok(LoadedModel::Groth16 { settings, prover });
+        }
         let settings: Settings = parse(ArtifactName::SETTINGS, settings_json.as_bytes())?;
         let quant: QuantGraph = parse(ArtifactName::QUANT, &blob(blobs, m, ArtifactName::QUANT)?)?;
         let srs_bytes = blob(blobs, m, ArtifactName::SRS)?;
@@ -57,6 +67,6 @@ impl LoadedModel {
             .ok_or_else(|| LoadError::NoKey { settings_hash: settings.settings_hash.clone() })?;
         let pk = h2::read_pk(&pk, &settings.shape).map_err(ServiceError::from)?;
         let keys = Halo2Keys { pk, shape: settings.shape.clone() };
-        Ok(LoadedModel { settings, quant, params, keys })
+        Ok(LoadedModel::Halo2 { settings, quant, params, keys })
     }
 }

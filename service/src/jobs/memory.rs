@@ -30,6 +30,16 @@ pub fn prove_estimate(stats: &LayoutStats, pk_bytes: u64) -> u64 {
     FE * n * (FORMS * columns + QUOTIENT_COLUMNS) + pk_bytes + BASELINE
 }
 
+/// Memory for one Groth16 proof: the proving key (deserialized, about twice its
+/// compressed bytes, and the serialized copy), the constraint matrices and witness
+/// (about 400 bytes per constraint with ark-relations' sparse rows) and the FFT
+/// domains of the quotient (7 vectors of 32-byte elements per constraint, rounded up
+/// to a power of two). A model, not a measurement.
+pub fn groth16_prove_estimate(pk_bytes: u64, num_constraints: u64) -> u64 {
+    let n = num_constraints.max(1).next_power_of_two();
+    3 * pk_bytes + 400 * num_constraints + 7 * FE * n + BASELINE
+}
+
 /// Memory for compiling a model whose circuit may reach `max_k` rows with up to
 /// `max_advice` advice columns: key generation holds the proving key it builds and
 /// runs the same polynomial work as a proof. The circuit's size is unknown before the

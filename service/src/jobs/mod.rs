@@ -4,7 +4,8 @@
 //! - [`engine`]: the [`Engine`] and its data directory;
 //! - [`submit`]: registration and submission, with their validation;
 //! - [`scheduler`]: the queue, priorities, memory admission, cancellation flags;
-//! - [`runner`], [`compile_job`], [`prove_job`]: what workers do;
+//! - [`runner`], [`compile_job`], [`prove_job`]: what workers do ([`groth16_job`] for
+//!   models registered with the Groth16 backend);
 //! - [`events`]: job state changes for watchers; [`float`]: the optimistic answer;
 //! - [`memory`]: memory estimates; [`loaded`], [`lru`]: models loaded for proving.
 
@@ -13,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod float;
+pub mod groth16_job;
 pub mod loaded;
 pub mod lru;
 pub mod memory;

@@ -22,6 +22,14 @@ use super::loaded::LoadedModel;
 use super::runner::{JobEnd, Running};
 use super::now_ms;
 
+/// The parts of a loaded halo2 model.
+struct Halo2Model<'a> {
+    settings: &'a crate::pipeline::Settings,
+    quant: &'a zkinfer_models::quant::QuantGraph,
+    params: &'a halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<halo2_base::halo2_proofs::halo2curves::bn256::Bn256>,
+    keys: &'a zkinfer_prover::Halo2Keys,
+}
+
 impl Engine {
     pub(super) fn run_prove(&self, r: &Running<'_>) -> Result<(), JobEnd> {
         let model = self.model(&r.job.job.model_id)?;
@@ -30,17 +38,22 @@ impl Engine {
         }
         let input = r.job.job.input.clone().ok_or_else(|| JobEnd::Failed("the job has no input".into()))?;
         r.phase("loading keys", 5)?;
-        let m = self.models.get_or_load(&model.id, || LoadedModel::load(&model, &self.blobs, &self.keys))?;
+        let loaded = self.models.get_or_load(&model.id, || LoadedModel::load(&model, &self.blobs, &self.keys))?;
+        let (settings, quant, params, keys) = match loaded.as_ref() {
+            LoadedModel::Halo2 { settings, quant, params, keys } => (settings, quant, params, keys),
+            LoadedModel::Groth16 { settings, prover } => return self.run_prove_groth16(r, settings, prover, &input),
+        };
+        let m = Halo2Model { settings, quant, params, keys };
         r.phase("witness", 10)?;
-        let qin = interp::quantize_inputs(&m.quant, &input).map_err(|e| JobEnd::Failed(format!("input: {e}")))?;
-        interp::run(&m.quant, &qin).map_err(|e| JobEnd::Failed(format!("input: {e}")))?;
+        let qin = interp::quantize_inputs(m.quant, &input).map_err(|e| JobEnd::Failed(format!("input: {e}")))?;
+        interp::run(m.quant, &qin).map_err(|e| JobEnd::Failed(format!("input: {e}")))?;
         r.phase("proving", 25)?;
         if let Some(d) = self.cfg.test_pause_before_prove {
             r.pause(d)?;
         }
-        let bundle = pipeline::prove(&m.quant, &m.params, &m.keys, &input)?;
+        let bundle = pipeline::prove(m.quant, m.params, m.keys, &input)?;
         r.phase("verifying", 85)?;
-        if !pipeline::verify(&m.params, m.keys.vk(), &bundle.instances, &bundle.proof) {
+        if !pipeline::verify(m.params, m.keys.vk(), &bundle.instances, &bundle.proof) {
             return Err(JobEnd::Failed("internal error: the new proof does not verify".into()));
         }
         r.phase("storing", 95)?;

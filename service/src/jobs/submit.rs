@@ -102,6 +102,21 @@ fn check_options(o: &ModelOptions) -> Result<(), EngineError> {
     if !(1..=64).contains(&o.max_advice) {
         return Err(EngineError::invalid("options.max_advice", format!("{} is outside 1..=64", o.max_advice)));
     }
+    match o.backend.as_str() {
+        "halo2" => {}
+        "groth16" => {
+            if o.input_visibility != "public" || o.output_visibility != "public" {
+                return Err(EngineError::invalid("options.backend", "GROTH16 proves with PUBLIC inputs and outputs only"));
+            }
+            if !(o.param_visibility.is_empty() || o.param_visibility == "fixed") {
+                return Err(EngineError::invalid("options.backend", "GROTH16 proves with FIXED parameters only"));
+            }
+            if o.k.is_some() {
+                return Err(EngineError::invalid("options.k", "a fixed k applies to HALO2 only, not to GROTH16"));
+            }
+        }
+        other => return Err(EngineError::invalid("options.backend", format!("`{other}` is neither halo2 nor groth16"))),
+    }
     Ok(())
 }
 

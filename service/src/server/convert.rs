@@ -146,6 +146,10 @@ pub fn model_options(o: Option<pb::CompileOptions>) -> Result<ModelOptions, Engi
         max_k: if o.max_k == 0 { 23 } else { o.max_k },
         k: (o.k != 0).then_some(o.k),
         max_advice: if o.max_advice == 0 { 6 } else { o.max_advice as usize },
+        backend: match o.backend() {
+            pb::compile_options::Backend::Unspecified | pb::compile_options::Backend::Halo2 => "halo2".into(),
+            pb::compile_options::Backend::Groth16 => "groth16".into(),
+        },
     })
 }
 
@@ -186,6 +190,7 @@ pub fn model(m: &ModelRecord) -> pb::Model {
             param_visibility: wire_param_visibility(&m.options.param_visibility) as i32,
             scale: m.options.scale,
             param_scale: m.options.param_scale,
+            backend: if m.options.backend == "groth16" { pb::compile_options::Backend::Groth16 } else { pb::compile_options::Backend::Halo2 } as i32,
         }),
         input_shapes: m.input_shapes.iter().map(|s| flat(s, &[])).collect(),
         settings_json: m.settings_json.clone().unwrap_or_default(),

@@ -102,10 +102,22 @@ pub struct ModelOptions {
     pub scale: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param_scale: Option<u32>,
+    /// `halo2` or `groth16`. Left out of the JSON (and so of the model id) for halo2,
+    /// which keeps the ids of models registered before the option existed.
+    #[serde(default = "halo2", skip_serializing_if = "is_halo2")]
+    pub backend: String,
 }
 
 fn is_fixed(v: &str) -> bool {
     v.is_empty() || v == "fixed"
+}
+
+fn halo2() -> String {
+    "halo2".into()
+}
+
+fn is_halo2(b: &String) -> bool {
+    b == "halo2"
 }
 
 /// A tensor value (flat, row-major).

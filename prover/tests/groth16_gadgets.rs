@@ -1,0 +1,158 @@
+//! Negative tests of the Table, Div and Cmp gadgets on a bare constraint system: a
+//! forged one-hot index, a changed table output, a shifted remainder and a flipped
+//! comparison bit each leave the R1CS unsatisfied, while the honest witness satisfies it.
+
+use ark_bn254::Fr;
+use ark_relations::r1cs::{ConstraintSystem, ConstraintSystemRef, Variable};
+use zkinfer_prover::groth16::builder::{Builder, Wire};
+use zkinfer_prover::groth16::field::fr;
+use zkinfer_prover::groth16::table::{lookup, lookup_at, row_width, TableSpec};
+use zkinfer_prover::groth16::{compare, div, Groth16Error};
+
+const BITS: u32 = 12;
+
+fn builder() -> (ConstraintSystemRef<Fr>, Builder) {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    (cs.clone(), Builder::new(cs, BITS))
+}
+
+fn input(b: &mut Builder, v: i128) -> Wire {
+    let var = b.witness(v).unwrap();
+    b.checked("x", Wire { lc: var.into(), value: v, sign: None }).unwrap()
+}
+
+fn witness_index(v: Variable) -> usize {
+    match v {
+        Variable::Witness(i) => i,
+        other => panic!("not a witness: {other:?}"),
+    }
+}
+
+fn bump(cs: &ConstraintSystemRef<Fr>, i: usize, by: Fr) {
+    cs.borrow_mut().unwrap().witness_assignment[i] += by;
+}
+
+const VALUES: [i64; 11] = [5, -3, 8, 0, 13, 21, -34, 55, 0, 89, 7];
+
+#[test]
+fn table_lookup_matches_the_table_and_clamps() {
+    let spec = TableSpec { shift: 2, lo: -4, clamp_lo: true, clamp_hi: true, values: &VALUES };
+    for x in [-100i128, -17, -16, -9, 0, 3, 13, 23, 24, 500] {
+        let (cs, mut b) = builder();
+        let w = input(&mut b, x);
+        let out = lookup(&mut b, "t", &spec, &w).unwrap();
+        let u = zkinfer_models::quant::rescale(x, 2) as i64;
+        let i = zkinfer_models::quant::table::index(u, -4, VALUES.len(), true, true).unwrap();
+        assert_eq!(out.value, VALUES[i] as i128, "x = {x}");
+        assert!(cs.is_satisfied().unwrap(), "x = {x}");
+    }
+    // Without clamping, an input beyond the edge has no witness.
+    let spec = TableSpec { clamp_hi: false, ..spec };
+    let (_, mut b) = builder();
+    let w = input(&mut b, 100);
+    assert!(matches!(lookup(&mut b, "t", &spec, &w), Err(Groth16Error::OutsideTable { node, .. }) if node == "t"));
+}
+
+#[test]
+fn forged_one_hot_index_is_rejected() {
+    let spec = TableSpec { shift: 0, lo: 0, clamp_lo: false, clamp_hi: false, values: &VALUES };
+    let m = row_width(VALUES.len());
+    assert!(m > 1 && m < VALUES.len());
+    for (u, a, c) in [(3usize, 3 / m, 3 % m), (3, 7 / m, 7 % m), (3, 3 / m, (3 % m + 1) % m)] {
+        let (cs, mut b) = builder();
+        let w = input(&mut b, u as i128);
+        let out = lookup_at(&mut b, &w, &spec, m, a, c).unwrap();
+        let honest = a * m + c == u;
+        assert_eq!(cs.is_satisfied().unwrap(), honest, "u = {u}, forged index {}", a * m + c);
+        if honest {
+            assert_eq!(out.value, VALUES[u] as i128);
+        }
+    }
+    // Entries past the end of the table (the last row is partial) cannot be selected,
+    // even with an input that points there.
+    let na = VALUES.len().div_ceil(m);
+    assert!(na * m > VALUES.len());
+    let past = na * m - 1;
+    let (cs, mut b) = builder();
+    let w = input(&mut b, past as i128);
+    lookup_at(&mut b, &w, &spec, m, past / m, past % m).unwrap();
+    assert!(!cs.is_satisfied().unwrap(), "index {past} past the table was selected");
+}
+
+#[test]
+fn changed_table_output_is_rejected() {
+    let spec = TableSpec { shift: 0, lo: 0, clamp_lo: false, clamp_hi: false, values: &VALUES };
+    let (cs, mut b) = builder();
+    let w = input(&mut b, 7);
+    let out = lookup(&mut b, "t", &spec, &w).unwrap();
+    assert_eq!(out.value, 55);
+    assert!(cs.is_satisfied().unwrap());
+    let vars: Vec<usize> = out.lc.iter().filter(|(_, v)| v.is_witness()).map(|(_, v)| witness_index(*v)).collect();
+    assert!(!vars.is_empty());
+    for i in vars {
+        bump(&cs, i, Fr::from(1u8));
+        assert!(!cs.is_satisfied().unwrap(), "table output wire {i} changed and accepted");
+        bump(&cs, i, -Fr::from(1u8));
+    }
+}
+
+#[test]
+fn division_matches_the_interpreter_and_a_shifted_remainder_is_rejected() {
+    for (a, bv) in [(7i128, 3i128), (-7, 3), (7, -3), (0, 5), (100, -1), (-1, 2047)] {
+        let (cs, mut b) = builder();
+        let (x, y) = (input(&mut b, a), input(&mut b, bv));
+        let before = cs.num_witness_variables();
+        let out = div::div(&mut b, "d", &x, &y, 4).unwrap();
+        let n = 2 * a * 16 + bv.abs();
+        let den = 2 * bv.abs();
+        let (q, r) = (n.div_euclid(den), n.rem_euclid(den));
+        assert_eq!(out.value, if bv >= 0 { q } else { -q }, "{a} / {bv}");
+        assert!(cs.is_satisfied().unwrap());
+        // Allocation order: sign bits of b (BITS + 1), |b|, q, q's range bits (BITS), r.
+        let q_at = before + BITS as usize + 2;
+        let r_at = q_at + 1 + BITS as usize;
+        {
+            let asg = &cs.borrow().unwrap().witness_assignment;
+            assert_eq!((asg[q_at], asg[r_at]), (fr(q), fr(r)), "allocation order changed");
+        }
+        // q - 1 and r + 2|b| satisfy the division equation but not r < 2|b|.
+        bump(&cs, q_at, -Fr::from(1u8));
+        bump(&cs, r_at, fr(den));
+        assert!(!cs.is_satisfied().unwrap(), "{a} / {bv}: shifted remainder accepted");
+    }
+    let (_, mut b) = builder();
+    let (x, y) = (input(&mut b, 3), input(&mut b, 0));
+    assert!(matches!(div::div(&mut b, "d", &x, &y, 4), Err(Groth16Error::DivisionByZero { node }) if node == "d"));
+}
+
+#[test]
+fn comparisons_match_and_a_flipped_bit_is_rejected() {
+    for (a, bv) in [(1i128, 2i128), (2, 1), (2, 2), (-2047, 2047), (2047, -2047)] {
+        for eq in [false, true] {
+            let (cs, mut b) = builder();
+            let (x, y) = (input(&mut b, a), input(&mut b, bv));
+            let out = if eq { compare::equal(&mut b, &x, &y, 16) } else { compare::less(&mut b, "c", &x, &y, 16) }.unwrap();
+            let want = if eq { a == bv } else { a < bv };
+            assert_eq!(out.value, want as i128 * 16, "{a} {bv} eq={eq}");
+            assert!(cs.is_satisfied().unwrap());
+            let bit = witness_index(out.lc.0[0].1);
+            // Flip the bit: 0 <-> 1.
+            let flip = if want { -Fr::from(1u8) } else { Fr::from(1u8) };
+            bump(&cs, bit, flip);
+            assert!(!cs.is_satisfied().unwrap(), "{a} {bv} eq={eq}: flipped comparison bit accepted");
+        }
+    }
+}
+
+#[test]
+fn running_max_and_argmax_take_the_first_best() {
+    let xs = [3i128, 9, -4, 9, 1];
+    for (max, arg, strict, want) in [(true, false, true, 9), (true, true, true, 16), (true, true, false, 48), (false, true, true, 32)] {
+        let (cs, mut b) = builder();
+        let ws: Vec<Wire> = xs.iter().map(|&v| input(&mut b, v)).collect();
+        let refs: Vec<&Wire> = ws.iter().collect();
+        let out = compare::reduce(&mut b, "r", &refs, max, arg, strict, 16).unwrap();
+        assert_eq!(out.value, want, "max={max} arg={arg} strict={strict}");
+        assert!(cs.is_satisfied().unwrap());
+    }
+}
