@@ -8,6 +8,7 @@ pub mod activation;
 pub mod arith;
 pub mod attrs;
 pub mod conv;
+pub mod elements;
 pub mod layout;
 pub mod linear;
 pub mod logic;
@@ -28,6 +29,7 @@ use crate::tensor::Tensor;
 pub use activation::Activation;
 pub use arith::Arith;
 pub use conv::ConvSpec;
+pub use elements::Elements;
 pub use layout::Layout;
 pub use linear::Linear;
 pub use logic::Logic;
@@ -56,6 +58,8 @@ pub enum Op {
     Logic(Logic),
     /// Index maps with fixed indices: Pad, Gather, Resize, Tile, Expand, DepthToSpace.
     Remap(Remap),
+    /// GatherElements and ScatterElements.
+    Elements(Elements),
 }
 
 impl Op {
@@ -71,6 +75,7 @@ impl Op {
             Op::Norm(n) => n.name(),
             Op::Logic(l) => l.name(),
             Op::Remap(r) => r.name(),
+            Op::Elements(e) => e.name(),
         }
     }
 
@@ -86,6 +91,7 @@ impl Op {
             Op::Norm(n) => n.eval(inputs),
             Op::Logic(l) => l.eval(inputs),
             Op::Remap(r) => r.eval(inputs),
+            Op::Elements(e) => e.eval(inputs),
         }
     }
 }
@@ -194,6 +200,7 @@ pub fn registry() -> Registry {
     norm::register(&mut r);
     logic::register(&mut r);
     remap::register(&mut r);
+    elements::register(&mut r);
     r
 }
 

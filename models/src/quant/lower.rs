@@ -229,6 +229,7 @@ fn lower(b: &mut Builder, node: &Node) -> Result<()> {
             super::lower_nonlinear::lower(b, node)?
         }
         Op::Norm(_) => super::lower_norm::lower(b, node)?,
+        Op::Elements(e) => super::lower_elements::lower(b, node, e)?,
     };
     b.bind(node, out);
     Ok(())

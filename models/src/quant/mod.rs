@@ -7,6 +7,7 @@
 
 mod calibrate;
 mod lower;
+mod lower_elements;
 mod lower_linear;
 mod lower_nonlinear;
 mod lower_norm;

@@ -1,0 +1,130 @@
+//! GatherElements and ScatterElements: element-wise indexing along one axis.
+//!
+//! With constant indices both are index maps (free in circuits). With activation
+//! indices every candidate position `j` along the axis is compared with the index
+//! (`[idx == j]`, constrained) and the result is the sum of the candidates weighted by
+//! these indicators; see `quant::lower_elements`.
+
+use serde::{Deserialize, Serialize};
+
+use super::conv::coords;
+use super::{norm_axis, Imported, NodeCtx, Op, Registry};
+use crate::error::{ModelError, Result};
+use crate::tensor::{numel, strides, Tensor};
+
+/// Registers GatherElements and ScatterElements.
+pub fn register(r: &mut Registry) {
+    r.insert("GatherElements", |c: &NodeCtx| import(c, false));
+    r.insert("ScatterElements", |c: &NodeCtx| import(c, true));
+    r.insert("Scatter", |c: &NodeCtx| import(c, true));
+}
+
+/// Element-wise indexing along `axis`. `indices` is `Some` (normalised to be
+/// non-negative) when constant; else the node's input 1 holds them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Elements {
+    /// ScatterElements (inputs data, [indices,] updates) rather than GatherElements
+    /// (inputs data[, indices]).
+    pub scatter: bool,
+    pub axis: usize,
+    pub indices: Option<Vec<i64>>,
+    pub idx_shape: Vec<usize>,
+}
+
+fn import(c: &NodeCtx, scatter: bool) -> Result<Imported> {
+    let shape = |i: usize| c.inputs.get(i).and_then(|x| x.as_ref()).map(|x| x.shape).ok_or_else(|| c.err(format!("missing input {i}")));
+    let (data, idx_shape) = (shape(0)?, shape(1)?.to_vec());
+    let axis = norm_axis(c.attrs.int_or("axis", 0), data.len()).ok_or_else(|| c.err("axis out of range"))?;
+    if idx_shape.len() != data.len() || idx_shape.iter().zip(data).enumerate().any(|(d, (i, x))| d != axis && i > x) {
+        return Err(c.err(format!("indices of shape {idx_shape:?} do not fit data of shape {data:?}")));
+    }
+    if scatter {
+        if let Some(r) = c.attrs.string("reduction").filter(|r| r != "none") {
+            return Err(c.err(format!("attribute reduction = `{r}` is not supported (none only)")));
+        }
+        if shape(2)? != idx_shape.as_slice() {
+            return Err(c.err("updates and indices differ in shape"));
+        }
+    }
+    let dim = data[axis] as i64;
+    let (indices, inputs) = match c.is_const(1).then(|| c.opt_const_ints(1)).transpose()?.flatten() {
+        Some(idx) => {
+            let idx = idx.iter().map(|&i| if i < 0 { i + dim } else { i }).collect::<Vec<_>>();
+            if let Some(i) = idx.iter().find(|&&i| i < 0 || i >= dim) {
+                return Err(c.err(format!("index {i} is out of range for axis {axis} of size {dim}")));
+            }
+            (Some(idx), if scatter { vec![0, 2] } else { vec![0] })
+        }
+        _ => (None, if scatter { vec![0, 1, 2] } else { vec![0, 1] }),
+    };
+    Ok(Imported::Op { op: Op::Elements(Elements { scatter, axis, indices, idx_shape }), inputs })
+}
+
+/// Where an index acts: per index element, the flat data index of its position with
+/// coordinate 0 along the axis; the data stride along the axis; the axis size.
+pub struct Sites {
+    pub base: Vec<usize>,
+    pub stride: usize,
+    pub dim: usize,
+}
+
+impl Elements {
+    /// The op's name.
+    pub fn name(&self) -> &'static str {
+        if self.scatter { "ScatterElements" } else { "GatherElements" }
+    }
+
+    /// The positions the indices act on, for data of shape `data`.
+    pub fn sites(&self, data: &[usize]) -> Sites {
+        let ds = strides(data);
+        let base = coords(&self.idx_shape)
+            .iter()
+            .map(|c| c.iter().zip(&ds).enumerate().filter(|(d, _)| *d != self.axis).map(|(_, (a, s))| a * s).sum())
+            .collect();
+        Sites { base, stride: ds[self.axis], dim: data[self.axis] }
+    }
+
+    /// Output shape and, per output element, `(input, flat index)`: input 0 is data, 1
+    /// the updates (constant indices only).
+    pub fn index_map(&self, data: &[usize]) -> Result<(Vec<usize>, Vec<(usize, usize)>)> {
+        let idx = self.indices.as_ref().ok_or_else(|| ModelError::Shape(format!("{} with activation indices is not an index map", self.name())))?;
+        let s = self.sites(data);
+        if self.scatter {
+            let mut map: Vec<(usize, usize)> = (0..numel(data)).map(|i| (0, i)).collect();
+            for (u, (&b, &i)) in s.base.iter().zip(idx).enumerate() {
+                map[b + i as usize * s.stride] = (1, u);
+            }
+            Ok((data.to_vec(), map))
+        } else {
+            Ok((self.idx_shape.clone(), s.base.iter().zip(idx).map(|(&b, &i)| (0, b + i as usize * s.stride)).collect()))
+        }
+    }
+
+    /// Float semantics.
+    pub fn eval(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        let x = inputs[0];
+        let (shape, map) = match &self.indices {
+            Some(_) => self.index_map(&x.shape)?,
+            None => {
+                let dynamic = Elements { indices: Some(checked_indices(inputs[1], x.shape[self.axis])?), ..self.clone() };
+                let (shape, map) = dynamic.index_map(&x.shape)?;
+                (shape, map.into_iter().map(|(s, i)| (if s == 1 { 2 } else { 0 }, i)).collect())
+            }
+        };
+        Ok(Tensor::new(shape, map.iter().map(|&(s, i)| inputs[s].data[i]).collect(), x.dtype))
+    }
+}
+
+fn checked_indices(t: &Tensor, dim: usize) -> Result<Vec<i64>> {
+    t.data
+        .iter()
+        .map(|&v| {
+            let i = if v < 0.0 { v + dim as f64 } else { v };
+            if i < 0.0 || i >= dim as f64 {
+                Err(ModelError::Shape(format!("index {v} is out of range for an axis of size {dim}")))
+            } else {
+                Ok(i as i64)
+            }
+        })
+        .collect()
+}
