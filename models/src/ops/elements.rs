@@ -1,4 +1,4 @@
-//! GatherElements and ScatterElements: element-wise indexing along one axis.
+//! GatherElements, ScatterElements and OneHot: element-wise indexing along one axis.
 //!
 //! With constant indices both are index maps (free in circuits). With activation
 //! indices every candidate position `j` along the axis is compared with the index
@@ -17,6 +17,60 @@ pub fn register(r: &mut Registry) {
     r.insert("GatherElements", |c: &NodeCtx| import(c, false));
     r.insert("ScatterElements", |c: &NodeCtx| import(c, true));
     r.insert("Scatter", |c: &NodeCtx| import(c, true));
+    r.insert("OneHot", import_onehot);
+}
+
+/// OneHot with a constant depth and values: `out[.., k, ..] = on` where `idx == k`,
+/// else `off`; `axis` is the position of the new axis in the output.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OneHot {
+    pub axis: usize,
+    pub depth: usize,
+    pub off: f64,
+    pub on: f64,
+}
+
+fn import_onehot(c: &NodeCtx) -> Result<Imported> {
+    let rank = c.inputs.first().and_then(|x| x.as_ref()).map(|x| x.shape.len()).ok_or_else(|| c.err("missing input 0"))?;
+    let axis = norm_axis(c.attrs.int_or("axis", -1), rank + 1).ok_or_else(|| c.err("axis out of range"))?;
+    let depth = c.const_input(1)?.data.first().copied().ok_or_else(|| c.err("empty depth"))?;
+    let values = &c.const_input(2)?.data;
+    if depth < 1.0 || values.len() != 2 {
+        return Err(c.err(format!("needs depth >= 1 and two values, got depth {depth} and {} values", values.len())));
+    }
+    Ok(Imported::Op { op: Op::OneHot(OneHot { axis, depth: depth as usize, off: values[0], on: values[1] }), inputs: vec![0] })
+}
+
+impl OneHot {
+    /// Output shape and, per output element, `(index element, k)`.
+    pub fn index_map(&self, idx_shape: &[usize]) -> (Vec<usize>, Vec<(usize, usize)>) {
+        let mut out = idx_shape.to_vec();
+        out.insert(self.axis, self.depth);
+        let is = strides(idx_shape);
+        let map = coords(&out)
+            .iter()
+            .map(|c| {
+                let u = c.iter().enumerate().filter(|(d, _)| *d != self.axis).zip(&is).map(|((_, a), s)| a * s).sum();
+                (u, c[self.axis])
+            })
+            .collect();
+        (out, map)
+    }
+
+    /// Float semantics; negative indices count from the end.
+    pub fn eval(&self, inputs: &[&Tensor]) -> Result<Tensor> {
+        let x = inputs[0];
+        let (shape, map) = self.index_map(&x.shape);
+        let d = self.depth as f64;
+        let data = map
+            .iter()
+            .map(|&(u, k)| {
+                let i = if x.data[u] < 0.0 { x.data[u] + d } else { x.data[u] };
+                if i == k as f64 { self.on } else { self.off }
+            })
+            .collect();
+        Ok(Tensor::new(shape, data, crate::tensor::DType::F32))
+    }
 }
 
 /// Element-wise indexing along `axis`. `indices` is `Some` (normalised to be

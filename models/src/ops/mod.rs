@@ -29,7 +29,7 @@ use crate::tensor::Tensor;
 pub use activation::Activation;
 pub use arith::Arith;
 pub use conv::ConvSpec;
-pub use elements::Elements;
+pub use elements::{Elements, OneHot};
 pub use layout::Layout;
 pub use linear::Linear;
 pub use logic::Logic;
@@ -60,6 +60,8 @@ pub enum Op {
     Remap(Remap),
     /// GatherElements and ScatterElements.
     Elements(Elements),
+    /// OneHot with constant depth and values.
+    OneHot(OneHot),
 }
 
 impl Op {
@@ -76,6 +78,7 @@ impl Op {
             Op::Logic(l) => l.name(),
             Op::Remap(r) => r.name(),
             Op::Elements(e) => e.name(),
+            Op::OneHot(_) => "OneHot",
         }
     }
 
@@ -92,6 +95,7 @@ impl Op {
             Op::Logic(l) => l.eval(inputs),
             Op::Remap(r) => r.eval(inputs),
             Op::Elements(e) => e.eval(inputs),
+            Op::OneHot(o) => o.eval(inputs),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Lowering of GatherElements and ScatterElements.
+//! Lowering of GatherElements, ScatterElements and OneHot.
 //!
 //! Constant indices give a `Select`. Activation indices (quantized like every activation,
 //! so index `j` is `j * 2^scale`) are compared with every candidate `j` along the axis by
@@ -8,7 +8,7 @@
 //!
 //! An index outside `0..dim` matches no candidate: GatherElements then yields 0 and
 //! ScatterElements leaves the data unchanged (the float model fails on it). Negative
-//! activation indices are not normalised. For ScatterElements two updates at one
+//! activation indices are not normalised. OneHot is `off + (on - off) * e_k / one`. For ScatterElements two updates at one
 //! position (undefined in ONNX for `reduction = none`) add up.
 
 use super::lower::{Builder, Terms};
@@ -16,7 +16,7 @@ use super::{QOp, QValueId};
 use crate::error::Result;
 use crate::ir::Node;
 use crate::ops::elements::Sites;
-use crate::ops::Elements;
+use crate::ops::{Elements, OneHot};
 
 pub(super) fn lower(b: &mut Builder, node: &Node, e: &Elements) -> Result<QValueId> {
     let name = node.name.as_str();
@@ -93,4 +93,20 @@ fn scatter(b: &mut Builder, node: &Node, sites: &Sites, hits: QValueId, n_out: u
         offsets.push(left.len());
     }
     b.bilin(name, weights, vals, offsets, left, right)
+}
+
+/// OneHot: `off + (on - off) * [idx == k]` (exact: a `Linear` without rescale when the
+/// values are multiples of `2^-scale`).
+pub(super) fn onehot(b: &mut Builder, node: &Node, o: &OneHot) -> QValueId {
+    let name = node.name.as_str();
+    let iv = b.value(node.inputs[0]);
+    let n = b.len_of(iv);
+    let hits = indicators(b, name, node.inputs[0], &Sites { base: vec![0; n], stride: 0, dim: o.depth });
+    let (_, map) = o.index_map(b.graph.shape(node.inputs[0]));
+    let mut t = Terms::new();
+    for (u, k) in map {
+        t.term(hits, u * o.depth + k, o.on - o.off);
+        t.end(o.off);
+    }
+    b.lin(name, t)
 }
