@@ -182,3 +182,40 @@ fn checked_indices(t: &Tensor, dim: usize) -> Result<Vec<i64>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::DType;
+
+    fn t(shape: &[usize], data: &[f64]) -> Tensor {
+        Tensor::new(shape.to_vec(), data.to_vec(), DType::F32)
+    }
+
+    #[test]
+    fn gather_and_scatter_elements_follow_the_onnx_examples() {
+        // ONNX GatherElements example 1 (axis 1) and ScatterElements example 2 (axis 1).
+        let g = Elements { scatter: false, axis: 1, indices: None, idx_shape: vec![2, 2] };
+        let out = g.eval(&[&t(&[2, 2], &[1., 2., 3., 4.]), &t(&[2, 2], &[0., 0., 1., 0.])]).unwrap();
+        assert_eq!((out.shape, out.data), (vec![2, 2], vec![1., 1., 4., 3.]));
+        let s = Elements { scatter: true, axis: 1, indices: None, idx_shape: vec![1, 2] };
+        let out = s.eval(&[&t(&[1, 5], &[1., 2., 3., 4., 5.]), &t(&[1, 2], &[1., 3.]), &t(&[1, 2], &[1.1, 2.1])]).unwrap();
+        assert_eq!(out.data, vec![1., 1.1, 3., 2.1, 5.]);
+        // The constant-index form is the same index map.
+        let c = Elements { indices: Some(vec![1, 3]), ..s };
+        let out = c.eval(&[&t(&[1, 5], &[1., 2., 3., 4., 5.]), &t(&[1, 2], &[1.1, 2.1])]).unwrap();
+        assert_eq!(out.data, vec![1., 1.1, 3., 2.1, 5.]);
+        let bad = g.eval(&[&t(&[2, 2], &[1., 2., 3., 4.]), &t(&[2, 2], &[0., 2., 1., 0.])]);
+        assert!(matches!(bad, Err(ModelError::Shape(m)) if m.contains("index 2 is out of range")));
+    }
+
+    #[test]
+    fn onehot_inserts_the_axis_and_counts_negative_indices_from_the_end() {
+        let o = OneHot { axis: 1, depth: 3, off: -1.0, on: 5.0 };
+        let out = o.eval(&[&t(&[2], &[2., -3.])]).unwrap();
+        assert_eq!((out.shape, out.data), (vec![2, 3], vec![-1., -1., 5., 5., -1., -1.]));
+        let o = OneHot { axis: 0, ..o };
+        let out = o.eval(&[&t(&[2], &[1., 0.])]).unwrap();
+        assert_eq!((out.shape, out.data), (vec![3, 2], vec![-1., 5., 5., -1., -1., -1.]));
+    }
+}
