@@ -32,4 +32,5 @@ model_tests! {
     gelu => "1l_gelu_noappx",
     gather_elements => "gather_elements",
     onehot_tree => "hummingbird_decision_tree",
+    topk => "1l_topk",
 }

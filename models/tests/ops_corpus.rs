@@ -19,7 +19,7 @@ const PASSING: &[&str] = &[
     "idolmodel", "large_op_graph", "layernorm", "less", "linear_regression", "linear_svc", "log_softmax", "ltsf",
     "max", "min", "prelu_gmm", "rounding_ops", "selu", "sklearn_mlp", "softplus", "softsign", "trig", "tutorial",
     "variable_cnn", "gradient_boosted_trees", "random_forest", "gather_elements", "scatter_elements",
-    "hummingbird_decision_tree", "oh_decision_tree", "lightgbm", "xgboost", "xgboost_reg",
+    "hummingbird_decision_tree", "oh_decision_tree", "lightgbm", "xgboost", "xgboost_reg", "1l_topk",
 ];
 
 /// Runs one model; `Err` with the reason when it does not conform.

@@ -16,6 +16,7 @@ pub mod norm;
 pub mod reduce;
 pub mod remap;
 pub mod source;
+pub mod topk;
 
 use std::collections::HashMap;
 
@@ -62,6 +63,8 @@ pub enum Op {
     Elements(Elements),
     /// OneHot with constant depth and values.
     OneHot(OneHot),
+    /// TopK with a constant k (one op per output).
+    TopK(topk::TopK),
 }
 
 impl Op {
@@ -79,6 +82,7 @@ impl Op {
             Op::Remap(r) => r.name(),
             Op::Elements(e) => e.name(),
             Op::OneHot(_) => "OneHot",
+            Op::TopK(t) => t.name(),
         }
     }
 
@@ -96,6 +100,7 @@ impl Op {
             Op::Remap(r) => r.eval(inputs),
             Op::Elements(e) => e.eval(inputs),
             Op::OneHot(o) => o.eval(inputs),
+            Op::TopK(t) => t.eval(inputs),
         }
     }
 }
@@ -205,6 +210,7 @@ pub fn registry() -> Registry {
     logic::register(&mut r);
     remap::register(&mut r);
     elements::register(&mut r);
+    topk::register(&mut r);
     r
 }
 

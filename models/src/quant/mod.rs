@@ -11,6 +11,7 @@ mod lower_elements;
 mod lower_linear;
 mod lower_nonlinear;
 mod lower_norm;
+mod lower_topk;
 pub mod table;
 
 pub use calibrate::{calibrate, Calibration, QuantOptions};
