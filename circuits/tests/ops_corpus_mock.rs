@@ -3,7 +3,8 @@
 //! holds; a changed public output is rejected.
 //!
 //! A subset that keeps the suite quick: every new chip (tables, sign-bit reductions,
-//! comparisons, division) appears in at least one model.
+//! comparisons, division, one-hot selection by an activation index) appears in at least
+//! one model.
 
 mod common;
 
@@ -29,4 +30,7 @@ model_tests! {
     rounding_ops => "rounding_ops",
     boolean => "boolean",
     gelu => "1l_gelu_noappx",
+    gather_elements => "gather_elements",
+    onehot_tree => "hummingbird_decision_tree",
+    topk => "1l_topk",
 }

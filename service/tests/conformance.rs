@@ -2,7 +2,8 @@
 //! benchmark: `zkinfer conformance ../shared/onnx-corpus --report report.json`).
 //! Every new chip family appears: tables (Sigmoid, Softmax's exp), division (Softmax,
 //! Softsign), sign-bit reductions (MaxPool, ArgMax), comparisons and one-hot Gather
-//! (decision tree), and a model that must be reported as unsupported, by op name.
+//! (decision tree), one-hot selection by activation indices (GatherElements, OneHot, TopK by ranks),
+//! and a model that must be reported as unsupported, by op name.
 
 use std::path::Path;
 
@@ -11,7 +12,7 @@ use zkinfer_service::pipeline::NoCache;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
-const QUICK: &[&str] = &["1l_sigmoid", "1l_softmax", "1l_max_pool", "softsign", "decision_tree", "1l_conv", "lstm"];
+const QUICK: &[&str] = &["1l_sigmoid", "1l_softmax", "1l_max_pool", "softsign", "decision_tree", "1l_conv", "lstm", "gather_elements", "hummingbird_decision_tree", "1l_topk"];
 
 #[test]
 fn quick_subset_proves_verifies_and_reports_unsupported_ops() {

@@ -8,6 +8,7 @@ pub mod activation;
 pub mod arith;
 pub mod attrs;
 pub mod conv;
+pub mod elements;
 pub mod layout;
 pub mod linear;
 pub mod logic;
@@ -15,6 +16,7 @@ pub mod norm;
 pub mod reduce;
 pub mod remap;
 pub mod source;
+pub mod topk;
 
 use std::collections::HashMap;
 
@@ -28,6 +30,7 @@ use crate::tensor::Tensor;
 pub use activation::Activation;
 pub use arith::Arith;
 pub use conv::ConvSpec;
+pub use elements::{Elements, OneHot};
 pub use layout::Layout;
 pub use linear::Linear;
 pub use logic::Logic;
@@ -56,6 +59,12 @@ pub enum Op {
     Logic(Logic),
     /// Index maps with fixed indices: Pad, Gather, Resize, Tile, Expand, DepthToSpace.
     Remap(Remap),
+    /// GatherElements and ScatterElements.
+    Elements(Elements),
+    /// OneHot with constant depth and values.
+    OneHot(OneHot),
+    /// TopK with a constant k (one op per output).
+    TopK(topk::TopK),
 }
 
 impl Op {
@@ -71,6 +80,9 @@ impl Op {
             Op::Norm(n) => n.name(),
             Op::Logic(l) => l.name(),
             Op::Remap(r) => r.name(),
+            Op::Elements(e) => e.name(),
+            Op::OneHot(_) => "OneHot",
+            Op::TopK(t) => t.name(),
         }
     }
 
@@ -86,6 +98,9 @@ impl Op {
             Op::Norm(n) => n.eval(inputs),
             Op::Logic(l) => l.eval(inputs),
             Op::Remap(r) => r.eval(inputs),
+            Op::Elements(e) => e.eval(inputs),
+            Op::OneHot(o) => o.eval(inputs),
+            Op::TopK(t) => t.eval(inputs),
         }
     }
 }
@@ -194,6 +209,8 @@ pub fn registry() -> Registry {
     norm::register(&mut r);
     logic::register(&mut r);
     remap::register(&mut r);
+    elements::register(&mut r);
+    topk::register(&mut r);
     r
 }
 

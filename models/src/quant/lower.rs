@@ -277,6 +277,9 @@ fn lower(b: &mut Builder, node: &Node) -> Result<()> {
             super::lower_nonlinear::lower(b, node)?
         }
         Op::Norm(_) => super::lower_norm::lower(b, node)?,
+        Op::Elements(e) => super::lower_elements::lower(b, node, e)?,
+        Op::OneHot(o) => super::lower_elements::onehot(b, node, o),
+        Op::TopK(t) => super::lower_topk::lower(b, node, t),
     };
     b.bind(node, out);
     Ok(())

@@ -7,9 +7,11 @@
 
 mod calibrate;
 mod lower;
+mod lower_elements;
 mod lower_linear;
 mod lower_nonlinear;
 mod lower_norm;
+mod lower_topk;
 mod params;
 pub mod table;
 
