@@ -45,15 +45,15 @@ fn unsupported_op_names_the_op_and_the_node() {
     let d = tmp("unsup");
     let (code, _, err) = zkinfer(&[
         "compile",
-        &corpus("1l_topk", "network.onnx"),
+        &corpus("lstm", "network.onnx"),
         "--input",
-        &corpus("1l_topk", "input.json"),
+        &corpus("lstm", "input.json"),
         "--out",
         d.join("o").to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(err.contains("unsupported op `TopK`") && err.contains("node `"), "{err}");
+    assert!(err.contains("unsupported op `LSTM`") && err.contains("node `"), "{err}");
 }
 
 #[test]
