@@ -8,7 +8,7 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::public;
 use zkinfer_circuits::hash::hash_values;
-use zkinfer_circuits::{native_instances, plan_candidates, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
+use zkinfer_circuits::{native_instances, plan_candidates, CircuitError, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
 use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
@@ -273,7 +273,14 @@ pub fn compile(
             if opts.plan.mac_width.is_none() {
                 plan_opts.mac_width = Some(0);
             }
-            candidates = plan_step(&plan_opts)?.into_iter();
+            // No layout with fewer columns: the verifier is what does not fit.
+            candidates = match plan_step(&plan_opts) {
+                Ok(c) => c.into_iter(),
+                Err(ServiceError::Circuit(CircuitError::TooLarge { .. })) => {
+                    return Err(ServiceError::VerifierTooLarge { size: verifier.runtime_code.len() })
+                }
+                Err(e) => return Err(e),
+            };
             continue;
         }
         let keys = match cached {
