@@ -17,7 +17,7 @@ use crate::error::CircuitError;
 use crate::field::{to_i128, ScalarField};
 use crate::chips::mac::{self, MacConfig, Macs};
 use crate::chips::table::{TableConfig, Tables};
-use crate::layout::BLINDING_ROWS;
+use crate::layout::usable_rows;
 use crate::chips::Chips;
 use crate::lower::lower;
 use crate::hash;
@@ -68,11 +68,6 @@ pub struct ModelConfig<F: ScalarField> {
     pub base: BaseConfig<F>,
     pub tables: Option<TableConfig>,
     pub macs: Option<MacConfig>,
-}
-
-/// Rows of a MAC column group at `k`: the usable rows the planner counts with.
-pub fn mac_rows(k: usize) -> usize {
-    (1usize << k) - BLINDING_ROWS
 }
 
 impl CircuitShape {
@@ -168,7 +163,7 @@ impl<F: ScalarField> ModelCircuit<F> {
             return Err(CircuitError::Layout("the model has table lookups but the shape has no table columns".into()));
         }
         if let Some(m) = &macs {
-            if mac::sets_needed(&m.lengths(), m.width, mac_rows(p.base.k)).is_none_or(|n| n > p.mac_sets) {
+            if mac::sets_needed(&m.lengths(), m.width, usable_rows(p.base.k as u32)).is_none_or(|n| n > p.mac_sets) {
                 return Err(CircuitError::Layout("the model's dot products do not fit the shape's MAC columns".into()));
             }
         }
@@ -229,7 +224,7 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
                     self.tables.assign(tables, &mut region);
                 }
                 if let (Some(cfg), Some(macs)) = (&config.macs, &self.macs) {
-                    macs.assign(cfg, mac_rows(builder.params().k), &mut region);
+                    macs.assign(cfg, crate::layout::usable_rows(builder.params().k as u32), &mut region);
                 }
                 if !builder.witness_gen_only() {
                     builder.core().copy_manager.assign_raw(base.constants(), &mut region);

@@ -17,6 +17,12 @@ use crate::circuit::{synthesize_model, Gadgets};
 /// Rows kept free for blinding factors.
 pub const BLINDING_ROWS: usize = 20;
 
+/// Rows a column offers at `k`, the blinding rows left out: what the planner fills and
+/// the MAC gate's column groups hold.
+pub fn usable_rows(k: u32) -> usize {
+    (1usize << k) - BLINDING_ROWS
+}
+
 /// Bounds for the planner.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PlanOptions {
@@ -135,19 +141,21 @@ fn try_k<F: ScalarField>(
     let num_lookup_advice: usize = params.num_lookup_advice_per_phase.iter().sum();
     // Function tables: the fixed table must fit the usable rows (else this k is too
     // small: reported as usable rows + 1); lookups fill as many column pairs as needed.
-    let usable = (1usize << k) - BLINDING_ROWS;
+    let usable = usable_rows(k);
     let (table_rows, table_lookups) = if tables.num_lookups() > 0 { (tables.rows.len(), tables.num_lookups()) } else { (0, 0) };
     let table_sets = table_lookups.div_ceil(usable);
     // MAC groups: a dot product taller than a column makes this k too small.
     let lengths = macs.as_ref().map(|m| m.lengths()).unwrap_or_default();
     let mac_rows: usize = lengths.iter().map(|&n| mac::rows_of(n, mac_width)).sum();
-    let mac_sets = if lengths.is_empty() { 0 } else { mac::sets_needed(&lengths, mac_width, usable).unwrap_or(usize::MAX) };
+    // `None`: some dot product is taller than a column.
+    let mac_sets = if lengths.is_empty() { Some(0) } else { mac::sets_needed(&lengths, mac_width, usable) };
     let rows = advice_cells
         .div_ceil(num_advice.max(1))
         .max(lookup_cells.div_ceil(num_lookup_advice.max(1)))
         .max(table_lookups.div_ceil(table_sets.max(1)))
         .max(if table_rows > usable { usable + 1 } else { table_rows })
-        .max(if mac_sets == usize::MAX { usable + 1 } else { mac_rows.div_ceil(mac_sets.max(1)) });
+        .max(mac_sets.map_or(usable + 1, |n| mac_rows.div_ceil(n.max(1))));
+    let mac_sets = mac_sets.unwrap_or(0);
     let s = LayoutStats {
         k,
         lookup_bits,
@@ -164,8 +172,7 @@ fn try_k<F: ScalarField>(
         mac_rows,
         mac_sets,
     };
-    let (mac_width, mac_sets) = (s.mac_width, if mac_sets == usize::MAX { 0 } else { mac_sets });
-    Ok((ModelParams { base: params, table_sets, mac_width, mac_sets }, s))
+    Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets }, s))
 }
 
 /// MAC widths the planner tries when it may choose ([`PlanOptions::mac_width`] `None`).
@@ -248,7 +255,7 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
 fn search<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions, ks: &[u32], w: usize) -> Result<Plan, CircuitError> {
     let attempt = |k: u32| -> Result<(Option<Plan>, LayoutStats), CircuitError> {
         let (params, stats) = try_k::<F>(graph, inputs, k, &opts.visibility, w)?;
-        let usable = (1usize << k) - BLINDING_ROWS;
+        let usable = usable_rows(k);
         let fits = stats.table_rows <= usable && stats.rows <= usable;
         // Small circuits: few columns for a cheap verifier; from `large_k` on, proving
         // time dominates and more columns keep k down. The first function-table column

@@ -96,7 +96,7 @@ pub fn lower<F: ScalarField>(
                             let terms: Vec<_> = (offsets[o]..offsets[o + 1])
                                 .map(|t| (ins[slot[t] as usize][idx[t] as usize], cell(ParamSlot::Coeff(t as u32), coeff[t])))
                                 .collect();
-                            linear::linear_cells(ctx, &chips, terms, cell(ParamSlot::Bias(o as u32), bias[o]), *shift)
+                            linear::linear_cells(ctx, chips, terms, cell(ParamSlot::Bias(o as u32), bias[o]), *shift)
                         })
                         .collect()
                 }
