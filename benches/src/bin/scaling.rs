@@ -64,13 +64,14 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str);
     if mode == Some("--one") || mode == Some("--write") {
-        let spec: Vec<usize> = args[3].split(',').map(|s| s.parse()).collect::<Result<_, _>>()?;
+        let (kind, spec) = (args.get(2).context("usage: scaling --one|--write KIND SPEC [DIR]")?, args.get(3).context("a SPEC like 64,128,16,10")?);
+        let spec: Vec<usize> = spec.split(',').map(|s| s.parse()).collect::<Result<_, _>>()?;
         if mode == Some("--one") {
-            println!("{}", one(&args[2], &spec)?);
+            println!("{}", one(kind, &spec)?);
         } else {
             // A model folder for `zkinfer` or compare.py: network.onnx and input.json.
             let dir = args.get(4).context("usage: scaling --write KIND SPEC DIR")?;
-            let (onnx, n_in, _, _) = generate(&args[2], &spec)?;
+            let (onnx, n_in, _, _) = generate(kind, &spec)?;
             std::fs::create_dir_all(dir)?;
             std::fs::write(format!("{dir}/network.onnx"), onnx)?;
             std::fs::write(format!("{dir}/input.json"), gen::input_json(n_in, 7))?;
