@@ -127,16 +127,16 @@ pub fn synthesize_model<F: ScalarField>(
     let chips = Chips { range: &range, bits: graph.bits, mac: None, q_checked_by_relu: false };
     let ctx = builder.main(0);
     let mut exposed = Vec::with_capacity(layout.len());
-    // Hashed values need no range check: the verifier hashes in-range values itself.
+    // Hashed inputs and outputs are packed as public values are, then hashed.
     if layout.input_hash {
-        exposed.push(hash::hash_cells(ctx, range.gate(), in_cells));
+        exposed.push(hash::hash_packed_cells(ctx, &chips, in_cells, &vec![true; in_cells.len()]));
     }
     if layout.param_hash {
         exposed.push(hash::hash_cells(ctx, range.gate(), &lowered.params));
     }
     exposed.extend(public::pack_cells(ctx, &chips, &cells, &checked));
     if layout.output_hash {
-        exposed.push(hash::hash_cells(ctx, range.gate(), out_cells));
+        exposed.push(hash::hash_packed_cells(ctx, &chips, out_cells, &vec![false; out_cells.len()]));
     }
     builder.assigned_instances = vec![exposed];
     Ok((values, Gadgets { tables: lowered.tables, macs: lowered.macs }))

@@ -9,10 +9,18 @@
 //! the hash is the state's element 1: `PoseidonHasher::hash_fix_len_array` in-circuit,
 //! `snark_verifier::util::hash::Poseidon` natively.
 //!
-//! Values are the quantized integers, each mapped to its field element (`x` for
-//! `x >= 0`, `p - |x|` for `x < 0`), in the graph's port order, row-major within a
-//! port. Invariant: [`hash_values`] equals [`hash_cells`] on the same values; the test
-//! `hashed_visibility` in `tests/` checks it through a MockProver.
+//! Inputs and outputs (activations, each `|x| < 2^(bits-1)`) are hashed **packed**:
+//! first packed `floor(252 / bits)` to a field element exactly as public values are
+//! ([`crate::public::pack`]: digit `x + 2^(bits-1)`, little-endian), then the packed
+//! elements are hashed ([`hash_packed`]). Packing is injective for range-checked values
+//! and cuts the Poseidon permutations by the packing factor (7 at 32 bits): the
+//! 784-input MNIST MLP hashes 112 elements, not 784.
+//!
+//! Parameters, which are not range-checked, are hashed one per element ([`hash_values`]):
+//! each quantized integer mapped to its field element (`x` for `x >= 0`, `p - |x|` for
+//! `x < 0`), in canonical order. Invariants: [`hash_values`] equals [`hash_cells`] and
+//! [`hash_packed`] equals [`hash_packed_cells`] on the same values; the test
+//! `hashed_visibility` in `tests/` checks both, and the instances through a MockProver.
 
 use halo2_base::poseidon::hasher::{spec::OptimizedPoseidonSpec, PoseidonHasher};
 use halo2_base::utils::BigPrimeField;
@@ -20,7 +28,9 @@ use halo2_base::{gates::GateInstructions, AssignedValue, Context};
 use snark_verifier_sdk::snark_verifier::util::hash::Poseidon;
 use snark_verifier_sdk::NativeLoader;
 
-use crate::field::fe;
+use crate::chips::Chips;
+use crate::field::{fe, ScalarField};
+use crate::public;
 use crate::Fr;
 
 /// Poseidon state width.
@@ -50,4 +60,25 @@ pub fn hash_cells<F: BigPrimeField>(
     let mut hasher = PoseidonHasher::<F, T, RATE>::new(OptimizedPoseidonSpec::new::<R_F, R_P, 0>());
     hasher.initialize_consts(ctx, gate);
     hasher.hash_fix_len_array(ctx, gate, cells)
+}
+
+/// The Poseidon hash of activations (each `|x| < 2^(bits-1)`), packed as public values
+/// are before hashing, computed natively: exactly [`hash_packed_cells`].
+pub fn hash_packed(values: &[i128], bits: u32) -> Fr {
+    let mut sponge = Poseidon::<Fr, Fr, T, RATE>::new::<R_F, R_P, 0>(&NativeLoader);
+    sponge.update(&public::pack::<Fr>(values, bits));
+    sponge.squeeze()
+}
+
+/// Constrains and returns the packed Poseidon hash of activation cells. Cells not marked
+/// in `checked` are range-checked to `chips.bits` first, which makes the packing
+/// injective.
+pub fn hash_packed_cells<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    cells: &[AssignedValue<F>],
+    checked: &[bool],
+) -> AssignedValue<F> {
+    let packed = public::pack_cells(ctx, chips, cells, checked);
+    hash_cells(ctx, chips.gate(), &packed)
 }

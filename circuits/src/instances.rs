@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use zkinfer_models::quant::{QPort, QuantGraph};
 
-use crate::hash::hash_values;
+use crate::hash::{hash_packed, hash_values};
 use crate::public;
 use crate::visibility::{ParamVisibility, Visibility, VisibilityConfig};
 use crate::Fr;
@@ -124,14 +124,14 @@ pub fn native_instances(graph: &QuantGraph, visibility: &VisibilityConfig, input
     packed_values.extend_from_slice(&outs[..layout.n_out]);
     let mut instances = Vec::with_capacity(layout.len());
     if layout.input_hash {
-        instances.push(hash_values(&ins));
+        instances.push(hash_packed(&ins, graph.bits));
     }
     if layout.param_hash {
         instances.push(param_hash(graph));
     }
     instances.extend(public::pack::<Fr>(&packed_values, graph.bits));
     if layout.output_hash {
-        instances.push(hash_values(&outs));
+        instances.push(hash_packed(&outs, graph.bits));
     }
     instances
 }

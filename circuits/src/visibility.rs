@@ -12,8 +12,9 @@ pub enum Visibility {
     /// Private witness: the proof shows a valid value exists, not which.
     Private,
     /// Private witness, committed to by ONE public instance: the Poseidon hash of the
-    /// values in order ([`crate::hash`]). A verifier who knows the values checks them
-    /// against that instance with [`crate::hash::hash_values`].
+    /// values in order, packed as public values are ([`crate::hash`]). A verifier who
+    /// knows the values checks them against that instance with
+    /// [`crate::hash::hash_packed`].
     Hashed,
 }
 

@@ -3,7 +3,7 @@
 //! not hash to.
 
 use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
-use zkinfer_circuits::hash::{hash_cells, hash_values};
+use zkinfer_circuits::hash::{hash_cells, hash_packed, hash_packed_cells, hash_values};
 use zkinfer_circuits::{native_instances, plan, CircuitBuilderStage, Fr, InstanceLayout, ModelCircuit, PlanOptions, Visibility, VisibilityConfig};
 use zkinfer_models::input_json::InputData;
 use zkinfer_models::interp;
@@ -32,6 +32,31 @@ fn in_circuit_hash_equals_native_hash() {
 }
 
 #[test]
+fn packed_hash_in_circuit_equals_native_and_is_injective() {
+    use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
+    use zkinfer_circuits::chips::Chips;
+    let bits = 16;
+    let lim = (1i128 << (bits - 1)) - 1;
+    // Around the packing factor (252 / 16 = 15 values per element) and the range ends.
+    let lists: Vec<Vec<i128>> = vec![vec![], vec![-lim], (0..15).map(|i| i * 7 - 50).collect(), (0..31).map(|i| if i % 2 == 0 { lim } else { -lim }).collect()];
+    let mut builder = BaseCircuitBuilder::<Fr>::new(false).use_k(10).use_lookup_bits(8);
+    let range = builder.range_chip();
+    let chips = Chips { range: &range, bits, mac: None, q_checked_by_relu: false };
+    let ctx = builder.main(0);
+    for v in &lists {
+        let cells = ctx.assign_witnesses(v.iter().map(|x| zkinfer_circuits::field::fe::<Fr>(*x)));
+        let h = hash_packed_cells(ctx, &chips, &cells, &vec![false; cells.len()]);
+        assert_eq!(*h.value(), hash_packed(v, bits), "list {v:?}");
+    }
+    // Packing keeps order and length apart: no two of these lists share a hash.
+    assert_ne!(hash_packed(&[1, 2], bits), hash_packed(&[2, 1], bits));
+    assert_ne!(hash_packed(&[0], bits), hash_packed(&[0, 0], bits));
+    assert_ne!(hash_packed(&[-1], bits), hash_packed(&[1], bits));
+    // Each packed element is a packing of range-checked digits, not the raw values.
+    assert_ne!(hash_packed(&[3, 4], bits), hash_values(&[3, 4]));
+}
+
+#[test]
 fn hashed_instances_match_native_and_mockprover_rejects_a_wrong_hash() {
     let dir = format!("{CORPUS}/1l_mlp");
     let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
@@ -57,10 +82,10 @@ fn hashed_instances_match_native_and_mockprover_rejects_a_wrong_hash() {
         assert_eq!(instances, native_instances(&p.quant, &vis, &qin, &qout), "{vis:?}");
         let flat = |v: &[Vec<i64>]| v.iter().flatten().map(|x| *x as i128).collect::<Vec<_>>();
         if let Some(i) = layout.input_hash_index() {
-            assert_eq!(instances[i], hash_values(&flat(&qin)), "{vis:?}");
+            assert_eq!(instances[i], hash_packed(&flat(&qin), p.quant.bits), "{vis:?}");
         }
         if let Some(i) = layout.output_hash_index() {
-            assert_eq!(instances[i], hash_values(&flat(&qout)), "{vis:?}");
+            assert_eq!(instances[i], hash_packed(&flat(&qout), p.quant.bits), "{vis:?}");
         }
         let k = plan.stats.k;
         MockProver::run(k, &circuit, vec![instances.clone()]).unwrap().assert_satisfied();

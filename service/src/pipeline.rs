@@ -7,7 +7,7 @@ use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr};
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::public;
-use zkinfer_circuits::hash::hash_values;
+use zkinfer_circuits::hash::hash_packed;
 use zkinfer_circuits::{native_instances, plan_candidates, CircuitError, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
@@ -421,14 +421,14 @@ pub fn check_output_hash(
     if !shapes_ok {
         return Ok(Some(false));
     }
-    Ok(Some(hash_values(&requantize(quant, outputs)?) == *slot))
+    Ok(Some(hash_packed(&requantize(quant, outputs)?, quant.bits) == *slot))
 }
 
 /// The Poseidon hash of the quantized inputs of `sample`: the instance a proof with
 /// hashed inputs carries first ([`zkinfer_circuits::hash`]).
 pub fn input_hash(quant: &QuantGraph, sample: &[Vec<f64>]) -> Result<Fr, ServiceError> {
     let qin = interp::quantize_inputs(quant, sample)?;
-    Ok(hash_values(&qin.iter().flatten().map(|v| *v as i128).collect::<Vec<_>>()))
+    Ok(hash_packed(&qin.iter().flatten().map(|v| *v as i128).collect::<Vec<_>>(), quant.bits))
 }
 
 /// The Poseidon hash of the model's quantized parameters in canonical order: the
