@@ -11,6 +11,7 @@ pub mod input_json;
 pub mod interp;
 pub mod ir;
 pub mod onnx;
+pub mod passes;
 pub mod prepare;
 pub mod ops;
 pub mod quant;
