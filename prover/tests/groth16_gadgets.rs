@@ -156,3 +156,17 @@ fn running_max_and_argmax_take_the_first_best() {
         assert!(cs.is_satisfied().unwrap());
     }
 }
+
+#[test]
+fn lowering_stops_at_the_constraint_limit_with_a_clear_error() {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    // A checked input takes BITS + 1 constraints; the limit admits one, not two.
+    let mut b = Builder::with_limit(cs.clone(), BITS, BITS as usize + 2);
+    let x = input(&mut b, 5);
+    let var = b.witness(-7).unwrap();
+    let err = b.checked("y", Wire { lc: var.into(), value: -7, sign: None }).unwrap_err();
+    assert!(matches!(err, Groth16Error::TooLarge { limit } if limit == BITS as usize + 2), "{err:?}");
+    assert!(err.to_string().contains("R1CS constraints"));
+    assert!(cs.num_constraints() <= BITS as usize + 2, "the builder stopped adding constraints");
+    assert!(x.sign.is_some());
+}

@@ -34,6 +34,12 @@ impl Wire {
 /// before they are reused, so that chains of unscaled sums do not grow the matrices.
 pub const MAX_INLINE_TERMS: usize = 4;
 
+/// Most constraints a lowering may emit by default: about what halo2's `max_k = 23`
+/// admits. The matrices of larger systems take many GiB while being built (and a
+/// Groth16 setup over them more still), so lowering stops with
+/// [`Groth16Error::TooLarge`] at the limit instead of exhausting memory.
+pub const MAX_CONSTRAINTS: usize = 1 << 22;
+
 /// Owns the constraint system while a graph is lowered.
 pub struct Builder {
     pub cs: ConstraintSystemRef<Fr>,
@@ -41,13 +47,21 @@ pub struct Builder {
     pub bits: u32,
     /// In setup mode values are placeholders and range violations are not errors.
     setup: bool,
+    /// Lowering fails once the system would exceed this many constraints.
+    max_constraints: usize,
 }
 
 impl Builder {
-    /// A builder over `cs` for activations of `bits` bits.
+    /// A builder over `cs` for activations of `bits` bits, with the default limit of
+    /// [`MAX_CONSTRAINTS`].
     pub fn new(cs: ConstraintSystemRef<Fr>, bits: u32) -> Builder {
+        Builder::with_limit(cs, bits, MAX_CONSTRAINTS)
+    }
+
+    /// A builder that fails with [`Groth16Error::TooLarge`] past `max_constraints`.
+    pub fn with_limit(cs: ConstraintSystemRef<Fr>, bits: u32, max_constraints: usize) -> Builder {
         let setup = cs.is_in_setup_mode();
-        Builder { cs, bits, setup }
+        Builder { cs, bits, setup, max_constraints }
     }
 
     /// Whether this is a setup-mode synthesis (placeholder values, no witness).
@@ -72,6 +86,9 @@ impl Builder {
         b: LinearCombination<Fr>,
         c: LinearCombination<Fr>,
     ) -> Result<(), Groth16Error> {
+        if self.cs.num_constraints() >= self.max_constraints {
+            return Err(Groth16Error::TooLarge { limit: self.max_constraints });
+        }
         Ok(self.cs.enforce_constraint(a, b, c)?)
     }
 

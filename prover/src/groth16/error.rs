@@ -28,6 +28,10 @@ pub enum Groth16Error {
     /// Range checks of `bits + shift` bits would wrap around the field modulus.
     #[error("node `{node}`: {bits} activation bits plus a rescale by 2^{shift} do not fit the BN254 scalar field")]
     TooWide { node: String, bits: u32, shift: u32 },
+    /// The model needs more constraints than the backend admits: lowering stopped
+    /// before the matrices could exhaust memory.
+    #[error("the model needs more than {limit} R1CS constraints, the Groth16 backend's limit; use the halo2 backend (it sizes the circuit by k)")]
+    TooLarge { limit: usize },
     /// The honest witness does not satisfy the constraints (a bug in the lowering).
     #[error("the witness does not satisfy the R1CS")]
     Unsatisfied,
