@@ -134,6 +134,19 @@ impl Case {
         }
         got
     }
+
+    /// The integer interpreter tracks the float evaluator within 1% of each output's range.
+    fn check_quantized(&self) {
+        let sample: Vec<Vec<f64>> = self.inputs().into_iter().map(|t| t.data).collect();
+        let samples = vec![sample];
+        let p = prepare(&self.onnx(), &samples, &hints_for(&samples, None), &QuantOptions::default()).unwrap();
+        let float = p.float_outputs(&samples[0]).unwrap();
+        let quant = p.quantized_outputs(&samples[0]).unwrap();
+        for (k, (f, q)) in float.iter().zip(&quant).enumerate() {
+            let fid = compare(f, q);
+            assert!(fid.max_rel_error < 0.01, "{} output {k}: {fid:?}", self.op);
+        }
+    }
 }
 
 /// Weights for `dirs` directions, `gates` gate blocks, with biases.
@@ -150,7 +163,7 @@ fn lstm_forward_with_constant_initial_states() {
     let mut inits = weights(4, 1, 4, 3);
     inits.push(init("h0", &[1, 2, 3], 4));
     inits.push(init("c0", &[1, 2, 3], 5));
-    Case {
+    let case = Case {
         op: "LSTM",
         attrs: vec![int_attr("hidden_size", 3)],
         node_inputs: vec!["X", "W", "R", "B", "", "h0", "c0"],
@@ -158,8 +171,9 @@ fn lstm_forward_with_constant_initial_states() {
         inits,
         graph_inputs: vec![("X", vec![3, 2, 4])],
         opset: 13,
-    }
-    .check_against_ort();
+    };
+    case.check_against_ort();
+    case.check_quantized();
 }
 
 #[test]
@@ -183,7 +197,7 @@ fn lstm_bidirectional_with_initial_state_input_and_constant_full_sequence_lens()
 fn gru_both_reset_variants_forward_and_reverse() {
     for lbr in [0, 1] {
         for dir in ["forward", "reverse"] {
-            Case {
+            let case = Case {
                 op: "GRU",
                 attrs: vec![int_attr("hidden_size", 3), int_attr("linear_before_reset", lbr), str_attr("direction", dir)],
                 node_inputs: vec!["X", "W", "R", "B"],
@@ -191,8 +205,9 @@ fn gru_both_reset_variants_forward_and_reverse() {
                 inits: weights(3, 1, 2, 3),
                 graph_inputs: vec![("X", vec![3, 2, 2])],
                 opset: 13,
-            }
-            .check_against_ort();
+            };
+            case.check_against_ort();
+            case.check_quantized();
         }
     }
 }
