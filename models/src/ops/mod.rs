@@ -106,6 +106,17 @@ impl Op {
     }
 }
 
+macro_rules! op_from_family {
+    ($($family:ident),*) => {
+        $(impl From<$family> for Op {
+            fn from(x: $family) -> Op {
+                Op::$family(x)
+            }
+        })*
+    };
+}
+op_from_family!(Linear, Arith, Activation, Layout);
+
 /// What an importer sees of a node: its attributes and its inputs, the constant ones
 /// with their values.
 pub struct NodeCtx<'a> {

@@ -125,14 +125,18 @@ fn spec(ctx: &NodeCtx, cell: Cell) -> Result<Spec> {
     if w.shape != [d, gh, x[2]] || r.shape != [d, gh, hidden] {
         return Err(ctx.err(format!("W {:?} and R {:?} do not fit X {x:?}, {d} direction(s), hidden size {hidden}", w.shape, r.shape)));
     }
+    if ctx.inputs.get(4).is_some_and(|l| l.is_some()) && !ctx.is_const(4) {
+        return Err(ctx.err("sequence_lens must be a compile-time constant (the full sequence length)"));
+    }
     if let Some(lens) = ctx.opt_const_ints(4)? {
         if lens.len() != batch || lens.iter().any(|&l| l != seq as i64) {
             return Err(ctx.err(format!("sequence_lens {lens:?} must all be the full sequence length {seq}")));
         }
     }
     if cell == Cell::Lstm && ctx.inputs.get(7).is_some_and(|p| p.is_some()) {
-        if ctx.const_input(7)?.data.iter().any(|&v| v != 0.0) {
-            return Err(ctx.err("peephole weights P are not supported"));
+        let zero = ctx.inputs[7].as_ref().and_then(|p| p.constant).is_some_and(|p| p.data.iter().all(|&v| v == 0.0));
+        if !zero {
+            return Err(ctx.err("peephole weights P are not supported (only constant zeros)"));
         }
     }
     let linear_before_reset = cell == Cell::Gru && ctx.attrs.int_or("linear_before_reset", 0) != 0;
@@ -160,31 +164,29 @@ fn import(ctx: &NodeCtx, cell: Cell) -> Result<Imported> {
 
     let (mut ys, mut last_h, mut last_c) = (vec![vec![]; dirs], vec![], vec![]);
     for d in 0..dirs {
-        // Biases that add to the input projection: Wb + Rb, except GRU's Rbh when
+        // Wb and Rb of this direction add to the input projection, except GRU's Rbh when
         // linear_before_reset keeps it inside the reset product.
-        let rb_h = bias.map(|b| b.data[d * 2 * gh + gh..(d + 1) * 2 * gh].to_vec());
-        let b = bias.map(|b| {
-            let (wb, rb) = (&b.data[d * 2 * gh..d * 2 * gh + gh], &b.data[d * 2 * gh + gh..(d + 1) * 2 * gh]);
-            let keep_rb = |i: usize| !(s.linear_before_reset && i >= 2 * hidden);
-            Tensor::new(vec![gh], (0..gh).map(|i| wb[i] + if keep_rb(i) { rb[i] } else { 0.0 }).collect(), s.dtype)
-        });
+        let wb_rb = bias.map(|b| b.data[d * 2 * gh..(d + 1) * 2 * gh].split_at(gh));
         let wref = u.sg.constant(format!("d{d}/W"), matrix(w, d, 0, gh));
         let mut xin = vec![x, wref];
-        if let Some(b) = b {
-            xin.push(u.sg.constant(format!("d{d}/B"), b));
+        if let Some((wb, rb)) = wb_rb {
+            let keep_rb = |i: usize| !(s.linear_before_reset && i >= 2 * hidden);
+            let sum = (0..gh).map(|i| wb[i] + if keep_rb(i) { rb[i] } else { 0.0 }).collect();
+            xin.push(u.sg.constant(format!("d{d}/B"), Tensor::new(vec![gh], sum, s.dtype)));
         }
         let xw = u.op(&format!("d{d}/xw"), gemm_t(), xin);
         let weights = match cell {
             Cell::Gru => {
-                let rbh = rb_h.map_or(vec![0.0; hidden], |rb| rb[2 * hidden..].to_vec());
+                let rbh = wb_rb.map_or(vec![0.0; hidden], |(_, rb)| rb[2 * hidden..].to_vec());
                 Weights::Gru {
                     zr: u.mat(&format!("d{d}/R_zr"), matrix(r, d, 0, 2 * hidden)),
                     h: u.mat(&format!("d{d}/R_h"), matrix(r, d, 2 * hidden, gh)),
                     rb_h: u.mat(&format!("d{d}/Rb_h"), Tensor::new(vec![hidden], rbh, s.dtype)),
                 }
             }
-            _ => Weights::Single(u.mat(&format!("d{d}/R"), matrix(r, d, 0, gh))),
+            Cell::Lstm | Cell::Rnn => Weights::Single(u.mat(&format!("d{d}/R"), matrix(r, d, 0, gh))),
         };
+        // LSTM carries a cell state besides the hidden state.
         let (mut h, mut c) = (init_h[d].clone(), init_c.get(d).cloned());
         let times: Vec<usize> = if s.reverse[d] { (0..seq).rev().collect() } else { (0..seq).collect() };
         let mut hs = vec![None; seq];

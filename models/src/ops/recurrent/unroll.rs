@@ -148,16 +148,16 @@ impl Unroll<'_> {
         let i = self.cols(&format!("{p}/i"), ifo, 3 * hd, 0, hd);
         let o = self.cols(&format!("{p}/o"), ifo, 3 * hd, hd, 2 * hd);
         let f = self.cols(&format!("{p}/f"), ifo, 3 * hd, 2 * hd, 3 * hd);
-        let ic = self.arith(&format!("{p}/i*c"), Arith::Mul, i, cand);
+        let ic = self.arith(&format!("{p}/i_c"), Arith::Mul, i, cand);
         let cn = match c {
             State::Const(t) if t.data.iter().all(|&v| v == 0.0) => ic,
             _ => {
                 let cprev = self.state_ref(&format!("{p}/c_prev"), c);
-                let fc = self.arith(&format!("{p}/f*c"), Arith::Mul, f, cprev);
+                let fc = self.arith(&format!("{p}/f_c"), Arith::Mul, f, cprev);
                 self.arith(&format!("{p}/c"), Arith::Add, fc, ic)
             }
         };
-        let hc = self.op(&format!("{p}/h(c)"), acts[2], vec![cn]);
+        let hc = self.op(&format!("{p}/act_c"), acts[2], vec![cn]);
         Ok((self.arith(&format!("{p}/h"), Arith::Mul, o, hc), cn))
     }
 
@@ -173,6 +173,7 @@ impl Unroll<'_> {
         let zr = self.op(&format!("{p}/zr"), acts[0], vec![zr_pre]);
         let z = self.cols(&format!("{p}/z"), zr, 2 * hd, 0, hd);
         let rg = self.cols(&format!("{p}/r"), zr, 2 * hd, hd, 2 * hd);
+        let hv = self.state_ref(&format!("{p}/h_prev"), h);
         let h_pre = if self.s.linear_before_reset {
             // x_h + r * (h R_h^T + Rb_h)
             let hr = match h {
@@ -184,7 +185,7 @@ impl Unroll<'_> {
             };
             match hr {
                 Some(hr) => {
-                    let rh = self.arith(&format!("{p}/r*hR_h"), Arith::Mul, rg, hr);
+                    let rh = self.arith(&format!("{p}/r_hR_h"), Arith::Mul, rg, hr);
                     self.arith(&format!("{p}/h_pre"), Arith::Add, x_h, rh)
                 }
                 None => x_h,
@@ -193,33 +194,13 @@ impl Unroll<'_> {
             x_h
         } else {
             // x_h + (r * h) R_h^T
-            let hv = self.state_ref(&format!("{p}/h_prev"), h);
-            let rh = self.arith(&format!("{p}/r*h"), Arith::Mul, rg, hv);
+            let rh = self.arith(&format!("{p}/r_h"), Arith::Mul, rg, hv);
             self.op(&format!("{p}/h_pre"), gemm_t(), vec![rh, r_h.r, x_h])
         };
         let cand = self.op(&format!("{p}/h_cand"), acts[1], vec![h_pre]);
         // H = (1 - z) * cand + z * h = cand + z * (h - cand)
-        let hv = self.state_ref(&format!("{p}/h_prev"), h);
-        let diff = self.arith(&format!("{p}/h-cand"), Arith::Sub, hv, cand);
-        let zd = self.arith(&format!("{p}/z*diff"), Arith::Mul, z, diff);
+        let diff = self.arith(&format!("{p}/h_diff"), Arith::Sub, hv, cand);
+        let zd = self.arith(&format!("{p}/z_diff"), Arith::Mul, z, diff);
         Ok(self.arith(&format!("{p}/h"), Arith::Add, cand, zd))
-    }
-}
-
-impl From<Layout> for Op {
-    fn from(l: Layout) -> Op {
-        Op::Layout(l)
-    }
-}
-
-impl From<Activation> for Op {
-    fn from(a: Activation) -> Op {
-        Op::Activation(a)
-    }
-}
-
-impl From<Linear> for Op {
-    fn from(l: Linear) -> Op {
-        Op::Linear(l)
     }
 }
