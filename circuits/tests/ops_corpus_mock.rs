@@ -4,7 +4,7 @@
 //!
 //! A subset that keeps the suite quick: every new chip (tables, sign-bit reductions,
 //! comparisons, division, one-hot selection by an activation index) appears in at least
-//! one model.
+//! one model, and the recurrent ops (unrolled into those ops at import).
 
 mod common;
 
@@ -33,4 +33,6 @@ model_tests! {
     gather_elements => "gather_elements",
     onehot_tree => "hummingbird_decision_tree",
     topk => "1l_topk",
+    lstm => "lstm",
+    rnn => "rnn",
 }

@@ -9,7 +9,7 @@ use zkinfer_models::QuantOptions;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
-/// Tier-2 (and the tier-3 index-op) models the quantizer handles, each checked within 1% of the output range.
+/// Tier-2 (and the tier-3 index-op and recurrent) models the quantizer handles, each checked within 1% of the output range.
 const PASSING: &[&str] = &[
     "1l_average", "1l_batch_norm", "1l_conv", "1l_conv_transpose", "1l_div", "1l_downsample", "1l_eltwise_div",
     "1l_elu", "1l_erf", "1l_gelu_noappx", "1l_gelu_tanh_appx", "1l_instance_norm", "1l_leakyrelu", "1l_max_pool",
@@ -19,7 +19,7 @@ const PASSING: &[&str] = &[
     "idolmodel", "large_op_graph", "layernorm", "less", "linear_regression", "linear_svc", "log_softmax", "ltsf",
     "max", "min", "prelu_gmm", "rounding_ops", "selu", "sklearn_mlp", "softplus", "softsign", "trig", "tutorial",
     "variable_cnn", "gradient_boosted_trees", "random_forest", "gather_elements", "scatter_elements",
-    "hummingbird_decision_tree", "oh_decision_tree", "lightgbm", "xgboost", "xgboost_reg", "1l_topk",
+    "hummingbird_decision_tree", "oh_decision_tree", "lightgbm", "xgboost", "xgboost_reg", "1l_topk", "lstm", "rnn",
 ];
 
 /// Runs one model; `Err` with the reason when it does not conform.

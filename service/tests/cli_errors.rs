@@ -1,6 +1,7 @@
 //! Bad input through the real binary: a clear one-line error, a non-zero exit, no panic.
 
 mod cli_support;
+mod unsupported_model;
 
 use std::path::{Path, PathBuf};
 
@@ -43,17 +44,19 @@ fn truncated_onnx_is_a_clear_error() {
 #[test]
 fn unsupported_op_names_the_op_and_the_node() {
     let d = tmp("unsup");
+    let m = unsupported_model::write(&d);
     let (code, _, err) = zkinfer(&[
         "compile",
-        &corpus("lstm", "network.onnx"),
+        m.join("network.onnx").to_str().unwrap(),
         "--input",
-        &corpus("lstm", "input.json"),
+        m.join("input.json").to_str().unwrap(),
         "--out",
         d.join("o").to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{err}");
     assert!(!err.contains("panicked"), "{err}");
-    assert!(err.contains("unsupported op `LSTM`") && err.contains("node `"), "{err}");
+    let (op, node) = (unsupported_model::OP, unsupported_model::NODE);
+    assert!(err.contains(&format!("unsupported op `{op}` (node `{node}`)")), "{err}");
 }
 
 #[test]

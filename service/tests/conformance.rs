@@ -3,16 +3,19 @@
 //! Every new chip family appears: tables (Sigmoid, Softmax's exp), division (Softmax,
 //! Softsign), sign-bit reductions (MaxPool, ArgMax), comparisons and one-hot Gather
 //! (decision tree), one-hot selection by activation indices (GatherElements, OneHot, TopK by ranks),
-//! and a model that must be reported as unsupported, by op name.
+//! recurrent ops unrolled at import (LSTM, RNN), and a hand-made model that must be
+//! reported as unsupported, by op name.
+
+mod unsupported_model;
 
 use std::path::Path;
 
-use zkinfer_service::conformance::{run_dir, ConformanceOptions, Status};
+use zkinfer_service::conformance::{run_dir, run_model, ConformanceOptions, Status};
 use zkinfer_service::pipeline::NoCache;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
-const QUICK: &[&str] = &["1l_sigmoid", "1l_softmax", "1l_max_pool", "softsign", "decision_tree", "1l_conv", "lstm", "gather_elements", "hummingbird_decision_tree", "1l_topk"];
+const QUICK: &[&str] = &["1l_sigmoid", "1l_softmax", "1l_max_pool", "softsign", "decision_tree", "1l_conv", "lstm", "rnn", "gather_elements", "hummingbird_decision_tree", "1l_topk"];
 
 #[test]
 fn quick_subset_proves_verifies_and_reports_unsupported_ops() {
@@ -23,19 +26,18 @@ fn quick_subset_proves_verifies_and_reports_unsupported_ops() {
     .unwrap();
     assert_eq!(results.len(), QUICK.len());
     for r in &results {
-        if r.model == "lstm" {
-            assert_eq!(r.status, Status::Unsupported("unsupported op LSTM".into()), "{r:?}");
-            continue;
-        }
         assert!(r.passed(), "{}: {:?}", r.model, r.status);
         assert!(r.rel_error.unwrap() <= 0.01 && r.argmax_agrees == Some(true));
         assert!(r.k.unwrap() <= 14 && r.prove_seconds.is_some());
     }
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_model(&unsupported_model::write(dir.path()), &opts, &NoCache);
+    let reason = format!("unsupported op {}", unsupported_model::OP);
+    assert_eq!(r.status, Status::Unsupported(reason.clone()), "{r:?}");
     // The JSON report names the status and the reason.
-    let json = serde_json::to_value(&results).unwrap();
-    let lstm = json.as_array().unwrap().iter().find(|v| v["model"] == "lstm").unwrap();
-    assert_eq!(lstm["status"], "unsupported");
-    assert_eq!(lstm["reason"], "unsupported op LSTM");
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["status"], "unsupported");
+    assert_eq!(json["reason"], reason);
 }
 
 /// The whole corpus (a benchmark, minutes to hours): `CONFORMANCE_REPORT=report.json

@@ -1,14 +1,14 @@
 //! ONNX import: protobuf to [`Graph`] with static shapes and constants folded.
 
+mod build;
 pub mod proto;
-
-use std::collections::{BTreeMap, HashMap};
 
 use prost::Message;
 
+use build::{Builder, NodeRef};
 use crate::error::{ModelError, Result};
-use crate::ir::{Graph, Node, Value, ValueId};
-use crate::ops::{registry, Attrs, Imported, InputInfo, NodeCtx};
+use crate::ir::Graph;
+use crate::ops::{registry, Attrs, InputInfo, NodeCtx};
 use crate::tensor::{numel, DType, Tensor};
 use proto::{ModelProto, TensorProto, ValueInfoProto};
 
@@ -142,23 +142,12 @@ pub fn load_model(bytes: &[u8], hints: &ShapeHints) -> Result<Graph> {
         .map(|o| o.version)
         .unwrap_or(13);
 
-    let mut values: Vec<Value> = Vec::new();
-    let mut by_name: HashMap<String, ValueId> = HashMap::new();
-    let mut constants: BTreeMap<ValueId, Tensor> = BTreeMap::new();
-    let add_value = |values: &mut Vec<Value>, by_name: &mut HashMap<String, ValueId>, v: Value| {
-        let id = values.len();
-        by_name.insert(v.name.clone(), id);
-        values.push(v);
-        id
-    };
-
+    let mut b = Builder::default();
     for init in &graph.initializer {
-        let t = tensor_from_proto(init)?;
-        let id = add_value(&mut values, &mut by_name, Value { name: init.name.clone(), shape: t.shape.clone(), dtype: t.dtype });
-        constants.insert(id, t);
+        b.add_constant(init.name.clone(), tensor_from_proto(init)?, true);
     }
     let mut inputs = Vec::new();
-    let real_inputs: Vec<&ValueInfoProto> = graph.input.iter().filter(|i| !by_name.contains_key(&i.name)).collect();
+    let real_inputs: Vec<&ValueInfoProto> = graph.input.iter().filter(|i| b.lookup(&i.name).is_none()).collect();
     for (k, inp) in real_inputs.iter().enumerate() {
         let (dims, dtype) = declared_dims(inp);
         let shape = resolve_shape(
@@ -167,12 +156,10 @@ pub fn load_model(bytes: &[u8], hints: &ShapeHints) -> Result<Graph> {
             hints.shapes.as_ref().and_then(|s| s.get(k)),
             hints.lengths.as_ref().and_then(|l| l.get(k).copied()),
         )?;
-        let id = add_value(&mut values, &mut by_name, Value { name: inp.name.clone(), shape, dtype });
-        inputs.push(id);
+        inputs.push(b.add_value(inp.name.clone(), shape, dtype, true));
     }
 
     let reg = registry();
-    let mut nodes = Vec::new();
     for (idx, np) in graph.node.iter().enumerate() {
         let name = if np.name.is_empty() { format!("{}#{idx}", np.op_type) } else { np.name.clone() };
         if !(np.domain.is_empty() || np.domain == "ai.onnx") {
@@ -193,8 +180,8 @@ pub fn load_model(bytes: &[u8], hints: &ShapeHints) -> Result<Graph> {
                 in_ids.push(None);
                 continue;
             }
-            let id = *by_name
-                .get(i)
+            let id = b
+                .lookup(i)
                 .ok_or_else(|| ModelError::Malformed(format!("node `{name}` reads `{i}`, which nothing defines")))?;
             in_ids.push(Some(id));
         }
@@ -203,76 +190,18 @@ pub fn load_model(bytes: &[u8], hints: &ShapeHints) -> Result<Graph> {
             op_type: &np.op_type,
             opset,
             attrs: Attrs(&np.attribute),
-            inputs: in_ids
-                .iter()
-                .map(|id| id.map(|id| InputInfo { shape: &values[id].shape, constant: constants.get(&id) }))
-                .collect(),
+            inputs: in_ids.iter().map(|id| id.map(|id| InputInfo { shape: b.shape(id), constant: b.constant(id) })).collect(),
             num_outputs: np.output.len(),
         };
         let imported = importer(&ctx)?;
         drop(ctx);
-        let err = |m: String| ModelError::node(&name, &np.op_type, m);
-        let results = match imported {
-            Imported::Multi(parts) => {
-                if parts.len() != np.output.len() {
-                    return Err(err(format!("{} results for {} outputs", parts.len(), np.output.len())));
-                }
-                parts
-            }
-            single => {
-                if np.output.iter().skip(1).any(|o| !o.is_empty()) && np.op_type != "Dropout" {
-                    return Err(ModelError::UnsupportedOp {
-                        op_type: np.op_type.clone(),
-                        node: name.clone(),
-                        detail: " with more than one output".into(),
-                    });
-                }
-                vec![single]
-            }
-        };
-        for (k, result) in results.into_iter().enumerate() {
-            let out_name = np.output.get(k).cloned().unwrap_or_default();
-            let node_name = if k == 0 { name.clone() } else { format!("{name}:{k}") };
-            match result {
-                Imported::Constant(t) => {
-                    let id = add_value(&mut values, &mut by_name, Value { name: out_name, shape: t.shape.clone(), dtype: t.dtype });
-                    constants.insert(id, t);
-                }
-                Imported::Multi(_) => return Err(err("nested multi-output import".into())),
-                Imported::Op { op, inputs: used } => {
-                    let used_ids: Vec<ValueId> = used
-                        .iter()
-                        .map(|&k| in_ids.get(k).copied().flatten().ok_or_else(|| err(format!("missing input {k}"))))
-                        .collect::<Result<_>>()?;
-                    let all_const = used_ids.iter().all(|id| constants.contains_key(id));
-                    let placeholders: Vec<Tensor> = used_ids
-                        .iter()
-                        .map(|&id| {
-                            constants.get(&id).cloned().unwrap_or_else(|| {
-                                let v = &values[id];
-                                Tensor::new(v.shape.clone(), vec![0.0; numel(&v.shape)], v.dtype)
-                            })
-                        })
-                        .collect();
-                    let refs: Vec<&Tensor> = placeholders.iter().collect();
-                    let out = op.eval(&refs).map_err(|e| match e {
-                        ModelError::Shape(m) => err(m),
-                        other => other,
-                    })?;
-                    let id = add_value(&mut values, &mut by_name, Value { name: out_name, shape: out.shape.clone(), dtype: out.dtype });
-                    if all_const {
-                        constants.insert(id, out);
-                    } else {
-                        nodes.push(Node { name: node_name, op, inputs: used_ids, output: id });
-                    }
-                }
-            }
-        }
+        let node = NodeRef { name: &name, op_type: &np.op_type, inputs: &in_ids, outputs: &np.output };
+        b.add_imported(&node, imported)?;
     }
     let outputs = graph
         .output
         .iter()
-        .map(|o| by_name.get(&o.name).copied().ok_or_else(|| ModelError::Malformed(format!("graph output `{}` is never defined", o.name))))
+        .map(|o| b.lookup(&o.name).ok_or_else(|| ModelError::Malformed(format!("graph output `{}` is never defined", o.name))))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Graph { values, inputs, outputs, nodes, constants })
+    Ok(b.finish(inputs, outputs))
 }

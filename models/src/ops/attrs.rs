@@ -46,6 +46,11 @@ impl<'a> Attrs<'a> {
         self.get(name).map(|a| String::from_utf8_lossy(&a.s).into_owned())
     }
 
+    /// A string-list attribute.
+    pub fn strings(&self, name: &str) -> Option<Vec<String>> {
+        self.get(name).map(|a| a.strings.iter().map(|s| String::from_utf8_lossy(s).into_owned()).collect())
+    }
+
     /// A tensor attribute.
     pub fn tensor(&self, name: &str) -> Option<&'a TensorProto> {
         self.get(name).and_then(|a| a.t.as_ref())

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod linear;
 pub mod logic;
 pub mod norm;
+pub mod recurrent;
 pub mod reduce;
 pub mod remap;
 pub mod source;
@@ -105,6 +106,17 @@ impl Op {
     }
 }
 
+macro_rules! op_from_family {
+    ($($family:ident),*) => {
+        $(impl From<$family> for Op {
+            fn from(x: $family) -> Op {
+                Op::$family(x)
+            }
+        })*
+    };
+}
+op_from_family!(Linear, Arith, Activation, Layout);
+
 /// What an importer sees of a node: its attributes and its inputs, the constant ones
 /// with their values.
 pub struct NodeCtx<'a> {
@@ -166,6 +178,50 @@ pub enum Imported {
     Constant(Tensor),
     /// One result per node output (Split).
     Multi(Vec<Imported>),
+    /// Several graph ops with internal values (recurrent ops unrolled over time).
+    Subgraph(Subgraph),
+}
+
+/// A value inside a [`Subgraph`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ref {
+    /// Input `k` of the ONNX node.
+    Input(usize),
+    /// The result of step `i` of the subgraph (an earlier step).
+    Step(usize),
+}
+
+/// One step of a [`Subgraph`].
+pub enum Step {
+    /// A graph op over earlier values.
+    Op { op: Op, inputs: Vec<Ref> },
+    /// A value known at compile time.
+    Constant(Tensor),
+}
+
+/// A node expanded into several graph ops over its inputs. Steps are in topological
+/// order; the import names step `i`'s value and node `{node}/{suffix}`, folds steps whose
+/// inputs are all constant, and binds each node output to the value `outputs` names.
+#[derive(Default)]
+pub struct Subgraph {
+    /// (name suffix, step).
+    pub steps: Vec<(String, Step)>,
+    /// One entry per node output; `None` for an output that is not produced.
+    pub outputs: Vec<Option<Ref>>,
+}
+
+impl Subgraph {
+    /// Appends an op step and returns its value.
+    pub fn op(&mut self, suffix: impl Into<String>, op: Op, inputs: Vec<Ref>) -> Ref {
+        self.steps.push((suffix.into(), Step::Op { op, inputs }));
+        Ref::Step(self.steps.len() - 1)
+    }
+
+    /// Appends a constant step and returns its value.
+    pub fn constant(&mut self, suffix: impl Into<String>, t: Tensor) -> Ref {
+        self.steps.push((suffix.into(), Step::Constant(t)));
+        Ref::Step(self.steps.len() - 1)
+    }
 }
 
 /// An importer for one ONNX op type.
@@ -211,6 +267,7 @@ pub fn registry() -> Registry {
     remap::register(&mut r);
     elements::register(&mut r);
     topk::register(&mut r);
+    recurrent::register(&mut r);
     r
 }
 
