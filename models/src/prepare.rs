@@ -43,7 +43,8 @@ pub fn hints_for(samples: &[Vec<Vec<f64>>], shapes: Option<Vec<Vec<usize>>>) -> 
 
 /// Loads, calibrates on `samples` (flat inputs in graph order) and quantizes.
 pub fn prepare(onnx: &[u8], samples: &[Vec<Vec<f64>>], hints: &ShapeHints, opts: &QuantOptions) -> Result<Prepared> {
-    let graph = load_model(onnx, hints)?;
+    let mut graph = load_model(onnx, hints)?;
+    crate::fuse::fuse_pointwise(&mut graph);
     let tensors = samples.iter().map(|s| shape_inputs(&graph, s)).collect::<Result<Vec<_>>>()?;
     let calibration = calibrate(&graph, &tensors, opts)?;
     let quant = quantize(&graph, &calibration)?;

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod linear;
 pub mod logic;
 pub mod norm;
+pub mod pointwise;
 pub mod reduce;
 pub mod remap;
 pub mod source;
@@ -65,6 +66,8 @@ pub enum Op {
     OneHot(OneHot),
     /// TopK with a constant k (one op per output).
     TopK(topk::TopK),
+    /// A fused chain of element-wise ops over one input ([`crate::fuse`]).
+    Pointwise(pointwise::Pointwise),
 }
 
 impl Op {
@@ -83,6 +86,7 @@ impl Op {
             Op::Elements(e) => e.name(),
             Op::OneHot(_) => "OneHot",
             Op::TopK(t) => t.name(),
+            Op::Pointwise(_) => "Pointwise",
         }
     }
 
@@ -101,6 +105,7 @@ impl Op {
             Op::Elements(e) => e.eval(inputs),
             Op::OneHot(o) => o.eval(inputs),
             Op::TopK(t) => t.eval(inputs),
+            Op::Pointwise(p) => p.eval(inputs),
         }
     }
 }
