@@ -136,7 +136,8 @@ pub fn lower<F: ScalarField>(
                     tables.add_table(spec.tag, *lo, values);
                     ins[0].iter().map(|&x| table::lookup(ctx, chips, &tables, &spec, x)).collect()
                 }
-                QOp::Div { scale } => (0..node.len).map(|o| div::div(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),
+                QOp::Div { scale, positive: false } => (0..node.len).map(|o| div::div(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),
+                QOp::Div { scale, positive: true } => (0..node.len).map(|o| div::div_positive(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),
                 QOp::Cmp { eq, one } => (0..node.len)
                     .map(|o| {
                         if *eq {
