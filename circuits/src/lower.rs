@@ -22,6 +22,9 @@ pub struct Lowered<F: ScalarField> {
     pub params: Vec<AssignedValue<F>>,
     pub tables: Tables<F>,
     pub macs: Option<Macs<F>>,
+    /// Per node: advice cells it added to the main context (its MAC terms aside), for
+    /// profiling.
+    pub node_cells: Vec<usize>,
 }
 
 /// Assigns the whole model into `builder`'s main context and registers the public
@@ -79,7 +82,9 @@ pub fn lower<F: ScalarField>(
     for node in graph.nodes.iter().filter(|n| matches!(n.op, QOp::Relu)) {
         relu_fed[node.inputs[0]] = true;
     }
+    let mut node_cells = Vec::with_capacity(graph.nodes.len());
     for (n, node) in graph.nodes.iter().enumerate() {
+        let cells_before = ctx.advice.len();
         let dot = matches!(node.op, QOp::Linear { .. } | QOp::Bilinear { .. });
         let chips = Chips { q_checked_by_relu: dot && relu_fed[node.output], ..chips };
         let chips = &chips;
@@ -131,7 +136,8 @@ pub fn lower<F: ScalarField>(
                     tables.add_table(spec.tag, *lo, values);
                     ins[0].iter().map(|&x| table::lookup(ctx, chips, &tables, &spec, x)).collect()
                 }
-                QOp::Div { scale } => (0..node.len).map(|o| div::div(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),
+                QOp::Div { scale, positive: false } => (0..node.len).map(|o| div::div(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),
+                QOp::Div { scale, positive: true } => (0..node.len).map(|o| div::div_positive(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),
                 QOp::Cmp { eq, one } => (0..node.len)
                     .map(|o| {
                         if *eq {
@@ -144,10 +150,11 @@ pub fn lower<F: ScalarField>(
             }
         };
         values[node.output] = out;
+        node_cells.push(ctx.advice.len() - cells_before);
     }
     for port in &graph.outputs {
         public.extend(values[port.value].iter().copied());
     }
     builder.assigned_instances = vec![public.clone()];
-    Ok(Lowered { values, public, params: param_cells, tables, macs })
+    Ok(Lowered { values, public, params: param_cells, tables, macs, node_cells })
 }

@@ -197,3 +197,40 @@ fn tampered_division_remainder_fails_the_gate() {
     });
     assert!(fails_with(&r, "gate"), "{r:?}");
 }
+
+#[test]
+fn positive_division_matches_the_reference_for_positive_divisors() {
+    let pairs = [(100i64, 7i64), (-100, 7), (0, 9), (255, 256), (1, 2), (-1, 1), (32000, 32001)];
+    let (out, r) = run(|ctx, chips, _| {
+        pairs.iter().map(|&(a, b)| {
+            let (a, b) = (io::checked_input(ctx, chips, a), io::checked_input(ctx, chips, b));
+            div::div_positive(ctx, chips, a, b, 4)
+        }).collect()
+    });
+    r.unwrap();
+    assert_eq!(out, pairs.iter().map(|&(a, b)| div_ref(a as i128, b as i128, 4)).collect::<Vec<_>>());
+}
+
+#[test]
+fn positive_division_rejects_forged_quotients_and_non_positive_divisors() {
+    let (a, b, s) = (100i128, 7i128, 4u32);
+    let (n, den) = (2 * a * (1 << s) + b, 2 * b);
+    for (q, rem) in [(n.div_euclid(den) + 1, n.rem_euclid(den) - den), (n.div_euclid(den) - 1, n.rem_euclid(den) + den)] {
+        let (_, r) = run(|ctx, chips, _| {
+            let (ac, bc) = (io::checked_input(ctx, chips, a as i64), io::checked_input(ctx, chips, b as i64));
+            vec![div::div_positive_with(ctx, chips, ac, bc, s, q, rem)]
+        });
+        assert!(fails_with(&r, "lookup") || fails_with(&r, "permutation"), "{r:?}");
+    }
+    // b = -7: q and r that satisfy the gate (num = q * 2b + r with 0 <= r) exist, but
+    // then 2b - 1 - r < 0 fails its range check; b = 0 likewise.
+    for bv in [-7i128, 0] {
+        let n = 2 * a * (1 << s) + bv;
+        let (q, rem) = if bv == 0 { (0, n) } else { (n.div_euclid(2 * bv), n.rem_euclid(2 * bv)) };
+        let (_, r) = run(|ctx, chips, _| {
+            let (ac, bc) = (io::checked_input(ctx, chips, a as i64), io::checked_input(ctx, chips, bv as i64));
+            vec![div::div_positive_with(ctx, chips, ac, bc, s, q, rem)]
+        });
+        assert!(fails_with(&r, "lookup") || fails_with(&r, "permutation"), "b = {bv}: {r:?}");
+    }
+}

@@ -151,12 +151,12 @@ pub fn run(g: &QuantGraph, inputs: &[Vec<i64>]) -> Result<Trace> {
                     })
                 })
                 .collect::<Result<_>>()?,
-            QOp::Div { scale } => (0..node.len)
+            QOp::Div { scale, positive: must_be_positive } => (0..node.len)
                 .map(|o| {
                     let (a, b) = (ins[0][o] as i128, ins[1][o] as i128);
                     let positive = sign_bit(g, &node.name, b)?;
-                    if b == 0 {
-                        return Err(ModelError::Quantization(format!("node `{}`: division by zero", node.name)));
+                    if b == 0 || (*must_be_positive && b < 0) {
+                        return Err(ModelError::Quantization(format!("node `{}`: division by {}", node.name, if b == 0 { "zero" } else { "a negative divisor where it must be positive" })));
                     }
                     let q = (2 * a * (1i128 << scale) + b.abs()).div_euclid(2 * b.abs());
                     let q = check_range(g, &node.name, q)?;

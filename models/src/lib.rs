@@ -7,6 +7,7 @@ pub mod error;
 pub mod eval;
 pub mod fidelity;
 pub mod float;
+pub mod fuse;
 pub mod input_json;
 pub mod interp;
 pub mod ir;

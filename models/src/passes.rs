@@ -4,6 +4,8 @@
 //!   ConvTranspose or Gemm with constant weights is folded into that op's weights and
 //!   bias. The quantized model then has one rescale (and one range check) per element
 //!   fewer, and no rounding between the two affine maps.
+//! - [`crate::fuse::fuse_pointwise`]: chains of element-wise ops on one activation
+//!   become one lookup table.
 
 use crate::ir::{Graph, Value, ValueId};
 use crate::ops::linear::Linear;
@@ -14,6 +16,7 @@ use crate::tensor::{numel, Tensor};
 /// Runs every pass; the graph computes the same function afterwards.
 pub fn optimize(mut graph: Graph) -> Graph {
     fold_batch_norms(&mut graph);
+    crate::fuse::fuse_pointwise(&mut graph);
     graph
 }
 

@@ -4,6 +4,11 @@
 //! `r` and `2|b| - 1 - r` are range-checked in `bits + 2` bits (so `r < 2|b|` and
 //! `b != 0`), `q` in the activation range: together they make `q` unique. `|b|` comes
 //! from the sign bit of `b` (see [`super::compare::sign_bit`]).
+//!
+//! [`div_positive`] is the same for a divisor known to be positive (a soft-max sum, a
+//! standard deviation): `2 * a * 2^scale + b = q * 2b + r` with the same range checks,
+//! where `2b - 1 - r >= 0` already forces `b >= 1`; no sign bit, no `|b|`, no sign on
+//! the quotient: about half the cells.
 
 use halo2_base::gates::{GateInstructions, RangeInstructions};
 use halo2_base::{
@@ -55,4 +60,39 @@ pub fn div_with<F: ScalarField>(
     let u = gate.mul(ctx, positive, q_cell);
     let neg_q = gate.neg(ctx, q_cell);
     gate.mul_add(ctx, u, Constant(fe(2)), neg_q)
+}
+
+/// `round(a * 2^scale / b)` (half up) for `b > 0`; no witness exists for `b <= 0`.
+pub fn div_positive<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, a: AssignedValue<F>, b: AssignedValue<F>, scale: u32) -> AssignedValue<F> {
+    let (av, bv) = (to_i128(a.value()).unwrap_or(0), to_i128(b.value()).unwrap_or(0));
+    let n = 2 * av * (1i128 << scale) + bv;
+    let den = (2 * bv).max(1);
+    div_positive_with(ctx, chips, a, b, scale, n.div_euclid(den), n.rem_euclid(den))
+}
+
+/// [`div_positive`] with the quotient and remainder supplied by the caller (tests forge them).
+pub fn div_positive_with<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    a: AssignedValue<F>,
+    b: AssignedValue<F>,
+    scale: u32,
+    q: i128,
+    r: i128,
+) -> AssignedValue<F> {
+    let gate = chips.gate();
+    let den = gate.mul(ctx, b, Constant(fe(2)));
+    let num = gate.mul_add(ctx, a, Constant(fe(1i128 << (scale + 1))), b);
+    // Cells [r, q, den, num] with the gate a + b * c = d.
+    ctx.assign_region([Witness(fe(r)), Witness(fe(q)), Existing(den), Existing(num)], [0]);
+    let r_cell = ctx.get(-4);
+    let q_cell = ctx.get(-3);
+    let width = chips.bits as usize + 2;
+    chips.range.range_check(ctx, r_cell, width);
+    // 2b - 1 - r >= 0: r < 2b, and b >= 1.
+    let slack = gate.sub(ctx, den, r_cell);
+    let slack = gate.sub(ctx, slack, Constant(F::ONE));
+    chips.range.range_check(ctx, slack, width);
+    io::range_check_signed(ctx, chips, q_cell);
+    q_cell
 }

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod linear;
 pub mod logic;
 pub mod norm;
+pub mod pointwise;
 pub mod recurrent;
 pub mod reduce;
 pub mod remap;
@@ -66,6 +67,8 @@ pub enum Op {
     OneHot(OneHot),
     /// TopK with a constant k (one op per output).
     TopK(topk::TopK),
+    /// A fused chain of element-wise ops over one input ([`crate::fuse`]).
+    Pointwise(pointwise::Pointwise),
 }
 
 impl Op {
@@ -84,6 +87,7 @@ impl Op {
             Op::Elements(e) => e.name(),
             Op::OneHot(_) => "OneHot",
             Op::TopK(t) => t.name(),
+            Op::Pointwise(_) => "Pointwise",
         }
     }
 
@@ -102,6 +106,7 @@ impl Op {
             Op::Elements(e) => e.eval(inputs),
             Op::OneHot(o) => o.eval(inputs),
             Op::TopK(t) => t.eval(inputs),
+            Op::Pointwise(p) => p.eval(inputs),
         }
     }
 }

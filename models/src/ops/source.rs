@@ -1,4 +1,6 @@
-//! Ops whose output is known at compile time: Constant, Shape, ConstantOfShape, Range.
+//! Ops whose output is known at compile time: Constant, Shape, ConstantOfShape, Range,
+//! and NonZero of a constant (its output shape depends on the data, so only a constant
+//! input is supported).
 
 use super::{Imported, NodeCtx, Registry};
 use crate::error::Result;
@@ -11,6 +13,7 @@ pub fn register(r: &mut Registry) {
     r.insert("Shape", import_shape);
     r.insert("ConstantOfShape", import_constant_of_shape);
     r.insert("Range", import_range);
+    r.insert("NonZero", import_nonzero);
 }
 
 fn import_constant_of_shape(ctx: &NodeCtx) -> Result<Imported> {
@@ -24,6 +27,36 @@ fn import_constant_of_shape(ctx: &NodeCtx) -> Result<Imported> {
     };
     let n = shape.iter().product();
     Ok(Imported::Constant(Tensor::new(shape, vec![v; n], dtype)))
+}
+
+/// NonZero of a constant: the indices of its non-zero elements, one row per axis
+/// (`[rank, count]`, int64, in row-major order).
+fn import_nonzero(ctx: &NodeCtx) -> Result<Imported> {
+    let x = ctx.inputs.first().and_then(|x| x.as_ref()).ok_or_else(|| ctx.err("missing input"))?;
+    let Some(t) = x.constant else {
+        return Err(crate::error::ModelError::UnsupportedOp {
+            op_type: "NonZero".into(),
+            node: ctx.name.to_string(),
+            detail: " of a non-constant input (its output shape depends on the data)".into(),
+        });
+    };
+    Ok(Imported::Constant(nonzero(t)))
+}
+
+/// The indices of the non-zero elements of `t`, as ONNX NonZero returns them.
+pub fn nonzero(t: &Tensor) -> Tensor {
+    let shape = &t.shape;
+    let rank = shape.len();
+    let hits: Vec<usize> = t.data.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(i, _)| i).collect();
+    let mut data = vec![0.0; rank * hits.len()];
+    for (k, &flat) in hits.iter().enumerate() {
+        let mut rem = flat;
+        for axis in (0..rank).rev() {
+            data[axis * hits.len() + k] = (rem % shape[axis]) as f64;
+            rem /= shape[axis];
+        }
+    }
+    Tensor::new(vec![rank, hits.len()], data, DType::I64)
 }
 
 fn import_range(ctx: &NodeCtx) -> Result<Imported> {
@@ -62,4 +95,17 @@ fn import_shape(ctx: &NodeCtx) -> Result<Imported> {
     let end = clamp(ctx.attrs.int_or("end", rank));
     let dims: Vec<f64> = shape[start..end.max(start)].iter().map(|d| *d as f64).collect();
     Ok(Imported::Constant(Tensor::new(vec![dims.len()], dims, DType::I64)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonzero_lists_indices_per_axis_in_row_major_order() {
+        let t = Tensor::new(vec![2, 3], vec![1.0, 0.0, 2.0, 0.0, 0.0, 3.0], DType::F32);
+        let z = nonzero(&t);
+        assert_eq!(z.shape, vec![2, 3]);
+        assert_eq!(z.data, vec![0.0, 0.0, 1.0, 0.0, 2.0, 2.0]);
+    }
 }

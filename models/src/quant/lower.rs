@@ -273,7 +273,7 @@ pub(super) fn unsupported(node: &Node, msg: impl Into<String>) -> ModelError {
 fn lower(b: &mut Builder, node: &Node) -> Result<()> {
     let out = match &node.op {
         Op::Linear(_) | Op::Conv(_) | Op::Arith(_) => super::lower_linear::lower(b, node)?,
-        Op::Activation(_) | Op::Logic(_) | Op::Reduce(_) | Op::Remap(_) | Op::Layout(_) => {
+        Op::Activation(_) | Op::Pointwise(_) | Op::Logic(_) | Op::Reduce(_) | Op::Remap(_) | Op::Layout(_) => {
             super::lower_nonlinear::lower(b, node)?
         }
         Op::Norm(_) => super::lower_norm::lower(b, node)?,

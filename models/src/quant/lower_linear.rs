@@ -108,7 +108,7 @@ fn arith(b: &mut Builder, node: &Node, a: Arith, shapes: &[&[usize]]) -> Result<
                 Ok(if a == Arith::Mul {
                     b.mul(name, xs, ys)
                 } else {
-                    b.emit(name, QOp::Div { scale: b.s() }, vec![xs, ys], n)
+                    b.emit(name, QOp::Div { scale: b.s(), positive: false }, vec![xs, ys], n)
                 })
             }
             (Some(cx), None) if a == Arith::Div => {
@@ -116,7 +116,7 @@ fn arith(b: &mut Builder, node: &Node, a: Arith, shapes: &[&[usize]]) -> Result<
                 let ys = b.gather(&format!("{name}:b"), y, &maps[1]);
                 let xc: Vec<i64> = maps[0].iter().map(|&i| super::lower::q(cx.data[i], b.s())).collect();
                 let xs = b.consts(&format!("{name}:a"), xc);
-                Ok(b.emit(name, QOp::Div { scale: b.s() }, vec![xs, ys], n))
+                Ok(b.emit(name, QOp::Div { scale: b.s(), positive: false }, vec![xs, ys], n))
             }
             (cx, cy) => {
                 let (act, w, am, wm) = match (cx, cy) {

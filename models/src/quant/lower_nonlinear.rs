@@ -18,6 +18,10 @@ pub(super) fn lower(b: &mut Builder, node: &Node) -> Result<QValueId> {
     let shapes: Vec<&[usize]> = node.inputs.iter().map(|&i| g.shape(i)).collect();
     match &node.op {
         Op::Activation(a) => activation(b, node, *a),
+        Op::Pointwise(p) => {
+            let f = p.clone();
+            function(b, node, p.tails(), &move |v| f.apply(v))
+        }
         Op::Logic(l) => logic(b, node, *l, &shapes),
         Op::Reduce(r) => {
             let x = b.value(node.inputs[0]);
@@ -42,7 +46,6 @@ fn activation(b: &mut Builder, node: &Node, a: Activation) -> Result<QValueId> {
     let n = b.len_of(x);
     let in_dtype = b.graph.values[node.inputs[0]].dtype;
     let (s, one) = (b.s(), b.one());
-    let id: Vec<usize> = (0..n).collect();
     match a {
         A::Relu => Ok(b.relu(name, x)),
         A::Cast { to } => {
@@ -93,25 +96,34 @@ fn activation(b: &mut Builder, node: &Node, a: Activation) -> Result<QValueId> {
             let sq = b.mul(&format!("{name}:sq"), x, x);
             Ok(if exponent == 2.0 { sq } else { b.mul(name, sq, x) })
         }
-        _ => match a.tails() {
-            Some((left, right)) => {
-                let r = b.relu(&format!("{name}:relu"), x);
-                let rest = move |v: f64| a.apply(v) - left * v - (right - left) * v.max(0.0);
-                let flat = [-1e3, -7.0, -1.0, -0.3, 0.0, 0.3, 1.0, 7.0, 1e3].iter().all(|&v| rest(v).abs() < 1e-12);
-                let g = if flat { None } else { Some(b.table(&format!("{name}:table"), x, &rest, b.request(node.inputs[0]))?) };
-                let mut t = Terms::new();
-                for o in id {
-                    t.term(x, o, left);
-                    t.term(r, o, right - left);
-                    if let Some(g) = g {
-                        t.term(g, o, 1.0);
-                    }
-                    t.end(0.0);
+        _ => function(b, node, a.tails(), &move |v| a.apply(v)),
+    }
+}
+
+/// A smooth point-wise function `f` of the node's single input: a table, after
+/// splitting off the linear asymptotes `left*x + (right-left)*relu(x)` when it has them.
+fn function(b: &mut Builder, node: &Node, tails: Option<(f64, f64)>, f: &dyn Fn(f64) -> f64) -> Result<QValueId> {
+    let name = node.name.as_str();
+    let x = b.value(node.inputs[0]);
+    let n = b.len_of(x);
+    match tails {
+        Some((left, right)) => {
+            let r = b.relu(&format!("{name}:relu"), x);
+            let rest = move |v: f64| f(v) - left * v - (right - left) * v.max(0.0);
+            let flat = [-1e3, -7.0, -1.0, -0.3, 0.0, 0.3, 1.0, 7.0, 1e3].iter().all(|&v| rest(v).abs() < 1e-12);
+            let g = if flat { None } else { Some(b.table(&format!("{name}:table"), x, &rest, b.request(node.inputs[0]))?) };
+            let mut t = Terms::new();
+            for o in 0..n {
+                t.term(x, o, left);
+                t.term(r, o, right - left);
+                if let Some(g) = g {
+                    t.term(g, o, 1.0);
                 }
-                Ok(b.lin(name, t))
+                t.end(0.0);
             }
-            None => b.table(name, x, &move |v| a.apply(v), b.request(node.inputs[0])),
-        },
+            Ok(b.lin(name, t))
+        }
+        None => b.table(name, x, f, b.request(node.inputs[0])),
     }
 }
 
@@ -148,6 +160,12 @@ fn logic(b: &mut Builder, node: &Node, l: Logic, shapes: &[&[usize]]) -> Result<
     let (_, maps) = broadcast_all(shapes)?;
     let n = maps[0].len();
     let one = b.one();
+    // A constant condition (a causal mask) makes Where data movement: free.
+    if let (Logic::Where, Some(cond)) = (l, b.graph.constant(node.inputs[0])) {
+        let (x, y) = (b.value(node.inputs[1]), b.value(node.inputs[2]));
+        let map = (0..n).map(|o| if cond.data[maps[0][o]] != 0.0 { (0, maps[1][o] as u32) } else { (1, maps[2][o] as u32) }).collect();
+        return Ok(b.select(name, vec![x, y], map));
+    }
     let ins: Vec<QValueId> = node.inputs.iter().map(|&v| b.value(v)).collect();
     let v: Vec<QValueId> = ins.iter().enumerate().map(|(i, &x)| b.gather(&format!("{name}:in{i}"), x, &maps[i])).collect();
     let affine = |b: &mut Builder, parts: &[(QValueId, f64)], bias: f64, nm: &str| {

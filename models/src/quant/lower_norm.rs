@@ -5,7 +5,7 @@
 //! - Layer/InstanceNormalization: `mu = mean(x)`, `c = x - mu`, `v = mean(c^2) + eps`,
 //!   `sd = sqrt(v)` (table), `y = c / sd` (Div), then the affine parameters.
 //! - Softmax: `m = max(x)`, `d = x - m <= 0`, `e = exp(d)` (table, clamped exactly
-//!   where exp underflows), `z = sum(e) >= 1`, `y = e / z` (Div); LogSoftmax: `d - log(z)`.
+//!   where exp underflows), `z = sum(e) >= 1`, `y = e / z` (Div by a positive divisor, as is `c / sd`); LogSoftmax: `d - log(z)`.
 
 use super::lower::{Builder, Terms};
 use super::lower_nonlinear::reduce;
@@ -84,7 +84,7 @@ pub(super) fn lower(b: &mut Builder, node: &Node) -> Result<QValueId> {
                 return Ok(b.lin(name, t));
             }
             let zb = b.gather(&format!("{name}:sum_b"), z, &group_of);
-            Ok(b.emit(name, QOp::Div { scale: b.s() }, vec![e, zb], n))
+            Ok(b.emit(name, QOp::Div { scale: b.s(), positive: true }, vec![e, zb], n))
         }
         Norm::Layer { epsilon, .. } | Norm::Instance { epsilon } => {
             let mu = reduce(b, node, ReduceKind::Mean, x, off.clone(), ids.clone(), div.clone(), false)?;
@@ -107,7 +107,7 @@ pub(super) fn lower(b: &mut Builder, node: &Node) -> Result<QValueId> {
             let req = TableRequest { min: vmin, max: vmax, headroom: b.cal.headroom, floor: 0.0, ceil: f64::INFINITY };
             let sd = b.table(&format!("{name}:sd"), var, &move |v: f64| (v.max(0.0) + eps).sqrt(), req)?;
             let sdb = b.gather(&format!("{name}:sd_b"), sd, &group_of);
-            let y = b.emit(&format!("{name}:normed"), QOp::Div { scale: b.s() }, vec![c, sdb], n);
+            let y = b.emit(&format!("{name}:normed"), QOp::Div { scale: b.s(), positive: true }, vec![c, sdb], n);
             let (sc, bi) = (param(1), param(2));
             let idx = norm.param_index(&shape, sc.map_or(&[][..], |t| &t.shape));
             let mut t = b.terms(true);

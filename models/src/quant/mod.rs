@@ -52,8 +52,14 @@ pub enum QOp {
     Table { shift: u32, lo: i64, clamp_lo: bool, clamp_hi: bool, values: Vec<i64> },
     /// `out = sign(b) * floor((2 * a * 2^scale + |b|) / (2|b|))` element-wise over inputs
     /// `a` and `b` (round half up of `a * 2^scale / |b|`); `b = 0` has no witness,
-    /// `|b| <= 2^bits` and the quotient is range-checked.
-    Div { scale: u32 },
+    /// `|b| <= 2^bits` and the quotient is range-checked. With `positive` the divisor must
+    /// be `b > 0` (a soft-max sum, a standard deviation): no witness otherwise, and the
+    /// circuit skips the sign logic (same result for every `b > 0`).
+    Div {
+        scale: u32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        positive: bool,
+    },
     /// `out = one * [a < b]` (`eq = false`, with `-2^bits <= b - a - 1 < 2^bits`) or
     /// `one * [a == b]` (`eq = true`), element-wise over inputs `a` and `b`.
     Cmp { eq: bool, one: i64 },
