@@ -44,18 +44,7 @@ pub fn div_with<F: ScalarField>(
     let t = gate.mul(ctx, positive, b);
     let neg_b = gate.neg(ctx, b);
     let abs_b = gate.mul_add(ctx, t, Constant(fe(2)), neg_b);
-    let den = gate.mul(ctx, abs_b, Constant(fe(2)));
-    let num = gate.mul_add(ctx, a, Constant(fe(1i128 << (scale + 1))), abs_b);
-    // Cells [r, q, den, num] with the gate a + b * c = d.
-    ctx.assign_region([Witness(fe(r)), Witness(fe(q)), Existing(den), Existing(num)], [0]);
-    let r_cell = ctx.get(-4);
-    let q_cell = ctx.get(-3);
-    let width = chips.bits as usize + 2;
-    chips.range.range_check(ctx, r_cell, width);
-    let slack = gate.sub(ctx, den, r_cell);
-    let slack = gate.sub(ctx, slack, Constant(F::ONE));
-    chips.range.range_check(ctx, slack, width);
-    io::range_check_signed(ctx, chips, q_cell);
+    let q_cell = quotient(ctx, chips, a, abs_b, scale, q, r);
     // out = 2 * [b >= 0] * q - q
     let u = gate.mul(ctx, positive, q_cell);
     let neg_q = gate.neg(ctx, q_cell);
@@ -80,16 +69,23 @@ pub fn div_positive_with<F: ScalarField>(
     q: i128,
     r: i128,
 ) -> AssignedValue<F> {
+    quotient(ctx, chips, a, b, scale, q, r)
+}
+
+/// The quotient cell `q` of `2 * a * 2^scale + d = q * 2d + r` for a divisor `d`
+/// (`|b|`, or `b` itself when positive), with `r` and `2d - 1 - r` range-checked in
+/// `bits + 2` bits (so `0 <= r < 2d`, which also forces `d >= 1`) and `q` in the
+/// activation range: together they make `q` unique.
+fn quotient<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, a: AssignedValue<F>, d: AssignedValue<F>, scale: u32, q: i128, r: i128) -> AssignedValue<F> {
     let gate = chips.gate();
-    let den = gate.mul(ctx, b, Constant(fe(2)));
-    let num = gate.mul_add(ctx, a, Constant(fe(1i128 << (scale + 1))), b);
+    let den = gate.mul(ctx, d, Constant(fe(2)));
+    let num = gate.mul_add(ctx, a, Constant(fe(1i128 << (scale + 1))), d);
     // Cells [r, q, den, num] with the gate a + b * c = d.
     ctx.assign_region([Witness(fe(r)), Witness(fe(q)), Existing(den), Existing(num)], [0]);
     let r_cell = ctx.get(-4);
     let q_cell = ctx.get(-3);
     let width = chips.bits as usize + 2;
     chips.range.range_check(ctx, r_cell, width);
-    // 2b - 1 - r >= 0: r < 2b, and b >= 1.
     let slack = gate.sub(ctx, den, r_cell);
     let slack = gate.sub(ctx, slack, Constant(F::ONE));
     chips.range.range_check(ctx, slack, width);
