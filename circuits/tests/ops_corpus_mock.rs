@@ -36,3 +36,22 @@ model_tests! {
     lstm => "lstm",
     rnn => "rnn",
 }
+
+/// GatherElements with an activation index past the axis (18 columns): ONNX rejects it,
+/// and so do the interpreter (naming the range check) and the circuit (no witness makes
+/// the indicator sum divide), rather than gathering 0.
+#[test]
+fn gather_index_out_of_range_has_no_witness() {
+    use halo2_base::halo2_proofs::dev::MockProver;
+    use zkinfer_circuits::{plan, CircuitBuilderStage, Fr, ModelCircuit, PlanOptions};
+    let (quant, mut qin) = common::quantized("gather_elements");
+    let honest = qin.clone();
+    let one = 1i64 << quant.scale;
+    qin[1][0] = 18 * one;
+    let err = zkinfer_models::interp::run(&quant, &qin).unwrap_err().to_string();
+    assert!(err.contains(":in_range") && err.contains("division by zero"), "{err}");
+    let p = plan::<Fr>(&quant, &honest, &PlanOptions::default()).unwrap();
+    let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, &quant, &qin, &p.shape).unwrap();
+    let r = MockProver::run(p.stats.k, &circuit, vec![circuit.instances.clone()]).unwrap().verify();
+    assert!(r.is_err(), "an out-of-range index was proved");
+}

@@ -6,9 +6,12 @@
 //! the result is `rescale(sum_j e_j * x_j, scale)` (a `Bilinear`, exact), or a `Linear`
 //! with the data as coefficients when the data is constant.
 //!
-//! An index outside `0..dim` matches no candidate: GatherElements then yields 0 and
-//! ScatterElements leaves the data unchanged (the float model fails on it). Negative
-//! activation indices are not normalised. OneHot is `off + (on - off) * e_k / one`. For ScatterElements two updates at one
+//! An index outside `0..dim` matches no candidate, and ONNX rejects it: so does the
+//! circuit. Each index's indicators must sum to `one`, checked as a division by that
+//! sum that must be positive (`Div { positive }`: a sum of 0 has no witness, and the
+//! interpreter fails naming the `:in_range` node). Negative activation indices are not
+//! normalised, so they are out of range too. OneHot is the exception: ONNX defines an
+//! index outside the depth as all `off`, which is what no hit gives. OneHot is `off + (on - off) * e_k / one`. For ScatterElements two updates at one
 //! position (undefined in ONNX for `reduction = none`) add up.
 
 use super::lower::{Builder, Terms};
@@ -27,7 +30,7 @@ pub(super) fn lower(b: &mut Builder, node: &Node, e: &Elements) -> Result<QValue
         return Ok(b.select(name, ins, map.into_iter().map(|(s, i)| (s as u32, i as u32)).collect()));
     }
     let sites = e.sites(&data_shape);
-    let hits = indicators(b, name, node.inputs[1], &sites);
+    let hits = indicators(b, name, node.inputs[1], &sites, true);
     if e.scatter {
         return Ok(scatter(b, node, &sites, hits, data_shape.iter().product()));
     }
@@ -49,13 +52,29 @@ pub(super) fn lower(b: &mut Builder, node: &Node, e: &Elements) -> Result<QValue
 }
 
 /// `one * [idx[u] == j]` at position `u * dim + j`, for every index `u` and candidate `j`.
-fn indicators(b: &mut Builder, name: &str, indices: usize, sites: &Sites) -> QValueId {
+/// With `require_hit`, an index that hits no candidate has no witness.
+fn indicators(b: &mut Builder, name: &str, indices: usize, sites: &Sites, require_hit: bool) -> QValueId {
     let (n, dim, one) = (sites.base.len(), sites.dim, b.one());
     let iv = b.value(indices);
     let sel: Vec<usize> = (0..n).flat_map(|u| std::iter::repeat_n(u, dim)).collect();
     let idx = b.gather(&format!("{name}:idx"), iv, &sel);
     let cands = b.consts(&format!("{name}:cand"), (0..n).flat_map(|_| (0..dim as i64).map(|j| j * one)).collect());
-    b.emit(&format!("{name}:onehot"), QOp::Cmp { eq: true, one }, vec![idx, cands], n * dim)
+    let hits = b.emit(&format!("{name}:onehot"), QOp::Cmp { eq: true, one }, vec![idx, cands], n * dim);
+    if !require_hit {
+        return hits;
+    }
+    // Every index hits exactly one candidate: its indicator sum (0 or `one`) must divide.
+    let mut t = Terms::new();
+    for u in 0..n {
+        for j in 0..dim {
+            t.term(hits, u * dim + j, 1.0);
+        }
+        t.end(0.0);
+    }
+    let sums = b.lin(&format!("{name}:hits"), t);
+    let zeros = b.consts(&format!("{name}:zero"), vec![0; n]);
+    b.emit(&format!("{name}:in_range"), QOp::Div { scale: b.s(), positive: true }, vec![zeros, sums], n);
+    hits
 }
 
 /// `out[p] = rescale((one - sum_u e_u) * data[p] + sum_u e_u * upd[u], scale)` over the
@@ -101,7 +120,8 @@ pub(super) fn onehot(b: &mut Builder, node: &Node, o: &OneHot) -> QValueId {
     let name = node.name.as_str();
     let iv = b.value(node.inputs[0]);
     let n = b.len_of(iv);
-    let hits = indicators(b, name, node.inputs[0], &Sites { base: vec![0; n], stride: 0, dim: o.depth });
+    // ONNX gives all `off` for an index outside the depth: no hit is allowed here.
+    let hits = indicators(b, name, node.inputs[0], &Sites { base: vec![0; n], stride: 0, dim: o.depth }, false);
     let (_, map) = o.index_map(b.graph.shape(node.inputs[0]));
     let mut t = Terms::new();
     for (u, k) in map {
