@@ -22,10 +22,8 @@ use crate::field::{fe, to_i128, ScalarField};
 
 /// `round(a * 2^scale / b)` (half up in magnitude of `|b|`, sign of `b` applied).
 pub fn div<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, a: AssignedValue<F>, b: AssignedValue<F>, scale: u32) -> AssignedValue<F> {
-    let (av, bv) = (to_i128(a.value()).unwrap_or(0), to_i128(b.value()).unwrap_or(0));
-    let n = 2 * av * (1i128 << scale) + bv.abs();
-    let den = (2 * bv.abs()).max(1);
-    div_with(ctx, chips, a, b, scale, n.div_euclid(den), n.rem_euclid(den))
+    let (q, r) = honest(a, to_i128(b.value()).unwrap_or(0).abs(), scale);
+    div_with(ctx, chips, a, b, scale, q, r)
 }
 
 /// [`div`] with the quotient and remainder supplied by the caller (tests forge them).
@@ -53,10 +51,8 @@ pub fn div_with<F: ScalarField>(
 
 /// `round(a * 2^scale / b)` (half up) for `b > 0`; no witness exists for `b <= 0`.
 pub fn div_positive<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, a: AssignedValue<F>, b: AssignedValue<F>, scale: u32) -> AssignedValue<F> {
-    let (av, bv) = (to_i128(a.value()).unwrap_or(0), to_i128(b.value()).unwrap_or(0));
-    let n = 2 * av * (1i128 << scale) + bv;
-    let den = (2 * bv).max(1);
-    div_positive_with(ctx, chips, a, b, scale, n.div_euclid(den), n.rem_euclid(den))
+    let (q, r) = honest(a, to_i128(b.value()).unwrap_or(0), scale);
+    div_positive_with(ctx, chips, a, b, scale, q, r)
 }
 
 /// [`div_positive`] with the quotient and remainder supplied by the caller (tests forge them).
@@ -70,6 +66,14 @@ pub fn div_positive_with<F: ScalarField>(
     r: i128,
 ) -> AssignedValue<F> {
     quotient(ctx, chips, a, b, scale, q, r)
+}
+
+/// The honest `(q, r)` of `2 * a * 2^scale + d = q * 2d + r` (any pair when `d <= 0`:
+/// no witness exists then).
+fn honest<F: ScalarField>(a: AssignedValue<F>, d: i128, scale: u32) -> (i128, i128) {
+    let n = 2 * to_i128(a.value()).unwrap_or(0) * (1i128 << scale) + d;
+    let den = (2 * d).max(1);
+    (n.div_euclid(den), n.rem_euclid(den))
 }
 
 /// The quotient cell `q` of `2 * a * 2^scale + d = q * 2d + r` for a divisor `d`
