@@ -170,3 +170,29 @@ fn lowering_stops_at_the_constraint_limit_with_a_clear_error() {
     assert!(cs.num_constraints() <= BITS as usize + 2, "the builder stopped adding constraints");
     assert!(x.sign.is_some());
 }
+
+#[test]
+fn positive_division_matches_and_a_negative_divisor_is_rejected() {
+    for (a, bv) in [(7i128, 3i128), (-7, 3), (0, 5), (-1, 2047)] {
+        let (cs, mut b) = builder();
+        let (x, y) = (input(&mut b, a), input(&mut b, bv));
+        let out = div::div_positive(&mut b, "d", &x, &y, 4).unwrap();
+        let (cs2, mut b2) = builder();
+        let (x2, y2) = (input(&mut b2, a), input(&mut b2, bv));
+        assert_eq!(out.value, div::div(&mut b2, "d", &x2, &y2, 4).unwrap().value, "{a} / {bv}");
+        assert!(cs.is_satisfied().unwrap() && cs2.is_satisfied().unwrap());
+        assert!(cs.num_constraints() == cs2.num_constraints() + 1, "one constraint more: sign(b) = 1");
+    }
+    for bv in [-3i128, 0] {
+        let (_, mut b) = builder();
+        let (x, y) = (input(&mut b, 7), input(&mut b, bv));
+        assert!(matches!(div::div_positive(&mut b, "d", &x, &y, 4), Err(Groth16Error::NonPositiveDivisor { node, value }) if node == "d" && value == bv));
+    }
+    // A negative divisor forced through with the honest quotient of |b|: every division
+    // constraint holds but the sign bit, so the system is unsatisfied.
+    let (cs, mut b) = builder();
+    let (x, y) = (input(&mut b, 7), input(&mut b, -3));
+    let n = 2 * 7 * 16 + 3;
+    div::div_positive_with(&mut b, "d", &x, &y, 4, n / 6, n % 6).unwrap();
+    assert!(!cs.is_satisfied().unwrap(), "a negative divisor was accepted");
+}

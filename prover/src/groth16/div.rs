@@ -26,14 +26,41 @@ pub fn div(b: &mut Builder, node: &str, x: &Wire, y: &Wire, scale: u32) -> Resul
     div_with(b, node, x, y, scale, n.div_euclid(den), n.rem_euclid(den))
 }
 
+/// [`div`] for a divisor that must be positive (`QOp::Div { positive }`: a soft-max
+/// sum, a standard deviation, an indicator sum): as the interpreter and the halo2 chip,
+/// `b <= 0` has no witness, enforced by the sign bit of `b` being 1.
+pub fn div_positive(b: &mut Builder, node: &str, x: &Wire, y: &Wire, scale: u32) -> Result<Wire, Groth16Error> {
+    if y.value <= 0 && !b.is_setup() {
+        return Err(Groth16Error::NonPositiveDivisor { node: node.into(), value: y.value });
+    }
+    let n = 2 * x.value * (1i128 << scale) + y.value.abs();
+    let den = (2 * y.value.abs()).max(1);
+    div_positive_with(b, node, x, y, scale, n.div_euclid(den), n.rem_euclid(den))
+}
+
 /// [`div`] with the quotient `q` and remainder `r` supplied by the caller (tests forge
 /// them).
 pub fn div_with(b: &mut Builder, node: &str, x: &Wire, y: &Wire, scale: u32, q: i128, r: i128) -> Result<Wire, Groth16Error> {
+    divide(b, node, x, y, scale, q, r, false)
+}
+
+/// [`div_positive`] with the quotient and remainder supplied by the caller (tests forge
+/// a negative divisor with them).
+pub fn div_positive_with(b: &mut Builder, node: &str, x: &Wire, y: &Wire, scale: u32, q: i128, r: i128) -> Result<Wire, Groth16Error> {
+    divide(b, node, x, y, scale, q, r, true)
+}
+
+/// The division constraints; with `positive_only`, also `sign(b) = 1`.
+#[allow(clippy::too_many_arguments)]
+fn divide(b: &mut Builder, node: &str, x: &Wire, y: &Wire, scale: u32, q: i128, r: i128, positive_only: bool) -> Result<Wire, Groth16Error> {
     let width = b.bits + 2;
     if 2 * b.bits + scale + 4 > MAX_RANGE_BITS || scale >= 120 {
         return Err(Groth16Error::TooWide { node: node.into(), bits: b.bits, shift: scale });
     }
     let (s, positive) = sign_bit(b, node, y)?;
+    if positive_only {
+        b.enforce_zero(LinearCombination(vec![(fr(1), s), (fr(-1), Variable::One)]))?;
+    }
     let sign = |v: i128| if positive { v } else { -v };
     // (2 s - 1) as a linear combination.
     let pm: LinearCombination<_> = LinearCombination(vec![(fr(2), s), (fr(-1), Variable::One)]);

@@ -19,6 +19,9 @@ pub enum Groth16Error {
     /// A division by zero: no witness exists.
     #[error("node `{node}`: division by zero; no witness satisfies the circuit")]
     DivisionByZero { node: String },
+    /// A division whose divisor must be positive got `b <= 0`: no witness exists.
+    #[error("node `{node}`: divisor {value} where it must be positive; no witness satisfies the circuit")]
+    NonPositiveDivisor { node: String, value: i128 },
     /// Wrong number of inputs.
     #[error("expected {expected} inputs, got {got}")]
     InputCount { expected: usize, got: usize },

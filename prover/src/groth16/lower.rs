@@ -103,7 +103,10 @@ pub fn lower(b: &mut Builder, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result
                 let spec = TableSpec { shift: *shift, lo: *lo, clamp_lo: *clamp_lo, clamp_hi: *clamp_hi, values };
                 ins[0].iter().map(|x| table::lookup(b, name, &spec, x)).collect::<Result<_, _>>()?
             }
-            QOp::Div { scale, .. } => (0..node.len).map(|o| div::div(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?,
+            QOp::Div { scale, positive: false } => (0..node.len).map(|o| div::div(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?,
+            QOp::Div { scale, positive: true } => {
+                (0..node.len).map(|o| div::div_positive(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?
+            }
             QOp::Cmp { eq, one } => (0..node.len)
                 .map(|o| {
                     if *eq {
