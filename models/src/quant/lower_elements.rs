@@ -10,9 +10,11 @@
 //! circuit. Each index's indicators must sum to `one`, checked as a division by that
 //! sum that must be positive (`Div { positive }`: a sum of 0 has no witness, and the
 //! interpreter fails naming the `:in_range` node). Negative activation indices are not
-//! normalised, so they are out of range too. OneHot is the exception: ONNX defines an
-//! index outside the depth as all `off`, which is what no hit gives. OneHot is `off + (on - off) * e_k / one`. For ScatterElements two updates at one
+//! normalised, so they are out of range too. For ScatterElements two updates at one
 //! position (undefined in ONNX for `reduction = none`) add up.
+//!
+//! OneHot is `off + (on - off) * e_k / one`, and the exception to the range rule: ONNX
+//! defines an index outside the depth as all `off`, which is what no hit gives.
 
 use super::lower::{Builder, Terms};
 use super::{QOp, QValueId};
