@@ -50,6 +50,14 @@ impl Graph {
         self.constants.get(&id)
     }
 
+    /// Adds a constant value (a pass's new weights, say) and returns its id.
+    pub fn add_constant(&mut self, name: String, t: Tensor) -> ValueId {
+        let id = self.values.len();
+        self.values.push(Value { name, shape: t.shape.clone(), dtype: t.dtype });
+        self.constants.insert(id, t);
+        id
+    }
+
     /// Op types used by the nodes, with counts, for reports.
     pub fn op_histogram(&self) -> BTreeMap<String, usize> {
         let mut h = BTreeMap::new();

@@ -7,7 +7,6 @@ pub mod error;
 pub mod eval;
 pub mod fidelity;
 pub mod float;
-pub mod fuse;
 pub mod input_json;
 pub mod interp;
 pub mod ir;

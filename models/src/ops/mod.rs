@@ -67,7 +67,7 @@ pub enum Op {
     OneHot(OneHot),
     /// TopK with a constant k (one op per output).
     TopK(topk::TopK),
-    /// A fused chain of element-wise ops over one input ([`crate::fuse`]).
+    /// A fused chain of element-wise ops over one input ([`crate::passes::fuse_pointwise`]).
     Pointwise(pointwise::Pointwise),
 }
 

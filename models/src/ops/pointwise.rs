@@ -1,5 +1,5 @@
 //! A fused chain of element-wise ops over one input: a small program evaluated per
-//! element. Made by [`crate::fuse`] (never imported from ONNX), e.g. for the tanh
+//! element. Made by [`crate::passes::fuse_pointwise`] (never imported from ONNX), e.g. for the tanh
 //! approximation of GELU, `0.5 x (1 + tanh(0.798 (x + 0.0447 x^3)))`, nine ONNX nodes that
 //! quantize as a single lookup table instead of nine rescaled products.
 

@@ -1,24 +1,12 @@
-//! Graph rewrites run after import, before calibration (as tract's optimiser passes).
-//!
-//! - [`fold_batch_norms`]: a BatchNormalization whose input comes only from a Conv,
-//!   ConvTranspose or Gemm with constant weights is folded into that op's weights and
-//!   bias. The quantized model then has one rescale (and one range check) per element
-//!   fewer, and no rounding between the two affine maps.
-//! - [`crate::fuse::fuse_pointwise`]: chains of element-wise ops on one activation
-//!   become one lookup table.
+//! Folding a BatchNormalization into the Conv, ConvTranspose or Gemm that alone feeds
+//! it: the quantized model then has one rescale (and one range check) per element
+//! fewer, and no rounding between the two affine maps.
 
-use crate::ir::{Graph, Value, ValueId};
+use crate::ir::Graph;
 use crate::ops::linear::Linear;
 use crate::ops::norm::Norm;
 use crate::ops::Op;
 use crate::tensor::{numel, Tensor};
-
-/// Runs every pass; the graph computes the same function afterwards.
-pub fn optimize(mut graph: Graph) -> Graph {
-    fold_batch_norms(&mut graph);
-    crate::fuse::fuse_pointwise(&mut graph);
-    graph
-}
 
 /// Folds each BatchNormalization into the Conv/ConvTranspose/Gemm that alone feeds it
 /// (constant weights and bias, the intermediate value used nowhere else). Returns how
@@ -150,19 +138,12 @@ fn fold(graph: &mut Graph, p: usize, n: usize) -> bool {
     let (op, weights, bias) = rewritten;
     let bn = graph.nodes.remove(n);
     let name = &bn.name;
-    let w_new = add_constant(graph, format!("{name}/folded_weight"), weights);
-    let b_new = add_constant(graph, format!("{name}/folded_bias"), bias);
+    let w_new = graph.add_constant(format!("{name}/folded_weight"), weights);
+    let b_new = graph.add_constant(format!("{name}/folded_bias"), bias);
     let prod = &mut graph.nodes[p];
     prod.op = op;
     prod.inputs = vec![prod.inputs[0], w_new, b_new];
     prod.output = bn.output;
     prod.name = format!("{}+{}", prod.name, name);
     true
-}
-
-fn add_constant(graph: &mut Graph, name: String, t: Tensor) -> ValueId {
-    let id = graph.values.len();
-    graph.values.push(Value { name, shape: t.shape.clone(), dtype: t.dtype });
-    graph.constants.insert(id, t);
-    id
 }
