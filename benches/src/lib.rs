@@ -6,7 +6,7 @@ pub mod gen;
 
 use anyhow::Result;
 use zkinfer_models::input_json::InputData;
-use zkinfer_models::prepare::{hints_for, prepare};
+use zkinfer_models::prepare::{hints_for, prepare, Prepared};
 use zkinfer_models::quant::QuantGraph;
 use zkinfer_models::{interp, QuantOptions};
 
@@ -18,11 +18,21 @@ pub struct Loaded {
 
 /// Calibrates and quantizes `onnx` on the (first) sample of `input_json`.
 pub fn load(onnx: &[u8], input_json: &str) -> Result<Loaded> {
-    let input = InputData::from_json_str(input_json)?;
-    let samples = input.samples();
-    let p = prepare(onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())?;
+    let (p, samples) = prepared(onnx, &InputData::from_json_str(input_json)?)?;
     let qin = interp::quantize_inputs(&p.quant, &samples[0])?;
     Ok(Loaded { quant: p.quant, qin })
+}
+
+/// A model folder (`network.onnx`, `input.json`) prepared with default options, and its
+/// input samples: for tools that look at the float graph and fidelity too.
+pub fn prepare_dir(dir: &str) -> Result<(Prepared, Vec<Vec<Vec<f64>>>)> {
+    prepared(&std::fs::read(format!("{dir}/network.onnx"))?, &InputData::from_path(format!("{dir}/input.json"))?)
+}
+
+fn prepared(onnx: &[u8], input: &InputData) -> Result<(Prepared, Vec<Vec<Vec<f64>>>)> {
+    let samples = input.samples();
+    let p = prepare(onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())?;
+    Ok((p, samples))
 }
 
 /// [`load`] of a model folder (`network.onnx`, `input.json`).

@@ -7,18 +7,13 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Result;
-use zkinfer_models::input_json::{ExpectedOutput, InputData};
-use zkinfer_models::prepare::{hints_for, prepare};
+use zkinfer_models::input_json::ExpectedOutput;
 use zkinfer_models::quant::QOp;
-use zkinfer_models::QuantOptions;
 
 fn main() -> Result<()> {
     let dir = std::env::args().nth(1).ok_or_else(|| anyhow::anyhow!("usage: qstats MODEL_DIR"))?;
-    let onnx = std::fs::read(format!("{dir}/network.onnx"))?;
-    let input = InputData::from_path(format!("{dir}/input.json"))?;
-    let samples = input.samples();
     let t = Instant::now();
-    let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())?;
+    let (p, samples) = zkinfer_benches::prepare_dir(&dir)?;
     println!("prepare {:.2} s", t.elapsed().as_secs_f64());
     let q = &p.quant;
     println!("scale {} param_scale {} bits {} nodes {}", q.scale, q.param_scale, q.bits, q.nodes.len());
