@@ -26,8 +26,8 @@ pub fn usable_rows(k: u32) -> usize {
 /// Bounds for the planner.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct PlanOptions {
-    /// Most advice columns (gate and lookup) the layout may use; the unrolled Solidity
-    /// verifier grows with columns and must stay under EIP-170.
+    /// Most advice columns (gate and lookup) the layout may use; the Solidity verifier's
+    /// size and gas grow with columns.
     pub max_advice: usize,
     /// Column budget from `large_k` on, where proving time outweighs verifier gas.
     pub max_advice_large: usize,

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use zkinfer_circuits::public;
 use zkinfer_models::quant::QuantGraph;
-use zkinfer_verifier_contracts::{halo2_verifier_source, verify_on_evm, ContractError, EvmVerification};
+use zkinfer_verifier_contracts::{build_halo2_verifier, verify_on_evm, ContractError, EvmVerification, VerifierCode, VerifierContracts};
 
 use crate::error::ProverError;
 use crate::groth16::Groth16Error;
@@ -116,12 +116,13 @@ pub trait Prover: Send + Sync {
     /// The verifying key, serialized.
     fn verifying_key_bytes(&self) -> Vec<u8>;
 
-    /// Solidity source of the verifier contract.
-    fn verifier_source(&self) -> Result<String, BackendError>;
+    /// The Solidity verifier, compiled: one contract, or (halo2 past EIP-170) parts
+    /// and an entry contract.
+    fn verifier(&self) -> Result<VerifierContracts, BackendError>;
 
-    /// Deploys `deployment_code` (the compiled [`Prover::verifier_source`]) in a fresh
-    /// in-process EVM and verifies `proof` with it, reporting gas.
-    fn verify_on_evm(&self, deployment_code: &[u8], proof: &ModelProof) -> Result<EvmVerification, BackendError>;
+    /// Deploys `code` (from [`Prover::verifier`]) in a fresh in-process EVM and
+    /// verifies `proof` with it, reporting gas.
+    fn verify_on_evm(&self, code: &VerifierCode, proof: &ModelProof) -> Result<EvmVerification, BackendError>;
 }
 
 /// Fails unless `proof` was made by `expected`.
@@ -192,14 +193,14 @@ impl Prover for Halo2Prover {
         h2::write_vk(self.keys.vk())
     }
 
-    fn verifier_source(&self) -> Result<String, BackendError> {
+    fn verifier(&self) -> Result<VerifierContracts, BackendError> {
         let n = public::num_instances(self.num_public(), self.graph.bits);
-        Ok(halo2_verifier_source(&self.params, self.keys.vk(), n))
+        Ok(build_halo2_verifier(&self.params, self.keys.vk(), n)?)
     }
 
-    fn verify_on_evm(&self, deployment_code: &[u8], proof: &ModelProof) -> Result<EvmVerification, BackendError> {
+    fn verify_on_evm(&self, code: &VerifierCode, proof: &ModelProof) -> Result<EvmVerification, BackendError> {
         check_backend(Backend::Halo2, proof)?;
-        Ok(verify_on_evm(deployment_code, &self.instances(&proof.public), &proof.proof)?)
+        Ok(verify_on_evm(code, &self.instances(&proof.public), &proof.proof)?)
     }
 }
 

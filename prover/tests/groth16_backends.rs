@@ -12,7 +12,7 @@ use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 use zkinfer_circuits::{plan, Fr, PlanOptions};
 use zkinfer_prover::halo2 as h2;
 use zkinfer_prover::{srs, Backend, BackendError, Groth16Prover, Halo2Prover, ModelProof, Prover};
-use zkinfer_verifier_contracts::{compile_solidity, EIP170_LIMIT};
+use zkinfer_verifier_contracts::EIP170_LIMIT;
 
 fn groth16(m: &Model) -> Box<dyn Prover> {
     Box::new(Groth16Prover::setup(m.graph.clone(), &mut ChaCha20Rng::from_seed([9; 32])).unwrap())
@@ -36,10 +36,10 @@ fn exercise(prover: &dyn Prover, m: &Model) -> (f64, usize, u64) {
     assert_eq!(proof.public, expected_public(m), "{name} {backend}");
     assert!(prover.verify(&proof).unwrap(), "{name} {backend}: honest proof rejected natively");
 
-    let source = prover.verifier_source().unwrap();
-    let contract = compile_solidity(&source, None).unwrap();
-    assert!(contract.runtime_code.len() <= EIP170_LIMIT);
-    let honest = prover.verify_on_evm(&contract.deployment_code, &proof).unwrap();
+    let verifier = prover.verifier().unwrap();
+    assert!(verifier.largest_runtime() <= EIP170_LIMIT);
+    let code = verifier.code();
+    let honest = prover.verify_on_evm(&code, &proof).unwrap();
     assert!(honest.accepted, "{name} {backend}: honest proof rejected on the EVM");
 
     // A changed public output is rejected natively and on-chain.
@@ -47,13 +47,13 @@ fn exercise(prover: &dyn Prover, m: &Model) -> (f64, usize, u64) {
     let last = wrong.public.len() - 1;
     wrong.public[last] += if wrong.public[last] > 0 { -1 } else { 1 };
     assert!(!prover.verify(&wrong).unwrap(), "{name} {backend}: changed output accepted natively");
-    assert!(!prover.verify_on_evm(&contract.deployment_code, &wrong).unwrap().accepted, "{name} {backend}: changed output accepted on-chain");
+    assert!(!prover.verify_on_evm(&code, &wrong).unwrap().accepted, "{name} {backend}: changed output accepted on-chain");
     // A tampered proof is rejected (or refused as malformed) natively and on-chain.
     let mut bad = proof.clone();
     let mid = bad.proof.len() / 2;
     bad.proof[mid] ^= 1;
     assert!(!prover.verify(&bad).unwrap(), "{name} {backend}: tampered proof accepted natively");
-    match prover.verify_on_evm(&contract.deployment_code, &bad) {
+    match prover.verify_on_evm(&code, &bad) {
         Ok(r) => assert!(!r.accepted, "{name} {backend}: tampered proof accepted on-chain"),
         Err(BackendError::Groth16(_)) => {} // does not even decode to curve points
         Err(e) => panic!("{e}"),
@@ -66,7 +66,7 @@ fn exercise(prover: &dyn Prover, m: &Model) -> (f64, usize, u64) {
         "{name:>12} {backend:>8}: prove {prove_s:.3}s, proof {} bytes, gas {}, verifier {} bytes, pk {} bytes",
         proof.proof.len(),
         honest.gas_used,
-        contract.runtime_code.len(),
+        verifier.largest_runtime(),
         prover.proving_key_bytes().len()
     );
     (prove_s, proof.proof.len(), honest.gas_used)

@@ -7,7 +7,8 @@
 //! | `quant.json` | the quantized graph (what the circuit constrains) |
 //! | `pk.bin`, `vk.bin` | halo2 proving and verifying keys |
 //! | `srs.bin` | the SRS downsized to the circuit's k (halo2 KZG format) |
-//! | `Verifier.sol`, `verifier.bin` | Solidity verifier source and deployment bytecode |
+//! | `Verifier.sol`, `verifier.bin` | Solidity verifier source and deployment bytecode (of the entry contract, when split) |
+//! | `verifier.json` | creation code of every verifier contract and how to deploy them |
 
 use std::path::PathBuf;
 
@@ -17,6 +18,7 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use zkinfer_models::quant::QuantGraph;
 use zkinfer_prover::halo2::{self as h2, Halo2Keys};
 use zkinfer_prover::srs;
+use zkinfer_verifier_contracts::VerifierCode;
 
 use crate::error::ServiceError;
 use crate::fsio::{read, read_json, write_atomic};
@@ -44,8 +46,9 @@ impl ModelDir {
         write_atomic(&self.path("pk.bin"), &h2::write_pk(&c.keys.pk))?;
         write_atomic(&self.path("vk.bin"), &h2::write_vk(c.keys.vk()))?;
         write_atomic(&self.path("srs.bin"), &srs::write_srs(&c.params))?;
-        write_atomic(&self.path("Verifier.sol"), c.verifier_source.as_bytes())?;
-        write_atomic(&self.path("verifier.bin"), &c.verifier.deployment_code)?;
+        write_atomic(&self.path("Verifier.sol"), c.verifier.source.as_bytes())?;
+        write_atomic(&self.path("verifier.bin"), &c.verifier.entry.deployment_code)?;
+        write_atomic(&self.path("verifier.json"), c.verifier.code().to_json().as_bytes())?;
         write_atomic(&self.path("settings.json"), &serde_json::to_vec_pretty(&c.settings).expect("serializable"))?;
         Ok(())
     }
@@ -86,9 +89,15 @@ impl ModelDir {
         Ok(h2::read_vk(&bytes, &settings.shape)?)
     }
 
-    /// The verifier's deployment bytecode.
-    pub fn verifier_code(&self) -> Result<Vec<u8>, ServiceError> {
-        read(&self.path("verifier.bin"))
+    /// The verifier's creation code: `verifier.json` (every contract of a split
+    /// verifier), else `verifier.bin` (folders written before verifiers were split).
+    pub fn verifier_code(&self) -> Result<VerifierCode, ServiceError> {
+        let manifest = self.path("verifier.json");
+        if manifest.exists() {
+            let text = read(&manifest)?;
+            return Ok(VerifierCode::from_json(&String::from_utf8_lossy(&text))?);
+        }
+        Ok(VerifierCode::single(read(&self.path("verifier.bin"))?))
     }
 }
 

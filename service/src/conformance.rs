@@ -132,7 +132,7 @@ pub fn run_model(dir: &Path, opts: &ConformanceOptions, cache: &dyn KeyCache) ->
     // prove with private inputs and public outputs instead, and say so.
     let too_big = matches!(
         &compiled,
-        Err(ServiceError::VerifierTooLarge { .. } | ServiceError::Contract(_) | ServiceError::Circuit(zkinfer_circuits::CircuitError::TooLarge { .. }))
+        Err(ServiceError::Contract(_) | ServiceError::Circuit(zkinfer_circuits::CircuitError::TooLarge { .. }))
     );
     if too_big && compile_opts.plan.visibility.inputs == Visibility::Public {
         compile_opts.plan.visibility.inputs = Visibility::Private;
@@ -161,7 +161,7 @@ pub fn run_model(dir: &Path, opts: &ConformanceOptions, cache: &dyn KeyCache) ->
         return r;
     }
     if opts.evm {
-        match pipeline::verify_evm(&compiled.verifier.deployment_code, &bundle.instances, &bundle.proof) {
+        match pipeline::verify_evm(&compiled.verifier.code(), &bundle.instances, &bundle.proof) {
             Ok((true, _)) => {}
             Ok((false, gas)) => {
                 r.status = Status::Fail(format!("verify-evm: rejected (gas {gas})"));

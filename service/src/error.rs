@@ -25,8 +25,6 @@ pub enum ServiceError {
     Io { path: String, message: String },
     #[error("artifact {path}: {message}")]
     Artifact { path: String, message: String },
-    #[error("the Solidity verifier has {size} bytes of runtime code with the fewest columns the circuit fits in, over EIP-170's 24,576 (private or hashed inputs shrink it)")]
-    VerifierTooLarge { size: usize },
     #[error("internal error: {0}")]
     Internal(String),
 }

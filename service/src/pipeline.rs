@@ -8,13 +8,13 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::public;
 use zkinfer_circuits::hash::hash_packed;
-use zkinfer_circuits::{native_instances, plan_candidates, CircuitError, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
+use zkinfer_circuits::{native_instances, plan, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
 use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
 use zkinfer_prover::halo2::{self as h2, Halo2Keys};
 use zkinfer_prover::srs;
-use zkinfer_verifier_contracts::{compile_solidity, halo2_verifier_source, verify_on_evm, CompiledContract, EIP170_LIMIT};
+use zkinfer_verifier_contracts::{build_halo2_verifier, verify_on_evm, VerifierCode, VerifierContracts, EIP170_LIMIT};
 
 use crate::calibration::{self, Target};
 use crate::error::ServiceError;
@@ -69,7 +69,15 @@ pub struct Settings {
     pub num_instances: usize,
     pub srs: SrsInfo,
     pub fidelity: Option<FidelityReport>,
+    /// Runtime code of the verifier's largest contract (EIP-170 limits each).
     pub verifier_runtime_bytes: usize,
+    /// Contracts to deploy: 1, or the parts of a split verifier and its entry.
+    #[serde(default = "one")]
+    pub verifier_contracts: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A compiled model with its keys and verifier.
@@ -78,8 +86,7 @@ pub struct Compiled {
     pub quant: QuantGraph,
     pub params: ParamsKZG<Bn256>,
     pub keys: Halo2Keys,
-    pub verifier_source: String,
-    pub verifier: CompiledContract,
+    pub verifier: VerifierContracts,
     /// Whether keys came from the cache.
     pub keys_cached: bool,
 }
@@ -130,8 +137,8 @@ pub fn srs_for(source: &SrsSource, k: u32, cache: &dyn KeyCache) -> Result<(Para
 }
 
 /// Calibrates on `samples`, quantizes, plans the circuit, runs (or reuses) key
-/// generation and builds the Solidity verifier, shrinking the column count until the
-/// verifier fits EIP-170.
+/// generation and builds the Solidity verifier (split into contracts under EIP-170
+/// when it does not fit in one).
 #[allow(clippy::too_many_arguments)]
 pub fn compile(
     onnx: &[u8],
@@ -187,35 +194,24 @@ pub fn compile(
     let keyed = if private_params { prepared.quant.architecture() } else { prepared.quant.clone() };
     let quant_json = serde_json::to_vec(&keyed).expect("quantized graphs serialize");
 
-    // Candidate shapes, cheapest to prove first; the first whose verifier fits EIP-170
-    // wins. When none fits, the plain layout is planned again with fewer columns.
     let mut plan_opts = opts.plan.clone();
     if private_params {
         // The MAC gate holds weights in fixed columns.
         plan_opts.mac_width = Some(0);
     }
-    let plan_step = |o: &PlanOptions| {
-        step(
-            progress,
-            "plan the circuit layout",
-            || plan_candidates::<Fr>(&prepared.quant, &qin, o).map_err(ServiceError::from),
-            |c| {
-                let p = &c[0].stats;
-                let mac = if p.mac_width > 0 { format!(", MAC gate {} terms/row in {} group(s)", p.mac_width, p.mac_sets) } else { String::new() };
-                let more = if c.len() > 1 { format!(" ({} other shapes in reserve)", c.len() - 1) } else { String::new() };
-                format!("k = {}, {} advice + {} lookup columns, {} rows{mac}{more}", p.k, p.num_advice, p.num_lookup_advice, p.rows)
-            },
-        )
-    };
-    let mut candidates = plan_step(&plan_opts)?.into_iter();
-    // The fewest columns a verifier over EIP-170 had: shapes with as many are skipped
-    // (the verifier grows with columns), unless none other is left.
-    let mut too_many_columns = usize::MAX;
-    loop {
-        let planned = candidates.next().expect("candidate lists are never empty and are refilled before they run out");
-        if planned.stats.columns() >= too_many_columns && candidates.len() > 0 {
-            continue;
-        }
+    // The cheapest shape to prove. Its verifier is split into contracts under EIP-170
+    // when it does not fit in one, so the column count is not bounded by the verifier.
+    let planned = step(
+        progress,
+        "plan the circuit layout",
+        || plan::<Fr>(&prepared.quant, &qin, &plan_opts).map_err(ServiceError::from),
+        |p| {
+            let p = &p.stats;
+            let mac = if p.mac_width > 0 { format!(", MAC gate {} terms/row in {} group(s)", p.mac_width, p.mac_sets) } else { String::new() };
+            format!("k = {}, {} advice + {} lookup columns, {} rows{mac}", p.k, p.num_advice, p.num_lookup_advice, p.rows)
+        },
+    )?;
+    {
         let k = planned.stats.k;
         let (params, srs_info) = step(progress, "load the SRS", || srs_for(&srs_source, k, cache), |(_, i)| {
             if i.kind == "insecure-test" {
@@ -237,65 +233,32 @@ pub fn compile(
         let settings_hash = sha256_parts(&parts);
         let cached = cache.get(&settings_hash).and_then(|(bytes, shape)| h2::read_pk(&bytes, &shape).ok().map(|pk| Halo2Keys { pk, shape }));
         let keys_cached = cached.is_some();
-        // The verifier depends on the verifying key alone: a shape is sized with it
-        // before its proving key is built.
-        let vk = match &cached {
-            Some(k) => k.vk().clone(),
-            None => step(
-                progress,
-                "verifying key",
-                || h2::keygen_vk_only(&params, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
-                |_| "fixed columns committed".to_string(),
-            )?,
-        };
         let num_instances = InstanceLayout::new(&prepared.quant, &planned.shape.visibility).len();
-        let (verifier_source, verifier) = step(
-            progress,
-            "generate and compile the Solidity verifier",
-            || {
-                let src = halo2_verifier_source(&params, &vk, num_instances);
-                let c = compile_solidity(&src, None)?;
-                Ok::<_, ServiceError>((src, c))
-            },
-            |(_, c)| format!("{} bytes of runtime code (EIP-170 limit {EIP170_LIMIT})", c.runtime_code.len()),
-        )?;
-        if verifier.runtime_code.len() > EIP170_LIMIT {
-            too_many_columns = too_many_columns.min(planned.stats.columns());
-            if candidates.len() > 0 {
-                continue;
-            }
-            if plan_opts.max_advice <= 1 || plan_opts.k.is_some() {
-                return Err(ServiceError::VerifierTooLarge { size: verifier.runtime_code.len() });
-            }
-            // Fewer gate columns at every k (the large-k budget included).
-            plan_opts.max_advice = plan_opts.max_advice.min(plan_opts.max_advice_large) - 1;
-            plan_opts.max_advice_large = plan_opts.max_advice;
-            if opts.plan.mac_width.is_none() {
-                plan_opts.mac_width = Some(0);
-            }
-            // No layout with fewer columns: the verifier is what does not fit.
-            candidates = match plan_step(&plan_opts) {
-                Ok(c) => c.into_iter(),
-                Err(ServiceError::Circuit(CircuitError::TooLarge { .. })) => {
-                    return Err(ServiceError::VerifierTooLarge { size: verifier.runtime_code.len() })
-                }
-                Err(e) => return Err(e),
-            };
-            continue;
-        }
         let keys = match cached {
             Some(k) => k,
             None => {
                 let keys = step(
                     progress,
                     "key generation",
-                    || h2::keygen_pk_from(&params, vk, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
-                    |_| "proving key".to_string(),
+                    || h2::keygen(&params, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
+                    |_| "verifying and proving keys".to_string(),
                 )?;
                 cache.put(&settings_hash, &h2::write_pk(&keys.pk), &keys.shape);
                 keys
             }
         };
+        let verifier = step(
+            progress,
+            "generate and compile the Solidity verifier",
+            || build_halo2_verifier(&params, keys.vk(), num_instances).map_err(ServiceError::from),
+            |v| match v.parts.len() {
+                0 => format!("{} bytes of runtime code (EIP-170 limit {EIP170_LIMIT})", v.entry.runtime_code.len()),
+                n => format!(
+                    "split into {n} parts of {:?} bytes and an entry contract (EIP-170 limit {EIP170_LIMIT} each)",
+                    v.parts.iter().map(|p| p.runtime_code.len()).collect::<Vec<_>>()
+                ),
+            },
+        )?;
         let settings = Settings {
             format_version: 1,
             model_hash,
@@ -308,9 +271,10 @@ pub fn compile(
             num_instances,
             srs: srs_info,
             fidelity: Some(fidelity),
-            verifier_runtime_bytes: verifier.runtime_code.len(),
+            verifier_runtime_bytes: verifier.largest_runtime(),
+            verifier_contracts: verifier.contracts(),
         };
-        return Ok(Compiled { settings, quant: prepared.quant, params, keys, verifier_source, verifier, keys_cached });
+        Ok(Compiled { settings, quant: prepared.quant, params, keys, verifier, keys_cached })
     }
 }
 
@@ -446,7 +410,7 @@ pub fn verify(params: &ParamsKZG<Bn256>, keys_vk: &halo2_base::halo2_proofs::plo
 }
 
 /// Verification in an in-process EVM: `(accepted, gas used)`.
-pub fn verify_evm(verifier: &[u8], instances: &[Fr], proof: &[u8]) -> Result<(bool, u64), ServiceError> {
+pub fn verify_evm(verifier: &VerifierCode, instances: &[Fr], proof: &[u8]) -> Result<(bool, u64), ServiceError> {
     let r = verify_on_evm(verifier, instances, proof)?;
     Ok((r.accepted, r.gas_used))
 }

@@ -14,7 +14,7 @@ use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, prepare, FidelityReport};
 use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
 use zkinfer_prover::{Backend, Groth16Prover, ModelProof, Prover};
-use zkinfer_verifier_contracts::{compile_solidity, CompiledContract};
+use zkinfer_verifier_contracts::CompiledContract;
 
 use crate::error::ServiceError;
 use crate::hash::{sha256_hex, sha256_parts};
@@ -80,8 +80,8 @@ pub fn compile(
         Some((pk, how)) => (Groth16Prover::import(p.quant.clone(), &pk)?, how),
         None => (Groth16Prover::setup(p.quant.clone(), &mut OsRng)?, "local"),
     };
-    let verifier_source = prover.verifier_source()?;
-    let verifier = compile_solidity(&verifier_source, None)?;
+    let contracts = prover.verifier()?;
+    let (verifier_source, verifier) = (contracts.source, contracts.entry);
     let settings = Groth16Settings {
         format_version: 1,
         backend: Backend::Groth16,

@@ -47,7 +47,7 @@ fn check_end_to_end(name: &str, dir: &str, opts: &CompileOptions) -> (String, zk
 
     // Honest proof: accepted natively and on the EVM.
     assert!(pipeline::verify(&c.params, c.keys.vk(), &b.instances, &b.proof), "{name}: native rejects honest proof");
-    let (ok, gas) = pipeline::verify_evm(&c.verifier.deployment_code, &b.instances, &b.proof).unwrap();
+    let (ok, gas) = pipeline::verify_evm(&c.verifier.code(), &b.instances, &b.proof).unwrap();
     assert!(ok, "{name}: EVM rejects honest proof");
 
     // A flipped proof byte: rejected.
@@ -55,7 +55,7 @@ fn check_end_to_end(name: &str, dir: &str, opts: &CompileOptions) -> (String, zk
     let at = bad_proof.len() / 3;
     bad_proof[at] ^= 0x01;
     assert!(!pipeline::verify(&c.params, c.keys.vk(), &b.instances, &bad_proof), "{name}: native accepts tampered proof");
-    let (ok, _) = pipeline::verify_evm(&c.verifier.deployment_code, &b.instances, &bad_proof).unwrap();
+    let (ok, _) = pipeline::verify_evm(&c.verifier.code(), &b.instances, &bad_proof).unwrap();
     assert!(!ok, "{name}: EVM accepts tampered proof");
 
     // A changed public output (the last instance): rejected.
@@ -64,7 +64,7 @@ fn check_end_to_end(name: &str, dir: &str, opts: &CompileOptions) -> (String, zk
         let last = bad_inst.len() - 1;
         bad_inst[last] += Fr::from(1);
         assert!(!pipeline::verify(&c.params, c.keys.vk(), &bad_inst, &b.proof), "{name}: native accepts changed output");
-        let (ok, _) = pipeline::verify_evm(&c.verifier.deployment_code, &bad_inst, &b.proof).unwrap();
+        let (ok, _) = pipeline::verify_evm(&c.verifier.code(), &bad_inst, &b.proof).unwrap();
         assert!(!ok, "{name}: EVM accepts changed output");
     }
     let row = format!(

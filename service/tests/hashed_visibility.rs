@@ -37,7 +37,7 @@ fn hashed_proofs_verify_and_bind_their_values() {
         assert_eq!(c.settings.num_instances, layout.len());
         let b = pipeline::prove(&c.quant, &c.params, &c.keys, &samples[0]).unwrap();
         assert!(pipeline::verify(&c.params, c.keys.vk(), &b.instances, &b.proof), "{vis:?}: native rejects honest proof");
-        let (ok, gas) = pipeline::verify_evm(&c.verifier.deployment_code, &b.instances, &b.proof).unwrap();
+        let (ok, gas) = pipeline::verify_evm(&c.verifier.code(), &b.instances, &b.proof).unwrap();
         assert!(ok, "{vis:?}: EVM rejects honest proof");
         println!("{vis:?}: {} instances, proof {} B, gas {gas}", b.instances.len(), b.proof.len());
 
@@ -49,7 +49,7 @@ fn hashed_proofs_verify_and_bind_their_values() {
             let mut bad = b.instances.clone();
             bad[i] = other_hash;
             assert!(!pipeline::verify(&c.params, c.keys.vk(), &bad, &b.proof), "{vis:?}: native accepts another input's hash");
-            let (ok, _) = pipeline::verify_evm(&c.verifier.deployment_code, &bad, &b.proof).unwrap();
+            let (ok, _) = pipeline::verify_evm(&c.verifier.code(), &bad, &b.proof).unwrap();
             assert!(!ok, "{vis:?}: EVM accepts another input's hash");
         }
         if layout.output_hash_index().is_some() {
@@ -156,10 +156,10 @@ fn hashed_params_one_key_serves_two_weight_sets_and_binds_each() {
     assert_ne!(a.settings.model_hash, b.settings.model_hash);
     assert_eq!(a.settings.settings_hash, b.settings.settings_hash, "the key name ignores weight values");
     assert_eq!(write_vk(a.keys.vk()), write_vk(b.keys.vk()), "the verifying key depends on the weights");
-    assert_eq!(a.verifier.deployment_code, b.verifier.deployment_code, "the verifier depends on the weights");
+    assert_eq!(a.verifier.code(), b.verifier.code(), "the verifier depends on the weights");
     let layout = InstanceLayout::new(&a.quant, &opts.plan.visibility);
     let at = layout.param_hash_index().unwrap();
-    let verifier = &a.verifier.deployment_code;
+    let verifier = &a.verifier.code();
     let mut proofs = Vec::new();
     for (name, m) in [("a", &a), ("b", &b)] {
         // Each weight set proved with a's keys, verified with b's key and a's verifier.
@@ -195,7 +195,7 @@ fn private_params_verify_and_need_pinned_scales() {
     assert!(pipeline::param_hash(&c.quant).is_ok(), "private params are listed in the graph");
     let p = pipeline::prove(&c.quant, &c.params, &c.keys, &samples[0]).unwrap();
     assert!(pipeline::verify(&c.params, c.keys.vk(), &p.instances, &p.proof), "native rejects an honest proof");
-    let (ok, gas) = pipeline::verify_evm(&c.verifier.deployment_code, &p.instances, &p.proof).unwrap();
+    let (ok, gas) = pipeline::verify_evm(&c.verifier.code(), &p.instances, &p.proof).unwrap();
     assert!(ok, "EVM rejects an honest proof");
     println!("private params: k = {}, proof {} B, prove {:.2} s, gas {gas}", c.settings.stats.k, p.proof.len(), p.prove_seconds);
 }

@@ -15,6 +15,8 @@ use snark_verifier_sdk::{CircuitExt, SHPLONK};
 
 use crate::error::ContractError;
 use crate::evm::Evm;
+use crate::split::{split_verifier, VerifierCode, VerifierContracts};
+use crate::solc::{compile_solidity, EIP170_LIMIT};
 
 /// Solidity source of the verifier for a circuit with one instance column of
 /// `num_instances` public values, proved with
@@ -34,6 +36,23 @@ pub fn halo2_verifier_source(
     gen_evm_verifier_sol_code::<PlainCircuit, SHPLONK>(params, vk, vec![num_instances])
 }
 
+/// The compiled verifier for `vk`: one contract when it fits EIP-170, else split
+/// into parts that each do (see [`crate::split`]).
+pub fn build_halo2_verifier(
+    params: &ParamsKZG<Bn256>,
+    vk: &VerifyingKey<G1Affine>,
+    num_instances: usize,
+) -> Result<VerifierContracts, ContractError> {
+    let source = halo2_verifier_source(params, vk, num_instances);
+    let single = compile_solidity(&source, Some("Halo2Verifier"))?;
+    if single.runtime_code.len() <= EIP170_LIMIT {
+        return Ok(VerifierContracts::single(source, single));
+    }
+    // Parts a tenth under the limit each, to start with.
+    let parts = (single.runtime_code.len() * 10).div_ceil(EIP170_LIMIT * 9);
+    split_verifier(&source, parts, EIP170_LIMIT)
+}
+
 /// Calldata for the verifier: the instances of the single instance column
 /// (each as a 32-byte big-endian word) followed by the raw proof bytes.
 pub fn encode_calldata(instances: &[Fr], proof: &[u8]) -> Vec<u8> {
@@ -48,24 +67,25 @@ pub struct EvmVerification {
     /// Gas used by the verification transaction (intrinsic + calldata +
     /// execution).
     pub gas_used: u64,
-    /// Runtime code size of the verifier in bytes (EIP-170 limits it to 24,576).
+    /// Runtime code size in bytes of the verifier's largest contract (EIP-170 limits
+    /// each to 24,576).
     pub runtime_size: usize,
-    /// Deployment (init) code size in bytes.
+    /// Deployment (init) code size in bytes, all contracts together.
     pub deployment_size: usize,
 }
 
-/// Deploys the verifier in a fresh [`Evm`] and calls it with
-/// `encode_calldata(instances, proof)`.
+/// Deploys the verifier (its parts, then its entry) in a fresh [`Evm`] and calls
+/// it with `encode_calldata(instances, proof)`.
 ///
 /// A rejected proof gives `accepted: false`; errors are reserved for failures
 /// to deploy (e.g. [`ContractError::CodeTooLarge`]) or to execute.
 pub fn verify_on_evm(
-    deployment_code: &[u8],
+    code: &VerifierCode,
     instances: &[Fr],
     proof: &[u8],
 ) -> Result<EvmVerification, ContractError> {
     let mut evm = Evm::new();
-    let deployed = evm.deploy(deployment_code)?;
+    let (deployed, largest) = code.deploy(&mut evm)?;
     let outcome = evm.call(deployed.address, &encode_calldata(instances, proof))?;
     // The verifier returns empty data on success; anything else is not an
     // acceptance by this verifier.
@@ -73,8 +93,8 @@ pub fn verify_on_evm(
     Ok(EvmVerification {
         accepted,
         gas_used: outcome.gas_used,
-        runtime_size: deployed.runtime_size,
-        deployment_size: deployment_code.len(),
+        runtime_size: largest,
+        deployment_size: code.entry.len() + code.parts.iter().map(Vec::len).sum::<usize>(),
     })
 }
 

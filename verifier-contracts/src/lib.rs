@@ -3,6 +3,8 @@
 //! * [`halo2`]: generate the halo2 verifier (SHPLONK, Keccak transcript, KZG
 //!   over BN254) with snark-verifier, encode calldata and verify a proof on an
 //!   in-process EVM ([`verify_on_evm`]).
+//! * [`split`]: a verifier over EIP-170 cut into contracts under it, called in
+//!   turn by an entry contract ([`build_halo2_verifier`] splits when needed).
 //! * [`solc`]: compile Solidity with the real compiler (npm `solc`,
 //!   standard-JSON, optimizer off) — [`compile_solidity`].
 //! * [`evm`]: an in-memory revm instance to deploy and call contracts, with
@@ -14,9 +16,8 @@
 //! # fn demo(params: &halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<halo2_base::halo2_proofs::halo2curves::bn256::Bn256>,
 //! #         vk: &halo2_base::halo2_proofs::plonk::VerifyingKey<halo2_base::halo2_proofs::halo2curves::bn256::G1Affine>,
 //! #         instances: &[halo2_base::halo2_proofs::halo2curves::bn256::Fr], proof: &[u8]) -> Result<(), ContractError> {
-//! let source = halo2_verifier_source(params, vk, instances.len());
-//! let contract = compile_solidity(&source, Some("Halo2Verifier"))?;
-//! let result = verify_on_evm(&contract.deployment_code, instances, proof)?;
+//! let verifier = build_halo2_verifier(params, vk, instances.len())?;
+//! let result = verify_on_evm(&verifier.code(), instances, proof)?;
 //! assert!(result.accepted);
 //! # Ok(()) }
 //! ```
@@ -26,13 +27,15 @@ pub mod evm;
 pub mod groth16;
 pub mod halo2;
 pub mod solc;
+pub mod split;
 
 pub use error::ContractError;
 pub use evm::{Address, CallOutcome, Deployed, Evm, DEFAULT_GAS_LIMIT};
 pub use groth16::{
     groth16_calldata, groth16_verifier_source, verify_groth16_on_evm, GROTH16_CONTRACT,
 };
-pub use halo2::{encode_calldata, halo2_verifier_source, verify_on_evm, EvmVerification};
+pub use halo2::{build_halo2_verifier, encode_calldata, halo2_verifier_source, verify_on_evm, EvmVerification};
+pub use split::{split_verifier, VerifierCode, VerifierContracts};
 pub use solc::{
-    compile_solidity, compile_solidity_with, solc_package_dir, solc_version, CompiledContract, SolcOptions, EIP170_LIMIT, EIP3860_LIMIT,
+    compile_solidity, compile_solidity_all, compile_solidity_all_with, compile_solidity_with, solc_package_dir, solc_version, CompiledContract, SolcOptions, EIP170_LIMIT, EIP3860_LIMIT,
 };

@@ -75,6 +75,9 @@ pub struct SolcOptions {
     pub optimizer_runs: Option<u32>,
     /// Compile through the IR pipeline (needs the optimizer for large assembly blocks).
     pub via_ir: bool,
+    /// `metadata.bytecodeHash = none`: a contract's code does not depend on the rest
+    /// of the source file (split verifiers pin their parts' code hashes).
+    pub no_metadata_hash: bool,
 }
 
 /// [`compile_solidity`] with explicit settings: used to compile third-party verifiers
@@ -84,11 +87,42 @@ pub fn compile_solidity_with(
     contract_name: Option<&str>,
     options: SolcOptions,
 ) -> Result<CompiledContract, ContractError> {
+    let candidates = compile_solidity_all_with(source, options)?;
+    let chosen = match contract_name {
+        Some(wanted) => candidates
+            .into_iter()
+            .find(|c| c.name == wanted)
+            .ok_or_else(|| ContractError::ContractNotFound(wanted.to_string()))?,
+        None => {
+            let mut with_code: Vec<_> = candidates.into_iter().filter(|c| !c.deployment_code.is_empty()).collect();
+            // The last declared in the source wins; ties (not found) keep name order.
+            with_code.sort_by_key(|c| declaration_position(source, &c.name));
+            with_code.pop().ok_or_else(|| {
+                ContractError::ContractNotFound("no contract with bytecode in the source".into())
+            })?
+        }
+    };
+    if chosen.deployment_code.is_empty() {
+        return Err(ContractError::ContractNotFound(format!(
+            "`{}` has no bytecode (abstract contract or interface)",
+            chosen.name
+        )));
+    }
+    Ok(chosen)
+}
+
+/// Every contract of `source` (interfaces and abstract contracts with empty code),
+/// compiled in one solc run with zkinfer's default settings.
+pub fn compile_solidity_all(source: &str) -> Result<Vec<CompiledContract>, ContractError> {
+    compile_solidity_all_with(source, SolcOptions::default())
+}
+
+pub fn compile_solidity_all_with(source: &str, options: SolcOptions) -> Result<Vec<CompiledContract>, ContractError> {
     let optimizer = match options.optimizer_runs {
         Some(runs) => json!({ "enabled": true, "runs": runs }),
         None => json!({ "enabled": false }),
     };
-    let input = json!({
+    let mut input = json!({
         "language": "Solidity",
         "sources": { SOURCE_NAME: { "content": source } },
         "settings": {
@@ -99,6 +133,9 @@ pub fn compile_solidity_with(
             }
         }
     });
+    if options.no_metadata_hash {
+        input["settings"]["metadata"] = json!({ "bytecodeHash": "none" });
+    }
     let (_version, output) = run_solc(&input.to_string())?;
     check_errors(&output)?;
 
@@ -107,43 +144,16 @@ pub fn compile_solidity_with(
         .and_then(|c| c.get(SOURCE_NAME))
         .and_then(Value::as_object)
         .ok_or_else(|| ContractError::ContractNotFound("compiler produced no contracts".into()))?;
-
-    let mut candidates = Vec::new();
-    for (name, contract) in contracts {
-        let deployment = bytecode_hex(contract, "bytecode")?;
-        let runtime = bytecode_hex(contract, "deployedBytecode")?;
-        candidates.push((name.clone(), deployment, runtime));
-    }
-
-    let chosen = match contract_name {
-        Some(wanted) => candidates
-            .into_iter()
-            .find(|(name, _, _)| name == wanted)
-            .ok_or_else(|| ContractError::ContractNotFound(wanted.to_string()))?,
-        None => {
-            let mut with_code: Vec<_> = candidates
-                .into_iter()
-                .filter(|(_, d, _)| !d.is_empty())
-                .collect();
-            // The last declared in the source wins; ties (not found) keep name order.
-            with_code.sort_by_key(|(name, _, _)| declaration_position(source, name));
-            with_code.pop().ok_or_else(|| {
-                ContractError::ContractNotFound("no contract with bytecode in the source".into())
-            })?
-        }
-    };
-
-    let (name, deployment_hex, runtime_hex) = chosen;
-    if deployment_hex.is_empty() {
-        return Err(ContractError::ContractNotFound(format!(
-            "`{name}` has no bytecode (abstract contract or interface)"
-        )));
-    }
-    Ok(CompiledContract {
-        deployment_code: decode_hex(&name, &deployment_hex)?,
-        runtime_code: decode_hex(&name, &runtime_hex)?,
-        name,
-    })
+    contracts
+        .iter()
+        .map(|(name, contract)| {
+            Ok(CompiledContract {
+                deployment_code: decode_hex(name, &bytecode_hex(contract, "bytecode")?)?,
+                runtime_code: decode_hex(name, &bytecode_hex(contract, "deployedBytecode")?)?,
+                name: name.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The version string of the npm solc that [`compile_solidity`] uses,

@@ -13,8 +13,11 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use snark_verifier_sdk::evm::gen_evm_proof_shplonk;
 use snark_verifier_sdk::gen_pk;
+use halo2_base::halo2_proofs::halo2curves::bn256::G1Affine;
+use halo2_base::halo2_proofs::plonk::ProvingKey;
 use zkinfer_verifier_contracts::{
-    compile_solidity, encode_calldata, halo2_verifier_source, verify_on_evm, Evm, EIP170_LIMIT,
+    compile_solidity, encode_calldata, halo2_verifier_source, split_verifier, verify_on_evm, Evm, VerifierCode,
+    EIP170_LIMIT,
 };
 
 const K: usize = 8;
@@ -57,8 +60,8 @@ fn instances_of(builder: &BaseCircuitBuilder<Fr>) -> Vec<Fr> {
         .collect()
 }
 
-#[test]
-fn halo2_verifier_accepts_honest_and_rejects_tampered_proofs() {
+/// The toy circuit's params, proving key, instances and an honest SHPLONK proof.
+fn toy_proof() -> (ParamsKZG<Bn256>, ProvingKey<G1Affine>, Vec<Fr>, Vec<u8>) {
     let params = ParamsKZG::<Bn256>::setup(K as u32, StdRng::seed_from_u64(0x5eed));
 
     // Keygen.
@@ -80,6 +83,33 @@ fn halo2_verifier_accepts_honest_and_rejects_tampered_proofs() {
         vec![Fr::from(1234 * 567), Fr::from(1234 * 567 + 1234)]
     );
     let proof = gen_evm_proof_shplonk(&params, &pk, prover, vec![instances.clone()]);
+    (params, pk, instances, proof)
+}
+
+/// A verifier accepts the honest proof and rejects flipped bytes, changed instances, a
+/// truncated proof and empty calldata.
+fn check_rejections(code: &VerifierCode, instances: &[Fr], proof: &[u8]) {
+    for position in [0, 40, proof.len() / 2, proof.len() - 1] {
+        let mut tampered = proof.to_vec();
+        tampered[position] ^= 0x01;
+        let result = verify_on_evm(code, instances, &tampered).expect("evm run");
+        assert!(!result.accepted, "proof with byte {position} flipped was accepted");
+    }
+    for index in 0..instances.len() {
+        let mut wrong = instances.to_vec();
+        wrong[index] += Fr::from(1);
+        let result = verify_on_evm(code, &wrong, proof).expect("evm run");
+        assert!(!result.accepted, "changed instance {index} was accepted");
+    }
+    let truncated = verify_on_evm(code, instances, &proof[..proof.len() - 32]).expect("evm run");
+    assert!(!truncated.accepted);
+    let empty = verify_on_evm(code, &[], &[]).expect("evm run");
+    assert!(!empty.accepted);
+}
+
+#[test]
+fn halo2_verifier_accepts_honest_and_rejects_tampered_proofs() {
+    let (params, pk, instances, proof) = toy_proof();
 
     // Generate and compile the verifier with our npm solc driver.
     let source = halo2_verifier_source(&params, pk.get_vk(), instances.len());
@@ -88,7 +118,8 @@ fn halo2_verifier_accepts_honest_and_rejects_tampered_proofs() {
     assert!(contract.runtime_code.len() <= EIP170_LIMIT);
 
     // Honest proof.
-    let honest = verify_on_evm(&contract.deployment_code, &instances, &proof).expect("evm run");
+    let code = VerifierCode::single(contract.deployment_code.clone());
+    let honest = verify_on_evm(&code, &instances, &proof).expect("evm run");
     println!(
         "toy verifier: gas_used = {}, runtime = {} bytes, deployment = {} bytes, proof = {} bytes",
         honest.gas_used,
@@ -115,34 +146,58 @@ fn halo2_verifier_accepts_honest_and_rejects_tampered_proofs() {
         .expect("call");
     assert!(!bad.success && bad.output.is_empty());
 
-    // One flipped byte anywhere (commitment, middle, last evaluation) is rejected.
-    for position in [0, 40, proof.len() / 2, proof.len() - 1] {
-        let mut tampered = proof.clone();
-        tampered[position] ^= 0x01;
-        let result =
-            verify_on_evm(&contract.deployment_code, &instances, &tampered).expect("evm run");
-        assert!(
-            !result.accepted,
-            "proof with byte {position} flipped was accepted"
-        );
-    }
+    check_rejections(&code, &instances, &proof);
+}
 
-    // A changed public instance is rejected.
-    for index in 0..instances.len() {
-        let mut wrong = instances.clone();
-        wrong[index] += Fr::from(1);
-        let result = verify_on_evm(&contract.deployment_code, &wrong, &proof).expect("evm run");
-        assert!(!result.accepted, "changed instance {index} was accepted");
-    }
+#[test]
+fn split_verifier_accepts_honest_and_rejects_tampered_proofs_and_wrong_parts() {
+    let (params, pk, instances, proof) = toy_proof();
+    let source = halo2_verifier_source(&params, pk.get_vk(), instances.len());
+    let single = compile_solidity(&source, Some("Halo2Verifier")).expect("verifier compiles");
+    let unsplit = verify_on_evm(&VerifierCode::single(single.deployment_code.clone()), &instances, &proof).expect("evm run");
+    assert!(unsplit.accepted);
 
-    // A truncated proof and an empty calldata are rejected.
-    let truncated = verify_on_evm(
-        &contract.deployment_code,
-        &instances,
-        &proof[..proof.len() - 32],
-    )
-    .expect("evm run");
-    assert!(!truncated.accepted);
-    let empty = verify_on_evm(&contract.deployment_code, &[], &[]).expect("evm run");
-    assert!(!empty.accepted);
+    // At least three parts, each under half the unsplit size.
+    let limit = single.runtime_code.len() / 2;
+    let verifier = split_verifier(&source, 3, limit).expect("splits");
+    assert!(verifier.parts.len() >= 3);
+    assert!(verifier.parts.iter().all(|p| p.runtime_code.len() <= limit));
+    assert_eq!(verifier.contracts(), verifier.parts.len() + 1);
+    let code = verifier.code();
+    let honest = verify_on_evm(&code, &instances, &proof).expect("evm run");
+    println!(
+        "split toy verifier: {} parts, gas {} (unsplit {}), largest runtime {} bytes",
+        verifier.parts.len(),
+        honest.gas_used,
+        unsplit.gas_used,
+        honest.runtime_size
+    );
+    assert!(honest.accepted, "honest proof rejected by the split verifier");
+    assert_eq!(honest.runtime_size, verifier.largest_runtime());
+    check_rejections(&code, &instances, &proof);
+
+    // The manifest round-trips.
+    assert_eq!(VerifierCode::from_json(&code.to_json()).expect("parses"), code);
+
+    // The entry refuses parts in another order, or an address without the part's code.
+    let mut evm = Evm::new();
+    let addresses: Vec<_> = code.parts.iter().map(|p| evm.deploy(p).expect("part deploys").address).collect();
+    let with = |order: &[usize]| {
+        let mut creation = code.entry.clone();
+        for &i in order {
+            creation.extend_from_slice(&[0u8; 12]);
+            creation.extend_from_slice(addresses[i].as_slice());
+        }
+        creation
+    };
+    let n = addresses.len();
+    let mut swapped: Vec<usize> = (0..n).collect();
+    swapped.swap(0, 1);
+    assert!(evm.deploy(&with(&swapped)).is_err(), "parts in the wrong order were accepted");
+    let mut repeated: Vec<usize> = (0..n).collect();
+    repeated[n - 1] = 0;
+    assert!(evm.deploy(&with(&repeated)).is_err(), "a repeated part was accepted");
+    let entry = evm.deploy(&with(&(0..n).collect::<Vec<_>>())).expect("the right parts deploy");
+    let ok = evm.call(entry.address, &encode_calldata(&instances, &proof)).expect("call");
+    assert!(ok.success && ok.output.is_empty());
 }

@@ -22,8 +22,8 @@ fn main() -> Result<()> {
     // zkinfer's verifiers compile without the optimizer; third-party ones may need it.
     let attempts = [
         ("no optimizer", SolcOptions::default()),
-        ("optimizer (200 runs)", SolcOptions { optimizer_runs: Some(200), via_ir: false }),
-        ("optimizer (1 run) + viaIR", SolcOptions { optimizer_runs: Some(1), via_ir: true }),
+        ("optimizer (200 runs)", SolcOptions { optimizer_runs: Some(200), ..Default::default() }),
+        ("optimizer (1 run) + viaIR", SolcOptions { optimizer_runs: Some(1), via_ir: true, ..Default::default() }),
     ];
     let mut last = None;
     let mut found = None;

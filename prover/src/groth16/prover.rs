@@ -3,7 +3,7 @@
 use ark_std::rand::{CryptoRng, RngCore};
 use zkinfer_models::quant::QuantGraph;
 use zkinfer_verifier_contracts::groth16::{groth16_verifier_source, verify_groth16_on_evm};
-use zkinfer_verifier_contracts::EvmVerification;
+use zkinfer_verifier_contracts::{compile_solidity, EvmVerification, VerifierCode, VerifierContracts, GROTH16_CONTRACT};
 
 use super::keys::{read_pk, setup, write_pk, write_vk, Groth16Keys};
 use super::proof::{prove, read_proof, verify, write_proof};
@@ -75,13 +75,16 @@ impl Prover for Groth16Prover {
         write_vk(self.keys.vk())
     }
 
-    fn verifier_source(&self) -> Result<String, BackendError> {
-        Ok(groth16_verifier_source(self.keys.vk(), self.layout.bits, self.layout.num_values)?)
+    fn verifier(&self) -> Result<VerifierContracts, BackendError> {
+        let source = groth16_verifier_source(self.keys.vk(), self.layout.bits, self.layout.num_values)?;
+        let contract = compile_solidity(&source, Some(GROTH16_CONTRACT)).map_err(BackendError::from)?;
+        Ok(VerifierContracts::single(source, contract))
     }
 
-    fn verify_on_evm(&self, deployment_code: &[u8], proof: &ModelProof) -> Result<EvmVerification, BackendError> {
+    fn verify_on_evm(&self, code: &VerifierCode, proof: &ModelProof) -> Result<EvmVerification, BackendError> {
         check_backend(Backend::Groth16, proof)?;
         let p = read_proof(&proof.proof)?;
-        Ok(verify_groth16_on_evm(deployment_code, &p, &proof.public)?)
+        // A Groth16 verifier is one contract.
+        Ok(verify_groth16_on_evm(&code.entry, &p, &proof.public)?)
     }
 }

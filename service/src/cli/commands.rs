@@ -161,7 +161,14 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
         s.stats.k, s.stats.rows, s.stats.num_advice, s.stats.num_lookup_advice, s.stats.num_fixed, s.stats.lookup_bits
     );
     println!("keys      {}", if compiled.keys_cached { "reused from the key cache" } else { "generated" });
-    println!("verifier  {} bytes of runtime code (EIP-170 limit 24576)", s.verifier_runtime_bytes);
+    match s.verifier_contracts {
+        1 => println!("verifier  {} bytes of runtime code (EIP-170 limit 24576)", s.verifier_runtime_bytes),
+        n => println!(
+            "verifier  split into {} parts and an entry contract, the largest {} bytes of runtime code (EIP-170 limit 24576 each); deploy as verifier.json says",
+            n - 1,
+            s.verifier_runtime_bytes
+        ),
+    }
     if s.srs.kind == "insecure-test" {
         eprintln!("warning: INSECURE test SRS; pass --srs FILE with a ceremony SRS for production");
     }

@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use zkinfer_circuits::public;
 use zkinfer_models::quant::{QuantGraph, QuantOptions};
 use zkinfer_prover::{Backend, Groth16Prover, ModelProof, Prover};
+use zkinfer_verifier_contracts::VerifierCode;
 
 use crate::fsio::{read, read_json, write_atomic};
 use crate::pipeline_groth16::{self, dequantized_outputs};
@@ -98,7 +99,7 @@ pub fn verify(dir: &Path, proof: &Path) -> Result<()> {
 /// `zkinfer verify-evm` on a Groth16 folder.
 pub fn verify_evm(dir: &Path, proof: &Path) -> Result<()> {
     let (prover, mp) = load_proof(dir, proof)?;
-    let code = read(&dir.join("verifier.bin"))?;
+    let code = VerifierCode::single(read(&dir.join("verifier.bin"))?);
     let r = prover.verify_on_evm(&code, &mp)?;
     if !r.accepted {
         bail!("the EVM verifier rejected the proof (gas used {})", r.gas_used);

@@ -191,7 +191,7 @@ pub fn job(c: &ClientArgs, id: &str, follow: bool) -> Result<()> {
 }
 
 /// Artifact kinds by their command-line names.
-pub const KIND_NAMES: [(&str, pb::ArtifactKind); 11] = [
+pub const KIND_NAMES: [(&str, pb::ArtifactKind); 12] = [
     ("proof", pb::ArtifactKind::Proof),
     ("instances", pb::ArtifactKind::PublicInstances),
     ("calldata", pb::ArtifactKind::EvmCalldata),
@@ -199,6 +199,7 @@ pub const KIND_NAMES: [(&str, pb::ArtifactKind); 11] = [
     ("vk", pb::ArtifactKind::VerifyingKey),
     ("verifier-sol", pb::ArtifactKind::SolidityVerifier),
     ("verifier-bin", pb::ArtifactKind::VerifierBytecode),
+    ("verifier-json", pb::ArtifactKind::VerifierDeployment),
     ("settings", pb::ArtifactKind::Settings),
     ("srs", pb::ArtifactKind::Srs),
     ("quant", pb::ArtifactKind::QuantizedModel),

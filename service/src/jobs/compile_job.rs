@@ -116,8 +116,9 @@ impl Engine {
         put(ArtifactName::QUANT, &serde_json::to_vec(&compiled.quant)?)?;
         put(ArtifactName::VK, &h2::write_vk(compiled.keys.vk()))?;
         put(ArtifactName::SRS, &srs::write_srs(&compiled.params))?;
-        put(ArtifactName::VERIFIER_SOL, compiled.verifier_source.as_bytes())?;
-        put(ArtifactName::VERIFIER_BIN, &compiled.verifier.deployment_code)?;
+        put(ArtifactName::VERIFIER_SOL, compiled.verifier.source.as_bytes())?;
+        put(ArtifactName::VERIFIER_BIN, &compiled.verifier.entry.deployment_code)?;
+        put(ArtifactName::VERIFIER_JSON, compiled.verifier.code().to_json().as_bytes())?;
         let prove_memory = prove_estimate(&s.stats, pk_bytes);
         let result = CompileResult {
             settings_hash: s.settings_hash.clone(),

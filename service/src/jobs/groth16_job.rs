@@ -15,6 +15,7 @@ use zkinfer_models::quant::QuantOptions;
 use zkinfer_prover::groth16::read_proof;
 use zkinfer_prover::{Groth16Prover, Prover};
 use zkinfer_verifier_contracts::groth16::groth16_calldata;
+use zkinfer_verifier_contracts::VerifierCode;
 
 use crate::pipeline_groth16::{self, key_id, Groth16Settings};
 use crate::store::{ArtifactName, CompileResult, ModelRecord, ProveResult};
@@ -69,6 +70,7 @@ impl Engine {
         put(ArtifactName::VK, &compiled.prover.verifying_key_bytes())?;
         put(ArtifactName::VERIFIER_SOL, compiled.verifier_source.as_bytes())?;
         put(ArtifactName::VERIFIER_BIN, &compiled.verifier.deployment_code)?;
+        put(ArtifactName::VERIFIER_JSON, VerifierCode::single(compiled.verifier.deployment_code.clone()).to_json().as_bytes())?;
         let prove_memory = groth16_prove_estimate(pk.len() as u64, compiled.prover.keys().shape.num_constraints as u64);
         // No k: a Groth16 circuit is sized by its constraints, in settings.json's key.
         let result = CompileResult { settings_hash: s.settings_hash.clone(), k: 0, settings_json, artifacts, prove_memory };

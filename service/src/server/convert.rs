@@ -45,7 +45,7 @@ fn float_source(s: Option<store::FloatSource>) -> pb::FloatSource {
 }
 
 /// Artifact kinds: `(kind, stored name, whether it belongs to a job)`.
-const KINDS: [(pb::ArtifactKind, &str, bool); 11] = [
+const KINDS: [(pb::ArtifactKind, &str, bool); 12] = [
     (pb::ArtifactKind::Proof, ArtifactName::PROOF, true),
     (pb::ArtifactKind::PublicInstances, ArtifactName::INSTANCES, true),
     (pb::ArtifactKind::EvmCalldata, ArtifactName::CALLDATA, true),
@@ -53,6 +53,7 @@ const KINDS: [(pb::ArtifactKind, &str, bool); 11] = [
     (pb::ArtifactKind::VerifyingKey, ArtifactName::VK, false),
     (pb::ArtifactKind::SolidityVerifier, ArtifactName::VERIFIER_SOL, false),
     (pb::ArtifactKind::VerifierBytecode, ArtifactName::VERIFIER_BIN, false),
+    (pb::ArtifactKind::VerifierDeployment, ArtifactName::VERIFIER_JSON, false),
     (pb::ArtifactKind::Settings, ArtifactName::SETTINGS, false),
     (pb::ArtifactKind::Srs, ArtifactName::SRS, false),
     (pb::ArtifactKind::QuantizedModel, ArtifactName::QUANT, false),

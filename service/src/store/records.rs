@@ -203,6 +203,7 @@ impl ArtifactName {
     pub const VK: &'static str = "vk.bin";
     pub const VERIFIER_SOL: &'static str = "Verifier.sol";
     pub const VERIFIER_BIN: &'static str = "verifier.bin";
+    pub const VERIFIER_JSON: &'static str = "verifier.json";
     pub const SETTINGS: &'static str = "settings.json";
     pub const SRS: &'static str = "srs.bin";
     pub const QUANT: &'static str = "quant.json";
