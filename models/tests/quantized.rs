@@ -78,3 +78,47 @@ fn wrong_input_length_is_a_clear_error() {
     let err = prepare(&onnx, &samples, &ShapeHints::default(), &QuantOptions::default()).unwrap_err();
     assert!(matches!(err, ModelError::InputLength { .. }), "{err}");
 }
+
+/// `x[6] -> OneHot(depth 3, values [-1, 5], axis -1)`.
+fn onehot_model() -> Vec<u8> {
+    use prost::Message;
+    use zkinfer_models::onnx::proto::{
+        AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TypeProto, TypeProtoTensor,
+        ValueInfoProto,
+    };
+    use zkinfer_models::onnx::proto::{Dimension, TensorShapeProto};
+    let info = |name: &str, dims: &[i64]| {
+        let shape = Some(TensorShapeProto { dim: dims.iter().map(|&d| Dimension { dim_value: Some(d), dim_param: None }).collect() });
+        ValueInfoProto { name: name.into(), r#type: Some(TypeProto { tensor_type: Some(TypeProtoTensor { elem_type: 1, shape }) }) }
+    };
+    let init = |name: &str, v: Vec<f32>| TensorProto { dims: vec![v.len() as i64], data_type: 1, float_data: v, name: name.into(), ..Default::default() };
+    let node = NodeProto {
+        input: vec!["x".into(), "depth".into(), "values".into()],
+        output: vec!["y".into()],
+        name: "oh".into(),
+        op_type: "OneHot".into(),
+        attribute: vec![AttributeProto { name: "axis".into(), r#type: 2, i: -1, ..Default::default() }],
+        ..Default::default()
+    };
+    let graph = GraphProto {
+        node: vec![node],
+        input: vec![info("x", &[6])],
+        output: vec![info("y", &[6, 3])],
+        initializer: vec![init("depth", vec![3.0]), init("values", vec![-1.0, 5.0])],
+        ..Default::default()
+    };
+    let opset = vec![OperatorSetIdProto { domain: String::new(), version: 13 }];
+    ModelProto { ir_version: 8, graph: Some(graph), opset_import: opset, ..Default::default() }.encode_to_vec()
+}
+
+/// OneHot counts a negative index from the end (`-1` is the last class) and gives all
+/// `off` outside `[-depth, depth)`, in the f64 evaluator and in the integer interpreter.
+#[test]
+fn onehot_wraps_negative_indices_and_ignores_out_of_range_ones() {
+    let samples = vec![vec![vec![-3.0, -1.0, 0.0, 2.0, 3.0, -4.0]]];
+    let p = prepare(&onehot_model(), &samples, &hints_for(&samples, None), &QuantOptions::default()).unwrap();
+    let hot = |k: Option<usize>| (0..3).map(move |j| if Some(j) == k { 5.0 } else { -1.0 });
+    let want: Vec<f64> = [Some(0), Some(2), Some(0), Some(2), None, None].into_iter().flat_map(hot).collect();
+    assert_eq!(p.float_outputs(&samples[0]).unwrap()[0], want);
+    assert_eq!(p.quantized_outputs(&samples[0]).unwrap()[0], want);
+}

@@ -128,15 +128,16 @@ pub fn run_model(dir: &Path, opts: &ConformanceOptions, cache: &dyn KeyCache) ->
     let reference = expected.as_ref().map(|e| e.output_data.as_slice());
     let mut compile_opts = opts.compile.clone();
     let mut compiled = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), reference, &compile_opts, cache, &Silent);
-    // Many public inputs make the Solidity verifier too large (or the compiler fail):
-    // prove with private inputs and public outputs instead, and say so.
-    let too_big = matches!(
-        &compiled,
-        Err(ServiceError::Contract(_) | ServiceError::Circuit(zkinfer_circuits::CircuitError::TooLarge { .. }))
-    );
-    if too_big && compile_opts.plan.visibility.inputs == Visibility::Public {
+    // Many public inputs can make the circuit too large (or the verifier fail to
+    // compile): prove with private inputs and public outputs instead, and say why.
+    let too_big = match &compiled {
+        Err(ServiceError::Contract(e)) => Some(format!("the verifier: {e}")),
+        Err(ServiceError::Circuit(e @ zkinfer_circuits::CircuitError::TooLarge { .. })) => Some(e.to_string()),
+        _ => None,
+    };
+    if let (Some(why), Visibility::Public) = (too_big, compile_opts.plan.visibility.inputs) {
         compile_opts.plan.visibility.inputs = Visibility::Private;
-        r.note = Some("inputs private: with public inputs the verifier exceeds EIP-170".into());
+        r.note = Some(format!("inputs private: with public inputs, {why}"));
         compiled = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), reference, &compile_opts, cache, &Silent);
     }
     let compiled = match compiled {

@@ -32,7 +32,7 @@ pub(super) fn lower(b: &mut Builder, node: &Node, e: &Elements) -> Result<QValue
         return Ok(b.select(name, ins, map.into_iter().map(|(s, i)| (s as u32, i as u32)).collect()));
     }
     let sites = e.sites(&data_shape);
-    let hits = indicators(b, name, node.inputs[1], &sites, true);
+    let hits = indicators(b, name, node.inputs[1], &sites, 0, true);
     if e.scatter {
         return Ok(scatter(b, node, &sites, hits, data_shape.iter().product()));
     }
@@ -53,14 +53,14 @@ pub(super) fn lower(b: &mut Builder, node: &Node, e: &Elements) -> Result<QValue
     Ok(b.bilin(name, hits, x, (0..=sites.base.len()).map(|o| o * dim).collect(), left, right))
 }
 
-/// `one * [idx[u] == j]` at position `u * dim + j`, for every index `u` and candidate `j`.
-/// With `require_hit`, an index that hits no candidate has no witness.
-fn indicators(b: &mut Builder, name: &str, indices: usize, sites: &Sites, require_hit: bool) -> QValueId {
+/// `one * [idx[u] == first + j]` at position `u * dim + j`, for every index `u` and
+/// candidate `j`. With `require_hit`, an index that hits no candidate has no witness.
+fn indicators(b: &mut Builder, name: &str, indices: usize, sites: &Sites, first: i64, require_hit: bool) -> QValueId {
     let (n, dim, one) = (sites.base.len(), sites.dim, b.one());
     let iv = b.value(indices);
     let sel: Vec<usize> = (0..n).flat_map(|u| std::iter::repeat_n(u, dim)).collect();
     let idx = b.gather(&format!("{name}:idx"), iv, &sel);
-    let cands = b.consts(&format!("{name}:cand"), (0..n).flat_map(|_| (0..dim as i64).map(|j| j * one)).collect());
+    let cands = b.consts(&format!("{name}:cand"), (0..n).flat_map(|_| (0..dim as i64).map(|j| (first + j) * one)).collect());
     let hits = b.emit(&format!("{name}:onehot"), QOp::Cmp { eq: true, one }, vec![idx, cands], n * dim);
     if !require_hit {
         return hits;
@@ -122,12 +122,16 @@ pub(super) fn onehot(b: &mut Builder, node: &Node, o: &OneHot) -> QValueId {
     let name = node.name.as_str();
     let iv = b.value(node.inputs[0]);
     let n = b.len_of(iv);
-    // ONNX gives all `off` for an index outside the depth: no hit is allowed here.
-    let hits = indicators(b, name, node.inputs[0], &Sites { base: vec![0; n], stride: 0, dim: o.depth }, false);
+    // Candidates `-depth..depth`: a negative index counts from the end (it hits `k` at
+    // `k - depth`). ONNX gives all `off` for an index outside `[-depth, depth)`: no hit
+    // is required.
+    let d = o.depth;
+    let hits = indicators(b, name, node.inputs[0], &Sites { base: vec![0; n], stride: 0, dim: 2 * d }, -(d as i64), false);
     let (_, map) = o.index_map(b.graph.shape(node.inputs[0]));
     let mut t = Terms::new();
     for (u, k) in map {
-        t.term(hits, u * o.depth + k, o.on - o.off);
+        t.term(hits, u * 2 * d + k, o.on - o.off);
+        t.term(hits, u * 2 * d + d + k, o.on - o.off);
         t.end(o.off);
     }
     b.lin(name, t)
