@@ -44,13 +44,19 @@ pub fn build_halo2_verifier(
     num_instances: usize,
 ) -> Result<VerifierContracts, ContractError> {
     let source = halo2_verifier_source(params, vk, num_instances);
-    let single = compile_solidity(&source, Some("Halo2Verifier"))?;
-    if single.runtime_code.len() <= EIP170_LIMIT {
-        return Ok(VerifierContracts::single(source, single));
+    // snark-verifier's code compiles to about 0.235 bytes per source character; a
+    // source far over the limit is split without compiling it whole (solc takes
+    // minutes on the largest).
+    let mut size = source.len() * 235 / 1000;
+    if size <= EIP170_LIMIT * 6 / 5 {
+        let single = compile_solidity(&source, Some("Halo2Verifier"))?;
+        if single.runtime_code.len() <= EIP170_LIMIT {
+            return Ok(VerifierContracts::single(source, single));
+        }
+        size = single.runtime_code.len();
     }
     // Parts a tenth under the limit each, to start with.
-    let parts = (single.runtime_code.len() * 10).div_ceil(EIP170_LIMIT * 9);
-    split_verifier(&source, parts, EIP170_LIMIT)
+    split_verifier(&source, (size * 10).div_ceil(EIP170_LIMIT * 9), EIP170_LIMIT)
 }
 
 /// Calldata for the verifier: the instances of the single instance column

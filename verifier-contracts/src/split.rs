@@ -300,8 +300,11 @@ pub fn split_verifier(source: &str, min_parts: usize, limit: usize) -> Result<Ve
         let parts_src: String = groups.iter().enumerate().map(|(i, items)| part_source(&g, i, items, i + 1 == n_parts)).collect();
         let mut parts = compile_solidity_all_with(&format!("{PREAMBLE}{parts_src}"), split_solc_options())?;
         parts.sort_by_key(|c| c.name.trim_start_matches("Halo2VerifierPart").parse::<usize>().unwrap_or(usize::MAX));
-        if parts.iter().any(|p| p.runtime_code.len() > limit) {
-            n = n_parts + 1;
+        let largest = parts.iter().map(|p| p.runtime_code.len()).max().unwrap_or(0);
+        if largest > limit {
+            // Scale the count by the overshoot (a tenth of headroom), so that a
+            // misjudged first cut costs one more compilation, not one per part.
+            n = (n_parts + 1).max((n_parts * largest * 10).div_ceil(limit * 9));
             continue;
         }
         let hashes: Vec<[u8; 32]> = parts.iter().map(|p| keccak256(&p.runtime_code).0).collect();
