@@ -16,7 +16,7 @@ use snark_verifier_sdk::gen_pk;
 use halo2_base::halo2_proofs::halo2curves::bn256::G1Affine;
 use halo2_base::halo2_proofs::plonk::ProvingKey;
 use zkinfer_verifier_contracts::{
-    compile_solidity, encode_calldata, halo2_verifier_source, split_verifier, verify_on_evm, Evm, VerifierCode,
+    compile_solidity, compile_solidity_all_with, encode_calldata, halo2_verifier_source, split_verifier, SolcOptions, verify_on_evm, Evm, VerifierCode,
     EIP170_LIMIT,
 };
 
@@ -175,6 +175,14 @@ fn split_verifier_accepts_honest_and_rejects_tampered_proofs_and_wrong_parts() {
     assert!(honest.accepted, "honest proof rejected by the split verifier");
     assert_eq!(honest.runtime_size, verifier.largest_runtime());
     check_rejections(&code, &instances, &proof);
+
+    // The published source, compiled whole with the stated settings, gives the same code
+    // (the entry pins the parts' code hashes).
+    let whole = compile_solidity_all_with(&verifier.source, SolcOptions { no_metadata_hash: true, ..Default::default() }).expect("compiles");
+    for c in verifier.parts.iter().chain(std::iter::once(&verifier.entry)) {
+        let same = whole.iter().find(|w| w.name == c.name).expect("in the source");
+        assert_eq!(same.runtime_code, c.runtime_code, "{}", c.name);
+    }
 
     // The manifest round-trips.
     assert_eq!(VerifierCode::from_json(&code.to_json()).expect("parses"), code);
