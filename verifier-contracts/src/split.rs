@@ -144,8 +144,8 @@ fn split_solc_options() -> SolcOptions {
 struct Generated<'a> {
     /// `let success`, `let f_p`, `let f_q` and `function validate_ec_point`.
     header: &'a str,
-    /// Top-level statements (or `{ ... }` blocks), in order.
-    items: Vec<&'a str>,
+    /// Top-level statements (or `{ ... }` blocks, large ones cut), in order.
+    items: Vec<String>,
     /// Bytes of calldata the verifier reads: instances and proof.
     calldata_len: usize,
 }
@@ -154,7 +154,7 @@ fn malformed(what: &str) -> ContractError {
     ContractError::InvalidOutput(format!("unexpected snark-verifier output: {what}"))
 }
 
-fn parse(source: &str) -> Result<Generated<'_>, ContractError> {
+fn parse(source: &str, max_item: usize) -> Result<Generated<'_>, ContractError> {
     let start = source.find("let success := true").ok_or_else(|| malformed("no `let success`"))?;
     let func = source.find("function validate_ec_point").ok_or_else(|| malformed("no validate_ec_point"))?;
     // The end of the function: its braces balance.
@@ -194,7 +194,7 @@ fn parse(source: &str) -> Result<Generated<'_>, ContractError> {
                     // A top-level variable would not survive a cut.
                     return Err(malformed("top-level variable"));
                 }
-                items.push(item);
+                items.extend(cut_block(item, max_item));
             }
         }
         offset += line.len();
@@ -216,21 +216,74 @@ fn parse(source: &str) -> Result<Generated<'_>, ContractError> {
     Ok(Generated { header: source[start..end].trim(), items, calldata_len })
 }
 
+/// Source characters of the largest item: about a fifth of what fits in one part.
+const MAX_ITEM: usize = 20_000;
+
+/// Memory that snark-verifier's code never touches (it allocates from `0x80`): the
+/// local variables of a cut block pass through it, slot `i` at `0x20 * i`.
+const SCRATCH_SLOTS: usize = 4;
+
+/// A flat `{ ... }` block over `max` characters as consecutive blocks under it. Each
+/// piece stores the block's local variables (`let` names: `result`, `prod`, `inv`, `v`)
+/// in scratch memory at its end and loads them at its start, so the pieces compute what
+/// the block did, in one part or across parts (memory goes along). Anything else, or a
+/// block with nested braces or too many variables, is kept whole.
+fn cut_block(item: &str, max: usize) -> Vec<String> {
+    let lines: Vec<&str> = item.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let flat = lines.len() > 2
+        && lines[0] == "{"
+        && lines[lines.len() - 1] == "}"
+        && lines[1..lines.len() - 1].iter().all(|l| !l.contains('{') && !l.contains('}'));
+    if item.len() <= max || !flat {
+        return vec![item.to_string()];
+    }
+    let inner = &lines[1..lines.len() - 1];
+    let mut vars: Vec<&str> = Vec::new();
+    let mut pieces = Vec::new();
+    let mut current: Vec<&str> = Vec::new();
+    let (mut size, mut declared_before) = (0usize, 0usize);
+    let flush = |current: &mut Vec<&str>, vars: &[&str], declared_before: usize, last: bool| {
+        let load: String = vars[..declared_before].iter().enumerate().map(|(i, v)| format!("let {v} := mload({:#x})\n", 0x20 * i)).collect();
+        let store: String = if last { String::new() } else { vars.iter().enumerate().map(|(i, v)| format!("mstore({:#x}, {v})\n", 0x20 * i)).collect() };
+        let piece = format!("{{\n{load}{}\n{store}}}", current.join("\n"));
+        current.clear();
+        piece
+    };
+    for line in inner {
+        if size + line.len() > max && !current.is_empty() {
+            pieces.push(flush(&mut current, &vars, declared_before, false));
+            declared_before = vars.len();
+            size = 0;
+        }
+        if let Some(rest) = line.strip_prefix("let ") {
+            let name = rest.split(|c: char| c == ' ' || c == ':').next().unwrap_or(rest);
+            vars.push(name);
+            if vars.len() > SCRATCH_SLOTS {
+                return vec![item.to_string()];
+            }
+        }
+        size += line.len() + 1;
+        current.push(line);
+    }
+    pieces.push(flush(&mut current, &vars, declared_before, true));
+    pieces
+}
+
 /// The first item of each of `n` parts, balancing the parts' source lengths.
-fn cut_points(items: &[&str], n: usize) -> Vec<usize> {
-    let total: usize = items.iter().map(|i| i.len()).sum();
+fn cut_points<S: AsRef<str>>(items: &[S], n: usize) -> Vec<usize> {
+    let total: usize = items.iter().map(|i| i.as_ref().len()).sum();
     let mut cuts = vec![0];
     let mut acc = 0;
     for (i, item) in items.iter().enumerate() {
         if cuts.len() < n && acc >= total * cuts.len() / n && i > *cuts.last().expect("non-empty") {
             cuts.push(i);
         }
-        acc += item.len();
+        acc += item.as_ref().len();
     }
     cuts
 }
 
-fn part_source(g: &Generated<'_>, index: usize, items: &[&str], last: bool) -> String {
+fn part_source(g: &Generated<'_>, index: usize, items: &[String], last: bool) -> String {
     let restore = if index == 0 {
         String::new()
     } else {
@@ -251,30 +304,34 @@ fn part_source(g: &Generated<'_>, index: usize, items: &[&str], last: bool) -> S
 fn entry_source(g: &Generated<'_>, part_hashes: &[[u8; 32]]) -> String {
     let n = part_hashes.len();
     let fields: String = (1..=n).map(|i| format!("    address private immutable part{i};\n")).collect();
-    let args = (1..=n).map(|i| format!("address p{i}")).collect::<Vec<_>>().join(", ");
+    // A static array: ABI-encoded as the addresses one word each, with one stack slot.
+    let args = format!("address[{n}] memory p");
     let checks: String = part_hashes
         .iter()
         .enumerate()
         .map(|(i, h)| {
-            let i = i + 1;
+            let (i, j) = (i + 1, i);
             format!(
-                "        require(p{i}.codehash == bytes32(0x{}), \"part {i}: not the expected code\");\n        part{i} = p{i};\n",
+                "        require(p[{j}].codehash == bytes32(0x{}), \"part {i}: not the expected code\");\n        part{i} = p[{j}];\n",
                 hex::encode(h)
             )
         })
         .collect();
-    let locals: String = (1..=n).map(|i| format!("        address p{i} = part{i};\n")).collect();
+    // One scope per call, each with its one local (immutables cannot be read in
+    // assembly, and a local per part would overflow the stack). Memory and the return
+    // data carry over from block to block: nothing between them calls or allocates.
     let mut calls = format!(
-        "            let len := {len}\n            calldatacopy(0, 0, len)\n            if iszero(staticcall(gas(), p1, 0, len, 0, 0)) {{ revert(0, 0) }}\n",
+        "        {{\n            address p = part1;\n            assembly {{\n                calldatacopy(0, 0, {len})\n                if iszero(staticcall(gas(), p, 0, {len}, 0, 0)) {{ revert(0, 0) }}\n            }}\n        }}\n",
         len = g.calldata_len
     );
     for i in 2..=n {
         calls.push_str(&format!(
-            "            returndatacopy(len, 0, returndatasize())\n            if iszero(staticcall(gas(), p{i}, 0, add(len, returndatasize()), 0, 0)) {{ revert(0, 0) }}\n"
+            "        {{\n            address p = part{i};\n            assembly {{\n                returndatacopy({len}, 0, returndatasize())\n                if iszero(staticcall(gas(), p, 0, add({len}, returndatasize()), 0, 0)) {{ revert(0, 0) }}\n            }}\n        }}\n",
+            len = g.calldata_len
         ));
     }
     format!(
-        "/// The verifier: calls its {n} parts in turn with the calldata (instances, then the\n/// proof) and the memory each part returns. Empty return data: the proof verifies.\ncontract Halo2Verifier {{\n{fields}\n    constructor({args}) {{\n{checks}    }}\n\n    fallback(bytes calldata) external returns (bytes memory) {{\n{locals}        assembly {{\n{calls}            return(0, 0)\n        }}\n    }}\n}}\n"
+        "/// The verifier: calls its {n} parts in turn with the calldata (instances, then the\n/// proof) and the memory each part returns. Empty return data: the proof verifies.\ncontract Halo2Verifier {{\n{fields}\n    constructor({args}) {{\n{checks}    }}\n\n    fallback(bytes calldata) external returns (bytes memory) {{\n{calls}        assembly {{\n            return(0, 0)\n        }}\n    }}\n}}\n"
     )
 }
 
@@ -292,7 +349,8 @@ fn compile_one(source: &str, name: &str) -> Result<CompiledContract, ContractErr
 /// `limit` bytes of runtime code (EIP-170 in production; smaller in tests), starting
 /// from `min_parts`.
 pub fn split_verifier(source: &str, min_parts: usize, limit: usize) -> Result<VerifierContracts, ContractError> {
-    let g = parse(source)?;
+    // Items of at most a fifth of a part (about 4.3 source characters per code byte).
+    let g = parse(source, MAX_ITEM.min(limit))?;
     let mut n = min_parts.max(2);
     loop {
         if n > g.items.len() {
@@ -302,7 +360,7 @@ pub fn split_verifier(source: &str, min_parts: usize, limit: usize) -> Result<Ve
         }
         let cuts = cut_points(&g.items, n);
         let n_parts = cuts.len();
-        let groups: Vec<&[&str]> = (0..n_parts)
+        let groups: Vec<&[String]> = (0..n_parts)
             .map(|i| &g.items[cuts[i]..cuts.get(i + 1).copied().unwrap_or(g.items.len())])
             .collect();
         // One solc run per part: solc (WebAssembly) runs out of memory on the largest
@@ -314,6 +372,13 @@ pub fn split_verifier(source: &str, min_parts: usize, limit: usize) -> Result<Ve
             .map(|(i, src)| compile_one(&format!("{PREAMBLE}{src}"), &format!("Halo2VerifierPart{}", i + 1)))
             .collect::<Result<Vec<_>, _>>()?;
         let largest = parts.iter().map(|p| p.runtime_code.len()).max().unwrap_or(0);
+        if let Some((i, p)) = groups.iter().zip(&parts).enumerate().find(|(_, (g, p))| g.len() == 1 && p.runtime_code.len() > limit).map(|(i, (_, p))| (i, p)) {
+            return Err(ContractError::InvalidOutput(format!(
+                "part {} is one statement block of {} bytes, over the {limit}-byte limit",
+                i + 1,
+                p.runtime_code.len()
+            )));
+        }
         if largest > limit {
             // Scale the count by the overshoot (a tenth of headroom), so that a
             // misjudged first cut costs one more compilation, not one per part.
@@ -336,7 +401,7 @@ mod tests {
 
     #[test]
     fn parses_statements_blocks_and_calldata_length() {
-        let g = parse(SAMPLE).unwrap();
+        let g = parse(SAMPLE, MAX_ITEM).unwrap();
         assert!(g.header.starts_with("let success := true") && g.header.ends_with('}'));
         assert_eq!(g.items.len(), 3);
         assert!(g.items[2].starts_with('{') && g.items[2].ends_with('}'));
@@ -354,8 +419,33 @@ mod tests {
     }
 
     #[test]
+    fn cuts_a_large_block_passing_its_variables_through_scratch_memory() {
+        let mut block = String::from("{\nlet result := mload(0x100)\n");
+        for i in 0..40 {
+            block.push_str(&format!("result := addmod(mload({:#x}), result, f_q)\n", 0x120 + 0x20 * i));
+        }
+        block.push_str("mstore(0x200, result)\n}");
+        let pieces = cut_block(&block, 200);
+        assert!(pieces.len() > 3, "{pieces:?}");
+        assert!(!pieces[0].contains("mload(0x0)") && pieces[0].contains("mstore(0x0, result)"));
+        for p in &pieces[1..pieces.len() - 1] {
+            assert!(p.starts_with("{\nlet result := mload(0x0)") && p.contains("mstore(0x0, result)"), "{p}");
+        }
+        let last = pieces.last().unwrap();
+        assert!(last.contains("let result := mload(0x0)") && !last.contains("mstore(0x0, result)") && last.contains("mstore(0x200, result)"));
+        // Every original line is in exactly one piece, in order.
+        let lines: Vec<&str> = block.lines().filter(|l| !l.contains("0x0,") && !l.contains("(0x0)") && *l != "{" && *l != "}").collect();
+        let kept: Vec<&str> = pieces.iter().flat_map(|p| p.lines()).filter(|l| !l.contains("0x0,") && !l.contains("(0x0)") && *l != "{" && *l != "}").collect();
+        assert_eq!(lines, kept);
+        // Small blocks and nested ones stay whole.
+        assert_eq!(cut_block(&block, 100_000), vec![block.clone()]);
+        let nested = block.replace("mstore(0x200, result)", "{ mstore(0x200, result) }");
+        assert_eq!(cut_block(&nested, 200), vec![nested.clone()]);
+    }
+
+    #[test]
     fn refuses_a_top_level_variable() {
         let bad = SAMPLE.replace("mstore(0xc0, 1)", "let z := 1");
-        assert!(parse(&bad).is_err());
+        assert!(parse(&bad, MAX_ITEM).is_err());
     }
 }
