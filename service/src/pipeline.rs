@@ -8,13 +8,13 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::public;
 use zkinfer_circuits::hash::hash_packed;
-use zkinfer_circuits::{native_instances, plan, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
+use zkinfer_circuits::{native_instances, plan_candidates, CircuitError, Plan, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
 use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
 use zkinfer_prover::halo2::{self as h2, Halo2Keys};
 use zkinfer_prover::srs;
-use zkinfer_verifier_contracts::{build_halo2_verifier, verify_on_evm, VerifierCode, VerifierContracts, EIP170_LIMIT};
+use zkinfer_verifier_contracts::{build_halo2_verifier, estimated_runtime_bytes, halo2_verifier_source, verify_on_evm, VerifierCode, VerifierContracts, EIP170_LIMIT};
 
 use crate::calibration::{self, Target};
 use crate::error::ServiceError;
@@ -199,19 +199,37 @@ pub fn compile(
         // The MAC gate holds weights in fixed columns.
         plan_opts.mac_width = Some(0);
     }
-    // The cheapest shape to prove. Its verifier is split into contracts under EIP-170
-    // when it does not fit in one, so the column count is not bounded by the verifier.
-    let planned = step(
-        progress,
-        "plan the circuit layout",
-        || plan::<Fr>(&prepared.quant, &qin, &plan_opts).map_err(ServiceError::from),
-        |p| {
-            let p = &p.stats;
-            let mac = if p.mac_width > 0 { format!(", MAC gate {} terms/row in {} group(s)", p.mac_width, p.mac_sets) } else { String::new() };
-            format!("k = {}, {} advice + {} lookup columns, {} rows{mac}", p.k, p.num_advice, p.num_lookup_advice, p.rows)
-        },
-    )?;
-    {
+    // Candidate shapes, cheapest to prove first. A verifier that fits one contract is
+    // preferred: measured on the MNIST MLP, the wider shape whose verifier needs splitting
+    // proved no faster and cost 48% more gas. When no shape's verifier fits (many
+    // instances: snark-verifier spends about 165 bytes on each), the cheapest shape is
+    // taken and its verifier split into contracts under EIP-170.
+    let plan_step = |o: &PlanOptions| {
+        step(
+            progress,
+            "plan the circuit layout",
+            || plan_candidates::<Fr>(&prepared.quant, &qin, o).map_err(ServiceError::from),
+            |c| {
+                let p = &c[0].stats;
+                let mac = if p.mac_width > 0 { format!(", MAC gate {} terms/row in {} group(s)", p.mac_width, p.mac_sets) } else { String::new() };
+                let more = if c.len() > 1 { format!(" ({} other shapes in reserve)", c.len() - 1) } else { String::new() };
+                format!("k = {}, {} advice + {} lookup columns, {} rows{mac}{more}", p.k, p.num_advice, p.num_lookup_advice, p.rows)
+            },
+        )
+    };
+    let mut candidates = plan_step(&plan_opts)?.into_iter();
+    let num_instances = InstanceLayout::new(&prepared.quant, &plan_opts.visibility).len();
+    let mut want_single = num_instances * VERIFIER_BYTES_PER_INSTANCE < EIP170_LIMIT;
+    let mut cheapest: Option<Plan> = None;
+    // The fewest columns a verifier over EIP-170 had: shapes with as many are skipped
+    // (the verifier grows with columns), unless none other is left.
+    let mut too_many_columns = usize::MAX;
+    loop {
+        let planned = candidates.next().expect("candidate lists are never empty and are refilled before they run out");
+        let cheapest_plan = cheapest.get_or_insert_with(|| planned.clone()).clone();
+        if want_single && planned.stats.columns() >= too_many_columns && candidates.len() > 0 {
+            continue;
+        }
         let k = planned.stats.k;
         let (params, srs_info) = step(progress, "load the SRS", || srs_for(&srs_source, k, cache), |(_, i)| {
             if i.kind == "insecure-test" {
@@ -233,15 +251,50 @@ pub fn compile(
         let settings_hash = sha256_parts(&parts);
         let cached = cache.get(&settings_hash).and_then(|(bytes, shape)| h2::read_pk(&bytes, &shape).ok().map(|pk| Halo2Keys { pk, shape }));
         let keys_cached = cached.is_some();
-        let num_instances = InstanceLayout::new(&prepared.quant, &planned.shape.visibility).len();
+        // The verifier depends on the verifying key alone: a shape is sized with it
+        // before its proving key is built.
+        let vk = match &cached {
+            Some(k) => k.vk().clone(),
+            None => step(
+                progress,
+                "verifying key",
+                || h2::keygen_vk_only(&params, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
+                |_| "fixed columns committed".to_string(),
+            )?,
+        };
+        if want_single && estimated_runtime_bytes(&halo2_verifier_source(&params, &vk, num_instances)) > EIP170_LIMIT {
+            too_many_columns = too_many_columns.min(planned.stats.columns());
+            if candidates.len() > 0 {
+                continue;
+            }
+            let fewer = plan_opts.max_advice > 1 && plan_opts.k.is_none();
+            if fewer {
+                // Fewer gate columns at every k (the large-k budget included).
+                plan_opts.max_advice = plan_opts.max_advice.min(plan_opts.max_advice_large) - 1;
+                plan_opts.max_advice_large = plan_opts.max_advice;
+                if opts.plan.mac_width.is_none() {
+                    plan_opts.mac_width = Some(0);
+                }
+            }
+            candidates = match fewer.then(|| plan_step(&plan_opts)) {
+                Some(Ok(c)) => c.into_iter(),
+                Some(Err(ServiceError::Circuit(CircuitError::TooLarge { .. }))) | None => {
+                    // No shape's verifier fits one contract: the cheapest, split.
+                    want_single = false;
+                    vec![cheapest_plan].into_iter()
+                }
+                Some(Err(e)) => return Err(e),
+            };
+            continue;
+        }
         let keys = match cached {
             Some(k) => k,
             None => {
                 let keys = step(
                     progress,
                     "key generation",
-                    || h2::keygen(&params, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
-                    |_| "verifying and proving keys".to_string(),
+                    || h2::keygen_pk_from(&params, vk, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
+                    |_| "proving key".to_string(),
                 )?;
                 cache.put(&settings_hash, &h2::write_pk(&keys.pk), &keys.shape);
                 keys
@@ -274,9 +327,13 @@ pub fn compile(
             verifier_runtime_bytes: verifier.largest_runtime(),
             verifier_contracts: verifier.contracts(),
         };
-        Ok(Compiled { settings, quant: prepared.quant, params, keys, verifier, keys_cached })
+        return Ok(Compiled { settings, quant: prepared.quant, params, keys, verifier, keys_cached });
     }
 }
+
+/// Runtime bytes snark-verifier's verifier spends per public instance (Lagrange
+/// evaluation and its batch inversion), measured on self_attention's 1,171.
+const VERIFIER_BYTES_PER_INSTANCE: usize = 165;
 
 /// A proof with what it proves.
 #[derive(Clone, Debug)]

@@ -1,5 +1,5 @@
 //! A verifier over EIP-170 end to end through the CLI: the MNIST MLP with private
-//! inputs takes its fastest layout (k = 13, MAC width 16), whose verifier is split into
+//! inputs pinned to k = 13 and MAC width 16, whose verifier (about 34.7 KB) is split into
 //! parts. `verify-evm` deploys them from verifier.json and accepts the honest proof;
 //! a flipped proof byte and a changed public output are rejected on-chain.
 
@@ -15,7 +15,7 @@ fn mnist_mlp_split_verifier_accepts_and_rejects_on_chain() {
     let d = std::env::temp_dir().join(format!("zkinfer-split-{}", std::process::id()));
     let (dir, proof) = (d.join("m"), d.join("p.json"));
     let (dir_s, proof_s) = (dir.to_str().unwrap(), proof.to_str().unwrap());
-    let (code, out, err) = zkinfer(&["compile", &model, "--input", &input, "--out", dir_s, "--input-visibility", "private"]);
+    let (code, out, err) = zkinfer(&["compile", &model, "--input", &input, "--out", dir_s, "--input-visibility", "private", "--k", "13", "--mac-width", "16"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("split into"), "{out}");
 
