@@ -14,7 +14,7 @@ use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
 use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
 use zkinfer_prover::halo2::{self as h2, Halo2Keys};
 use zkinfer_prover::srs;
-use zkinfer_verifier_contracts::{build_halo2_verifier, estimated_runtime_bytes, halo2_verifier_source, verify_on_evm, VerifierCode, VerifierContracts, EIP170_LIMIT};
+use zkinfer_verifier_contracts::{compile_halo2_verifier, estimated_runtime_bytes, halo2_verifier_source, verify_on_evm, VerifierCode, VerifierContracts, EIP170_LIMIT};
 
 use crate::calibration::{self, Target};
 use crate::error::ServiceError;
@@ -220,13 +220,16 @@ pub fn compile(
     let mut candidates = plan_step(&plan_opts)?.into_iter();
     let num_instances = InstanceLayout::new(&prepared.quant, &plan_opts.visibility).len();
     let mut want_single = num_instances * VERIFIER_BYTES_PER_INSTANCE < EIP170_LIMIT;
+    // The first candidate, kept to be split if no shape's verifier fits one contract.
     let mut cheapest: Option<Plan> = None;
     // The fewest columns a verifier over EIP-170 had: shapes with as many are skipped
     // (the verifier grows with columns), unless none other is left.
     let mut too_many_columns = usize::MAX;
     loop {
         let planned = candidates.next().expect("candidate lists are never empty and are refilled before they run out");
-        let cheapest_plan = cheapest.get_or_insert_with(|| planned.clone()).clone();
+        if cheapest.is_none() {
+            cheapest = Some(planned.clone());
+        }
         if want_single && planned.stats.columns() >= too_many_columns && candidates.len() > 0 {
             continue;
         }
@@ -262,7 +265,8 @@ pub fn compile(
                 |_| "fixed columns committed".to_string(),
             )?,
         };
-        if want_single && estimated_runtime_bytes(&halo2_verifier_source(&params, &vk, num_instances)) > EIP170_LIMIT {
+        let source = halo2_verifier_source(&params, &vk, num_instances);
+        if want_single && estimated_runtime_bytes(&source) > EIP170_LIMIT {
             too_many_columns = too_many_columns.min(planned.stats.columns());
             if candidates.len() > 0 {
                 continue;
@@ -281,7 +285,7 @@ pub fn compile(
                 Some(Err(ServiceError::Circuit(CircuitError::TooLarge { .. }))) | None => {
                     // No shape's verifier fits one contract: the cheapest, split.
                     want_single = false;
-                    vec![cheapest_plan].into_iter()
+                    vec![cheapest.take().expect("set by the first candidate")].into_iter()
                 }
                 Some(Err(e)) => return Err(e),
             };
@@ -303,7 +307,7 @@ pub fn compile(
         let verifier = step(
             progress,
             "generate and compile the Solidity verifier",
-            || build_halo2_verifier(&params, keys.vk(), num_instances).map_err(ServiceError::from),
+            || compile_halo2_verifier(source).map_err(ServiceError::from),
             |v| match v.parts.len() {
                 0 => format!("{} bytes of runtime code (EIP-170 limit {EIP170_LIMIT})", v.entry.runtime_code.len()),
                 n => format!(

@@ -50,7 +50,11 @@ pub fn build_halo2_verifier(
     vk: &VerifyingKey<G1Affine>,
     num_instances: usize,
 ) -> Result<VerifierContracts, ContractError> {
-    let source = halo2_verifier_source(params, vk, num_instances);
+    compile_halo2_verifier(halo2_verifier_source(params, vk, num_instances))
+}
+
+/// [`build_halo2_verifier`] from a source [`halo2_verifier_source`] already generated.
+pub fn compile_halo2_verifier(source: String) -> Result<VerifierContracts, ContractError> {
     // A source far over the limit is split without compiling it whole (solc takes
     // minutes on the largest).
     let mut size = estimated_runtime_bytes(&source);

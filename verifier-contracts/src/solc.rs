@@ -112,11 +112,7 @@ pub fn compile_solidity_with(
 }
 
 /// Every contract of `source` (interfaces and abstract contracts with empty code),
-/// compiled in one solc run with zkinfer's default settings.
-pub fn compile_solidity_all(source: &str) -> Result<Vec<CompiledContract>, ContractError> {
-    compile_solidity_all_with(source, SolcOptions::default())
-}
-
+/// compiled in one solc run with `options`.
 pub fn compile_solidity_all_with(source: &str, options: SolcOptions) -> Result<Vec<CompiledContract>, ContractError> {
     let optimizer = match options.optimizer_runs {
         Some(runs) => json!({ "enabled": true, "runs": runs }),

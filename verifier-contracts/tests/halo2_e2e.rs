@@ -200,14 +200,7 @@ fn split_verifier_accepts_honest_and_rejects_tampered_proofs_and_wrong_parts() {
     // The entry refuses parts in another order, or an address without the part's code.
     let mut evm = Evm::new();
     let addresses: Vec<_> = code.parts.iter().map(|p| evm.deploy(p).expect("part deploys").address).collect();
-    let with = |order: &[usize]| {
-        let mut creation = code.entry.clone();
-        for &i in order {
-            creation.extend_from_slice(&[0u8; 12]);
-            creation.extend_from_slice(addresses[i].as_slice());
-        }
-        creation
-    };
+    let with = |order: &[usize]| code.entry_creation_code(&order.iter().map(|&i| addresses[i]).collect::<Vec<_>>());
     let n = addresses.len();
     let mut swapped: Vec<usize> = (0..n).collect();
     swapped.swap(0, 1);
