@@ -445,6 +445,21 @@ mod tests {
     }
 
     #[test]
+    fn manifest_round_trips_and_bad_manifests_are_clear_errors() {
+        let code = VerifierCode { entry: vec![1, 2], parts: vec![vec![3], vec![4, 5]] };
+        assert_eq!(VerifierCode::from_json(&code.to_json()).unwrap(), code);
+        for (text, needle) in [
+            ("not json", "verifier.json"),
+            (r#"{"parts": []}"#, "no `entry`"),
+            (r#"{"entry": "0xzz"}"#, "verifier.json"),
+            (r#"{"entry": "0x01", "parts": "0x02"}"#, "`parts` must be a list"),
+        ] {
+            let err = VerifierCode::from_json(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
     fn refuses_a_top_level_variable() {
         let bad = SAMPLE.replace("mstore(0xc0, 1)", "let z := 1");
         assert!(parse(&bad, MAX_ITEM).is_err());
