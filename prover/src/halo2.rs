@@ -68,9 +68,26 @@ pub fn keygen_pk_from(
     shape: &CircuitShape,
 ) -> Result<Halo2Keys, ProverError> {
     let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Keygen, graph, sample_inputs, shape)?;
-    let pk = keygen_pk(params, vk, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
+    let mut pk = keygen_pk(params, vk, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
+    cache_extended_parts(&mut pk);
     let shape = CircuitShape { break_points: circuit.builder.break_points(), ..shape.clone() };
     Ok(Halo2Keys { pk, shape })
+}
+
+/// Largest cache of extended-domain polynomials a proving key carries: 512 MiB, which
+/// covers circuits up to about k = 18 (the cache grows with the fixed and permutation
+/// columns times 2^(k+2)).
+pub const EXTENDED_PARTS_BUDGET: usize = 512 << 20;
+
+/// Lets the key carry its fixed, permutation and selector polynomials on the extended
+/// domain (the patched halo2-axiom, `vendor/halo2-axiom/PATCHES.md`) when that fits
+/// [`EXTENDED_PARTS_BUDGET`]: each proof then skips one FFT per such polynomial and
+/// quotient part, about a fifth of the proving time of a small model. Proofs are the same
+/// either way.
+fn cache_extended_parts(pk: &mut ProvingKey<G1Affine>) {
+    if !pk.has_extended_parts() && pk.extended_parts_bytes() <= EXTENDED_PARTS_BUDGET {
+        pk.cache_extended_parts();
+    }
 }
 
 /// Serializes a proving key (which contains the verifying key).
@@ -82,8 +99,12 @@ pub fn write_pk(pk: &ProvingKey<G1Affine>) -> Vec<u8> {
 
 /// Reads a proving key written by [`write_pk`] for a circuit of `shape`.
 pub fn read_pk(bytes: &[u8], shape: &CircuitShape) -> Result<ProvingKey<G1Affine>, ProverError> {
-    ProvingKey::read::<_, ModelCircuit<Fr>>(&mut &bytes[..], SerdeFormat::RawBytesUnchecked, shape.params.clone())
-        .map_err(|e| ProverError::Key(e.to_string()))
+    let mut pk =
+        ProvingKey::read::<_, ModelCircuit<Fr>>(&mut &bytes[..], SerdeFormat::RawBytesUnchecked, shape.params.clone())
+            .map_err(|e| ProverError::Key(e.to_string()))?;
+    // A key written without the cache (by an earlier zkinfer) gains it here.
+    cache_extended_parts(&mut pk);
+    Ok(pk)
 }
 
 /// Serializes a verifying key.

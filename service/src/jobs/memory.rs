@@ -49,7 +49,10 @@ pub fn compile_estimate(max_k: u32, max_advice: usize) -> u64 {
     let n = 1u64 << max_k;
     // Fixed, selector and permutation columns of the key, each in three forms.
     let pk = FE * n * FORMS * (stats.num_fixed as u64 + max_advice as u64 * 2 + 3);
-    2 * prove_estimate(&stats, pk)
+    // Plus the same columns on the 4 parts of the extended domain, which the key caches
+    // up to a budget.
+    let cache = (pk * 4 / FORMS).min(zkinfer_prover::halo2::EXTENDED_PARTS_BUDGET as u64);
+    2 * prove_estimate(&stats, pk + cache)
 }
 
 /// Parses a byte count: a plain integer or one with a unit (`512MiB`, `8GiB`, `2G`,

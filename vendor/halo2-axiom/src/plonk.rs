@@ -21,6 +21,7 @@ mod assigned;
 mod circuit;
 mod error;
 mod evaluation;
+mod extended_parts;
 mod keygen;
 mod lookup;
 pub mod permutation;
@@ -335,6 +336,8 @@ pub struct ProvingKey<C: CurveAffine> {
     fixed_polys: Vec<Polynomial<C::Scalar, Coeff>>,
     permutation: permutation::ProvingKey<C>,
     ev: Evaluator<C>,
+    /// zkinfer patch: the polynomials above on each part of the extended domain, if cached.
+    extended_parts: Option<Vec<extended_parts::ExtendedPart<C::Scalar>>>,
 }
 
 impl<C: CurveAffine> ProvingKey<C> {
@@ -392,7 +395,41 @@ impl<C: CurveAffine> ProvingKey<C> {
             fixed_polys,
             permutation,
             ev,
+            extended_parts: None,
         }
+    }
+
+    /// zkinfer patch: bytes that [`Self::cache_extended_parts`] would add to the key, in
+    /// memory and in its serialization.
+    pub fn extended_parts_bytes(&self) -> usize {
+        let polys = self.fixed_polys.len() + self.permutation.polys.len() + 3;
+        extended_parts::cache_len(&self.vk.domain, polys) * C::Scalar::default().to_repr().as_ref().len()
+    }
+
+    /// zkinfer patch: computes and keeps the fixed, permutation and Lagrange-selector
+    /// polynomials on every part of the extended domain, so that proving no longer
+    /// recomputes them (one FFT per polynomial and part). [`Self::write`] stores them.
+    pub fn cache_extended_parts(&mut self) {
+        if self.extended_parts.is_none() {
+            self.extended_parts = Some(extended_parts::compute(
+                &self.vk.domain,
+                &self.fixed_polys,
+                &self.permutation.polys,
+                &self.l0,
+                &self.l_last,
+                &self.l_active_row,
+            ));
+        }
+    }
+
+    /// zkinfer patch: drops the cache [`Self::cache_extended_parts`] made.
+    pub fn drop_extended_parts(&mut self) {
+        self.extended_parts = None;
+    }
+
+    /// zkinfer patch: whether the key carries its polynomials on the extended domain.
+    pub fn has_extended_parts(&self) -> bool {
+        self.extended_parts.is_some()
     }
 }
 
@@ -414,6 +451,7 @@ where
             + polynomial_slice_byte_length(&self.fixed_values)
             + polynomial_slice_byte_length(&self.fixed_polys)
             + self.permutation.bytes_length()
+            + self.extended_parts.as_ref().map_or(0, |_| self.extended_parts_bytes() + 4096)
     }
 }
 
@@ -439,6 +477,9 @@ where
         write_polynomial_slice(&self.fixed_values, writer, format);
         write_polynomial_slice(&self.fixed_polys, writer, format);
         self.permutation.write(writer, format);
+        if let Some(parts) = &self.extended_parts {
+            extended_parts::write(parts, writer, format)?;
+        }
         Ok(())
     }
 
@@ -470,6 +511,13 @@ where
         let fixed_values = read_polynomial_vec(reader, format);
         let fixed_polys = read_polynomial_vec(reader, format);
         let permutation = permutation::ProvingKey::read(reader, format);
+        let extended_parts = extended_parts::read(
+            reader,
+            format,
+            &vk.domain,
+            fixed_polys.len(),
+            permutation.polys.len(),
+        )?;
         let ev = Evaluator::new(vk.cs());
         Ok(Self {
             vk,
@@ -480,6 +528,7 @@ where
             fixed_polys,
             permutation,
             ev,
+            extended_parts,
         })
     }
 
