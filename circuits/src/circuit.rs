@@ -49,6 +49,11 @@ pub struct ModelParams {
     pub mac_width: usize,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub mac_sets: usize,
+    /// Constraint degree the system is raised to (0: the gates' own, 4). At 5 each
+    /// permutation product covers 3 columns instead of 2, on the same extended domain, at
+    /// the cost of one more quotient piece: see [`crate::layout::LayoutStats::degree`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub degree: usize,
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -93,6 +98,8 @@ pub struct ModelCircuit<F: ScalarField> {
     /// MAC width and column groups of the shape.
     pub mac_width: usize,
     pub mac_sets: usize,
+    /// The constraint degree of the shape ([`ModelParams::degree`]).
+    pub degree: usize,
 }
 
 /// What lowering adds next to halo2-base: function tables and MAC dot products.
@@ -168,7 +175,17 @@ impl<F: ScalarField> ModelCircuit<F> {
             }
         }
         let instances = builder.assigned_instances[0].iter().map(|c| *c.value()).collect();
-        Ok(ModelCircuit { builder, instances, public_values, tables, table_sets: p.table_sets, macs, mac_width: p.mac_width, mac_sets: p.mac_sets })
+        Ok(ModelCircuit {
+            builder,
+            instances,
+            public_values,
+            tables,
+            table_sets: p.table_sets,
+            macs,
+            mac_width: p.mac_width,
+            mac_sets: p.mac_sets,
+            degree: p.degree,
+        })
     }
 
     /// The public values (quantized inputs, then outputs) the instances pack.
@@ -183,7 +200,13 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
     type Params = ModelParams;
 
     fn params(&self) -> Self::Params {
-        ModelParams { base: self.builder.params(), table_sets: self.table_sets, mac_width: self.mac_width, mac_sets: self.mac_sets }
+        ModelParams {
+            base: self.builder.params(),
+            table_sets: self.table_sets,
+            mac_width: self.mac_width,
+            mac_sets: self.mac_sets,
+            degree: self.degree,
+        }
     }
 
     fn without_witnesses(&self) -> Self {
@@ -194,6 +217,9 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
         let base = BaseCircuitBuilder::configure_with_params(meta, params.base);
         let tables = (params.table_sets > 0).then(|| TableConfig::configure(meta, params.table_sets));
         let macs = (params.mac_sets > 0).then(|| MacConfig::configure(meta, params.mac_width, params.mac_sets));
+        if params.degree > 0 {
+            meta.set_minimum_degree(params.degree);
+        }
         ModelConfig { base, tables, macs }
     }
 

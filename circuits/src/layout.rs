@@ -47,6 +47,32 @@ pub struct PlanOptions {
     /// With `mac_width` `None`: the plain layout's `k` from which MAC widths are tried.
     #[serde(default = "default_mac_min_k")]
     pub mac_min_k: u32,
+    /// What fitting shapes are ranked by.
+    #[serde(default)]
+    pub optimize: Optimize,
+}
+
+/// What the planner ranks the shapes that fit by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimize {
+    /// Least proving time ([`prove_cost`]), then least gas.
+    #[default]
+    Prove,
+    /// Least verification gas ([`verifier_cost`]), then least proving time: fewer,
+    /// taller columns.
+    Gas,
+}
+
+impl std::str::FromStr for Optimize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "prove" => Ok(Optimize::Prove),
+            "gas" => Ok(Optimize::Gas),
+            o => Err(format!("`{o}` is neither prove nor gas")),
+        }
+    }
 }
 
 fn default_mac_min_k() -> u32 {
@@ -65,6 +91,7 @@ impl Default for PlanOptions {
             visibility: VisibilityConfig::default(),
             mac_width: None,
             mac_min_k: default_mac_min_k(),
+            optimize: Optimize::Prove,
         }
     }
 }
@@ -104,6 +131,25 @@ impl LayoutStats {
     /// Advice columns of every kind.
     pub fn advice_columns(&self) -> usize {
         self.num_advice + self.num_lookup_advice + 2 * self.table_sets + (self.mac_width + 1) * self.mac_sets
+    }
+
+    /// Columns in the permutation (copy constraints): every advice column, halo2-base's
+    /// constant columns and the instance column.
+    pub fn permutation_columns(&self) -> usize {
+        self.advice_columns() + self.num_fixed + 1
+    }
+
+    /// The constraint degree to raise the system to (0: keep the gates' own, 4). At
+    /// degree 5 a permutation product spans 3 columns instead of 2 and the quotient gains
+    /// a fourth piece, on the same 4n extended domain: worth it, for proving time and for
+    /// gas, once that saves at least two products (from 9 permutation columns on).
+    pub fn degree(&self) -> usize {
+        let p = self.permutation_columns();
+        if p.div_ceil(2) >= p.div_ceil(3) + 2 {
+            5
+        } else {
+            0
+        }
     }
 
     /// Columns of every kind, advice and fixed: what the verifier's size grows with.
@@ -172,18 +218,43 @@ fn try_k<F: ScalarField>(
         mac_rows,
         mac_sets,
     };
-    Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets }, s))
+    let degree = s.degree();
+    Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets, degree }, s))
 }
 
 /// MAC widths the planner tries when it may choose ([`PlanOptions::mac_width`] `None`).
 pub const MAC_WIDTHS: [usize; 3] = [4, 8, 16];
 
-/// A rough prover cost of a shape: rows times the columns the prover commits to and
-/// transforms (advice, plus three per lookup argument for its permuted and product
-/// columns). Used only to rank shapes that all fit.
+/// A rough prover cost of a shape, in hundredths of an MSM over `2^k` points with full
+/// scalars, the unit that dominates: each advice column is committed with short (witness)
+/// scalars and extended to the quotient domain (0.4); each permutation product and each
+/// lookup argument's product are full MSMs (1.15, the lookup 1.8 with its permuted
+/// columns); the quotient pieces, the vanishing argument's random polynomial and the
+/// multi-opening are fixed costs. Fixed columns cost little once the proving key caches
+/// them on the extended domain (zkinfer-prover does, up to a size). Fitted to measured
+/// proofs of the MNIST MLP at k = 13 and 14 (`benches/results`); used only to rank shapes
+/// that all fit.
 pub fn prove_cost(s: &LayoutStats) -> u64 {
-    let columns = s.advice_columns() + 3 * (s.num_lookup_advice + s.table_sets) + s.num_fixed / 4;
-    (1u64 << s.k) * columns as u64
+    let degree = s.degree().max(4);
+    let products = s.permutation_columns().div_ceil(degree - 2);
+    let lookups = s.num_lookup_advice + s.table_sets;
+    let fixed = s.num_fixed + 2 * usize::from(s.table_sets > 0) + (s.mac_width + 1) * s.mac_sets;
+    let units = 40 * s.advice_columns() + 115 * products + 180 * lookups + 5 * fixed + 100 * (degree - 1) + 300;
+    (1u64 << s.k) * units as u64
+}
+
+/// The commitments an EVM verifier of the shape multiplies out (one elliptic-curve
+/// multiplication each, about 6,000 gas, plus the evaluations that come with it): the
+/// advice, fixed and permutation (sigma) columns, the permutation and lookup products, the
+/// lookups' permuted columns, the quotient pieces and the vanishing argument's random
+/// polynomial. Ranks shapes by gas; instances cost the same in every shape of a model.
+pub fn verifier_cost(s: &LayoutStats) -> u64 {
+    let degree = s.degree().max(4);
+    let products = s.permutation_columns().div_ceil(degree - 2);
+    let lookups = s.num_lookup_advice + s.table_sets;
+    // halo2-base's gate selectors, one per gate column, compress into a few fixed columns.
+    let fixed = s.num_fixed + 2 * usize::from(s.table_sets > 0) + (s.mac_width + 1) * s.mac_sets + s.num_advice.div_ceil(3);
+    (s.advice_columns() + fixed + s.permutation_columns() + products + 3 * lookups + degree) as u64
 }
 
 /// Chooses `k` (and with it `lookup_bits`, the column counts and the MAC gate) for a
@@ -193,14 +264,14 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
     Ok(plan_candidates::<F>(graph, inputs, opts)?.remove(0))
 }
 
-/// The shapes that fit, cheapest to prove first (never empty).
+/// The shapes that fit, best first by [`PlanOptions::optimize`] (never empty).
 ///
 /// Without a MAC width given, the plain layout (halo2-base's inner product) is searched
 /// first: a circuit that fits below `mac_min_k` keeps it alone, for the cheapest
 /// verifier. Otherwise proving time dominates: for each width of [`MAC_WIDTHS`] the
 /// smallest `k` that fits, and each larger `k` with fewer MAC groups (down to one: a
-/// smaller verifier), join the plain layout, ordered by [`prove_cost`]. A caller that needs the verifier under a
-/// size limit takes the first candidate whose verifier fits.
+/// smaller verifier), join the plain layout, ordered by [`prove_cost`] or, optimizing
+/// for gas, by [`verifier_cost`].
 pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions) -> Result<Vec<Plan>, CircuitError> {
     let ks: Vec<u32> = match opts.k {
         Some(k) => vec![k],
@@ -245,7 +316,10 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
     if found.is_empty() {
         return Err(err.unwrap_or(CircuitError::TooLarge { needed: 0, columns: opts.max_advice, max_k: opts.max_k }));
     }
-    found.sort_by_key(|p| prove_cost(&p.stats));
+    match opts.optimize {
+        Optimize::Prove => found.sort_by_key(|p| (prove_cost(&p.stats), verifier_cost(&p.stats))),
+        Optimize::Gas => found.sort_by_key(|p| (verifier_cost(&p.stats), prove_cost(&p.stats))),
+    }
     Ok(found)
 }
 

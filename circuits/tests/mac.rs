@@ -82,3 +82,36 @@ fn planner_uses_the_mac_gate_only_where_proving_time_dominates() {
     let auto = plan::<Fr>(&quant, &qin, &PlanOptions { mac_min_k: 0, ..Default::default() }).unwrap();
     assert!(prove_cost(&auto.stats) <= prove_cost(&p.stats), "{:?} vs {:?}", auto.stats, p.stats);
 }
+
+#[test]
+fn planner_ranks_shapes_by_proving_time_or_by_gas() {
+    use zkinfer_circuits::layout::{verifier_cost, Optimize};
+    use zkinfer_circuits::plan_candidates;
+    let (quant, qin) = common::quantized("2l_relu_fc");
+    let opts = |optimize| PlanOptions { mac_min_k: 0, optimize, ..Default::default() };
+    let fast = plan_candidates::<Fr>(&quant, &qin, &opts(Optimize::Prove)).unwrap();
+    let lean = plan_candidates::<Fr>(&quant, &qin, &opts(Optimize::Gas)).unwrap();
+    assert!(fast.len() > 1 && fast.len() == lean.len(), "{} vs {} candidates", fast.len(), lean.len());
+    assert!(fast.iter().all(|p| prove_cost(&fast[0].stats) <= prove_cost(&p.stats)));
+    assert!(lean.iter().all(|p| verifier_cost(&lean[0].stats) <= verifier_cost(&p.stats)));
+    // Gas favours fewer columns: the leanest shape commits to no more columns than the fastest.
+    assert!(verifier_cost(&lean[0].stats) <= verifier_cost(&fast[0].stats));
+}
+
+#[test]
+fn wide_shapes_raise_the_degree_and_still_pass_mock_prover() {
+    // 2l_relu_fc at MAC width 4: 5 MAC columns join the gate, lookup, constant and
+    // instance columns, past the 9 from which degree 5 saves permutation products.
+    let (quant, qin) = common::quantized("2l_relu_fc");
+    let p = plan::<Fr>(&quant, &qin, &with_width(4)).unwrap();
+    assert!(p.stats.permutation_columns() >= 9, "{:?}", p.stats);
+    assert_eq!(p.stats.degree(), 5);
+    assert_eq!(p.shape.params.degree, 5);
+    let c = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, &quant, &qin, &p.shape).unwrap();
+    assert!(failures(&c, p.stats.k).is_empty(), "honest degree-5 circuit rejected");
+    c.macs.as_ref().unwrap().tamper_acc(0, Fr::from(1));
+    assert!(!failures(&c, p.stats.k).is_empty(), "tampered accumulator accepted at degree 5");
+    // A narrow shape keeps its gates' own degree.
+    let narrow = plan::<Fr>(&quant, &qin, &PlanOptions::default()).unwrap();
+    assert!(narrow.stats.permutation_columns() < 9 && narrow.shape.params.degree == 0, "{:?}", narrow.stats);
+}

@@ -30,7 +30,7 @@ fn run(f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<Assi
     let ints = instances.iter().map(|v| to_i128(v).unwrap()).collect();
     builder.assigned_instances = vec![out];
     builder.calculate_params(Some(BLINDING_ROWS));
-    let circuit = ModelCircuit { builder, instances: instances.clone(), public_values: vec![], tables, table_sets: 1, macs: None, mac_width: 0, mac_sets: 0 };
+    let circuit = ModelCircuit { builder, instances: instances.clone(), public_values: vec![], tables, table_sets: 1, macs: None, mac_width: 0, mac_sets: 0, degree: 0 };
     (ints, MockProver::run(K as u32, &circuit, vec![instances]).unwrap().verify())
 }
 

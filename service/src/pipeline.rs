@@ -3,12 +3,14 @@
 
 use std::time::Instant;
 
-use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr};
+use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
+use halo2_base::halo2_proofs::plonk::VerifyingKey;
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::public;
 use zkinfer_circuits::hash::hash_packed;
-use zkinfer_circuits::{native_instances, plan_candidates, CircuitError, Plan, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
+use zkinfer_circuits::layout::{prove_cost, verifier_cost, Optimize};
+use zkinfer_circuits::{native_instances, plan_candidates, Plan, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
 use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
@@ -199,11 +201,10 @@ pub fn compile(
         // The MAC gate holds weights in fixed columns.
         plan_opts.mac_width = Some(0);
     }
-    // Candidate shapes, cheapest to prove first. A verifier that fits one contract is
-    // preferred: measured on the MNIST MLP, the wider shape whose verifier needs splitting
-    // proved no faster and cost 48% more gas. When no shape's verifier fits (many
-    // instances: snark-verifier spends about 165 bytes on each), the cheapest shape is
-    // taken and its verifier split into contracts under EIP-170.
+    // Candidate shapes, best first for `plan.optimize`. The first is taken, unless a
+    // shape ranked within SINGLE_CONTRACT_SLACK of it has a verifier that fits one
+    // contract; otherwise the verifier is split into contracts under EIP-170. Many
+    // instances alone rule one contract out (snark-verifier spends about 165 bytes on each).
     let plan_step = |o: &PlanOptions| {
         step(
             progress,
@@ -217,123 +218,136 @@ pub fn compile(
             },
         )
     };
-    let mut candidates = plan_step(&plan_opts)?.into_iter();
+    let candidates = plan_step(&plan_opts)?;
     let num_instances = InstanceLayout::new(&prepared.quant, &plan_opts.visibility).len();
-    let mut want_single = num_instances * VERIFIER_BYTES_PER_INSTANCE < EIP170_LIMIT;
-    // The first candidate, kept to be split if no shape's verifier fits one contract.
-    let mut cheapest: Option<Plan> = None;
-    // The fewest columns a verifier over EIP-170 had: shapes with as many are skipped
-    // (the verifier grows with columns), unless none other is left.
-    let mut too_many_columns = usize::MAX;
-    loop {
-        let planned = candidates.next().expect("candidate lists are never empty and are refilled before they run out");
-        if cheapest.is_none() {
-            cheapest = Some(planned.clone());
+    let rank = |p: &Plan| match plan_opts.optimize {
+        Optimize::Prove => prove_cost(&p.stats),
+        Optimize::Gas => verifier_cost(&p.stats),
+    };
+    let best = rank(&candidates[0]) as f64;
+    let tries = if num_instances * VERIFIER_BYTES_PER_INSTANCE < EIP170_LIMIT {
+        candidates.iter().filter(|p| rank(p) as f64 <= best * SINGLE_CONTRACT_SLACK).count()
+    } else {
+        1
+    };
+    let mut first: Option<SizedShape> = None;
+    let mut chosen: Option<SizedShape> = None;
+    for planned in candidates.into_iter().take(tries) {
+        let sized = size_shape(planned, &prepared.quant, &qin, &quant_json, &srs_source, num_instances, cache, progress)?;
+        if tries == 1 || estimated_runtime_bytes(&sized.source) <= EIP170_LIMIT {
+            chosen = Some(sized);
+            break;
         }
-        if want_single && planned.stats.columns() >= too_many_columns && candidates.len() > 0 {
-            continue;
-        }
-        let k = planned.stats.k;
-        let (params, srs_info) = step(progress, "load the SRS", || srs_for(&srs_source, k, cache), |(_, i)| {
-            if i.kind == "insecure-test" {
-                "INSECURE locally generated test SRS (pass --srs FILE for a ceremony SRS)".to_string()
-            } else {
-                format!("{} (sha256 {})", i.path.clone().unwrap_or_default(), &i.sha256[..16])
-            }
-        })?;
-        let params_json = serde_json::to_vec(&planned.shape.params).expect("params serialize");
-        // Visibility changes the circuit without always changing its parameters; the
-        // default (all public) adds nothing, so older settings hashes stay the same.
-        let vis = planned.shape.visibility;
-        let vis_json = serde_json::to_vec(&vis).expect("visibility serializes");
-        // The circuit version names the lowering: keys cached by an older one never match.
-        let mut parts: Vec<&[u8]> = vec![&quant_json, &params_json, srs_info.sha256.as_bytes(), CIRCUIT_VERSION.as_bytes()];
-        if vis != VisibilityConfig::default() {
-            parts.push(&vis_json);
-        }
-        let settings_hash = sha256_parts(&parts);
-        let cached = cache.get(&settings_hash).and_then(|(bytes, shape)| h2::read_pk(&bytes, &shape).ok().map(|pk| Halo2Keys { pk, shape }));
-        let keys_cached = cached.is_some();
-        // The verifier depends on the verifying key alone: a shape is sized with it
-        // before its proving key is built.
-        let vk = match &cached {
-            Some(k) => k.vk().clone(),
-            None => step(
-                progress,
-                "verifying key",
-                || h2::keygen_vk_only(&params, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
-                |_| "fixed columns committed".to_string(),
-            )?,
-        };
-        let source = halo2_verifier_source(&params, &vk, num_instances);
-        if want_single && estimated_runtime_bytes(&source) > EIP170_LIMIT {
-            too_many_columns = too_many_columns.min(planned.stats.columns());
-            if candidates.len() > 0 {
-                continue;
-            }
-            let fewer = plan_opts.max_advice > 1 && plan_opts.k.is_none();
-            if fewer {
-                // Fewer gate columns at every k (the large-k budget included).
-                plan_opts.max_advice = plan_opts.max_advice.min(plan_opts.max_advice_large) - 1;
-                plan_opts.max_advice_large = plan_opts.max_advice;
-                if opts.plan.mac_width.is_none() {
-                    plan_opts.mac_width = Some(0);
-                }
-            }
-            candidates = match fewer.then(|| plan_step(&plan_opts)) {
-                Some(Ok(c)) => c.into_iter(),
-                Some(Err(ServiceError::Circuit(CircuitError::TooLarge { .. }))) | None => {
-                    // No shape's verifier fits one contract: the cheapest, split.
-                    want_single = false;
-                    vec![cheapest.take().expect("set by the first candidate")].into_iter()
-                }
-                Some(Err(e)) => return Err(e),
-            };
-            continue;
-        }
-        let keys = match cached {
-            Some(k) => k,
-            None => {
-                let keys = step(
-                    progress,
-                    "key generation",
-                    || h2::keygen_pk_from(&params, vk, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
-                    |_| "proving key".to_string(),
-                )?;
-                cache.put(&settings_hash, &h2::write_pk(&keys.pk), &keys.shape);
-                keys
-            }
-        };
-        let verifier = step(
-            progress,
-            "generate and compile the Solidity verifier",
-            || compile_halo2_verifier(source).map_err(ServiceError::from),
-            |v| match v.parts.len() {
-                0 => format!("{} bytes of runtime code (EIP-170 limit {EIP170_LIMIT})", v.entry.runtime_code.len()),
-                n => format!(
-                    "split into {n} parts of {:?} bytes and an entry contract (EIP-170 limit {EIP170_LIMIT} each)",
-                    v.parts.iter().map(|p| p.runtime_code.len()).collect::<Vec<_>>()
-                ),
-            },
-        )?;
-        let settings = Settings {
-            format_version: 1,
-            model_hash,
-            settings_hash,
-            input_shapes: prepared.quant.inputs.iter().map(|p| p.shape.clone()).collect(),
-            output_shapes: prepared.quant.outputs.iter().map(|p| p.shape.clone()).collect(),
-            calibration: prepared.calibration.clone(),
-            shape: keys.shape.clone(),
-            stats: planned.stats,
-            num_instances,
-            srs: srs_info,
-            fidelity: Some(fidelity),
-            verifier_runtime_bytes: verifier.largest_runtime(),
-            verifier_contracts: verifier.contracts(),
-        };
-        return Ok(Compiled { settings, quant: prepared.quant, params, keys, verifier, keys_cached });
+        first.get_or_insert(sized);
     }
+    // None fits one contract: the best shape, its verifier split.
+    let SizedShape { planned, params, srs_info, settings_hash, cached, vk, source } =
+        chosen.or(first).expect("there is always a candidate");
+    let keys_cached = cached.is_some();
+    let keys = match cached {
+        Some(k) => k,
+        None => {
+            let keys = step(
+                progress,
+                "key generation",
+                || h2::keygen_pk_from(&params, vk, &prepared.quant, &qin, &planned.shape).map_err(ServiceError::from),
+                |_| "proving key".to_string(),
+            )?;
+            cache.put(&settings_hash, &h2::write_pk(&keys.pk), &keys.shape);
+            keys
+        }
+    };
+    let verifier = step(
+        progress,
+        "generate and compile the Solidity verifier",
+        || compile_halo2_verifier(source).map_err(ServiceError::from),
+        |v| match v.parts.len() {
+            0 => format!("{} bytes of runtime code (EIP-170 limit {EIP170_LIMIT})", v.entry.runtime_code.len()),
+            n => format!(
+                "split into {n} parts of {:?} bytes and an entry contract (EIP-170 limit {EIP170_LIMIT} each)",
+                v.parts.iter().map(|p| p.runtime_code.len()).collect::<Vec<_>>()
+            ),
+        },
+    )?;
+    let settings = Settings {
+        format_version: 1,
+        model_hash,
+        settings_hash,
+        input_shapes: prepared.quant.inputs.iter().map(|p| p.shape.clone()).collect(),
+        output_shapes: prepared.quant.outputs.iter().map(|p| p.shape.clone()).collect(),
+        calibration: prepared.calibration.clone(),
+        shape: keys.shape.clone(),
+        stats: planned.stats,
+        num_instances,
+        srs: srs_info,
+        fidelity: Some(fidelity),
+        verifier_runtime_bytes: verifier.largest_runtime(),
+        verifier_contracts: verifier.contracts(),
+    };
+    Ok(Compiled { settings, quant: prepared.quant, params, keys, verifier, keys_cached })
 }
+
+/// A candidate shape with its SRS, settings hash, verifying key (and proving key, when
+/// the key cache had it) and verifier source.
+struct SizedShape {
+    planned: Plan,
+    params: ParamsKZG<Bn256>,
+    srs_info: SrsInfo,
+    settings_hash: String,
+    cached: Option<Halo2Keys>,
+    vk: VerifyingKey<G1Affine>,
+    source: String,
+}
+
+/// Loads the SRS for `planned`, names its settings, and builds its verifying key (the
+/// verifier depends on it alone) unless the key cache has the keys.
+#[allow(clippy::too_many_arguments)]
+fn size_shape(
+    planned: Plan,
+    quant: &QuantGraph,
+    qin: &[Vec<i64>],
+    quant_json: &[u8],
+    srs_source: &SrsSource,
+    num_instances: usize,
+    cache: &dyn KeyCache,
+    progress: &dyn Progress,
+) -> Result<SizedShape, ServiceError> {
+    let (params, srs_info) = step(progress, "load the SRS", || srs_for(srs_source, planned.stats.k, cache), |(_, i)| {
+        if i.kind == "insecure-test" {
+            "INSECURE locally generated test SRS (pass --srs FILE for a ceremony SRS)".to_string()
+        } else {
+            format!("{} (sha256 {})", i.path.clone().unwrap_or_default(), &i.sha256[..16])
+        }
+    })?;
+    let params_json = serde_json::to_vec(&planned.shape.params).expect("params serialize");
+    // Visibility changes the circuit without always changing its parameters; the
+    // default (all public) adds nothing, so older settings hashes stay the same.
+    let vis = planned.shape.visibility;
+    let vis_json = serde_json::to_vec(&vis).expect("visibility serializes");
+    // The circuit version names the lowering: keys cached by an older one never match.
+    let mut parts: Vec<&[u8]> = vec![quant_json, &params_json, srs_info.sha256.as_bytes(), CIRCUIT_VERSION.as_bytes()];
+    if vis != VisibilityConfig::default() {
+        parts.push(&vis_json);
+    }
+    let settings_hash = sha256_parts(&parts);
+    let cached = cache.get(&settings_hash).and_then(|(bytes, shape)| h2::read_pk(&bytes, &shape).ok().map(|pk| Halo2Keys { pk, shape }));
+    let vk = match &cached {
+        Some(k) => k.vk().clone(),
+        None => step(
+            progress,
+            "verifying key",
+            || h2::keygen_vk_only(&params, quant, qin, &planned.shape).map_err(ServiceError::from),
+            |_| "fixed columns committed".to_string(),
+        )?,
+    };
+    let source = halo2_verifier_source(&params, &vk, num_instances);
+    Ok(SizedShape { planned, params, srs_info, settings_hash, cached, vk, source })
+}
+
+/// How much dearer (by the planner's ranking) a shape may be than the best and still be
+/// preferred for fitting its verifier in one contract. A split verifier costs about 15k gas
+/// more per part and a multi-contract deployment, little next to 10% of proving time.
+const SINGLE_CONTRACT_SLACK: f64 = 1.10;
 
 /// Runtime bytes snark-verifier's verifier spends per public instance (Lagrange
 /// evaluation and its batch inversion), measured on self_attention's 1,171.

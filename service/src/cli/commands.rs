@@ -119,6 +119,7 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
             k: flags.k,
             visibility: VisibilityConfig { inputs: flags.input_visibility, outputs: flags.output_visibility, params: flags.param_visibility },
             mac_width: flags.mac_width,
+            optimize: flags.optimize,
             ..Default::default()
         },
         srs,

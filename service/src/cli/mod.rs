@@ -42,6 +42,11 @@ pub struct CompileFlags {
     /// layout would need k >= 14.
     #[arg(long)]
     pub mac_width: Option<usize>,
+    /// What the layout planner optimizes among the shapes that fit: `prove` (least
+    /// proving time) or `gas` (fewest verifier commitments: least verification gas, at
+    /// a slower proof).
+    #[arg(long, default_value = "prove")]
+    pub optimize: zkinfer_circuits::layout::Optimize,
     /// Activations satisfy |q| < 2^(bits-1).
     #[arg(long, default_value_t = 32)]
     pub bits: u32,
