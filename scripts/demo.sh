@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/zkinfer/target}"
-cargo build --release --quiet -p zkinfer-service
+# shellcheck disable=SC2046 # the feature flags are words
+cargo build --release --quiet -p zkinfer-service $(scripts/cargo-features.sh)
 Z="$CARGO_TARGET_DIR/release/zkinfer"
 MODEL_DIR="${1:-models/zoo/credit_mlp}"
 OUT="${ZKINFER_DEMO_OUT:-$(mktemp -d)}"

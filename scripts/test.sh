@@ -6,5 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/zkinfer/target}"
-cargo build --workspace --tests --quiet
-cargo test --workspace --no-fail-fast "$@"
+# shellcheck disable=SC2046 # the feature flags are words
+cargo build --workspace --tests --quiet $(scripts/cargo-features.sh)
+# shellcheck disable=SC2046
+cargo test --workspace --no-fail-fast $(scripts/cargo-features.sh) "$@"

@@ -210,7 +210,8 @@ def main():
     ap.add_argument("--no-ezkl", action="store_true")
     ap.add_argument("--zkinfer-flag", action="append", default=[], help="extra flag for zkinfer compile")
     a = ap.parse_args()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "zkinfer-service", "-p", "zkinfer-benches"],
+    features = subprocess.run([os.path.join(ROOT, "scripts", "cargo-features.sh")], capture_output=True, text=True).stdout.split()
+    subprocess.run(["cargo", "build", "--release", "-q", "-p", "zkinfer-service", "-p", "zkinfer-benches"] + features,
                    cwd=ROOT, check=True, env=dict(os.environ, CARGO_TARGET_DIR=TARGET))
     os.makedirs(a.out, exist_ok=True)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
