@@ -62,6 +62,9 @@ pub enum Optimize {
     /// Least verification gas ([`verifier_cost`]), then least proving time: fewer,
     /// taller columns.
     Gas,
+    /// Least product of the two: a shape 10% slower to prove must save over 10% of the
+    /// verifier's commitments.
+    Balanced,
 }
 
 impl std::str::FromStr for Optimize {
@@ -70,7 +73,8 @@ impl std::str::FromStr for Optimize {
         match s {
             "prove" => Ok(Optimize::Prove),
             "gas" => Ok(Optimize::Gas),
-            o => Err(format!("`{o}` is neither prove nor gas")),
+            "balanced" => Ok(Optimize::Balanced),
+            o => Err(format!("`{o}` is none of prove, gas and balanced")),
         }
     }
 }
@@ -235,11 +239,8 @@ pub const MAC_WIDTHS: [usize; 3] = [4, 8, 16];
 /// proofs of the MNIST MLP at k = 13 and 14 (`benches/results`); used only to rank shapes
 /// that all fit.
 pub fn prove_cost(s: &LayoutStats) -> u64 {
-    let degree = s.degree().max(4);
-    let products = s.permutation_columns().div_ceil(degree - 2);
-    let lookups = s.num_lookup_advice + s.table_sets;
-    let fixed = s.num_fixed + 2 * usize::from(s.table_sets > 0) + (s.mac_width + 1) * s.mac_sets;
-    let units = 40 * s.advice_columns() + 115 * products + 180 * lookups + 5 * fixed + 100 * (degree - 1) + 300;
+    let a = Arguments::of(s);
+    let units = 40 * s.advice_columns() + 115 * a.products + 180 * a.lookups + 5 * a.fixed + 100 * (a.degree - 1) + 300;
     (1u64 << s.k) * units as u64
 }
 
@@ -249,12 +250,39 @@ pub fn prove_cost(s: &LayoutStats) -> u64 {
 /// lookups' permuted columns, the quotient pieces and the vanishing argument's random
 /// polynomial. Ranks shapes by gas; instances cost the same in every shape of a model.
 pub fn verifier_cost(s: &LayoutStats) -> u64 {
-    let degree = s.degree().max(4);
-    let products = s.permutation_columns().div_ceil(degree - 2);
-    let lookups = s.num_lookup_advice + s.table_sets;
+    let a = Arguments::of(s);
     // halo2-base's gate selectors, one per gate column, compress into a few fixed columns.
-    let fixed = s.num_fixed + 2 * usize::from(s.table_sets > 0) + (s.mac_width + 1) * s.mac_sets + s.num_advice.div_ceil(3);
-    (s.advice_columns() + fixed + s.permutation_columns() + products + 3 * lookups + degree) as u64
+    let fixed = a.fixed + s.num_advice.div_ceil(3);
+    (s.advice_columns() + fixed + s.permutation_columns() + a.products + 3 * a.lookups + a.degree) as u64
+}
+
+/// [`prove_cost`] times [`verifier_cost`]: what [`Optimize::Balanced`] ranks by.
+pub fn balanced_cost(s: &LayoutStats) -> u64 {
+    prove_cost(s).saturating_mul(verifier_cost(s))
+}
+
+/// What the cost models count besides advice columns.
+struct Arguments {
+    /// The constraint degree (4 unless raised).
+    degree: usize,
+    /// Permutation product polynomials.
+    products: usize,
+    /// Lookup arguments (range checks and function tables).
+    lookups: usize,
+    /// Fixed columns: constants, function tables, MAC weights and selectors.
+    fixed: usize,
+}
+
+impl Arguments {
+    fn of(s: &LayoutStats) -> Self {
+        let degree = s.degree().max(4);
+        Arguments {
+            degree,
+            products: s.permutation_columns().div_ceil(degree - 2),
+            lookups: s.num_lookup_advice + s.table_sets,
+            fixed: s.num_fixed + 2 * usize::from(s.table_sets > 0) + (s.mac_width + 1) * s.mac_sets,
+        }
+    }
 }
 
 /// Chooses `k` (and with it `lookup_bits`, the column counts and the MAC gate) for a
@@ -319,6 +347,7 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
     match opts.optimize {
         Optimize::Prove => found.sort_by_key(|p| (prove_cost(&p.stats), verifier_cost(&p.stats))),
         Optimize::Gas => found.sort_by_key(|p| (verifier_cost(&p.stats), prove_cost(&p.stats))),
+        Optimize::Balanced => found.sort_by_key(|p| (balanced_cost(&p.stats), prove_cost(&p.stats))),
     }
     Ok(found)
 }

@@ -96,6 +96,10 @@ fn planner_ranks_shapes_by_proving_time_or_by_gas() {
     assert!(lean.iter().all(|p| verifier_cost(&lean[0].stats) <= verifier_cost(&p.stats)));
     // Gas favours fewer columns: the leanest shape commits to no more columns than the fastest.
     assert!(verifier_cost(&lean[0].stats) <= verifier_cost(&fast[0].stats));
+    let mid = plan_candidates::<Fr>(&quant, &qin, &opts(Optimize::Balanced)).unwrap();
+    let product = |p: &zkinfer_circuits::Plan| prove_cost(&p.stats) * verifier_cost(&p.stats);
+    assert!(mid.iter().all(|p| product(&mid[0]) <= product(p)));
+    assert!(product(&mid[0]) <= product(&fast[0]) && product(&mid[0]) <= product(&lean[0]));
 }
 
 #[test]

@@ -9,7 +9,7 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::public;
 use zkinfer_circuits::hash::hash_packed;
-use zkinfer_circuits::layout::{prove_cost, verifier_cost, Optimize};
+use zkinfer_circuits::layout::{balanced_cost, prove_cost, verifier_cost, Optimize};
 use zkinfer_circuits::{native_instances, plan_candidates, Plan, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
@@ -223,6 +223,7 @@ pub fn compile(
     let rank = |p: &Plan| match plan_opts.optimize {
         Optimize::Prove => prove_cost(&p.stats),
         Optimize::Gas => verifier_cost(&p.stats),
+        Optimize::Balanced => balanced_cost(&p.stats),
     };
     let best = rank(&candidates[0]) as f64;
     let tries = if num_instances * VERIFIER_BYTES_PER_INSTANCE < EIP170_LIMIT {

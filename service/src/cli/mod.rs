@@ -43,8 +43,8 @@ pub struct CompileFlags {
     #[arg(long)]
     pub mac_width: Option<usize>,
     /// What the layout planner optimizes among the shapes that fit: `prove` (least
-    /// proving time) or `gas` (fewest verifier commitments: least verification gas, at
-    /// a slower proof).
+    /// proving time), `gas` (fewest verifier commitments: least verification gas, at a
+    /// slower proof) or `balanced` (least product of the two estimates).
     #[arg(long, default_value = "prove")]
     pub optimize: zkinfer_circuits::layout::Optimize,
     /// Activations satisfy |q| < 2^(bits-1).
@@ -159,6 +159,9 @@ pub enum Command {
         /// Largest circuit k.
         #[arg(long, default_value_t = 23)]
         max_k: u32,
+        /// What the layout planner optimizes: prove (time), gas or balanced.
+        #[arg(long, default_value = "prove")]
+        optimize: zkinfer_circuits::layout::Optimize,
         /// Wait for the compile job to finish.
         #[arg(long)]
         wait: bool,

@@ -16,6 +16,7 @@ use tonic::transport::Channel;
 use crate::config::{ServeArgs, TEST_PAUSE_ENV};
 use crate::fsio::{read, write_atomic};
 use crate::server::pb::{self, get_artifact_request, submit_job_request};
+use zkinfer_circuits::layout::Optimize;
 use crate::server::{self as srv, ProverClient};
 
 /// How to reach a server.
@@ -135,7 +136,7 @@ pub async fn watch(client: &mut Client, job_id: &str) -> Result<()> {
 }
 
 /// `zkinfer register`.
-pub fn register(c: &ClientArgs, model: &Path, calibration: &Path, target: &str, max_k: u32, wait: bool) -> Result<()> {
+pub fn register(c: &ClientArgs, model: &Path, calibration: &Path, target: &str, max_k: u32, optimize: Optimize, wait: bool) -> Result<()> {
     let target = match target {
         "accuracy" => pb::Target::Accuracy,
         "resources" => pb::Target::Resources,
@@ -144,7 +145,16 @@ pub fn register(c: &ClientArgs, model: &Path, calibration: &Path, target: &str, 
     let req = pb::RegisterModelRequest {
         onnx: read(model)?,
         calibration_json: read(calibration)?,
-        options: Some(pb::CompileOptions { target: target as i32, max_k, ..Default::default() }),
+        options: Some(pb::CompileOptions {
+            target: target as i32,
+            max_k,
+            optimize: match optimize {
+                Optimize::Prove => pb::compile_options::Optimize::Prove,
+                Optimize::Gas => pb::compile_options::Optimize::Gas,
+                Optimize::Balanced => pb::compile_options::Optimize::Balanced,
+            } as i32,
+            ..Default::default()
+        }),
     };
     runtime()?.block_on(async {
         let mut client = connect(c).await?;

@@ -83,7 +83,14 @@ impl Engine {
         }
         let opts = CompileOptions {
             quant: QuantOptions { scale: o.scale, param_scale: o.param_scale, ..quant_options(&o.target) },
-            plan: PlanOptions { max_advice: o.max_advice, max_k: o.max_k, k: o.k, visibility: visibility(o), ..Default::default() },
+            plan: PlanOptions {
+                max_advice: o.max_advice,
+                max_k: o.max_k,
+                k: o.k,
+                visibility: visibility(o),
+                optimize: o.optimize.parse().unwrap_or_default(),
+                ..Default::default()
+            },
             srs: self.cfg.srs.clone(),
             target: if o.target == "resources" { Target::Resources } else { Target::Accuracy },
             max_error: None,

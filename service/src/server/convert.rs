@@ -151,6 +151,11 @@ pub fn model_options(o: Option<pb::CompileOptions>) -> Result<ModelOptions, Engi
             pb::compile_options::Backend::Unspecified | pb::compile_options::Backend::Halo2 => "halo2".into(),
             pb::compile_options::Backend::Groth16 => "groth16".into(),
         },
+        optimize: match o.optimize() {
+            pb::compile_options::Optimize::Unspecified | pb::compile_options::Optimize::Prove => String::new(),
+            pb::compile_options::Optimize::Gas => "gas".into(),
+            pb::compile_options::Optimize::Balanced => "balanced".into(),
+        },
     })
 }
 
@@ -192,6 +197,11 @@ pub fn model(m: &ModelRecord) -> pb::Model {
             scale: m.options.scale,
             param_scale: m.options.param_scale,
             backend: if m.options.backend == "groth16" { pb::compile_options::Backend::Groth16 } else { pb::compile_options::Backend::Halo2 } as i32,
+            optimize: match m.options.optimize.as_str() {
+                "gas" => pb::compile_options::Optimize::Gas,
+                "balanced" => pb::compile_options::Optimize::Balanced,
+                _ => pb::compile_options::Optimize::Prove,
+            } as i32,
         }),
         input_shapes: m.input_shapes.iter().map(|s| flat(s, &[])).collect(),
         settings_json: m.settings_json.clone().unwrap_or_default(),

@@ -106,6 +106,14 @@ pub struct ModelOptions {
     /// which keeps the ids of models registered before the option existed.
     #[serde(default = "halo2", skip_serializing_if = "is_halo2")]
     pub backend: String,
+    /// What the planner optimizes: `prove` (empty: prove, left out of the JSON and the
+    /// model id), `gas` or `balanced`.
+    #[serde(default, skip_serializing_if = "is_prove")]
+    pub optimize: String,
+}
+
+fn is_prove(v: &str) -> bool {
+    v.is_empty() || v == "prove"
 }
 
 fn is_fixed(v: &str) -> bool {
