@@ -205,20 +205,17 @@ pub fn compile(
     // shape ranked within SINGLE_CONTRACT_SLACK of it has a verifier that fits one
     // contract; otherwise the verifier is split into contracts under EIP-170. Many
     // instances alone rule one contract out (snark-verifier spends about 165 bytes on each).
-    let plan_step = |o: &PlanOptions| {
-        step(
-            progress,
-            "plan the circuit layout",
-            || plan_candidates::<Fr>(&prepared.quant, &qin, o).map_err(ServiceError::from),
-            |c| {
-                let p = &c[0].stats;
-                let mac = if p.mac_width > 0 { format!(", MAC gate {} terms/row in {} group(s)", p.mac_width, p.mac_sets) } else { String::new() };
-                let more = if c.len() > 1 { format!(" ({} other shapes in reserve)", c.len() - 1) } else { String::new() };
-                format!("k = {}, {} advice + {} lookup columns, {} rows{mac}{more}", p.k, p.num_advice, p.num_lookup_advice, p.rows)
-            },
-        )
-    };
-    let candidates = plan_step(&plan_opts)?;
+    let candidates = step(
+        progress,
+        "plan the circuit layout",
+        || plan_candidates::<Fr>(&prepared.quant, &qin, &plan_opts).map_err(ServiceError::from),
+        |c| {
+            let p = &c[0].stats;
+            let mac = if p.mac_width > 0 { format!(", MAC gate {} terms/row in {} group(s)", p.mac_width, p.mac_sets) } else { String::new() };
+            let more = if c.len() > 1 { format!(" ({} other shapes in reserve)", c.len() - 1) } else { String::new() };
+            format!("k = {}, {} advice + {} lookup columns, {} rows{mac}{more}", p.k, p.num_advice, p.num_lookup_advice, p.rows)
+        },
+    )?;
     let num_instances = InstanceLayout::new(&prepared.quant, &plan_opts.visibility).len();
     let rank = |p: &Plan| match plan_opts.optimize {
         Optimize::Prove => prove_cost(&p.stats),
