@@ -99,9 +99,14 @@ pub fn write_pk(pk: &ProvingKey<G1Affine>) -> Vec<u8> {
 
 /// Reads a proving key written by [`write_pk`] for a circuit of `shape`.
 pub fn read_pk(bytes: &[u8], shape: &CircuitShape) -> Result<ProvingKey<G1Affine>, ProverError> {
-    let mut pk =
+    // halo2-axiom's reader unwraps its reads: a truncated key panics inside it.
+    let read = std::panic::catch_unwind(|| {
         ProvingKey::read::<_, ModelCircuit<Fr>>(&mut &bytes[..], SerdeFormat::RawBytesUnchecked, shape.params.clone())
-            .map_err(|e| ProverError::Key(e.to_string()))?;
+    });
+    let mut pk = match read {
+        Ok(r) => r.map_err(|e| ProverError::Key(e.to_string()))?,
+        Err(_) => return Err(ProverError::Key(format!("the proving key ({} bytes) is truncated or corrupt", bytes.len()))),
+    };
     // A key written without the cache (by an earlier zkinfer) gains it here.
     cache_extended_parts(&mut pk);
     Ok(pk)

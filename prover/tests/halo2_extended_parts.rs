@@ -60,4 +60,10 @@ fn cached_and_uncached_keys_prove_the_same_statement() {
     junk.extend_from_slice(b"junk");
     let err = h2::read_pk(&junk, &keys.shape).err().expect("trailing junk is refused").to_string();
     assert!(err.contains("unknown data after the proving key"), "{err}");
+
+    // A truncated key (cut inside the cache or inside the key) is an error, not a crash.
+    for cut in [bytes.len() - 1000, old_bytes.len() / 2] {
+        let err = h2::read_pk(&bytes[..cut], &keys.shape).err().expect("a truncated key is refused").to_string();
+        assert!(err.contains("truncated or corrupt"), "{err}");
+    }
 }
