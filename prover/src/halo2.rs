@@ -99,13 +99,15 @@ pub fn write_pk(pk: &ProvingKey<G1Affine>) -> Vec<u8> {
 
 /// Reads a proving key written by [`write_pk`] for a circuit of `shape`.
 pub fn read_pk(bytes: &[u8], shape: &CircuitShape) -> Result<ProvingKey<G1Affine>, ProverError> {
-    // halo2-axiom's reader unwraps its reads: a truncated key panics inside it.
+    let corrupt = |why: &dyn std::fmt::Display| ProverError::Key(format!("the proving key ({} bytes) is truncated or corrupt: {why}", bytes.len()));
+    // The patched reader returns errors for short or malformed polynomials; halo2 can
+    // still panic building the domain from a corrupt header's k, hence the guard.
     let read = std::panic::catch_unwind(|| {
         ProvingKey::read::<_, ModelCircuit<Fr>>(&mut &bytes[..], SerdeFormat::RawBytesUnchecked, shape.params.clone())
     });
     let mut pk = match read {
-        Ok(r) => r.map_err(|e| ProverError::Key(e.to_string()))?,
-        Err(_) => return Err(ProverError::Key(format!("the proving key ({} bytes) is truncated or corrupt", bytes.len()))),
+        Ok(r) => r.map_err(|e| corrupt(&e))?,
+        Err(_) => return Err(corrupt(&"its header does not describe a key of this circuit")),
     };
     // A key written without the cache (by an earlier zkinfer) gains it here.
     cache_extended_parts(&mut pk);

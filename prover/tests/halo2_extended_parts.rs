@@ -61,6 +61,15 @@ fn cached_and_uncached_keys_prove_the_same_statement() {
     let err = h2::read_pk(&junk, &keys.shape).err().expect("trailing junk is refused").to_string();
     assert!(err.contains("unknown data after the proving key"), "{err}");
 
+    // A corrupt polynomial length (l0's, right after the verifying key) is refused
+    // before anything is allocated for it.
+    let mut vk_bytes = Vec::new();
+    keys.vk().write(&mut vk_bytes, SerdeFormat::RawBytesUnchecked).unwrap();
+    let mut huge = bytes.clone();
+    huge[vk_bytes.len()..vk_bytes.len() + 4].copy_from_slice(&u32::MAX.to_be_bytes());
+    let err = h2::read_pk(&huge, &keys.shape).err().expect("a corrupt length is refused").to_string();
+    assert!(err.contains("truncated or corrupt") && err.contains("4294967295 values"), "{err}");
+
     // A truncated key (cut inside the cache or inside the key) is an error, not a crash.
     for cut in [bytes.len() - 1000, old_bytes.len() / 2] {
         let err = h2::read_pk(&bytes[..cut], &keys.shape).err().expect("a truncated key is refused").to_string();

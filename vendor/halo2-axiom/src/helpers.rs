@@ -112,17 +112,19 @@ pub fn unpack(byte: u8, bits: &mut [bool]) {
     }
 }
 
-/// Reads a vector of polynomials from buffer
+/// Reads a vector of polynomials of `poly_len` values each from buffer (zkinfer patch:
+/// an `io::Error` instead of a panic on short or malformed input).
 pub(crate) fn read_polynomial_vec<R: io::Read, F: SerdePrimeField, B>(
     reader: &mut R,
     format: SerdeFormat,
-) -> Vec<Polynomial<F, B>> {
+    poly_len: usize,
+) -> io::Result<Vec<Polynomial<F, B>>> {
     let mut len = [0u8; 4];
-    reader.read_exact(&mut len).unwrap();
+    reader.read_exact(&mut len)?;
     let len = u32::from_be_bytes(len);
 
     (0..len)
-        .map(|_| Polynomial::<F, B>::read(reader, format))
+        .map(|_| Polynomial::<F, B>::read(reader, format, poly_len))
         .collect()
 }
 

@@ -505,12 +505,13 @@ where
             #[cfg(feature = "circuit-params")]
             params,
         )?;
-        let l0 = Polynomial::read(reader, format);
-        let l_last = Polynomial::read(reader, format);
-        let l_active_row = Polynomial::read(reader, format);
-        let fixed_values = read_polynomial_vec(reader, format);
-        let fixed_polys = read_polynomial_vec(reader, format);
-        let permutation = permutation::ProvingKey::read(reader, format);
+        let n = vk.domain.n as usize;
+        let l0 = Polynomial::read(reader, format, n)?;
+        let l_last = Polynomial::read(reader, format, n)?;
+        let l_active_row = Polynomial::read(reader, format, n)?;
+        let fixed_values = read_polynomial_vec(reader, format, n)?;
+        let fixed_polys = read_polynomial_vec(reader, format, n)?;
+        let permutation = permutation::ProvingKey::read(reader, format, n)?;
         let extended_parts = extended_parts::read(
             reader,
             format,

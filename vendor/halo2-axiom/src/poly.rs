@@ -276,10 +276,24 @@ impl<F, B> DerefMut for Polynomial<F, B, Host> {
 
 impl<F: SerdePrimeField, B> Polynomial<F, B> {
     /// Reads polynomial from buffer using `SerdePrimeField::read`.
-    pub(crate) fn read<R: io::Read>(reader: &mut R, format: SerdeFormat) -> Self {
+    ///
+    /// zkinfer patch: reads fail with an `io::Error` instead of panicking, and a length
+    /// other than `expected_len` (the key's domain size) is refused before anything is
+    /// allocated for it.
+    pub(crate) fn read<R: io::Read>(
+        reader: &mut R,
+        format: SerdeFormat,
+        expected_len: usize,
+    ) -> io::Result<Self> {
         let mut poly_len = [0u8; 4];
-        reader.read_exact(&mut poly_len).unwrap();
+        reader.read_exact(&mut poly_len)?;
         let poly_len = u32::from_be_bytes(poly_len) as usize;
+        if poly_len != expected_len {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("polynomial of {poly_len} values where the domain has {expected_len}"),
+            ));
+        }
 
         let values = match format {
             // Raw formats store `F`'s in-memory representation verbatim, so read
@@ -309,7 +323,7 @@ impl<F: SerdePrimeField, B> Polynomial<F, B> {
                         poly_len * elem_size,
                     )
                 };
-                reader.read_exact(dst).unwrap();
+                reader.read_exact(dst)?;
 
                 // `RawBytes` additionally requires each element to be < modulus;
                 // check in parallel since the bytes are already in memory.
@@ -322,18 +336,23 @@ impl<F: SerdePrimeField, B> Polynomial<F, B> {
                     let all_valid = dst
                         .chunks_exact(elem_size)
                         .all(|chunk| <F as SerdeObject>::from_raw_bytes(chunk).is_some());
-                    assert!(all_valid, "invalid field element: not less than modulus");
+                    if !all_valid {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "invalid field element: not less than modulus",
+                        ));
+                    }
                 }
                 // SAFETY: `read_exact` filled all `poly_len` elements above.
                 unsafe { values.set_len(poly_len) };
                 values
             }
             SerdeFormat::Processed => (0..poly_len)
-                .map(|_| F::read(reader, format).unwrap())
-                .collect(),
+                .map(|_| F::read(reader, format))
+                .collect::<io::Result<_>>()?,
         };
 
-        Self::new(values)
+        Ok(Self::new(values))
     }
 
     /// Writes polynomial to buffer using `SerdePrimeField::write`.

@@ -124,19 +124,19 @@ pub(crate) fn read<R: io::Read, F: SerdePrimeField + WithSmallOrderMulGroup<3>>(
     let n = 1usize << domain.k();
     let parts = (0..count)
         .map(|_| {
-            let fixed = read_polynomial_vec(reader, format);
-            let permutation = read_polynomial_vec(reader, format);
-            let l0 = Polynomial::read(reader, format);
-            let l_last = Polynomial::read(reader, format);
-            let l_active_row = Polynomial::read(reader, format);
-            ExtendedPart { fixed, permutation, l0, l_last, l_active_row }
+            Ok(ExtendedPart {
+                fixed: read_polynomial_vec(reader, format, n)?,
+                permutation: read_polynomial_vec(reader, format, n)?,
+                l0: Polynomial::read(reader, format, n)?,
+                l_last: Polynomial::read(reader, format, n)?,
+                l_active_row: Polynomial::read(reader, format, n)?,
+            })
         })
-        .collect::<Vec<_>>();
-    let consistent = parts.iter().all(|p: &ExtendedPart<F>| {
-        p.fixed.len() == num_fixed
-            && p.permutation.len() == num_permutation
-            && p.fixed.iter().chain(&p.permutation).chain([&p.l0, &p.l_last, &p.l_active_row]).all(|q| q.len() == n)
-    });
+        .collect::<io::Result<Vec<_>>>()?;
+    // Every polynomial has n values (checked as read); the column counts must be the key's.
+    let consistent = parts
+        .iter()
+        .all(|p: &ExtendedPart<F>| p.fixed.len() == num_fixed && p.permutation.len() == num_permutation);
     if !consistent {
         return Err(io::Error::new(io::ErrorKind::InvalidData, "cached extended parts do not match the key's columns"));
     }

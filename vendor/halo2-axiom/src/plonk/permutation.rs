@@ -139,14 +139,15 @@ impl<C: SerdeCurveAffine> ProvingKey<C>
 where
     C::Scalar: SerdePrimeField,
 {
-    /// Reads proving key for a single permutation argument from buffer using `Polynomial::read`.
-    pub(super) fn read<R: io::Read>(reader: &mut R, format: SerdeFormat) -> Self {
-        let permutations = read_polynomial_vec(reader, format);
-        let polys = read_polynomial_vec(reader, format);
-        ProvingKey {
+    /// Reads proving key for a single permutation argument from buffer using
+    /// `Polynomial::read`, each polynomial of `n` values (zkinfer patch: errors, not panics).
+    pub(super) fn read<R: io::Read>(reader: &mut R, format: SerdeFormat, n: usize) -> io::Result<Self> {
+        let permutations = read_polynomial_vec(reader, format, n)?;
+        let polys = read_polynomial_vec(reader, format, n)?;
+        Ok(ProvingKey {
             permutations,
             polys,
-        }
+        })
     }
 
     /// Writes proving key for a single permutation argument to buffer using `Polynomial::write`.
