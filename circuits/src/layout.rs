@@ -67,6 +67,18 @@ pub enum Optimize {
     Balanced,
 }
 
+impl Optimize {
+    /// The key shapes are ranked by: the objective's cost, then the other cost as the
+    /// tie-break ([`prove_cost`] for gas and balanced, [`verifier_cost`] for prove).
+    pub fn rank(self, s: &LayoutStats) -> (u64, u64) {
+        match self {
+            Optimize::Prove => (prove_cost(s), verifier_cost(s)),
+            Optimize::Gas => (verifier_cost(s), prove_cost(s)),
+            Optimize::Balanced => (balanced_cost(s), prove_cost(s)),
+        }
+    }
+}
+
 impl std::str::FromStr for Optimize {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -344,11 +356,7 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
     if found.is_empty() {
         return Err(err.unwrap_or(CircuitError::TooLarge { needed: 0, columns: opts.max_advice, max_k: opts.max_k }));
     }
-    match opts.optimize {
-        Optimize::Prove => found.sort_by_key(|p| (prove_cost(&p.stats), verifier_cost(&p.stats))),
-        Optimize::Gas => found.sort_by_key(|p| (verifier_cost(&p.stats), prove_cost(&p.stats))),
-        Optimize::Balanced => found.sort_by_key(|p| (balanced_cost(&p.stats), prove_cost(&p.stats))),
-    }
+    found.sort_by_key(|p| opts.optimize.rank(&p.stats));
     Ok(found)
 }
 

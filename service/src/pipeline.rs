@@ -9,7 +9,6 @@ use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use zkinfer_circuits::public;
 use zkinfer_circuits::hash::hash_packed;
-use zkinfer_circuits::layout::{balanced_cost, prove_cost, verifier_cost, Optimize};
 use zkinfer_circuits::{native_instances, plan_candidates, Plan, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
@@ -217,11 +216,7 @@ pub fn compile(
         },
     )?;
     let num_instances = InstanceLayout::new(&prepared.quant, &plan_opts.visibility).len();
-    let rank = |p: &Plan| match plan_opts.optimize {
-        Optimize::Prove => prove_cost(&p.stats),
-        Optimize::Gas => verifier_cost(&p.stats),
-        Optimize::Balanced => balanced_cost(&p.stats),
-    };
+    let rank = |p: &Plan| plan_opts.optimize.rank(&p.stats).0;
     let best = rank(&candidates[0]) as f64;
     let tries = if num_instances * VERIFIER_BYTES_PER_INSTANCE < EIP170_LIMIT {
         candidates.iter().filter(|p| rank(p) as f64 <= best * SINGLE_CONTRACT_SLACK).count()
@@ -239,12 +234,12 @@ pub fn compile(
         first.get_or_insert(sized);
     }
     // None fits one contract: the best shape, its verifier split.
-    let SizedShape { planned, params, srs_info, settings_hash, cached, vk, source } =
+    let SizedShape { planned, params, srs_info, settings_hash, keys, source } =
         chosen.or(first).expect("there is always a candidate");
-    let keys_cached = cached.is_some();
-    let keys = match cached {
-        Some(k) => k,
-        None => {
+    let keys_cached = matches!(keys, ShapeKeys::Cached(_));
+    let keys = match keys {
+        ShapeKeys::Cached(k) => k,
+        ShapeKeys::Verifying(vk) => {
             let keys = step(
                 progress,
                 "key generation",
@@ -285,16 +280,21 @@ pub fn compile(
     Ok(Compiled { settings, quant: prepared.quant, params, keys, verifier, keys_cached })
 }
 
-/// A candidate shape with its SRS, settings hash, verifying key (and proving key, when
-/// the key cache had it) and verifier source.
+/// A candidate shape with its SRS, settings hash, keys and verifier source.
 struct SizedShape {
     planned: Plan,
     params: ParamsKZG<Bn256>,
     srs_info: SrsInfo,
     settings_hash: String,
-    cached: Option<Halo2Keys>,
-    vk: VerifyingKey<G1Affine>,
+    keys: ShapeKeys,
     source: String,
+}
+
+/// The keys of a sized shape: both from the key cache, or the verifying key alone (the
+/// verifier depends on it only) with the proving key still to generate.
+enum ShapeKeys {
+    Cached(Halo2Keys),
+    Verifying(VerifyingKey<G1Affine>),
 }
 
 /// Loads the SRS for `planned`, names its settings, and builds its verifying key (the
@@ -329,17 +329,21 @@ fn size_shape(
     }
     let settings_hash = sha256_parts(&parts);
     let cached = cache.get(&settings_hash).and_then(|(bytes, shape)| h2::read_pk(&bytes, &shape).ok().map(|pk| Halo2Keys { pk, shape }));
-    let vk = match &cached {
-        Some(k) => k.vk().clone(),
-        None => step(
+    let keys = match cached {
+        Some(k) => ShapeKeys::Cached(k),
+        None => ShapeKeys::Verifying(step(
             progress,
             "verifying key",
             || h2::keygen_vk_only(&params, quant, qin, &planned.shape).map_err(ServiceError::from),
             |_| "fixed columns committed".to_string(),
-        )?,
+        )?),
     };
-    let source = halo2_verifier_source(&params, &vk, num_instances);
-    Ok(SizedShape { planned, params, srs_info, settings_hash, cached, vk, source })
+    let vk = match &keys {
+        ShapeKeys::Cached(k) => k.vk(),
+        ShapeKeys::Verifying(vk) => vk,
+    };
+    let source = halo2_verifier_source(&params, vk, num_instances);
+    Ok(SizedShape { planned, params, srs_info, settings_hash, keys, source })
 }
 
 /// How much dearer (by the planner's ranking) a shape may be than the best and still be

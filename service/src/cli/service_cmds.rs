@@ -148,11 +148,7 @@ pub fn register(c: &ClientArgs, model: &Path, calibration: &Path, target: &str, 
         options: Some(pb::CompileOptions {
             target: target as i32,
             max_k,
-            optimize: match optimize {
-                Optimize::Prove => pb::compile_options::Optimize::Prove,
-                Optimize::Gas => pb::compile_options::Optimize::Gas,
-                Optimize::Balanced => pb::compile_options::Optimize::Balanced,
-            } as i32,
+            optimize: crate::server::convert::wire_optimize(optimize) as i32,
             ..Default::default()
         }),
     };

@@ -4,6 +4,7 @@ use crate::jobs::{EngineError, JobEvent};
 use crate::store::{self, ArtifactName, JobRecord, ModelOptions, ModelRecord, TensorValue};
 
 use super::pb;
+use zkinfer_circuits::layout::Optimize;
 
 fn tensor(t: &TensorValue) -> pb::Tensor {
     pb::Tensor { shape: t.shape.iter().map(|&d| d as u64).collect(), data: t.data.clone() }
@@ -159,6 +160,15 @@ pub fn model_options(o: Option<pb::CompileOptions>) -> Result<ModelOptions, Engi
     })
 }
 
+/// The planner objective on the wire.
+pub fn wire_optimize(o: Optimize) -> pb::compile_options::Optimize {
+    match o {
+        Optimize::Prove => pb::compile_options::Optimize::Prove,
+        Optimize::Gas => pb::compile_options::Optimize::Gas,
+        Optimize::Balanced => pb::compile_options::Optimize::Balanced,
+    }
+}
+
 fn wire_visibility(v: &str) -> pb::Visibility {
     match v {
         "private" => pb::Visibility::Private,
@@ -197,11 +207,7 @@ pub fn model(m: &ModelRecord) -> pb::Model {
             scale: m.options.scale,
             param_scale: m.options.param_scale,
             backend: if m.options.backend == "groth16" { pb::compile_options::Backend::Groth16 } else { pb::compile_options::Backend::Halo2 } as i32,
-            optimize: match m.options.optimize.as_str() {
-                "gas" => pb::compile_options::Optimize::Gas,
-                "balanced" => pb::compile_options::Optimize::Balanced,
-                _ => pb::compile_options::Optimize::Prove,
-            } as i32,
+            optimize: wire_optimize(m.options.optimize.parse().unwrap_or_default()) as i32,
         }),
         input_shapes: m.input_shapes.iter().map(|s| flat(s, &[])).collect(),
         settings_json: m.settings_json.clone().unwrap_or_default(),
