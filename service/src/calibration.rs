@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use zkinfer_models::onnx::ShapeHints;
 use zkinfer_models::prepare::{prepare, FidelityReport, Prepared};
-use zkinfer_models::quant::QuantOptions;
+use zkinfer_models::quant::{Calibration, QuantOptions};
 
 use crate::error::ServiceError;
 
@@ -67,6 +67,22 @@ fn evaluate(p: &Prepared, samples: &[Vec<Vec<f64>>], reference0: Option<&[Vec<f6
     Ok((first.expect("at least one sample"), rel, abs))
 }
 
+/// The finest scale calibration chose before it could go to `QuantOptions::max_scale`
+/// (2^20): the fallback when a finer scale widens the circuit.
+pub const COARSE_SCALE: u32 = 16;
+
+/// For `accuracy`, when calibration chose a scale finer than [`COARSE_SCALE`] by itself,
+/// the same options capped at it: compile plans both and keeps the finer one only when
+/// it is nearly as cheap and more precise.
+pub fn coarser(base: &QuantOptions, target: Target, chosen: &Calibration) -> Option<QuantOptions> {
+    let calibrated = (base.scale.is_none() && chosen.scale > COARSE_SCALE) || (base.param_scale.is_none() && chosen.param_scale > COARSE_SCALE);
+    (target == Target::Accuracy && calibrated).then(|| QuantOptions {
+        max_scale: base.max_scale.min(COARSE_SCALE),
+        max_param_scale: base.max_param_scale.min(COARSE_SCALE),
+        ..base.clone()
+    })
+}
+
 /// Searches quantization settings for `target` within `max_error` (relative).
 pub fn search(
     onnx: &[u8],
@@ -78,7 +94,11 @@ pub fn search(
     max_error: f64,
 ) -> Result<Chosen, ServiceError> {
     let calibrated = prepare(onnx, samples, hints, base)?;
-    let s0 = calibrated.calibration.scale;
+    let s0 = match target {
+        Target::Accuracy => calibrated.calibration.scale,
+        // The cheap end of the ladder stays where it was before scales above 2^16.
+        Target::Resources => calibrated.calibration.scale.min(COARSE_SCALE),
+    };
     let tb0 = base.table_bits;
     // Explicit scales are a single candidate; otherwise from most to least precise.
     let mut candidates: Vec<(u32, u32)> = if base.scale.is_some() {

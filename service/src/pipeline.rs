@@ -11,7 +11,7 @@ use zkinfer_circuits::public;
 use zkinfer_circuits::hash::hash_packed;
 use zkinfer_circuits::{native_instances, plan_candidates, Plan, CIRCUIT_VERSION, CircuitShape, InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
 use zkinfer_models::interp;
-use zkinfer_models::prepare::{hints_for, FidelityReport, Prepared};
+use zkinfer_models::prepare::{hints_for, FidelityReport};
 use zkinfer_models::quant::{Calibration, QuantGraph, QuantOptions};
 use zkinfer_prover::halo2::{self as h2, Halo2Keys};
 use zkinfer_prover::srs;
@@ -170,24 +170,31 @@ pub fn compile(
         Target::Accuracy => f64::INFINITY,
         Target::Resources => 0.01,
     });
-    let chosen = step(
-        progress,
-        "calibrate and quantize",
-        || calibration::search(onnx, samples, &hints, &quant_opts, reference, opts.target, max_error),
-        |c| {
-            let p = &c.prepared;
-            format!(
-                "scale 2^{} (params 2^{}), {} bits, {} setting(s) tried",
-                p.calibration.scale,
-                p.calibration.param_scale,
-                p.calibration.bits,
-                c.tried.len()
-            )
+    let mut plan_opts = opts.plan.clone();
+    if private_params {
+        // The MAC gate holds weights in fixed columns.
+        plan_opts.mac_width = Some(0);
+    }
+    let fine = quantize_and_plan(onnx, samples, &hints, &quant_opts, reference, opts.target, max_error, &plan_opts, progress)?;
+    // Scales finer than COARSE_SCALE are free in most graphs but widen some (a rescale's
+    // remainder, a norm's variance): the coarser setting is also planned, and kept when
+    // the finer one costs over FINER_SCALE_SLACK more or is no more precise.
+    let chosen = match calibration::coarser(&quant_opts, opts.target, &fine.chosen.prepared.calibration) {
+        None => fine,
+        Some(coarse_opts) => match quantize_and_plan(onnx, samples, &hints, &coarse_opts, reference, opts.target, max_error, &plan_opts, progress) {
+            Err(_) => fine,
+            Ok(coarse) => {
+                let cost = |q: &Quantized| plan_opts.optimize.rank(&q.candidates[0].stats).0 as f64;
+                let error = |q: &Quantized| q.chosen.tried.last().map_or(f64::INFINITY, |t| t.max_rel_error);
+                if cost(&fine) <= cost(&coarse) * FINER_SCALE_SLACK && error(&fine) < error(&coarse) {
+                    fine
+                } else {
+                    coarse
+                }
+            }
         },
-    )?;
-    let (prepared, fidelity): (Prepared, _) = (chosen.prepared, chosen.fidelity);
-    let qin = interp::quantize_inputs(&prepared.quant, &samples[0])?;
-    interp::run(&prepared.quant, &qin)?;
+    };
+    let Quantized { chosen: calibration::Chosen { prepared, fidelity, .. }, qin, candidates } = chosen;
     let srs_source = opts.srs.clone().unwrap_or(SrsSource::InsecureTest);
     let model_hash = sha256_hex(onnx);
     // With private parameters the keys do not depend on their values: they are named by
@@ -195,26 +202,10 @@ pub fn compile(
     let keyed = if private_params { prepared.quant.architecture() } else { prepared.quant.clone() };
     let quant_json = serde_json::to_vec(&keyed).expect("quantized graphs serialize");
 
-    let mut plan_opts = opts.plan.clone();
-    if private_params {
-        // The MAC gate holds weights in fixed columns.
-        plan_opts.mac_width = Some(0);
-    }
     // Candidate shapes, best first for `plan.optimize`. The first is taken, unless a
     // shape ranked within SINGLE_CONTRACT_SLACK of it has a verifier that fits one
     // contract; otherwise the verifier is split into contracts under EIP-170. Many
     // instances alone rule one contract out (snark-verifier spends about 165 bytes on each).
-    let candidates = step(
-        progress,
-        "plan the circuit layout",
-        || plan_candidates::<Fr>(&prepared.quant, &qin, &plan_opts).map_err(ServiceError::from),
-        |c| {
-            let p = &c[0].stats;
-            let mac = if p.mac_width > 0 { format!(", MAC gate {} terms/row in {} group(s)", p.mac_width, p.mac_sets) } else { String::new() };
-            let more = if c.len() > 1 { format!(" ({} other shapes in reserve)", c.len() - 1) } else { String::new() };
-            format!("k = {}, {} advice + {} lookup columns, {} rows{mac}{more}", p.k, p.num_advice, p.num_lookup_advice, p.rows)
-        },
-    )?;
     let num_instances = InstanceLayout::new(&prepared.quant, &plan_opts.visibility).len();
     let rank = |p: &Plan| plan_opts.optimize.rank(&p.stats).0;
     let best = rank(&candidates[0]) as f64;
@@ -278,6 +269,61 @@ pub fn compile(
         verifier_contracts: verifier.contracts(),
     };
     Ok(Compiled { settings, quant: prepared.quant, params, keys, verifier, keys_cached })
+}
+
+/// A finer activation scale is kept when its best shape costs at most this much more
+/// than the coarser scale's (and its error is lower).
+const FINER_SCALE_SLACK: f64 = 1.25;
+
+/// A quantized model with its first sample's integer inputs and its candidate shapes.
+struct Quantized {
+    chosen: calibration::Chosen,
+    qin: Vec<Vec<i64>>,
+    candidates: Vec<Plan>,
+}
+
+/// Calibrates and quantizes with `quant_opts`, then plans the candidate shapes.
+#[allow(clippy::too_many_arguments)]
+fn quantize_and_plan(
+    onnx: &[u8],
+    samples: &[Vec<Vec<f64>>],
+    hints: &zkinfer_models::onnx::ShapeHints,
+    quant_opts: &QuantOptions,
+    reference: Option<&[Vec<f64>]>,
+    target: Target,
+    max_error: f64,
+    plan_opts: &PlanOptions,
+    progress: &dyn Progress,
+) -> Result<Quantized, ServiceError> {
+    let chosen = step(
+        progress,
+        "calibrate and quantize",
+        || calibration::search(onnx, samples, hints, quant_opts, reference, target, max_error),
+        |c| {
+            let p = &c.prepared;
+            format!(
+                "scale 2^{} (params 2^{}), {} bits, {} setting(s) tried",
+                p.calibration.scale,
+                p.calibration.param_scale,
+                p.calibration.bits,
+                c.tried.len()
+            )
+        },
+    )?;
+    let qin = interp::quantize_inputs(&chosen.prepared.quant, &samples[0])?;
+    interp::run(&chosen.prepared.quant, &qin)?;
+    let candidates = step(
+        progress,
+        "plan the circuit layout",
+        || plan_candidates::<Fr>(&chosen.prepared.quant, &qin, plan_opts).map_err(ServiceError::from),
+        |c| {
+            let p = &c[0].stats;
+            let mac = if p.mac_width > 0 { format!(", MAC gate {} terms/row in {} group(s)", p.mac_width, p.mac_sets) } else { String::new() };
+            let more = if c.len() > 1 { format!(" ({} other shapes in reserve)", c.len() - 1) } else { String::new() };
+            format!("k = {}, {} advice + {} lookup columns, {} rows{mac}{more}", p.k, p.num_advice, p.num_lookup_advice, p.rows)
+        },
+    )?;
+    Ok(Quantized { chosen, qin, candidates })
 }
 
 /// A candidate shape with its SRS, settings hash, keys and verifier source.

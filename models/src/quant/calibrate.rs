@@ -46,8 +46,8 @@ impl Default for QuantOptions {
     fn default() -> Self {
         QuantOptions {
             bits: 32,
-            max_scale: 16,
-            max_param_scale: 16,
+            max_scale: 20,
+            max_param_scale: 20,
             param_bits: 24,
             scale: None,
             param_scale: None,

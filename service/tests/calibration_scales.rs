@@ -1,0 +1,36 @@
+//! Calibration may choose activation and weight scales up to 2^20, and compile keeps
+//! such a fine scale only where it costs (almost) nothing: it also plans the model at
+//! scales capped at 2^16 and takes that when the finer one widens the circuit.
+
+use zkinfer_models::input_json::{ExpectedOutput, InputData};
+use zkinfer_service::calibration::COARSE_SCALE;
+use zkinfer_service::pipeline::{self, CompileOptions, Compiled, NoCache};
+use zkinfer_service::progress::Silent;
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
+
+fn compile(name: &str) -> Compiled {
+    let dir = format!("{CORPUS}/{name}");
+    let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
+    let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
+    let expected = ExpectedOutput::from_path(format!("{dir}/expected_output.json")).unwrap();
+    pipeline::compile(&onnx, &input.samples(), input.input_shapes.clone(), Some(&expected.output_data), &CompileOptions::default(), &NoCache, &Silent)
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn a_free_finer_scale_is_kept_and_a_costly_one_is_not() {
+    // 1l_conv: 2^20 fits the same k = 9 (one more advice column) and cuts the error
+    // about 15-fold (7.4e-6 at 2^16).
+    let conv = compile("1l_conv");
+    let (cal, stats) = (&conv.settings.calibration, &conv.settings.stats);
+    assert_eq!((cal.scale, cal.param_scale), (20, 20));
+    assert_eq!(stats.k, 9);
+    let err = conv.settings.fidelity.as_ref().unwrap().max_abs_error();
+    assert!(err < 2e-6, "1l_conv at 2^20: max abs error {err}");
+
+    // 1l_instance_norm: at 2^20 it needs k = 10 (757 rows); at 2^16 it fits k = 9.
+    let norm = compile("1l_instance_norm");
+    assert_eq!(norm.settings.calibration.scale, COARSE_SCALE);
+    assert_eq!(norm.settings.stats.k, 9);
+}
