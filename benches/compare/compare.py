@@ -6,7 +6,11 @@
 Each MODEL_DIR holds network.onnx and input.json (EZKL's format), and optionally
 expected_output.json (onnxruntime's float output) for the error columns. Every step of
 both systems runs as its own process; wall time and peak memory (max RSS of the process)
-are measured here. EZKL (PyPI `ezkl`, default settings) is installed into a virtual
+are measured here. "prove s" is the time inside the prove step's process: for zkinfer
+loading the keys, the witness and the proof; for EZKL `ezkl.prove` (loading its key and
+the proof: EZKL's witness is its own earlier step, not counted). "prove process s" is
+the whole process's wall time (for EZKL with Python's start and `import ezkl`).
+EZKL (PyPI `ezkl`, default settings) is installed into a virtual
 environment on first use. Writes DIR/results.json, DIR/results.md and DIR/chart.svg.
 """
 import argparse
@@ -70,6 +74,15 @@ def errors(got, expected):
     return abs_err, abs_err / rng
 
 
+def step_seconds(stderr, names):
+    """Sums the seconds zkinfer reports for the named steps (`✓ NAME — ... (S s)`)."""
+    total = 0.0
+    for line in stderr.splitlines():
+        if line.startswith("\u2713 ") and any(line[2:].startswith(n) for n in names) and line.endswith(" s)"):
+            total += float(line.rsplit("(", 1)[1].split()[0])
+    return total
+
+
 def zkinfer(model_dir, work, runs, flags):
     z = os.path.join(TARGET, "release", "zkinfer")
     env = dict(os.environ, ZKINFER_CACHE=os.path.join(work, "cache"))  # fresh key cache: keygen is measured
@@ -87,12 +100,13 @@ def zkinfer(model_dir, work, runs, flags):
     r["verifier_bytes"] = settings["verifier_runtime_bytes"]
     r["verifier_contracts"] = settings.get("verifier_contracts", 1)
     r["pk_bytes"] = os.path.getsize(os.path.join(out_dir, "pk.bin"))
-    times, rsss = [], []
+    times, walls, rsss = [], [], []
     for _ in range(runs):
-        secs, rss, _, _ = run_step([z, "prove", out_dir, "--input", inp, "--out", proof], env=env)
-        times.append(secs)
+        secs, rss, _, err = run_step([z, "prove", out_dir, "--input", inp, "--out", proof], env=env)
+        times.append(step_seconds(err, ("load keys", "witness and proof")))
+        walls.append(secs)
         rsss.append(rss)
-    r["prove_s"], r["prove_rss"] = statistics.median(times), max(rsss)
+    r["prove_s"], r["prove_wall_s"], r["prove_rss"] = statistics.median(times), statistics.median(walls), max(rsss)
     pf = json.load(open(proof))
     r["proof_bytes"] = (len(pf["proof"]) - 2) // 2
     _, _, out, _ = run_step([z, "verify", out_dir, proof], env=env)
@@ -123,12 +137,13 @@ def ezkl(model_dir, work, runs):
     r["k"], r["rows"] = settings["run_args"]["logrows"], settings.get("num_rows")
     r["pk_bytes"] = os.path.getsize(os.path.join(work, "pk.key"))
     s("witness")
-    times, rsss = [], []
+    times, walls, rsss = [], [], []
     for _ in range(runs):
         secs, rss, inner = s("prove")
         times.append(inner["seconds"])
+        walls.append(secs)
         rsss.append(rss)
-    r["prove_s"], r["prove_rss"] = statistics.median(times), max(rsss)
+    r["prove_s"], r["prove_wall_s"], r["prove_rss"] = statistics.median(times), statistics.median(walls), max(rsss)
     pf = json.load(open(os.path.join(work, "proof.json")))
     r["proof_bytes"] = (len(pf["hex_proof"]) - 2) // 2
     _, _, inner = s("verify")
@@ -145,7 +160,7 @@ def ezkl(model_dir, work, runs):
     return r
 
 
-COLUMNS = [("k", "k"), ("rows", "rows"), ("keygen_s", "keygen s"), ("prove_s", "prove s"), ("verify_ms", "verify ms"),
+COLUMNS = [("k", "k"), ("rows", "rows"), ("keygen_s", "keygen s"), ("prove_s", "prove s"), ("prove_wall_s", "prove process s"), ("verify_ms", "verify ms"),
            ("prove_rss", "prove peak RSS"), ("pk_bytes", "pk bytes"), ("proof_bytes", "proof bytes"),
            ("verifier_bytes", "verifier bytes (largest contract)"), ("verifier_contracts", "verifier contracts"), ("gas", "gas"), ("max_abs_err", "max abs err"), ("rel_err", "rel err")]
 
@@ -174,7 +189,36 @@ def markdown(results, machine):
                 a, b = r["zkinfer"].get(c), r["ezkl"].get(c)
                 ratio.append(f"{a / b:.3g}x" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "–")
             lines.append(f"| {name} | zkinfer/EZKL | " + " | ".join(ratio) + " |")
+    lines += ["", targets(results)]
     return "\n".join(lines) + "\n"
+
+
+# The targets of the speed issue: zkinfer/EZKL at most these (error: at most EZKL's).
+TARGETS = [("prove_s", "prove", 0.2), ("prove_rss", "memory", 0.5), ("gas", "gas", 0.7), ("max_abs_err", "error", 1.0)]
+
+
+def targets(results):
+    """A line per model that both systems ran: the ratios against the targets, and which missed."""
+    lines = ["| model | " + " | ".join(label for _, label, _ in TARGETS) + " | misses |", "|" + "---|" * (len(TARGETS) + 2)]
+    met = both = 0
+    for name, r in results.items():
+        a, b = r.get("zkinfer", {}), r.get("ezkl", {})
+        if "error" in a or "error" in b or not a or not b:
+            continue
+        both += 1
+        cells, misses = [], []
+        for c, label, bound in TARGETS:
+            x, y = a.get(c), b.get(c)
+            if not isinstance(x, (int, float)) or not isinstance(y, (int, float)):
+                cells.append("–")
+                continue
+            ratio = x / y if y else (0.0 if x == 0 else float("inf"))
+            cells.append(f"{ratio:.3g}x")
+            if ratio > bound and not (c == "max_abs_err" and x <= 1e-9):
+                misses.append(label)
+        met += not misses
+        lines.append(f"| {name} | " + " | ".join(cells) + " | " + (", ".join(misses) or "none") + " |")
+    return f"Targets (prove <= 0.2x, memory <= 0.5x, gas <= 0.7x, error <= EZKL's): {met} of {both} models meet all.\n\n" + "\n".join(lines)
 
 
 def svg(results):
@@ -226,6 +270,8 @@ def main():
             except Exception as e:  # a failure is a result too
                 results[name][system] = {"error": str(e)[:300]}
             print(name, system, json.dumps(results[name][system]), file=sys.stderr)
+        # Written after every model, so that a long run stopped early keeps what it measured.
+        json.dump({"machine": machine, "results": results}, open(os.path.join(a.out, "results.json"), "w"), indent=1)
     json.dump({"machine": machine, "results": results}, open(os.path.join(a.out, "results.json"), "w"), indent=1)
     open(os.path.join(a.out, "results.md"), "w").write(markdown(results, machine))
     open(os.path.join(a.out, "chart.svg"), "w").write(svg(results))
