@@ -269,6 +269,10 @@ def main():
                 results[name][system] = zkinfer(m, work, a.runs, a.zkinfer_flag) if system == "zkinfer" else ezkl(m, work, a.runs)
             except Exception as e:  # a failure is a result too
                 results[name][system] = {"error": str(e)[:300]}
+            finally:
+                # Keys of both systems run to hundreds of MB a model: a full corpus run
+                # would fill the disk.
+                shutil.rmtree(work, ignore_errors=True)
             print(name, system, json.dumps(results[name][system]), file=sys.stderr)
         # Written after every model, so that a long run stopped early keeps what it measured.
         json.dump({"machine": machine, "results": results}, open(os.path.join(a.out, "results.json"), "w"), indent=1)
