@@ -175,13 +175,13 @@ pub fn compile(
         // The MAC gate holds weights in fixed columns.
         plan_opts.mac_width = Some(0);
     }
-    let fine = quantize_and_plan(onnx, samples, &hints, &quant_opts, reference, opts.target, max_error, &plan_opts, progress)?;
+    let fine = quantize_and_plan(onnx, samples, &hints, &quant_opts, reference, opts.target, max_error, &plan_opts, "", progress)?;
     // Scales finer than COARSE_SCALE are free in most graphs but widen some (a rescale's
     // remainder, a norm's variance): the coarser setting is also planned, and kept when
     // the finer one costs over FINER_SCALE_SLACK more or is no more precise.
     let chosen = match calibration::coarser(&quant_opts, opts.target, &fine.chosen.prepared.calibration) {
         None => fine,
-        Some(coarse_opts) => match quantize_and_plan(onnx, samples, &hints, &coarse_opts, reference, opts.target, max_error, &plan_opts, progress) {
+        Some(coarse_opts) => match quantize_and_plan(onnx, samples, &hints, &coarse_opts, reference, opts.target, max_error, &plan_opts, COARSE_NOTE, progress) {
             Err(_) => fine,
             Ok(coarse) => {
                 let cost = |q: &Quantized| plan_opts.optimize.rank(&q.candidates[0].stats).0 as f64;
@@ -282,7 +282,11 @@ struct Quantized {
     candidates: Vec<Plan>,
 }
 
-/// Calibrates and quantizes with `quant_opts`, then plans the candidate shapes.
+/// How the progress steps of the coarser setting are told apart.
+const COARSE_NOTE: &str = " (scales capped at 2^16, for comparison)";
+
+/// Calibrates and quantizes with `quant_opts`, then plans the candidate shapes; `note`
+/// follows the progress steps' names.
 #[allow(clippy::too_many_arguments)]
 fn quantize_and_plan(
     onnx: &[u8],
@@ -293,11 +297,12 @@ fn quantize_and_plan(
     target: Target,
     max_error: f64,
     plan_opts: &PlanOptions,
+    note: &str,
     progress: &dyn Progress,
 ) -> Result<Quantized, ServiceError> {
     let chosen = step(
         progress,
-        "calibrate and quantize",
+        &format!("calibrate and quantize{note}"),
         || calibration::search(onnx, samples, hints, quant_opts, reference, target, max_error),
         |c| {
             let p = &c.prepared;
@@ -314,7 +319,7 @@ fn quantize_and_plan(
     interp::run(&chosen.prepared.quant, &qin)?;
     let candidates = step(
         progress,
-        "plan the circuit layout",
+        &format!("plan the circuit layout{note}"),
         || plan_candidates::<Fr>(&chosen.prepared.quant, &qin, plan_opts).map_err(ServiceError::from),
         |c| {
             let p = &c[0].stats;
