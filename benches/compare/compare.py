@@ -276,7 +276,6 @@ def main():
             print(name, system, json.dumps(results[name][system]), file=sys.stderr)
         # Written after every model, so that a long run stopped early keeps what it measured.
         json.dump({"machine": machine, "results": results}, open(os.path.join(a.out, "results.json"), "w"), indent=1)
-    json.dump({"machine": machine, "results": results}, open(os.path.join(a.out, "results.json"), "w"), indent=1)
     open(os.path.join(a.out, "results.md"), "w").write(markdown(results, machine))
     open(os.path.join(a.out, "chart.svg"), "w").write(svg(results))
     print(markdown(results, machine))

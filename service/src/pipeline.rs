@@ -175,24 +175,22 @@ pub fn compile(
         // The MAC gate holds weights in fixed columns.
         plan_opts.mac_width = Some(0);
     }
+    // What the planner ranks shapes by (lower is better).
+    let rank = |p: &Plan| plan_opts.optimize.rank(&p.stats).0;
     let fine = quantize_and_plan(onnx, samples, &hints, &quant_opts, reference, opts.target, max_error, &plan_opts, "", progress)?;
     // Scales finer than COARSE_SCALE are free in most graphs but widen some (a rescale's
     // remainder, a norm's variance): the coarser setting is also planned, and kept when
-    // the finer one costs over FINER_SCALE_SLACK more or is no more precise.
-    let chosen = match calibration::coarser(&quant_opts, opts.target, &fine.chosen.prepared.calibration) {
-        None => fine,
-        Some(coarse_opts) => match quantize_and_plan(onnx, samples, &hints, &coarse_opts, reference, opts.target, max_error, &plan_opts, COARSE_NOTE, progress) {
-            Err(_) => fine,
-            Ok(coarse) => {
-                let cost = |q: &Quantized| plan_opts.optimize.rank(&q.candidates[0].stats).0 as f64;
-                let error = |q: &Quantized| q.chosen.tried.last().map_or(f64::INFINITY, |t| t.max_rel_error);
-                if cost(&fine) <= cost(&coarse) * FINER_SCALE_SLACK && error(&fine) < error(&coarse) {
-                    fine
-                } else {
-                    coarse
-                }
-            }
-        },
+    // the finer one costs over FINER_SCALE_SLACK more or is no more precise (a coarser
+    // setting that fails to quantize or plan leaves the finer one).
+    let coarse = calibration::coarser(&quant_opts, opts.target, &fine.chosen.prepared.calibration).and_then(|coarse_opts| {
+        let note = format!(" (scales capped at 2^{}, for comparison)", calibration::COARSE_SCALE);
+        quantize_and_plan(onnx, samples, &hints, &coarse_opts, reference, opts.target, max_error, &plan_opts, &note, progress).ok()
+    });
+    let cost = |q: &Quantized| rank(&q.candidates[0]) as f64;
+    let error = |q: &Quantized| q.chosen.tried.last().map_or(f64::INFINITY, |t| t.max_rel_error);
+    let chosen = match coarse {
+        Some(coarse) if !(cost(&fine) <= cost(&coarse) * FINER_SCALE_SLACK && error(&fine) < error(&coarse)) => coarse,
+        _ => fine,
     };
     let Quantized { chosen: calibration::Chosen { prepared, fidelity, .. }, qin, candidates } = chosen;
     let srs_source = opts.srs.clone().unwrap_or(SrsSource::InsecureTest);
@@ -207,7 +205,6 @@ pub fn compile(
     // contract; otherwise the verifier is split into contracts under EIP-170. Many
     // instances alone rule one contract out (snark-verifier spends about 165 bytes on each).
     let num_instances = InstanceLayout::new(&prepared.quant, &plan_opts.visibility).len();
-    let rank = |p: &Plan| plan_opts.optimize.rank(&p.stats).0;
     let best = rank(&candidates[0]) as f64;
     let tries = if num_instances * VERIFIER_BYTES_PER_INSTANCE < EIP170_LIMIT {
         candidates.iter().filter(|p| rank(p) as f64 <= best * SINGLE_CONTRACT_SLACK).count()
@@ -281,9 +278,6 @@ struct Quantized {
     qin: Vec<Vec<i64>>,
     candidates: Vec<Plan>,
 }
-
-/// How the progress steps of the coarser setting are told apart.
-const COARSE_NOTE: &str = " (scales capped at 2^16, for comparison)";
 
 /// Calibrates and quantizes with `quant_opts`, then plans the candidate shapes; `note`
 /// follows the progress steps' names.
