@@ -12,6 +12,7 @@ use crate::error::CircuitError;
 use crate::field::ScalarField;
 use crate::visibility::VisibilityConfig;
 use crate::chips::mac;
+use crate::chips::table::TABLE_WIDTH;
 use crate::circuit::{synthesize_model, Gadgets};
 
 /// Rows kept free for blinding factors.
@@ -146,7 +147,7 @@ pub struct LayoutStats {
 impl LayoutStats {
     /// Advice columns of every kind.
     pub fn advice_columns(&self) -> usize {
-        self.num_advice + self.num_lookup_advice + 2 * self.table_sets + (self.mac_width + 1) * self.mac_sets
+        self.num_advice + self.num_lookup_advice + TABLE_WIDTH * self.table_sets + (self.mac_width + 1) * self.mac_sets
     }
 
     /// Columns in the permutation (copy constraints): every advice column, halo2-base's
@@ -170,7 +171,7 @@ impl LayoutStats {
 
     /// Columns of every kind, advice and fixed: what the verifier's size grows with.
     pub fn columns(&self) -> usize {
-        let tables = if self.table_sets > 0 { 2 } else { 0 };
+        let tables = if self.table_sets > 0 { TABLE_WIDTH } else { 0 };
         self.advice_columns() + self.num_fixed + tables + (self.mac_width + 1) * self.mac_sets
     }
 }
@@ -292,7 +293,7 @@ impl Arguments {
             degree,
             products: s.permutation_columns().div_ceil(degree - 2),
             lookups: s.num_lookup_advice + s.table_sets,
-            fixed: s.num_fixed + 2 * usize::from(s.table_sets > 0) + (s.mac_width + 1) * s.mac_sets,
+            fixed: s.num_fixed + TABLE_WIDTH * usize::from(s.table_sets > 0) + (s.mac_width + 1) * s.mac_sets,
         }
     }
 }
@@ -370,12 +371,12 @@ fn search<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOp
         let fits = stats.table_rows <= usable && stats.rows <= usable;
         // Small circuits: few columns for a cheap verifier; from `large_k` on, proving
         // time dominates and more columns keep k down. The first function-table column
-        // pair is needed by any model with tables and is not counted against the budget,
+        // set is needed by any model with tables and is not counted against the budget,
         // nor are the MAC columns (the planner weighs those by cost).
         // With the MAC gate the verifier is no longer the small one: proving time
         // decides, at every k.
         let budget = if k >= opts.large_k || w > 0 { opts.max_advice.max(opts.max_advice_large) } else { opts.max_advice };
-        let used = stats.num_advice + stats.num_lookup_advice + 2 * stats.table_sets.saturating_sub(1);
+        let used = stats.num_advice + stats.num_lookup_advice + TABLE_WIDTH * stats.table_sets.saturating_sub(1);
         let ok = (fits && used <= budget) || opts.k.is_some();
         let shape = CircuitShape { params, break_points: Default::default(), visibility: opts.visibility };
         Ok((ok.then(|| Plan { shape, stats: stats.clone() }), stats))

@@ -23,7 +23,7 @@ pub use circuit::{CircuitShape, ModelCircuit};
 /// Names the lowering of quantized graphs to circuits. Bump it with every change that
 /// alters the constraints or the layout for the same parameters: key caches and settings
 /// hashes include it, so keys made by another version are never reused.
-pub const CIRCUIT_VERSION: &str = "zkinfer-circuits/3: hashed inputs and outputs packed before hashing";
+pub const CIRCUIT_VERSION: &str = "zkinfer-circuits/4: function tables carry slopes and interpolate";
 pub use error::CircuitError;
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::halo2_proofs::halo2curves::bn256::Fr;

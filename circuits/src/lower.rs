@@ -130,10 +130,10 @@ pub fn lower<F: ScalarField>(
                         compare::reduce(ctx, chips, &xs, *max, *arg, *strict, *one)
                     })
                     .collect(),
-                QOp::Table { shift, lo, clamp_lo, clamp_hi, values } => {
+                QOp::Table(op) => {
                     // Tags are node positions + 1: fixed by the graph, the same at keygen and proving.
-                    let spec = TableSpec { tag: n + 1, shift: *shift, lo: *lo, clamp_lo: *clamp_lo, clamp_hi: *clamp_hi, values };
-                    tables.add_table(spec.tag, *lo, values);
+                    let spec = TableSpec { tag: n + 1, op };
+                    tables.add_table(spec.tag, op);
                     ins[0].iter().map(|&x| table::lookup(ctx, chips, &tables, &spec, x)).collect()
                 }
                 QOp::Div { scale, positive: false } => (0..node.len).map(|o| div::div(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),

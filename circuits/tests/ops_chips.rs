@@ -5,8 +5,11 @@
 use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
 use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
 use halo2_base::{AssignedValue, Context};
+use halo2_base::gates::GateInstructions;
+use zkinfer_circuits::chips::linear::{self, Quotient};
 use zkinfer_circuits::chips::table::{self, TableSpec, Tables};
 use zkinfer_circuits::chips::{compare, div, io, Chips};
+use zkinfer_models::quant::table::TableOp;
 use zkinfer_circuits::field::to_i128;
 use zkinfer_circuits::layout::BLINDING_ROWS;
 use zkinfer_circuits::{Fr, ModelCircuit};
@@ -45,61 +48,117 @@ fn fails_with(r: &Result<(), Vec<VerifyFailure>>, what: &str) -> bool {
 /// A clamped table of `x -> 3x` on inputs -4..=4 at shift 2 (input scale / 4).
 const VALUES: [i64; 9] = [-12, -9, -6, -3, 0, 3, 6, 9, 12];
 
-fn spec(clamp: bool) -> TableSpec<'static> {
-    TableSpec { tag: 1, shift: 2, lo: -4, clamp_lo: clamp, clamp_hi: clamp, values: &VALUES }
+fn op(clamp: bool) -> TableOp {
+    TableOp { shift: 2, lo: -4, clamp_lo: clamp, clamp_hi: clamp, values: VALUES.to_vec(), interpolate: false }
 }
 
-/// The interpreter's table semantics for the same spec.
-fn reference(x: i64, clamp: bool) -> Option<i64> {
-    let u = zkinfer_models::quant::rescale(x as i128, 2) as i64;
-    zkinfer_models::quant::table::index(u, -4, VALUES.len(), clamp, clamp).map(|i| VALUES[i])
+/// An interpolating table of a bowl on -4..=4 at shift 2, flat at both clamped edges.
+fn bowl() -> TableOp {
+    TableOp { shift: 2, lo: -4, clamp_lo: true, clamp_hi: true, values: vec![9, 9, 4, 1, 0, 1, 4, 9, 9], interpolate: true }
+}
+
+/// The interpreter's table semantics.
+fn reference(t: &TableOp, x: i64) -> Option<i64> {
+    let (u, r) = t.split(x as i128);
+    t.index(u).map(|i| t.output(i, r))
+}
+
+fn lookups(t: &TableOp, xs: &[i64]) -> Outcome {
+    run(|ctx, chips, tables| {
+        tables.add_table(1, t);
+        let spec = TableSpec { tag: 1, op: t };
+        xs.iter().map(|&x| {
+            let c = io::checked_input(ctx, chips, x);
+            table::lookup(ctx, chips, tables, &spec, c)
+        }).collect()
+    })
 }
 
 #[test]
 fn table_lookup_matches_the_interpreter_and_clamps_saturated_sides() {
     let xs = [-100i64, -17, -9, -2, 0, 1, 2, 6, 15, 16, 99];
-    let (out, r) = run(|ctx, chips, tables| {
-        tables.add_table(1, -4, &VALUES);
-        xs.iter().map(|&x| {
-            let c = io::checked_input(ctx, chips, x);
-            table::lookup(ctx, chips, tables, &spec(true), c)
-        }).collect()
-    });
+    for t in [op(true), bowl()] {
+        let (out, r) = lookups(&t, &xs);
+        r.unwrap();
+        let want: Vec<i128> = xs.iter().map(|&x| reference(&t, x).unwrap() as i128).collect();
+        assert_eq!(out, want, "interpolate = {}", t.interpolate);
+    }
+}
+
+#[test]
+fn interpolated_lookup_moves_along_the_line_between_entries() {
+    let t = bowl();
+    let xs: Vec<i64> = (-20..=20).collect();
+    let (out, r) = lookups(&t, &xs);
     r.unwrap();
-    let want: Vec<i128> = xs.iter().map(|&x| reference(x, true).unwrap() as i128).collect();
+    let want: Vec<i128> = xs.iter().map(|&x| reference(&t, x).unwrap() as i128).collect();
     assert_eq!(out, want);
+    // Between entries 1 (u = -1) and 0 (u = 0) at x = -4..0: 1, 0.75, 0.5, 0.25 rounded.
+    assert_eq!(&out[16..20], &[1, 1, 1, 0]);
+    assert_eq!(reference(&t, -3), Some(1) /* 1 + rescale(-1 * 1, 2) */);
+    assert_eq!(reference(&t, -2), Some(1) /* 1 + rescale(-1 * 2, 2) = 1 + round(-0.5) */);
+}
+
+/// The interpolating chain with caller-supplied floor, slope and step, for `x` inside
+/// the bowl table (no clamping needed).
+fn forged_chain(x: i64, u: i128, r: i128, slope: Option<i128>, step: Option<i128>) -> Result<(), Vec<VerifyFailure>> {
+    let t = bowl();
+    run(|ctx, chips, tables| {
+        tables.add_table(1, &t);
+        let xc = io::checked_input(ctx, chips, x);
+        let (uc, rc) = linear::rescale_parts_with(ctx, chips, xc, t.shift, u, r, Quotient::Signed);
+        let i = t.index(u).unwrap();
+        let [v, s] = table::lookup_with(ctx, chips, tables, 1, uc, t.values[i] as i128, slope.unwrap_or(t.slope(i) as i128));
+        let q = table::interpolation_step(ctx, chips, &t, s, rc, step.unwrap_or(t.step(i, r)));
+        vec![chips.gate().add(ctx, v, q)]
+    })
+    .1
+}
+
+#[test]
+fn forged_interpolation_fails() {
+    // x = 5: u = 1, r = 1 honestly.
+    forged_chain(5, 1, 1, None, None).unwrap();
+    // Another split of x with the remainder out of range.
+    assert!(fails_with(&forged_chain(5, 2, -3, None, None), "lookup"), "floor forged");
+    // A slope that is not the table's.
+    assert!(fails_with(&forged_chain(5, 1, 1, Some(7), None), "lookup"), "slope forged");
+    // A step one off: its remainder leaves [0, 2^shift).
+    let honest = bowl().step(5, 1);
+    assert!(fails_with(&forged_chain(5, 1, 1, None, Some(honest + 1)), "lookup"), "step forged");
+    assert!(fails_with(&forged_chain(5, 1, 1, None, Some(honest - 1)), "lookup"), "step forged");
 }
 
 #[test]
 fn forged_table_output_fails_the_table_lookup() {
+    let t = op(true);
     let (_, r) = run(|ctx, chips, tables| {
-        tables.add_table(1, -4, &VALUES);
+        tables.add_table(1, &t);
         let x = io::checked_input(ctx, chips, 8);
-        let u = table::clamped_index(ctx, chips, &spec(true), x);
-        vec![table::lookup_with(ctx, chips, tables, 1, u, 7)]
+        let (u, _) = table::clamped_index(ctx, chips, &t, x);
+        vec![table::lookup_with(ctx, chips, tables, 1, u, 7, t.slope(6) as i128)[0]]
     });
     assert!(fails_with(&r, "lookup"), "{r:?}");
 }
 
 #[test]
 fn input_outside_an_unclamped_table_has_no_row() {
-    assert_eq!(reference(40, false), None, "the interpreter rejects it too");
-    let (_, r) = run(|ctx, chips, tables| {
-        tables.add_table(1, -4, &VALUES);
-        let x = io::checked_input(ctx, chips, 40);
-        vec![table::lookup(ctx, chips, tables, &spec(false), x)]
-    });
-    assert!(fails_with(&r, "lookup"), "{r:?}");
+    for t in [op(false), TableOp { clamp_lo: false, clamp_hi: false, ..bowl() }] {
+        assert_eq!(reference(&t, 40), None, "the interpreter rejects it too");
+        let (_, r) = lookups(&t, &[40]);
+        assert!(fails_with(&r, "lookup"), "{r:?}");
+    }
 }
 
 #[test]
 fn an_entry_of_another_table_is_not_accepted() {
+    let t = op(true);
     let (_, r) = run(|ctx, chips, tables| {
-        tables.add_table(1, -4, &VALUES);
-        tables.add_table(2, -4, &[100; 9]);
+        tables.add_table(1, &t);
+        tables.add_table(2, &TableOp { values: vec![100; 9], ..op(true) });
         let x = io::checked_input(ctx, chips, 0);
-        let u = table::clamped_index(ctx, chips, &spec(true), x);
-        vec![table::lookup_with(ctx, chips, tables, 1, u, 100)]
+        let (u, _) = table::clamped_index(ctx, chips, &t, x);
+        vec![table::lookup_with(ctx, chips, tables, 1, u, 100, 0)[0]]
     });
     assert!(fails_with(&r, "lookup"), "{r:?}");
 }

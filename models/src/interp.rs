@@ -2,7 +2,7 @@
 //! Circuit witnesses must equal its values exactly.
 
 use crate::error::{ModelError, Result};
-use crate::quant::{rescale, table, QOp, QuantGraph};
+use crate::quant::{rescale, QOp, QuantGraph};
 
 /// Every value of one run of the quantized graph.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,25 +128,26 @@ pub fn run(g: &QuantGraph, inputs: &[Vec<i64>]) -> Result<Trace> {
                     Ok(if *arg { at as i64 * one } else { best })
                 })
                 .collect::<Result<_>>()?,
-            QOp::Table { shift, lo, clamp_lo, clamp_hi, values } => ins[0]
+            QOp::Table(t) => ins[0]
                 .iter()
                 .map(|&x| {
-                    let u = if *shift > 0 { check_range(g, &node.name, rescale(x as i128, *shift))? } else { x };
-                    if *clamp_lo {
-                        sign_bit(g, &node.name, u as i128 - *lo as i128)?;
+                    let (u, r) = t.split(x as i128);
+                    let u = if t.shift > 0 { check_range(g, &node.name, u)? as i128 } else { u };
+                    if t.clamp_lo {
+                        sign_bit(g, &node.name, u - t.lo as i128)?;
                     }
-                    if *clamp_hi {
-                        let c1 = if *clamp_lo { u.max(*lo) } else { u };
-                        sign_bit(g, &node.name, (*lo + values.len() as i64 - 1) as i128 - c1 as i128)?;
+                    if t.clamp_hi {
+                        let c1 = if t.clamp_lo { u.max(t.lo as i128) } else { u };
+                        sign_bit(g, &node.name, t.hi() as i128 - c1)?;
                     }
-                    table::index(u, *lo, values.len(), *clamp_lo, *clamp_hi).map(|i| values[i]).ok_or_else(|| {
-                        let res = 2f64.powi(g.scale as i32 - *shift as i32);
+                    t.index(u).map(|i| t.output(i, r)).ok_or_else(|| {
+                        let res = 2f64.powi(g.scale as i32 - t.shift as i32);
                         ModelError::Quantization(format!(
                             "node `{}`: input {:.4} is outside the table's calibrated range [{:.4}, {:.4}]; recalibrate with this input",
                             node.name,
                             u as f64 / res,
-                            *lo as f64 / res,
-                            (*lo + values.len() as i64 - 1) as f64 / res
+                            t.lo as f64 / res,
+                            t.hi() as f64 / res
                         ))
                     })
                 })

@@ -6,7 +6,8 @@ use ark_bn254::Fr;
 use ark_relations::r1cs::{ConstraintSystem, ConstraintSystemRef, Variable};
 use zkinfer_prover::groth16::builder::{Builder, Wire};
 use zkinfer_prover::groth16::field::fr;
-use zkinfer_prover::groth16::table::{lookup, lookup_at, row_width, TableSpec};
+use zkinfer_models::quant::table::TableOp;
+use zkinfer_prover::groth16::table::{lookup, lookup_at, row_width};
 use zkinfer_prover::groth16::{compare, div, Groth16Error};
 
 const BITS: u32 = 12;
@@ -34,34 +35,65 @@ fn bump(cs: &ConstraintSystemRef<Fr>, i: usize, by: Fr) {
 
 const VALUES: [i64; 11] = [5, -3, 8, 0, 13, 21, -34, 55, 0, 89, 7];
 
+fn table(shift: u32, lo: i64, clamp: bool, interpolate: bool) -> TableOp {
+    TableOp { shift, lo, clamp_lo: clamp, clamp_hi: clamp, values: VALUES.to_vec(), interpolate }
+}
+
+/// The interpreter's semantics of `t` at `x`.
+fn reference(t: &TableOp, x: i128) -> Option<i128> {
+    let (u, r) = t.split(x);
+    t.index(u).map(|i| t.output(i, r) as i128)
+}
+
 #[test]
 fn table_lookup_matches_the_table_and_clamps() {
-    let spec = TableSpec { shift: 2, lo: -4, clamp_lo: true, clamp_hi: true, values: &VALUES };
-    for x in [-100i128, -17, -16, -9, 0, 3, 13, 23, 24, 500] {
-        let (cs, mut b) = builder();
-        let w = input(&mut b, x);
-        let out = lookup(&mut b, "t", &spec, &w).unwrap();
-        let u = zkinfer_models::quant::rescale(x, 2) as i64;
-        let i = zkinfer_models::quant::table::index(u, -4, VALUES.len(), true, true).unwrap();
-        assert_eq!(out.value, VALUES[i] as i128, "x = {x}");
-        assert!(cs.is_satisfied().unwrap(), "x = {x}");
+    for interpolate in [false, true] {
+        let spec = table(2, -4, true, interpolate);
+        for x in [-100i128, -17, -16, -9, -1, 0, 3, 13, 22, 23, 24, 500] {
+            let (cs, mut b) = builder();
+            let w = input(&mut b, x);
+            let out = lookup(&mut b, "t", &spec, &w).unwrap();
+            assert_eq!(Some(out.value), reference(&spec, x), "x = {x}, interpolate = {interpolate}");
+            assert!(cs.is_satisfied().unwrap(), "x = {x}");
+        }
+        // Without clamping, an input beyond the edge has no witness.
+        let spec = TableOp { clamp_hi: false, ..spec };
+        let (_, mut b) = builder();
+        let w = input(&mut b, 100);
+        assert!(matches!(lookup(&mut b, "t", &spec, &w), Err(Groth16Error::OutsideTable { node, .. }) if node == "t"));
     }
-    // Without clamping, an input beyond the edge has no witness.
-    let spec = TableSpec { clamp_hi: false, ..spec };
-    let (_, mut b) = builder();
-    let w = input(&mut b, 100);
-    assert!(matches!(lookup(&mut b, "t", &spec, &w), Err(Groth16Error::OutsideTable { node, .. }) if node == "t"));
+}
+
+#[test]
+fn changed_interpolation_is_rejected() {
+    let spec = table(2, -4, true, true);
+    // x = 5: u = 1 (entry 5), r = 1, between 21 and -34: 21 + rescale(-55, 2) = 7.
+    let (cs, mut b) = builder();
+    let w = input(&mut b, 5);
+    let out = lookup(&mut b, "t", &spec, &w).unwrap();
+    assert_eq!(out.value, 7);
+    assert_eq!(reference(&spec, 5), Some(7));
+    assert!(cs.is_satisfied().unwrap());
+    let vars: Vec<usize> = out.lc.iter().filter(|(_, v)| v.is_witness()).map(|(_, v)| witness_index(*v)).collect();
+    assert!(vars.len() >= 2, "the value and the step are separate witnesses");
+    for i in vars {
+        for by in [Fr::from(1u8), -Fr::from(1u8)] {
+            bump(&cs, i, by);
+            assert!(!cs.is_satisfied().unwrap(), "output wire {i} changed and accepted");
+            bump(&cs, i, -by);
+        }
+    }
 }
 
 #[test]
 fn forged_one_hot_index_is_rejected() {
-    let spec = TableSpec { shift: 0, lo: 0, clamp_lo: false, clamp_hi: false, values: &VALUES };
+    let spec = table(0, 0, false, false);
     let m = row_width(VALUES.len());
     assert!(m > 1 && m < VALUES.len());
     for (u, a, c) in [(3usize, 3 / m, 3 % m), (3, 7 / m, 7 % m), (3, 3 / m, (3 % m + 1) % m)] {
         let (cs, mut b) = builder();
         let w = input(&mut b, u as i128);
-        let out = lookup_at(&mut b, &w, &spec, m, a, c).unwrap();
+        let out = lookup_at(&mut b, &w, &spec, m, a, c).unwrap().swap_remove(0);
         let honest = a * m + c == u;
         assert_eq!(cs.is_satisfied().unwrap(), honest, "u = {u}, forged index {}", a * m + c);
         if honest {
@@ -81,7 +113,7 @@ fn forged_one_hot_index_is_rejected() {
 
 #[test]
 fn changed_table_output_is_rejected() {
-    let spec = TableSpec { shift: 0, lo: 0, clamp_lo: false, clamp_hi: false, values: &VALUES };
+    let spec = table(0, 0, false, false);
     let (cs, mut b) = builder();
     let w = input(&mut b, 7);
     let out = lookup(&mut b, "t", &spec, &w).unwrap();

@@ -37,8 +37,9 @@ fn tier2_witness_equals_interpreter_and_satisfies_r1cs() {
 #[test]
 fn sigmoid_constraints_per_element() {
     let m = load("1l_sigmoid");
-    let node = m.graph.nodes.iter().find(|n| matches!(n.op, QOp::Table { .. })).unwrap();
-    let QOp::Table { shift, clamp_lo, clamp_hi, values, .. } = &node.op else { unreachable!() };
+    let node = m.graph.nodes.iter().find(|n| matches!(n.op, QOp::Table(_))).unwrap();
+    let QOp::Table(t) = &node.op else { unreachable!() };
+    let (shift, clamp_lo, clamp_hi, values) = (t.shift, t.clamp_lo, t.clamp_hi, &t.values);
     // Without the table node the R1CS is the same model with the table output replaced.
     let full = shape(&m.graph).unwrap().num_constraints;
     let mut g = m.graph.clone();
@@ -50,7 +51,11 @@ fn sigmoid_constraints_per_element() {
         "1l_sigmoid: table of {} entries (shift {shift}, clamps {clamp_lo}/{clamp_hi}), {per} constraints per element",
         values.len()
     );
-    let bound = 2.0 * (2.0 * values.len() as f64).sqrt() + 8.0 + 3.0 * (m.graph.bits as f64 + 3.0) + *shift as f64;
+    let mut bound = 2.0 * (2.0 * values.len() as f64).sqrt() + 8.0 + 3.0 * (m.graph.bits as f64 + 3.0) + shift as f64;
+    if t.interpolates() {
+        // The slope's selection, the product and the step's rescale.
+        bound += (2.0 * values.len() as f64).sqrt() + shift as f64 + t.step_bits() as f64 + 3.0;
+    }
     assert!(per <= bound, "{per} constraints per element, bound {bound}");
 }
 
@@ -65,9 +70,9 @@ fn every_witness_variable_is_constrained() {
 fn table_input_outside_an_unclamped_side_names_the_node() {
     let m = load("1l_sigmoid");
     let mut g = m.graph.clone();
-    let pos = g.nodes.iter().position(|n| matches!(n.op, QOp::Table { .. })).unwrap();
-    if let QOp::Table { clamp_lo, clamp_hi, .. } = &mut g.nodes[pos].op {
-        (*clamp_lo, *clamp_hi) = (false, false);
+    let pos = g.nodes.iter().position(|n| matches!(n.op, QOp::Table(_))).unwrap();
+    if let QOp::Table(t) = &mut g.nodes[pos].op {
+        (t.clamp_lo, t.clamp_hi) = (false, false);
     }
     let big: Vec<Vec<i64>> = m.inputs.iter().map(|v| v.iter().map(|_| g.max_abs() / 2).collect()).collect();
     let interp_err = interp::run(&g, &big).expect_err("interpreter accepts an input outside the table").to_string();

@@ -81,7 +81,10 @@ fn estimated_constraints(g: &zkinfer_models::quant::QuantGraph) -> usize {
             QOp::Bilinear { left, shift, .. } => left.len() + n.len * (w + *shift as usize),
             QOp::Relu => n.len * w,
             QOp::Select { .. } | QOp::Const { .. } => 0,
-            QOp::Table { shift, values, .. } => n.len * (3 * w + *shift as usize + 3 * (2 * values.len()).isqrt() + 8),
+            QOp::Table(t) => {
+                let interpolation = if t.interpolates() { (2 * t.values.len()).isqrt() + t.shift as usize + t.step_bits() as usize + 3 } else { 0 };
+                n.len * (3 * w + t.shift as usize + 3 * (2 * t.values.len()).isqrt() + 8 + interpolation)
+            }
             QOp::Div { .. } => n.len * 4 * w,
             QOp::Cmp { .. } => n.len * w,
             QOp::Reduce { idx, .. } => idx.len() * (w + 2),

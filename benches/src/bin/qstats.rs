@@ -31,7 +31,7 @@ fn main() -> Result<()> {
         let terms = match &n.op {
             QOp::Linear { offsets, .. } | QOp::Bilinear { offsets, .. } => *offsets.last().unwrap_or(&0),
             QOp::Reduce { idx, .. } => idx.len(),
-            QOp::Table { values, .. } => values.len(),
+            QOp::Table(t) => t.values.len(),
             _ => 0,
         };
         let e = by.entry(n.op.name()).or_default();
@@ -47,7 +47,7 @@ fn main() -> Result<()> {
         for n in &q.nodes {
             let terms = match &n.op {
                 QOp::Linear { offsets, shift, .. } | QOp::Bilinear { offsets, shift, .. } => format!("terms {} shift {shift}", offsets.last().unwrap_or(&0)),
-                QOp::Table { values, shift, .. } => format!("table {} shift {shift}", values.len()),
+                QOp::Table(t) => format!("table {} shift {}{}", t.values.len(), t.shift, if t.interpolates() { " interpolated" } else { "" }),
                 _ => String::new(),
             };
             println!("  {:<9} {:>7} {} {}", n.op.name(), n.len, n.name, terms);

@@ -130,7 +130,44 @@ pub fn rescale_with<F: ScalarField>(
     q: i128,
     r: i128,
 ) -> AssignedValue<F> {
-    rescale_cells(ctx, chips, Existing(acc), shift, q, r).1
+    rescale_cells(ctx, chips, Existing(acc), shift, q, r, Quotient::Signed)[1]
+}
+
+/// How a rescale's quotient is range-checked.
+#[derive(Clone, Copy, Debug)]
+pub enum Quotient {
+    /// `|q| < 2^(bits-1)` (or by the ReLU that consumes it, see [`Chips::q_checked_by_relu`]).
+    Signed,
+    /// `-bound <= q`, `q + bound < 2^bits`: a caller that knows a tighter range.
+    Within { bound: i128, bits: u32 },
+}
+
+/// `floor(acc / 2^shift)` and its remainder, with the quotient checked as `check` says
+/// and supplied, with the remainder, by the caller (tests forge them).
+pub fn rescale_parts_with<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    acc: AssignedValue<F>,
+    shift: u32,
+    q: i128,
+    r: i128,
+    check: Quotient,
+) -> (AssignedValue<F>, AssignedValue<F>) {
+    let [_, q, r] = rescale_cells(ctx, chips, Existing(acc), shift, q, r, check);
+    (q, r)
+}
+
+/// [`rescale_parts_with`] for the honest quotient and remainder.
+pub fn rescale_parts<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    acc: AssignedValue<F>,
+    shift: u32,
+    check: Quotient,
+) -> (AssignedValue<F>, AssignedValue<F>) {
+    let v = to_i128(acc.value()).unwrap_or(0);
+    let d = 1i128 << shift;
+    rescale_parts_with(ctx, chips, acc, shift, v.div_euclid(d), v.rem_euclid(d), check)
 }
 
 /// [`rescale`] of a value that is not yet a cell (a MAC gate's output): returns the new
@@ -138,12 +175,12 @@ pub fn rescale_with<F: ScalarField>(
 fn rescale_value<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, acc: F, shift: u32) -> (AssignedValue<F>, AssignedValue<F>) {
     let v = to_i128(&acc).unwrap_or(0);
     let d = 1i128 << shift;
-    rescale_cells(ctx, chips, Witness(acc), shift, v.div_euclid(d), v.rem_euclid(d))
+    let [acc, q, _] = rescale_cells(ctx, chips, Witness(acc), shift, v.div_euclid(d), v.rem_euclid(d), Quotient::Signed);
+    (acc, q)
 }
 
-/// The rescale cells `[acc, q, -2^shift, r]` under the gate `a + b * c = d`, with `r` and
-/// `q` range-checked (`q` by the ReLU that consumes it when [`Chips::q_checked_by_relu`]);
-/// returns the `acc` and `q` cells.
+/// The rescale cells `[acc, q, -2^shift, r]` under the gate `a + b * c = d`, with `r`
+/// range-checked and `q` checked as `check` says; returns the `acc`, `q` and `r` cells.
 fn rescale_cells<F: ScalarField>(
     ctx: &mut Context<F>,
     chips: &Chips<F>,
@@ -151,14 +188,20 @@ fn rescale_cells<F: ScalarField>(
     shift: u32,
     q: i128,
     r: i128,
-) -> (AssignedValue<F>, AssignedValue<F>) {
+    check: Quotient,
+) -> [AssignedValue<F>; 3] {
     ctx.assign_region([acc, Witness(fe(q)), Constant(fe(-(1i128 << shift))), Witness(fe(r))], [0]);
     let r_cell = ctx.get(-1);
     let q_cell = ctx.get(-3);
     let acc_cell = ctx.get(-4);
     chips.range.range_check(ctx, r_cell, shift as usize);
-    if !chips.q_checked_by_relu {
-        super::io::range_check_signed(ctx, chips, q_cell);
+    match check {
+        Quotient::Signed if chips.q_checked_by_relu => {}
+        Quotient::Signed => super::io::range_check_signed(ctx, chips, q_cell),
+        Quotient::Within { bound, bits } => {
+            let shifted = chips.gate().add(ctx, q_cell, Constant(fe(bound)));
+            chips.range.range_check(ctx, shifted, bits as usize);
+        }
     }
-    (acc_cell, q_cell)
+    [acc_cell, q_cell, r_cell]
 }

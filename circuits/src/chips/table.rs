@@ -1,15 +1,19 @@
-//! Lookup tables of `(input, f(input))` pairs for point-wise functions.
+//! Lookup tables of `(input, f(input), slope)` rows for point-wise functions.
 //!
 //! halo2-base's own lookup is a single column `[0, 2^lookup_bits)`, so the model
-//! circuit adds a two-column *fixed* table `(key, value)` and `table_sets` pairs of
-//! advice columns with a lookup argument into it ([`TableConfig`]). Fixed columns make
-//! the tables part of the verifying key. Every table `tag >= 1` stores entry `u` under
-//! the key `tag * 2^72 + u`: inputs are below `2^64` in magnitude, so keys of different
-//! tables never meet; the row `(0, 0)` is always present for unused lookup rows.
+//! circuit adds a three-column *fixed* table `(key, value, slope)` and `table_sets`
+//! triples of advice columns with a lookup argument into it ([`TableConfig`]). Fixed
+//! columns make the tables part of the verifying key. Every table `tag >= 1` stores
+//! entry `u` under the key `tag * 2^72 + u`: inputs are below `2^64` in magnitude, so
+//! keys of different tables never meet; the row `(0, 0, 0)` is always present for unused
+//! lookup rows. The slope is the difference to the next entry (0 for the last).
 //!
-//! The chip [`lookup`] rescales the input to the table resolution (range-checked),
-//! clamps it on saturated sides with sign bits ([`super::compare::sign_bit`]) and looks
-//! up `(key, value)`; an input outside an unclamped side has no table row.
+//! The chip [`lookup`] brings the input to the table resolution (a range-checked
+//! rescale: rounded, or floored with its remainder when the table interpolates), clamps
+//! it on saturated sides with sign bits ([`super::compare::sign_bit`]) and looks up
+//! `(key, value, slope)`; an input outside an unclamped side has no table row. An
+//! interpolating table then adds `rescale(slope * r, shift)`, its quotient range-checked
+//! in [`TableOp::step_bits`] (see `zkinfer_models::quant::table::TableOp`).
 
 use halo2_base::gates::GateInstructions;
 use halo2_base::halo2_proofs::{
@@ -23,27 +27,33 @@ use halo2_base::virtual_region::lookups::LookupAnyManager;
 use halo2_base::virtual_region::manager::VirtualRegionManager;
 use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
 
+use zkinfer_models::quant::table::TableOp;
+
 use super::compare::sign_bit;
-use super::{linear, Chips};
+use super::linear::{self, Quotient};
+use super::Chips;
 use crate::field::{fe, to_i128, ScalarField};
 
 /// Bit position of the table tag in a key.
 const TAG_SHIFT: u32 = 72;
 
+/// Columns of a table row (and of each lookup set): key, value and slope.
+pub const TABLE_WIDTH: usize = 3;
+
 /// Columns of the table lookup: the fixed table and the lookup-enabled advice pairs.
 #[derive(Clone, Debug)]
 pub struct TableConfig {
-    pub table: [Column<Fixed>; 2],
-    pub to_lookup: Vec<[Column<Advice>; 2]>,
+    pub table: [Column<Fixed>; TABLE_WIDTH],
+    pub to_lookup: Vec<[Column<Advice>; TABLE_WIDTH]>,
 }
 
 impl TableConfig {
-    /// Adds the table columns and `sets` advice pairs, each looked up in the table.
+    /// Adds the table columns and `sets` advice triples, each looked up in the table.
     pub fn configure<F: ScalarField>(meta: &mut ConstraintSystem<F>, sets: usize) -> TableConfig {
-        let table = [meta.fixed_column(), meta.fixed_column()];
-        let to_lookup: Vec<[Column<Advice>; 2]> = (0..sets)
+        let table = [(); TABLE_WIDTH].map(|_| meta.fixed_column());
+        let to_lookup: Vec<[Column<Advice>; TABLE_WIDTH]> = (0..sets)
             .map(|_| {
-                [(); 2].map(|_| {
+                [(); TABLE_WIDTH].map(|_| {
                     let c = meta.advice_column();
                     meta.enable_equality(c);
                     c
@@ -62,24 +72,24 @@ impl TableConfig {
     }
 }
 
-/// The tables of one model and the `(key, value)` cells to look up in them.
+/// The tables of one model and the `(key, value, slope)` cells to look up in them.
 #[derive(Clone, Debug)]
 pub struct Tables<F: ScalarField> {
-    /// Table rows, starting with `(0, 0)`.
-    pub rows: Vec<[F; 2]>,
-    pub lookups: LookupAnyManager<F, 2>,
+    /// Table rows, starting with `(0, 0, 0)`.
+    pub rows: Vec<[F; TABLE_WIDTH]>,
+    pub lookups: LookupAnyManager<F, TABLE_WIDTH>,
 }
 
 impl<F: ScalarField> Tables<F> {
     /// No table yet; lookups share the builder's copy constraints.
     pub fn new(witness_gen_only: bool, copy_manager: SharedCopyConstraintManager<F>) -> Tables<F> {
-        Tables { rows: vec![[F::ZERO; 2]], lookups: LookupAnyManager::new(witness_gen_only, copy_manager) }
+        Tables { rows: vec![[F::ZERO; TABLE_WIDTH]], lookups: LookupAnyManager::new(witness_gen_only, copy_manager) }
     }
 
-    /// Adds table `tag` with entries `values[j]` for inputs `lo + j`.
-    pub fn add_table(&mut self, tag: usize, lo: i64, values: &[i64]) {
-        for (j, &v) in values.iter().enumerate() {
-            self.rows.push([key::<F>(tag, lo + j as i64), fe(v as i128)]);
+    /// Adds table `tag` with entries `values[j]` (and their slopes) for inputs `lo + j`.
+    pub fn add_table(&mut self, tag: usize, table: &TableOp) {
+        for (j, &v) in table.values.iter().enumerate() {
+            self.rows.push([key::<F>(tag, table.lo + j as i64), fe(v as i128), fe(table.slope(j) as i128)]);
         }
     }
 
@@ -107,17 +117,14 @@ pub fn key<F: ScalarField>(tag: usize, u: i64) -> F {
     fe::<F>((tag as i128) << TAG_SHIFT) + fe::<F>(u as i128)
 }
 
-/// A table as the chip sees it (see `QOp::Table`).
+/// A table as the chip sees it: its tag and its op.
 pub struct TableSpec<'a> {
     pub tag: usize,
-    pub shift: u32,
-    pub lo: i64,
-    pub clamp_lo: bool,
-    pub clamp_hi: bool,
-    pub values: &'a [i64],
+    pub op: &'a TableOp,
 }
 
-/// `values[clamp(rescale(x, shift)) - lo]`, looked up in table `spec.tag`.
+/// `f(x)` from table `spec.tag`: its entry at the clamped input, interpolated when the
+/// table does.
 pub fn lookup<F: ScalarField>(
     ctx: &mut Context<F>,
     chips: &Chips<F>,
@@ -125,36 +132,73 @@ pub fn lookup<F: ScalarField>(
     spec: &TableSpec,
     x: AssignedValue<F>,
 ) -> AssignedValue<F> {
-    let c = clamped_index(ctx, chips, spec, x);
-    let cv = to_i128(c.value()).unwrap_or(i128::MAX);
-    let j = cv - spec.lo as i128;
-    let v = if (0..spec.values.len() as i128).contains(&j) { spec.values[j as usize] } else { 0 };
-    lookup_with(ctx, chips, tables, spec.tag, c, v as i128)
+    let (u, r) = clamped_index(ctx, chips, spec.op, x);
+    let t = spec.op;
+    let j = t.index(to_i128(u.value()).unwrap_or(i128::MAX));
+    // Outside an unclamped side there is no row: any witness fails the lookup.
+    let (v, slope) = j.map_or((0, 0), |j| (t.values[j], t.slope(j)));
+    let [v, slope] = lookup_with(ctx, chips, tables, spec.tag, u, v as i128, slope as i128);
+    match r {
+        Some(r) => {
+            let rv = to_i128(r.value()).unwrap_or(0);
+            let step = j.map_or(0, |j| t.step(j, rv));
+            let q = interpolation_step(ctx, chips, t, slope, r, step);
+            chips.gate().add(ctx, v, q)
+        }
+        None => v,
+    }
 }
 
-/// The table input after rescaling and clamping.
-pub fn clamped_index<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, spec: &TableSpec, x: AssignedValue<F>) -> AssignedValue<F> {
+/// The table input after rescaling and clamping, and with an interpolating table the
+/// remainder of the (floored) rescale.
+pub fn clamped_index<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    t: &TableOp,
+    x: AssignedValue<F>,
+) -> (AssignedValue<F>, Option<AssignedValue<F>>) {
     let gate = chips.gate();
-    let mut u = x;
-    if spec.shift > 0 {
-        let acc = gate.add(ctx, x, Constant(fe(1i128 << (spec.shift - 1))));
-        u = linear::rescale(ctx, chips, acc, spec.shift);
-    }
-    let hi = spec.lo + spec.values.len() as i64 - 1;
-    if spec.clamp_lo {
-        let d = gate.sub(ctx, u, Constant(fe(spec.lo as i128)));
+    let (mut u, r) = if t.interpolates() {
+        let (q, r) = linear::rescale_parts(ctx, chips, x, t.shift, Quotient::Signed);
+        (q, Some(r))
+    } else if t.shift > 0 {
+        let acc = gate.add(ctx, x, Constant(fe(1i128 << (t.shift - 1))));
+        (linear::rescale(ctx, chips, acc, t.shift), None)
+    } else {
+        (x, None)
+    };
+    if t.clamp_lo {
+        let d = gate.sub(ctx, u, Constant(fe(t.lo as i128)));
         let keep = sign_bit(ctx, chips, d);
-        u = gate.select(ctx, u, Constant(fe(spec.lo as i128)), keep);
+        u = gate.select(ctx, u, Constant(fe(t.lo as i128)), keep);
     }
-    if spec.clamp_hi {
-        let d = gate.sub(ctx, Constant(fe(hi as i128)), u);
+    if t.clamp_hi {
+        let d = gate.sub(ctx, Constant(fe(t.hi() as i128)), u);
         let keep = sign_bit(ctx, chips, d);
-        u = gate.select(ctx, u, Constant(fe(hi as i128)), keep);
+        u = gate.select(ctx, u, Constant(fe(t.hi() as i128)), keep);
     }
-    u
+    (u, r)
 }
 
-/// Looks up `(key(tag, u), value)` with a caller-supplied value (tests forge it).
+/// `rescale(slope * r, shift)` with the quotient `step` supplied by the caller (tests
+/// forge it), range-checked within the table's largest slope.
+pub fn interpolation_step<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    t: &TableOp,
+    slope: AssignedValue<F>,
+    r: AssignedValue<F>,
+    step: i128,
+) -> AssignedValue<F> {
+    let half = 1i128 << (t.shift - 1);
+    let acc = chips.gate().mul_add(ctx, slope, r, Constant(fe(half)));
+    let rem = to_i128(acc.value()).unwrap_or(0) - (step << t.shift);
+    let check = Quotient::Within { bound: t.slope_bound() as i128, bits: t.step_bits() };
+    linear::rescale_parts_with(ctx, chips, acc, t.shift, step, rem, check).0
+}
+
+/// Looks up `(key(tag, u), value, slope)` with a caller-supplied value and slope (tests
+/// forge them); returns the value and slope cells.
 pub fn lookup_with<F: ScalarField>(
     ctx: &mut Context<F>,
     chips: &Chips<F>,
@@ -162,9 +206,11 @@ pub fn lookup_with<F: ScalarField>(
     tag: usize,
     u: AssignedValue<F>,
     value: i128,
-) -> AssignedValue<F> {
+    slope: i128,
+) -> [AssignedValue<F>; 2] {
     let k = chips.gate().add(ctx, u, Constant(key::<F>(tag, 0)));
     let v = ctx.load_witness(fe(value));
-    tables.lookups.add_lookup(ctx.tag(), [k, v]);
-    v
+    let s = ctx.load_witness(fe(slope));
+    tables.lookups.add_lookup(ctx.tag(), [k, v, s]);
+    [v, s]
 }

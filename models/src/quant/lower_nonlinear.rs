@@ -5,7 +5,7 @@
 //! table of the saturating remainder, so that the table can be clamped exactly.
 
 use super::lower::{q, unsupported, Builder, Terms};
-use super::table::TableRequest;
+use super::table::{TableOp, TableRequest};
 use super::{QOp, QValueId};
 use crate::error::Result;
 use crate::ir::Node;
@@ -80,7 +80,7 @@ fn activation(b: &mut Builder, node: &Node, a: Activation) -> Result<QValueId> {
             }
             Ok(b.lin(name, t))
         }
-        A::Sign => Ok(b.emit(name, QOp::Table { shift: 0, lo: -1, clamp_lo: true, clamp_hi: true, values: vec![-one, 0, one] }, vec![x], n)),
+        A::Sign => Ok(b.emit(name, QOp::Table(TableOp::exact(-1, true, true, vec![-one, 0, one])), vec![x], n)),
         A::Clip { min, max } => clip(b, name, x, min, max),
         A::HardSigmoid { alpha, beta } => {
             let mut t = Terms::new();

@@ -46,10 +46,9 @@ pub enum QOp {
     /// `arg`, the output is the position in the group times `one`, else the value.
     /// Every difference must satisfy `-2^bits <= d < 2^bits` (it is sign-decomposed).
     Reduce { max: bool, arg: bool, strict: bool, offsets: Vec<usize>, idx: Vec<u32>, one: i64 },
-    /// A lookup table: `u = rescale(x, shift)` (range-checked when `shift > 0`), clamped
-    /// to `[lo, lo + len - 1]` on the sides whose flag is set; `out = values[u - lo]`.
-    /// An input outside the table on a side without clamping has no witness.
-    Table { shift: u32, lo: i64, clamp_lo: bool, clamp_hi: bool, values: Vec<i64> },
+    /// A lookup table of a point-wise function, optionally interpolating between entries
+    /// (see [`table::TableOp`]).
+    Table(table::TableOp),
     /// `out = sign(b) * floor((2 * a * 2^scale + |b|) / (2|b|))` element-wise over inputs
     /// `a` and `b` (round half up of `a * 2^scale / |b|`); `b = 0` has no witness,
     /// `|b| <= 2^bits` and the quotient is range-checked. With `positive` the divisor must
@@ -75,7 +74,7 @@ impl QOp {
             QOp::Select { .. } => "select",
             QOp::Const { .. } => "const",
             QOp::Reduce { .. } => "reduce",
-            QOp::Table { .. } => "table",
+            QOp::Table(_) => "table",
             QOp::Div { .. } => "div",
             QOp::Cmp { .. } => "cmp",
         }

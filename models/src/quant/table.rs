@@ -1,16 +1,108 @@
 //! Lookup tables for point-wise functions, generated from the plain `f64` function over
 //! a calibrated input range.
 //!
-//! The input `x` (scale `s`) is rounded to the table resolution `t <= s`
-//! (`u = rescale(x, s - t)`), and the table holds `round(f(u / 2^t) * 2^s)` for
-//! `u in lo..=hi`. Outside the table a side is either
+//! The input `x` (scale `s`) is brought to the table resolution `t <= s` and the table
+//! holds `round(f(u / 2^t) * 2^s)` for `u in lo..=hi`. With `t < s` the table
+//! *interpolates*: `u = floor(x / 2^(s - t))`, and the remainder moves the output along
+//! the straight line to the next entry, so the error is that of the line (second order
+//! in the step) rather than of the step. Outside the table a side is either
 //! - *clamped*, only where `f` has saturated: every input beyond the edge has the same
 //!   quantized output as the edge (checked far out), so clamping loses nothing; or
 //! - *rejected*: the circuit's lookup has no entry, so no proof exists, and the
 //!   interpreter reports the node and the calibrated range.
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{ModelError, Result};
-use crate::quant::QOp;
+use crate::quant::{rescale, QOp};
+
+/// A lookup table over inputs `x` at the activation scale.
+///
+/// Without `interpolate`: `u = rescale(x, shift)` (rounded; range-checked when
+/// `shift > 0`), clamped to `[lo, hi]` (`hi = lo + len - 1`) on the sides whose flag is
+/// set, and `out = values[u - lo]`.
+///
+/// With `interpolate` (and `shift > 0`): `u = floor(x / 2^shift)` (range-checked) and
+/// `r = x - u * 2^shift`; `u` is clamped as above and
+/// `out = values[i] + rescale(slope(i) * r, shift)` for `i = u - lo`, with
+/// `slope(i) = values[i + 1] - values[i]` and `0` for the last entry. Clamping keeps `r`,
+/// so a clamped side's edge entry has slope 0: the last always, the first by
+/// construction in [`build`] (`values[0] == values[1]`).
+///
+/// An input outside the table on a side without clamping has no witness.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableOp {
+    pub shift: u32,
+    pub lo: i64,
+    pub clamp_lo: bool,
+    pub clamp_hi: bool,
+    pub values: Vec<i64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interpolate: bool,
+}
+
+impl TableOp {
+    /// A table read at the input's own resolution (no rescale, no interpolation).
+    pub fn exact(lo: i64, clamp_lo: bool, clamp_hi: bool, values: Vec<i64>) -> TableOp {
+        TableOp { shift: 0, lo, clamp_lo, clamp_hi, values, interpolate: false }
+    }
+
+    /// The last input with an entry.
+    pub fn hi(&self) -> i64 {
+        self.lo + self.values.len() as i64 - 1
+    }
+
+    /// Whether outputs interpolate between entries (needs a rescale to step between).
+    pub fn interpolates(&self) -> bool {
+        self.interpolate && self.shift > 0
+    }
+
+    /// `values[i + 1] - values[i]`, and 0 for the last entry.
+    pub fn slope(&self, i: usize) -> i64 {
+        self.values.get(i + 1).map_or(0, |next| next - self.values[i])
+    }
+
+    /// Bits of the range check on the interpolation step `rescale(slope * r, shift)`:
+    /// the step lies in `[-B, B]` for `B` the largest `|slope|`, so `step + B` is checked
+    /// in this many bits (at least one).
+    pub fn step_bits(&self) -> u32 {
+        (128 - (2 * self.slope_bound() as u128).leading_zeros()).max(1)
+    }
+
+    /// The largest `|slope(i)|`.
+    pub fn slope_bound(&self) -> i64 {
+        (0..self.values.len()).map(|i| self.slope(i).abs()).max().unwrap_or(0)
+    }
+
+    /// The table input `u` and the remainder `r` that interpolation uses (0 without it).
+    pub fn split(&self, x: i128) -> (i128, i128) {
+        if self.interpolates() {
+            let d = 1i128 << self.shift;
+            (x.div_euclid(d), x.rem_euclid(d))
+        } else {
+            (rescale(x, self.shift), 0)
+        }
+    }
+
+    /// The entry index of `u` after clamping, or `None` outside an unclamped side.
+    pub fn index(&self, u: i128) -> Option<usize> {
+        index(u.clamp(i64::MIN as i128, i64::MAX as i128) as i64, self.lo, self.values.len(), self.clamp_lo, self.clamp_hi)
+    }
+
+    /// The interpolation step from entry `i` for remainder `r`.
+    pub fn step(&self, i: usize, r: i128) -> i128 {
+        if self.interpolates() {
+            rescale(self.slope(i) as i128 * r, self.shift)
+        } else {
+            0
+        }
+    }
+
+    /// The output for entry `i` and remainder `r`.
+    pub fn output(&self, i: usize, r: i128) -> i64 {
+        (self.values[i] as i128 + self.step(i, r)) as i64
+    }
+}
 
 /// Where a table may be placed: the calibrated input range and the domain of `f`.
 #[derive(Clone, Copy, Debug)]
@@ -73,6 +165,10 @@ pub fn build(f: &dyn Fn(f64) -> f64, req: TableRequest, scale: u32, bits: u32, t
         };
         let lo_sat = edge(sat_lo, cmin.min(0.0), -1.0);
         let hi_sat = edge(sat_hi, cmax.max(0.0), 1.0);
+        let interpolate = t < scale;
+        // An interpolating table clamped below starts one entry early with the edge's
+        // value, so its first slope is 0 (inputs clamped to it keep their remainder).
+        let lo_sat = lo_sat.map(|u| u - i64::from(interpolate));
         let mut lo = lo_sat.unwrap_or((wlo * res).floor() as i64);
         let mut hi = hi_sat.unwrap_or((whi * res).ceil() as i64);
         // Stay inside f's domain and the activation bound (those sides are rejected).
@@ -91,14 +187,12 @@ pub fn build(f: &dyn Fn(f64) -> f64, req: TableRequest, scale: u32, bits: u32, t
         if hi - lo + 1 > max_len {
             continue;
         }
-        let values = (lo..=hi).map(|u| qf(u as f64 / res).expect("checked above")).collect();
-        return Ok(QOp::Table {
-            shift: scale - t,
-            lo,
-            clamp_lo: lo_sat == Some(lo),
-            clamp_hi: hi_sat == Some(hi),
-            values,
-        });
+        let mut values: Vec<i64> = (lo..=hi).map(|u| qf(u as f64 / res).expect("checked above")).collect();
+        let clamp_lo = lo_sat == Some(lo);
+        if interpolate && clamp_lo && values.len() > 1 {
+            values[0] = values[1];
+        }
+        return Ok(QOp::Table(TableOp { shift: scale - t, lo, clamp_lo, clamp_hi: hi_sat == Some(hi), values, interpolate }));
     }
     Err(ModelError::Quantization(format!(
         "no lookup table of at most 2^{table_bits} entries covers the calibrated input range [{:.4}, {:.4}] \
@@ -124,45 +218,74 @@ mod tests {
         1.0 / (1.0 + (-x).exp())
     }
 
+    fn table(f: &dyn Fn(f64) -> f64, req: TableRequest, scale: u32, bits: u32, table_bits: u32) -> TableOp {
+        let QOp::Table(t) = build(f, req, scale, bits, table_bits).unwrap() else { panic!() };
+        t
+    }
+
+    /// The table's output for the float `x` at scale `s`, as a float.
+    fn eval(t: &TableOp, x: f64, s: u32) -> Option<f64> {
+        let (u, r) = t.split((x * 2f64.powi(s as i32)).round() as i128);
+        t.index(u).map(|i| t.output(i, r) as f64 / 2f64.powi(s as i32))
+    }
+
     #[test]
     fn sigmoid_table_clamps_both_saturated_sides_exactly() {
-        let QOp::Table { shift, lo, clamp_lo, clamp_hi, values } =
-            build(&sigmoid, TableRequest::calibrated(-1.0, 1.0, 2.0), 8, 16, 12).unwrap()
-        else {
-            panic!()
-        };
-        assert!(clamp_lo && clamp_hi);
-        assert_eq!(values[0], 0);
-        assert_eq!(*values.last().unwrap(), 256);
-        assert!(values.len() <= 4096);
+        let t = table(&sigmoid, TableRequest::calibrated(-1.0, 1.0, 2.0), 8, 16, 12);
+        assert!(t.clamp_lo && t.clamp_hi);
+        assert_eq!(t.values[0], 0);
+        assert_eq!(*t.values.last().unwrap(), 256);
+        assert!(t.values.len() <= 4096);
         // Far inputs map to the edges with the exact quantized output.
         for x in [-1000.0f64, -30.0, 30.0, 1000.0] {
-            let u = ((x * 256.0) as i64 + (1 << shift >> 1)) >> shift;
-            let i = index(u, lo, values.len(), clamp_lo, clamp_hi).unwrap();
-            assert_eq!(values[i], (sigmoid(x) * 256.0).round() as i64, "x = {x}");
+            assert_eq!(eval(&t, x, 8).unwrap(), (sigmoid(x) * 256.0).round() / 256.0, "x = {x}");
+        }
+    }
+
+    #[test]
+    fn interpolation_is_second_order_in_the_step_and_exact_when_saturated() {
+        let s = 16;
+        let t = table(&f64::tanh, TableRequest::calibrated(-2.0, 2.0, 2.0), s, 32, 10);
+        assert!(t.interpolates() && t.clamp_lo && t.clamp_hi, "{} entries, shift {}", t.values.len(), t.shift);
+        assert_eq!(t.slope(0), 0, "a clamped first entry is flat");
+        assert_eq!(t.slope(t.values.len() - 1), 0);
+        let step = 2f64.powi(t.shift as i32 - s as i32);
+        let nearest = TableOp { interpolate: false, ..t.clone() };
+        let (mut worst, mut worst_nearest) = (0f64, 0f64);
+        for k in -4000..=4000 {
+            let x = k as f64 / 997.0;
+            worst = worst.max((eval(&t, x, s).unwrap() - x.tanh()).abs());
+            worst_nearest = worst_nearest.max((eval(&nearest, x, s).unwrap() - x.tanh()).abs());
+        }
+        // Line error <= max|f''| h^2 / 8 (|tanh''| < 0.77), plus two roundings at 2^-s.
+        let bound = 0.77 * step * step / 8.0 + 2.0 / 2f64.powi(s as i32);
+        assert!(worst <= bound, "interpolated error {worst:.3e} > {bound:.3e} (step {step})");
+        assert!(worst * 20.0 < worst_nearest, "interpolated {worst:.3e}, nearest entry {worst_nearest:.3e}");
+        for x in [-1000.0f64, -30.0, 30.0, 1000.0] {
+            assert_eq!(eval(&t, x, s).unwrap(), x.tanh().round(), "x = {x}");
+        }
+        // The step stays inside its range check.
+        let b = t.slope_bound() as i128;
+        assert!(2 * b < 1 << t.step_bits());
+        for i in 0..t.values.len() {
+            for r in [0, 1, (1i128 << t.shift) - 1] {
+                assert!(t.step(i, r).abs() <= b);
+            }
         }
     }
 
     #[test]
     fn unbounded_function_rejects_outside_the_calibrated_range() {
-        let QOp::Table { lo, clamp_lo, clamp_hi, values, .. } =
-            build(&f64::exp, TableRequest::calibrated(0.0, 2.0, 2.0), 10, 32, 14).unwrap()
-        else {
-            panic!()
-        };
-        assert!(clamp_lo, "exp saturates at 0 on the left");
-        assert!(!clamp_hi);
-        assert!(index(lo + values.len() as i64 + 5, lo, values.len(), clamp_lo, clamp_hi).is_none());
+        let t = table(&f64::exp, TableRequest::calibrated(0.0, 2.0, 2.0), 10, 32, 14);
+        assert!(t.clamp_lo, "exp saturates at 0 on the left");
+        assert!(!t.clamp_hi);
+        assert!(t.index(t.hi() as i128 + 5).is_none());
     }
 
     #[test]
     fn sqrt_table_stays_in_its_domain() {
-        let QOp::Table { lo, values, clamp_lo, .. } =
-            build(&f64::sqrt, TableRequest::calibrated(0.1, 4.0, 2.0), 8, 24, 12).unwrap()
-        else {
-            panic!()
-        };
-        assert!(lo >= 0 && !clamp_lo);
-        assert!(values.windows(2).all(|w| w[0] <= w[1]));
+        let t = table(&f64::sqrt, TableRequest::calibrated(0.1, 4.0, 2.0), 8, 24, 12);
+        assert!(t.lo >= 0 && !t.clamp_lo);
+        assert!(t.values.windows(2).all(|w| w[0] <= w[1]));
     }
 }

@@ -10,7 +10,7 @@ use zkinfer_models::quant::{QOp, QuantGraph};
 use super::builder::{Builder, Wire};
 use super::error::Groth16Error;
 use super::field::{fr, pow2};
-use super::table::{self, TableSpec};
+use super::table;
 use super::{compare, div, ops};
 use super::public::PublicLayout;
 
@@ -38,7 +38,7 @@ pub fn check_supported(graph: &QuantGraph) -> Result<(), Groth16Error> {
             | QOp::Relu
             | QOp::Select { .. }
             | QOp::Const { .. }
-            | QOp::Table { .. }
+            | QOp::Table(_)
             | QOp::Div { .. }
             | QOp::Cmp { .. }
             | QOp::Reduce { .. } => {}
@@ -99,10 +99,7 @@ pub fn lower(b: &mut Builder, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result
             QOp::Relu => ins[0].iter().map(|x| ops::relu(b, name, x)).collect::<Result<_, _>>()?,
             QOp::Select { map } => map.iter().map(|&(s, i)| ins[s as usize][i as usize].clone()).collect(),
             QOp::Const { values } => values.iter().map(|&v| Wire::constant(v)).collect(),
-            QOp::Table { shift, lo, clamp_lo, clamp_hi, values } => {
-                let spec = TableSpec { shift: *shift, lo: *lo, clamp_lo: *clamp_lo, clamp_hi: *clamp_hi, values };
-                ins[0].iter().map(|x| table::lookup(b, name, &spec, x)).collect::<Result<_, _>>()?
-            }
+            QOp::Table(t) => ins[0].iter().map(|x| table::lookup(b, name, t, x)).collect::<Result<_, _>>()?,
             QOp::Div { scale, positive: false } => (0..node.len).map(|o| div::div(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?,
             QOp::Div { scale, positive: true } => {
                 (0..node.len).map(|o| div::div_positive(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?

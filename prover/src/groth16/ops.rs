@@ -54,6 +54,12 @@ pub fn bilinear(b: &mut Builder, node: &str, pairs: &[(&Wire, &Wire)], shift: u3
 /// elements `(acc + 2^(shift-1) - r) / 2^shift` would satisfy the equation. Uniqueness
 /// also needs `bits + shift` below the field size, checked here.
 pub fn rescale(b: &mut Builder, node: &str, acc: Wire, shift: u32) -> Result<Wire, Groth16Error> {
+    rescale_within(b, node, acc, shift, None)
+}
+
+/// [`rescale`] with the quotient checked as `-bound <= q` and `q + bound < 2^bits` for
+/// `within = Some((bound, bits))`, where the caller knows a tighter range than `bits`.
+pub fn rescale_within(b: &mut Builder, node: &str, acc: Wire, shift: u32, within: Option<(i128, u32)>) -> Result<Wire, Groth16Error> {
     if shift == 0 {
         return b.compact(acc);
     }
@@ -64,7 +70,14 @@ pub fn rescale(b: &mut Builder, node: &str, acc: Wire, shift: u32) -> Result<Wir
     let v = acc.value + (d >> 1);
     let (q, r) = (v.div_euclid(d), v.rem_euclid(d));
     let q_var = b.witness(q)?;
-    let q = b.checked(node, Wire { lc: q_var.into(), value: q, sign: None })?;
+    let q = match within {
+        None => b.checked(node, Wire { lc: q_var.into(), value: q, sign: None })?,
+        Some((bound, bits)) => {
+            let shifted = LinearCombination(vec![(Fr::from(1u8), q_var), (fr(bound), Variable::One)]);
+            b.bits(node, &shifted, q + bound, bits)?;
+            Wire { lc: q_var.into(), value: q, sign: None }
+        }
+    };
     // r = acc + 2^(shift-1) - q * 2^shift, decomposed into `shift` bits.
     let mut r_lc = acc.lc;
     r_lc.0.push((fr(d >> 1), Variable::One));

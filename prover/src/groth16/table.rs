@@ -10,27 +10,25 @@
 //! by `A_{na-1} * sum_{c >= len - (na-1) m} C_c = 0`. An input outside an unclamped side
 //! has no witness: [`Groth16Error::OutsideTable`] names the node.
 //!
+//! An interpolating table (see `TableOp`) floors the input instead, keeps the rescale's
+//! remainder `r` (its bits are already constrained), selects the slope with the same
+//! one-hot vectors (`na` more multiplications) and adds `rescale(slope * r, shift)`,
+//! whose quotient is checked in [`TableOp::step_bits`] bits.
+//!
 //! Cost per element: `m + 2 na + 4` (plus one when the last row is partial), `m`
 //! chosen to minimize it (`m ~ sqrt(2 len)`), plus `bits + shift + 3` for a rescale
-//! and `bits + 3` per clamped side.
+//! and `bits + 3` per clamped side; interpolation adds `na + shift + step_bits + 3`.
 
 use ark_bn254::Fr;
 use ark_relations::r1cs::{LinearCombination, Variable};
 
-use super::builder::{Builder, Wire};
-use super::compare::{select, sign_bit, sub};
-use super::error::Groth16Error;
-use super::field::fr;
-use super::ops;
+use zkinfer_models::quant::table::TableOp;
 
-/// A table as the gadget sees it (see `QOp::Table`).
-pub struct TableSpec<'a> {
-    pub shift: u32,
-    pub lo: i64,
-    pub clamp_lo: bool,
-    pub clamp_hi: bool,
-    pub values: &'a [i64],
-}
+use super::builder::{Builder, Wire};
+use super::compare::{diff, select, sign_bit, sub};
+use super::error::Groth16Error;
+use super::field::{fr, pow2};
+use super::ops;
 
 /// The row width `m` minimizing the lookup's constraints for a table of `len` entries
 /// (searched around `sqrt(2 len)`, where the minimum lies: `O(sqrt(len))` work).
@@ -47,35 +45,57 @@ pub fn lookup_cost(len: usize, m: usize) -> usize {
     one_hot(m) + one_hot(na) + 1 + na + 1 + usize::from(na * m > len)
 }
 
-/// `values[clamp(rescale(x, shift)) - lo]`.
-pub fn lookup(b: &mut Builder, node: &str, spec: &TableSpec, x: &Wire) -> Result<Wire, Groth16Error> {
-    let mut u = if spec.shift > 0 { ops::rescale(b, node, x.clone(), spec.shift)? } else { x.clone() };
-    let hi = spec.lo + spec.values.len() as i64 - 1;
-    if spec.clamp_lo {
-        let edge = Wire::constant(spec.lo);
+/// `f(x)` from table `t`: its entry at the clamped input, interpolated when the table
+/// does.
+pub fn lookup(b: &mut Builder, node: &str, t: &TableOp, x: &Wire) -> Result<Wire, Groth16Error> {
+    let (mut u, r) = if t.interpolates() {
+        // floor(x / 2^shift) is the rounded rescale of x - 2^(shift-1); its remainder
+        // x - u * 2^shift is the linear combination below, already range-checked.
+        let u = ops::rescale(b, node, sub(x, &Wire::constant(0), 1i128 << (t.shift - 1)), t.shift)?;
+        let scaled = LinearCombination(u.lc.iter().map(|(c, v)| (*c * pow2(t.shift), *v)).collect());
+        let r = Wire { lc: diff(&x.lc, &scaled, 0), value: x.value - (u.value << t.shift), sign: None };
+        (u, Some(r))
+    } else if t.shift > 0 {
+        (ops::rescale(b, node, x.clone(), t.shift)?, None)
+    } else {
+        (x.clone(), None)
+    };
+    let hi = t.hi();
+    if t.clamp_lo {
+        let edge = Wire::constant(t.lo);
         let (s, keep) = sign_bit(b, node, &sub(&u, &edge, 0))?;
         u = select(b, s, keep, &u, &edge)?;
     }
-    if spec.clamp_hi {
+    if t.clamp_hi {
         let edge = Wire::constant(hi);
         let (s, keep) = sign_bit(b, node, &sub(&edge, &u, 0))?;
         u = select(b, s, keep, &u, &edge)?;
     }
-    let i = u.value - spec.lo as i128;
-    let len = spec.values.len();
+    let i = u.value - t.lo as i128;
+    let len = t.values.len();
     let inside = (0..len as i128).contains(&i);
     if !inside && !b.is_setup() {
-        return Err(Groth16Error::OutsideTable { node: node.into(), value: u.value, lo: spec.lo, hi });
+        return Err(Groth16Error::OutsideTable { node: node.into(), value: u.value, lo: t.lo, hi });
     }
     let i = if inside { i as usize } else { 0 };
     let m = row_width(len);
-    lookup_at(b, &u, spec, m, i / m, i % m)
+    let mut out = lookup_at(b, &u, t, m, i / m, i % m)?;
+    let Some(r) = r else { return Ok(out.swap_remove(0)) };
+    let slope = out.pop().expect("an interpolating lookup selects the slope");
+    let value = out.pop().expect("and the value");
+    let p = b.mul(&slope, &r)?;
+    let step = ops::rescale_within(b, node, p, t.shift, Some((t.slope_bound() as i128, t.step_bits())))?;
+    let mut lc = value.lc;
+    lc.0.extend(step.lc.0);
+    lc.compactify();
+    b.compact(Wire { lc, value: value.value + step.value, sign: None })
 }
 
 /// The one-hot lookup of the clamped `u` with row `a` and column `c` supplied by the
-/// caller (tests forge them).
-pub fn lookup_at(b: &mut Builder, u: &Wire, spec: &TableSpec, m: usize, a: usize, c: usize) -> Result<Wire, Groth16Error> {
-    let len = spec.values.len();
+/// caller (tests forge them): the selected value, and for an interpolating table its
+/// slope after it.
+pub fn lookup_at(b: &mut Builder, u: &Wire, t: &TableOp, m: usize, a: usize, c: usize) -> Result<Vec<Wire>, Groth16Error> {
+    let len = t.values.len();
     let na = len.div_ceil(m);
     let rows = one_hot(b, na, a)?;
     let cols = one_hot(b, m, c)?;
@@ -83,22 +103,34 @@ pub fn lookup_at(b: &mut Builder, u: &Wire, spec: &TableSpec, m: usize, a: usize
     let mut idx = LinearCombination(Vec::with_capacity(na + m));
     idx.0.extend(rows.iter().enumerate().map(|(k, v)| (fr((k * m) as i128), *v)));
     idx.0.extend(cols.iter().enumerate().map(|(k, v)| (fr(k as i128), *v)));
-    let mut eq = super::compare::diff(&u.lc, &idx, -(spec.lo as i128));
+    let mut eq = diff(&u.lc, &idx, -(t.lo as i128));
     eq.compactify();
     b.enforce_zero(eq)?;
     if na * m > len {
         let tail = LinearCombination(cols[len - (na - 1) * m..].iter().map(|v| (Fr::from(1u8), *v)).collect());
         b.enforce(rows[na - 1].into(), tail, LinearCombination::zero())?;
     }
-    let j = a * m + c;
-    let value = spec.values.get(j).copied().unwrap_or(0) as i128;
-    let mut out = LinearCombination(Vec::with_capacity(na));
+    let slopes: Vec<i64>;
+    let mut columns: Vec<&[i64]> = vec![&t.values];
+    if t.interpolates() {
+        slopes = (0..len).map(|j| t.slope(j)).collect();
+        columns.push(&slopes);
+    }
+    columns.into_iter().map(|column| select_entry(b, &rows, &cols, column, m, a * m + c)).collect()
+}
+
+/// `sum_a A_a * (sum_c C_c * column[a*m + c])`: one multiplication per row with a
+/// non-zero entry; `j` is the selected index (for the witness).
+fn select_entry(b: &mut Builder, rows: &[Variable], cols: &[Variable], column: &[i64], m: usize, j: usize) -> Result<Wire, Groth16Error> {
+    let value = column.get(j).copied().unwrap_or(0) as i128;
+    let a = j / m;
+    let mut out = LinearCombination(Vec::with_capacity(rows.len()));
     let mut partial = 0i128;
     for (r, row) in rows.iter().enumerate() {
         let t: LinearCombination<Fr> = LinearCombination(
             cols.iter()
                 .enumerate()
-                .filter_map(|(k, col)| spec.values.get(r * m + k).filter(|v| **v != 0).map(|v| (fr(*v as i128), *col)))
+                .filter_map(|(k, col)| column.get(r * m + k).filter(|v| **v != 0).map(|v| (fr(*v as i128), *col)))
                 .collect(),
         );
         if t.is_empty() {
