@@ -309,7 +309,8 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
 ///
 /// Without a MAC width given, the plain layout (halo2-base's inner product) is searched
 /// first: a circuit that fits below `mac_min_k` keeps it alone, for the cheapest
-/// verifier. Otherwise proving time dominates: for each width of [`MAC_WIDTHS`] the
+/// verifier. Otherwise proving time dominates: the plain layout at a smaller `k` with
+/// the large column budget, and for each width of [`MAC_WIDTHS`] the
 /// smallest `k` that fits, and each larger `k` with fewer MAC groups (down to one: a
 /// smaller verifier), join the plain layout, ordered by [`prove_cost`] or, optimizing
 /// for gas, by [`verifier_cost`].
@@ -327,7 +328,14 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
         Ok(p) if p.stats.k < opts.mac_min_k => return Ok(vec![p]),
         Ok(p) => {
             let below: Vec<u32> = ks.iter().copied().filter(|&k| k <= p.stats.k).collect();
-            (vec![p], below)
+            // Proving time matters from here on: the plain layout may also take the
+            // large column budget below `large_k`, if that saves a k.
+            let wide = PlanOptions { max_advice: opts.max_advice.max(opts.max_advice_large), ..opts.clone() };
+            let mut found = vec![p];
+            if let Ok(q) = search::<F>(graph, inputs, &wide, &below[..below.len() - 1], 0) {
+                found.push(q);
+            }
+            (found, below)
         }
         Err(CircuitError::TooLarge { .. }) => (Vec::new(), ks.clone()),
         Err(e) => return Err(e),

@@ -84,6 +84,23 @@ fn planner_uses_the_mac_gate_only_where_proving_time_dominates() {
 }
 
 #[test]
+fn plain_layout_may_widen_to_save_a_k_where_proving_time_dominates() {
+    use zkinfer_circuits::plan_candidates;
+    let (quant, qin) = common::quantized("1l_mlp");
+    let narrow = plan::<Fr>(&quant, &qin, &PlanOptions { mac_width: Some(0), ..Default::default() }).unwrap();
+    let columns = |p: &zkinfer_circuits::Plan| p.stats.num_advice + p.stats.num_lookup_advice;
+    assert!(columns(&narrow) <= PlanOptions::default().max_advice);
+    // With no threshold proving time matters at every k: a wider plain shape one k down
+    // joins the candidates, inside the large budget.
+    let all = plan_candidates::<Fr>(&quant, &qin, &PlanOptions { mac_min_k: 0, ..Default::default() }).unwrap();
+    let wide: Vec<_> = all.iter().filter(|p| p.stats.mac_width == 0 && p.stats.k < narrow.stats.k).collect();
+    assert!(!wide.is_empty(), "no wider plain shape below k = {}", narrow.stats.k);
+    for p in wide {
+        assert!(columns(p) > columns(&narrow) && columns(p) <= PlanOptions::default().max_advice_large, "{:?}", p.stats);
+    }
+}
+
+#[test]
 fn planner_ranks_shapes_by_proving_time_or_by_gas() {
     use zkinfer_circuits::layout::{verifier_cost, Optimize};
     use zkinfer_circuits::plan_candidates;
