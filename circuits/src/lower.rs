@@ -132,7 +132,7 @@ pub fn lower<F: ScalarField>(
                     .collect(),
                 QOp::Table(op) => {
                     // Tags are node positions + 1: fixed by the graph, the same at keygen and proving.
-                    let spec = TableSpec { tag: n + 1, op };
+                    let spec = TableSpec::new(n + 1, op);
                     tables.add_table(spec.tag, op);
                     ins[0].iter().map(|&x| table::lookup(ctx, chips, &tables, &spec, x)).collect()
                 }

@@ -66,7 +66,7 @@ fn reference(t: &TableOp, x: i64) -> Option<i64> {
 fn lookups(t: &TableOp, xs: &[i64]) -> Outcome {
     run(|ctx, chips, tables| {
         tables.add_table(1, t);
-        let spec = TableSpec { tag: 1, op: t };
+        let spec = TableSpec::new(1, t);
         xs.iter().map(|&x| {
             let c = io::checked_input(ctx, chips, x);
             table::lookup(ctx, chips, tables, &spec, c)
@@ -109,7 +109,7 @@ fn forged_chain(x: i64, u: i128, r: i128, slope: Option<i128>, step: Option<i128
         let (uc, rc) = linear::rescale_parts_with(ctx, chips, xc, t.shift, u, r, Quotient::Signed);
         let i = t.index(u).unwrap();
         let [v, s] = table::lookup_with(ctx, chips, tables, 1, uc, t.values[i] as i128, slope.unwrap_or(t.slope(i) as i128));
-        let q = table::interpolation_step(ctx, chips, &t, s, rc, step.unwrap_or(t.step(i, r)));
+        let q = table::interpolation_step(ctx, chips, &TableSpec::new(1, &t), s, rc, step.unwrap_or(t.step(i, r)));
         vec![chips.gate().add(ctx, v, q)]
     })
     .1

@@ -40,7 +40,7 @@ const TAG_SHIFT: u32 = 72;
 /// Columns of a table row (and of each lookup set): key, value and slope.
 pub const TABLE_WIDTH: usize = 3;
 
-/// Columns of the table lookup: the fixed table and the lookup-enabled advice pairs.
+/// Columns of the table lookup: the fixed table and the lookup-enabled advice triples.
 #[derive(Clone, Debug)]
 pub struct TableConfig {
     pub table: [Column<Fixed>; TABLE_WIDTH],
@@ -117,10 +117,18 @@ pub fn key<F: ScalarField>(tag: usize, u: i64) -> F {
     fe::<F>((tag as i128) << TAG_SHIFT) + fe::<F>(u as i128)
 }
 
-/// A table as the chip sees it: its tag and its op.
+/// A table as the chip sees it: its tag, its op and the range check of its
+/// interpolation step (computed once per table, not per element).
 pub struct TableSpec<'a> {
     pub tag: usize,
     pub op: &'a TableOp,
+    step_check: Quotient,
+}
+
+impl<'a> TableSpec<'a> {
+    pub fn new(tag: usize, op: &'a TableOp) -> TableSpec<'a> {
+        TableSpec { tag, op, step_check: Quotient::Within { bound: op.slope_bound() as i128, bits: op.step_bits() } }
+    }
 }
 
 /// `f(x)` from table `spec.tag`: its entry at the clamped input, interpolated when the
@@ -142,7 +150,7 @@ pub fn lookup<F: ScalarField>(
         Some(r) => {
             let rv = to_i128(r.value()).unwrap_or(0);
             let step = j.map_or(0, |j| t.step(j, rv));
-            let q = interpolation_step(ctx, chips, t, slope, r, step);
+            let q = interpolation_step(ctx, chips, spec, slope, r, step);
             chips.gate().add(ctx, v, q)
         }
         None => v,
@@ -185,16 +193,15 @@ pub fn clamped_index<F: ScalarField>(
 pub fn interpolation_step<F: ScalarField>(
     ctx: &mut Context<F>,
     chips: &Chips<F>,
-    t: &TableOp,
+    spec: &TableSpec,
     slope: AssignedValue<F>,
     r: AssignedValue<F>,
     step: i128,
 ) -> AssignedValue<F> {
-    let half = 1i128 << (t.shift - 1);
-    let acc = chips.gate().mul_add(ctx, slope, r, Constant(fe(half)));
-    let rem = to_i128(acc.value()).unwrap_or(0) - (step << t.shift);
-    let check = Quotient::Within { bound: t.slope_bound() as i128, bits: t.step_bits() };
-    linear::rescale_parts_with(ctx, chips, acc, t.shift, step, rem, check).0
+    let shift = spec.op.shift;
+    let acc = chips.gate().mul_add(ctx, slope, r, Constant(fe(1i128 << (shift - 1))));
+    let rem = to_i128(acc.value()).unwrap_or(0) - (step << shift);
+    linear::rescale_parts_with(ctx, chips, acc, shift, step, rem, spec.step_check).0
 }
 
 /// Looks up `(key(tag, u), value, slope)` with a caller-supplied value and slope (tests
