@@ -4,6 +4,7 @@
 use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
 use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
 use halo2_base::{AssignedValue, Context};
+use zkinfer_circuits::chips::linear::Quotient;
 use zkinfer_circuits::chips::{io, linear, relu, Chips};
 use zkinfer_circuits::field::{fe, to_i128};
 use zkinfer_circuits::layout::BLINDING_ROWS;
@@ -92,7 +93,7 @@ fn forged_rescale_quotient_fails_the_remainder_lookup() {
             let v = 3000i128 + 4; // acc plus the rounding constant of shift 3
             let acc = linear::linear(ctx, chips, &[(acc, 1)], 4, 0);
             let (q, rem) = (v.div_euclid(8), v.rem_euclid(8));
-            vec![linear::rescale_with(ctx, chips, acc, 3, q + 1, rem - 8)]
+            vec![linear::rescale_parts_with(ctx, chips, acc, 3, q + 1, rem - 8, Quotient::Signed).0]
         },
         |_| {},
     );
@@ -106,7 +107,7 @@ fn tampered_remainder_fails_the_gate() {
             let x = io::checked_input(ctx, chips, 1001);
             let acc = linear::linear(ctx, chips, &[(x, 1)], 0, 0);
             let v = 1001i128;
-            vec![linear::rescale_with(ctx, chips, acc, 3, v.div_euclid(8), v.rem_euclid(8) + 1)]
+            vec![linear::rescale_parts_with(ctx, chips, acc, 3, v.div_euclid(8), v.rem_euclid(8) + 1, Quotient::Signed).0]
         },
         |_| {},
     );

@@ -115,22 +115,7 @@ pub fn rescale<F: ScalarField>(
     acc: AssignedValue<F>,
     shift: u32,
 ) -> AssignedValue<F> {
-    let v = to_i128(acc.value()).unwrap_or(0);
-    let d = 1i128 << shift;
-    rescale_with(ctx, chips, acc, shift, v.div_euclid(d), v.rem_euclid(d))
-}
-
-/// [`rescale`] with the quotient and remainder supplied by the caller: honest callers
-/// pass `acc.div_euclid(2^shift)`; tests pass forged pairs to show they are rejected.
-pub fn rescale_with<F: ScalarField>(
-    ctx: &mut Context<F>,
-    chips: &Chips<F>,
-    acc: AssignedValue<F>,
-    shift: u32,
-    q: i128,
-    r: i128,
-) -> AssignedValue<F> {
-    rescale_cells(ctx, chips, Existing(acc), shift, q, r, Quotient::Signed)[1]
+    rescale_parts(ctx, chips, acc, shift, Quotient::Signed).0
 }
 
 /// How a rescale's quotient is range-checked.
@@ -143,7 +128,8 @@ pub enum Quotient {
 }
 
 /// `floor(acc / 2^shift)` and its remainder, with the quotient checked as `check` says
-/// and supplied, with the remainder, by the caller (tests forge them).
+/// and supplied, with the remainder, by the caller: honest callers pass
+/// `acc.div_euclid(2^shift)`; tests pass forged pairs to show they are rejected.
 pub fn rescale_parts_with<F: ScalarField>(
     ctx: &mut Context<F>,
     chips: &Chips<F>,
