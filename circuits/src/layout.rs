@@ -34,6 +34,16 @@ pub struct PlanOptions {
     pub max_advice_large: usize,
     /// The `k` from which `max_advice_large` applies.
     pub large_k: u32,
+    /// Column budget of the wider plain shapes the planner also weighs, by proving cost,
+    /// for a circuit that needs `k >= large_k` within `max_advice_large`: there the
+    /// proof takes seconds and a few more commitments are a small part of the gas.
+    #[serde(default = "default_max_advice_wide")]
+    pub max_advice_wide: usize,
+    /// A wider plain shape is weighed only when its [`gas_estimate`] is at most this
+    /// factor times the narrow shape's: more columns must not make the verifier much
+    /// dearer (they do for a small verifier, hardly for one that many instances dominate).
+    #[serde(default = "default_wide_gas_slack")]
+    pub wide_gas_slack: f64,
     pub min_k: u32,
     pub max_k: u32,
     /// Use exactly this `k`.
@@ -96,12 +106,22 @@ fn default_mac_min_k() -> u32 {
     14
 }
 
+fn default_max_advice_wide() -> usize {
+    24
+}
+
+fn default_wide_gas_slack() -> f64 {
+    1.1
+}
+
 impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
             max_advice: 3,
             max_advice_large: 6,
             large_k: 16,
+            max_advice_wide: default_max_advice_wide(),
+            wide_gas_slack: default_wide_gas_slack(),
             min_k: 6,
             max_k: 23,
             k: None,
@@ -142,6 +162,9 @@ pub struct LayoutStats {
     pub mac_rows: usize,
     #[serde(default)]
     pub mac_sets: usize,
+    /// Public instances (field elements), which the verifier reads and evaluates.
+    #[serde(default)]
+    pub instances: usize,
 }
 
 impl LayoutStats {
@@ -197,6 +220,7 @@ fn try_k<F: ScalarField>(
         .use_instance_columns(1);
     let (_, Gadgets { tables, macs }) = synthesize_model(&mut builder, graph, inputs, visibility, mac_width)?;
     let stats = builder.statistics();
+    let instances = builder.assigned_instances.iter().map(Vec::len).sum();
     let params = builder.calculate_params(Some(BLINDING_ROWS));
     let advice_cells: usize = stats.gate.total_advice_per_phase.iter().sum();
     let lookup_cells: usize = stats.total_lookup_advice_per_phase.iter().sum();
@@ -234,6 +258,7 @@ fn try_k<F: ScalarField>(
         mac_width: if lengths.is_empty() { 0 } else { mac_width },
         mac_rows,
         mac_sets,
+        instances,
     };
     let degree = s.degree();
     Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets, degree }, s))
@@ -267,6 +292,15 @@ pub fn verifier_cost(s: &LayoutStats) -> u64 {
     // halo2-base's gate selectors, one per gate column, compress into a few fixed columns.
     let fixed = a.fixed + s.num_advice.div_ceil(3);
     (s.advice_columns() + fixed + s.permutation_columns() + a.products + 3 * a.lookups + a.degree) as u64
+}
+
+/// A rough EVM gas estimate of the shape's verifier: a fixed part (the pairing, the
+/// transaction, the transcript), about 6,500 per [`verifier_cost`] commitment and about
+/// 3,500 per public instance (calldata, its Lagrange evaluation and the code that grows
+/// with it). Fitted to the verifiers of `benches/results`; used only to bound how much a
+/// wider shape may add.
+pub fn gas_estimate(s: &LayoutStats) -> u64 {
+    250_000 + 6_500 * verifier_cost(s) + 3_500 * s.instances as u64
 }
 
 /// [`prove_cost`] times [`verifier_cost`]: what [`Optimize::Balanced`] ranks by.
@@ -309,8 +343,10 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
 ///
 /// Without a MAC width given, the plain layout (halo2-base's inner product) is searched
 /// first: a circuit that fits below `mac_min_k` keeps it alone, for the cheapest
-/// verifier. Otherwise proving time dominates: the plain layout at a smaller `k` with
-/// the large column budget, and for each width of [`MAC_WIDTHS`] the
+/// verifier. Otherwise proving time dominates: the plain layout at each smaller `k` it
+/// fits within the large column budget (the wide one when it needed `k >= large_k`)
+/// where that adds little gas ([`PlanOptions::wide_gas_slack`]), and for each width of
+/// [`MAC_WIDTHS`] the
 /// smallest `k` that fits, and each larger `k` with fewer MAC groups (down to one: a
 /// smaller verifier), join the plain layout, ordered by [`prove_cost`] or, optimizing
 /// for gas, by [`verifier_cost`].
@@ -329,11 +365,17 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
         Ok(p) => {
             let below: Vec<u32> = ks.iter().copied().filter(|&k| k <= p.stats.k).collect();
             // Proving time matters from here on: the plain layout may also take the
-            // large column budget below `large_k`, if that saves a k.
-            let wide = PlanOptions { max_advice: opts.max_advice.max(opts.max_advice_large), ..opts.clone() };
+            // large column budget below `large_k`, and the wide one from there on, at
+            // every k it saves.
+            let budget = if p.stats.k >= opts.large_k { opts.max_advice_wide } else { opts.max_advice_large };
+            let budget = budget.max(opts.max_advice);
+            let wide = PlanOptions { max_advice: budget, max_advice_large: budget, ..opts.clone() };
+            let (plain_k, gas_cap) = (p.stats.k, gas_estimate(&p.stats) as f64 * opts.wide_gas_slack);
             let mut found = vec![p];
             if let Ok(q) = search::<F>(graph, inputs, &wide, &below[..below.len() - 1], 0) {
-                found.push(q);
+                let first = q.stats.k;
+                let more = (first + 1..plain_k).filter_map(|k| search::<F>(graph, inputs, &wide, &[k], 0).ok());
+                found.extend(std::iter::once(q).chain(more).filter(|w| gas_estimate(&w.stats) as f64 <= gas_cap));
             }
             (found, below)
         }

@@ -91,12 +91,45 @@ fn plain_layout_may_widen_to_save_a_k_where_proving_time_dominates() {
     let columns = |p: &zkinfer_circuits::Plan| p.stats.num_advice + p.stats.num_lookup_advice;
     assert!(columns(&narrow) <= PlanOptions::default().max_advice);
     // With no threshold proving time matters at every k: a wider plain shape one k down
-    // joins the candidates, inside the large budget.
-    let all = plan_candidates::<Fr>(&quant, &qin, &PlanOptions { mac_min_k: 0, ..Default::default() }).unwrap();
+    // joins the candidates, inside the large budget (whatever gas it adds, here).
+    let all = plan_candidates::<Fr>(&quant, &qin, &PlanOptions { mac_min_k: 0, wide_gas_slack: 100.0, ..Default::default() }).unwrap();
     let wide: Vec<_> = all.iter().filter(|p| p.stats.mac_width == 0 && p.stats.k < narrow.stats.k).collect();
     assert!(!wide.is_empty(), "no wider plain shape below k = {}", narrow.stats.k);
     for p in wide {
         assert!(columns(p) > columns(&narrow) && columns(p) <= PlanOptions::default().max_advice_large, "{:?}", p.stats);
+    }
+}
+
+#[test]
+fn from_large_k_the_plain_layout_is_weighed_at_every_k_the_wide_budget_saves() {
+    use zkinfer_circuits::layout::gas_estimate;
+    use zkinfer_circuits::plan_candidates;
+    let (quant, qin) = common::quantized("4l_relu_conv_fc");
+    // Every k counts as large here, so the wide budget applies; any gas is accepted.
+    let opts = PlanOptions { mac_min_k: 0, large_k: 0, wide_gas_slack: 100.0, ..Default::default() };
+    let narrow = plan::<Fr>(&quant, &qin, &PlanOptions { mac_width: Some(0), ..opts.clone() }).unwrap();
+    let columns = |p: &zkinfer_circuits::Plan| p.stats.num_advice + p.stats.num_lookup_advice;
+    let all = plan_candidates::<Fr>(&quant, &qin, &opts).unwrap();
+    let mut ks: Vec<u32> = all.iter().filter(|p| p.stats.mac_width == 0).map(|p| p.stats.k).collect();
+    ks.sort();
+    let lo = ks[0];
+    assert!(lo < narrow.stats.k, "no wider plain shape below k = {}", narrow.stats.k);
+    assert_eq!(ks, (lo..=narrow.stats.k).collect::<Vec<_>>(), "one plain shape per k");
+    for p in all.iter().filter(|p| p.stats.mac_width == 0) {
+        assert!(columns(p) <= opts.max_advice_wide, "{:?}", p.stats);
+    }
+    // With the default slack a wider shape may add at most 10% to the estimated gas:
+    // this model's verifier is mostly commitments, so the widest shapes drop out.
+    let slack = PlanOptions { wide_gas_slack: 1.1, ..opts.clone() };
+    let kept: Vec<_> = plan_candidates::<Fr>(&quant, &qin, &slack).unwrap().into_iter().filter(|p| p.stats.mac_width == 0).collect();
+    assert!(kept.len() < ks.len(), "{} of {} plain shapes kept", kept.len(), ks.len());
+    for p in &kept {
+        assert!(gas_estimate(&p.stats) as f64 <= 1.1 * gas_estimate(&narrow.stats) as f64, "{:?}", p.stats);
+    }
+    // An explicit budget (the CLI's --max-advice sets all three) caps the wide shapes too.
+    let capped = PlanOptions { max_advice: 4, max_advice_large: 4, max_advice_wide: 4, ..opts };
+    for p in plan_candidates::<Fr>(&quant, &qin, &capped).unwrap().iter().filter(|p| p.stats.mac_width == 0) {
+        assert!(columns(p) <= 4, "{:?}", p.stats);
     }
 }
 

@@ -115,6 +115,7 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
         plan: PlanOptions {
             max_advice: flags.max_advice.unwrap_or(PlanOptions::default().max_advice),
             max_advice_large: flags.max_advice.unwrap_or(PlanOptions::default().max_advice_large),
+            max_advice_wide: flags.max_advice.unwrap_or(PlanOptions::default().max_advice_wide),
             max_k: flags.max_k,
             k: flags.k,
             visibility: VisibilityConfig { inputs: flags.input_visibility, outputs: flags.output_visibility, params: flags.param_visibility },

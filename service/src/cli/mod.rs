@@ -33,8 +33,10 @@ pub struct CompileFlags {
     /// Largest k the planner may choose.
     #[arg(long, default_value_t = 23)]
     pub max_k: u32,
-    /// Most advice columns, lookup columns included: 2 gives the least gas, 6 the fastest
-    /// proofs. Default: 3 below k = 16, 6 from there on.
+    /// Most advice columns, lookup columns included: few give the least gas, more the
+    /// fastest proofs. Default: 3 below k = 16 and 6 from there on; a circuit that needs
+    /// k >= 14 (16) that way may also take up to 6 (24) columns at a smaller k, when its
+    /// estimated proving time is lower.
     #[arg(long)]
     pub max_advice: Option<usize>,
     /// Terms per row of the multiply-accumulate gate for dense layers (0: never use it).
