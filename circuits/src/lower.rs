@@ -8,7 +8,7 @@ use zkinfer_models::quant::{ParamRef, ParamSlot, QOp, QuantGraph};
 
 use crate::chips::mac::Macs;
 use crate::chips::table::{self, TableSpec, Tables};
-use crate::chips::{compare, div, io, linear, relu, Chips};
+use crate::chips::{compare, div, io, linear, relu, sqrt, Chips};
 use crate::error::CircuitError;
 use crate::field::{fe, ScalarField};
 use crate::visibility::ParamVisibility;
@@ -138,6 +138,7 @@ pub fn lower<F: ScalarField>(
                 }
                 QOp::Div { scale, positive: false } => (0..node.len).map(|o| div::div(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),
                 QOp::Div { scale, positive: true } => (0..node.len).map(|o| div::div_positive(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),
+                QOp::Sqrt { scale, offset } => ins[0].iter().map(|&x| sqrt::sqrt(ctx, chips, x, *scale, *offset)).collect(),
                 QOp::Cmp { eq, one } => (0..node.len)
                     .map(|o| {
                         if *eq {

@@ -8,7 +8,7 @@ use halo2_base::{AssignedValue, Context};
 use halo2_base::gates::GateInstructions;
 use zkinfer_circuits::chips::linear::{self, Quotient};
 use zkinfer_circuits::chips::table::{self, TableSpec, Tables};
-use zkinfer_circuits::chips::{compare, div, io, Chips};
+use zkinfer_circuits::chips::{compare, div, io, sqrt, Chips};
 use zkinfer_models::quant::table::TableOp;
 use zkinfer_circuits::field::to_i128;
 use zkinfer_circuits::layout::BLINDING_ROWS;
@@ -159,6 +159,34 @@ fn an_entry_of_another_table_is_not_accepted() {
         let x = io::checked_input(ctx, chips, 0);
         let (u, _) = table::clamped_index(ctx, chips, &t, x);
         vec![table::lookup_with(ctx, chips, tables, 1, u, 100, 0)[0]]
+    });
+    assert!(fails_with(&r, "lookup"), "{r:?}");
+}
+
+#[test]
+fn square_root_is_exact_and_a_forged_root_fails() {
+    // x at scale 4 (BITS = 16): y = floor(sqrt((x + 1) * 2^4)).
+    let xs = [0i64, 1, 2, 15, 16, 100, 1000, 32000];
+    let (out, r) = run(|ctx, chips, _| {
+        xs.iter().map(|&x| {
+            let c = io::checked_input(ctx, chips, x);
+            sqrt::sqrt(ctx, chips, c, 4, 1)
+        }).collect()
+    });
+    r.unwrap();
+    let want: Vec<i128> = xs.iter().map(|&x| zkinfer_models::quant::isqrt((x as i128 + 1) << 4).unwrap()).collect();
+    assert_eq!(out, want);
+    for forged in [want[5] - 1, want[5] + 1] {
+        let (_, r) = run(|ctx, chips, _| {
+            let c = io::checked_input(ctx, chips, xs[5]);
+            vec![sqrt::sqrt_with(ctx, chips, c, 4, 1, forged)]
+        });
+        assert!(fails_with(&r, "lookup"), "root {forged} for {} accepted: {r:?}", want[5]);
+    }
+    // A negative radicand has no root.
+    let (_, r) = run(|ctx, chips, _| {
+        let c = io::checked_input(ctx, chips, -5);
+        vec![sqrt::sqrt(ctx, chips, c, 4, 1)]
     });
     assert!(fails_with(&r, "lookup"), "{r:?}");
 }

@@ -2,7 +2,7 @@
 //! Circuit witnesses must equal its values exactly.
 
 use crate::error::{ModelError, Result};
-use crate::quant::{rescale, QOp, QuantGraph};
+use crate::quant::{isqrt, rescale, sqrt_bits, QOp, QuantGraph};
 
 /// Every value of one run of the quantized graph.
 #[derive(Clone, Debug, PartialEq)]
@@ -168,6 +168,25 @@ pub fn run(g: &QuantGraph, inputs: &[Vec<i64>]) -> Result<Trace> {
                 .map(|o| {
                     let (a, b) = (ins[0][o] as i128, ins[1][o] as i128);
                     Ok(if *eq { (a == b) as i64 * one } else { sign_bit(g, &node.name, b - a - 1)? as i64 * one })
+                })
+                .collect::<Result<_>>()?,
+            QOp::Sqrt { scale, offset } => ins[0]
+                .iter()
+                .map(|&x| {
+                    let a = (x as i128 + *offset as i128) << scale;
+                    match isqrt(a) {
+                        Some(y) if y >> sqrt_bits(g.bits, *scale) == 0 => Ok(y as i64),
+                        Some(_) => Err(ModelError::Quantization(format!(
+                            "node `{}`: the square root of {} exceeds the checked range; raise --bits",
+                            node.name,
+                            g.dequantize(x)
+                        ))),
+                        None => Err(ModelError::Quantization(format!(
+                            "node `{}`: square root of a negative value ({})",
+                            node.name,
+                            g.dequantize((x as i128 + *offset as i128) as i64)
+                        ))),
+                    }
                 })
                 .collect::<Result<_>>()?,
         };

@@ -228,3 +228,34 @@ fn positive_division_matches_and_a_negative_divisor_is_rejected() {
     div::div_positive_with(&mut b, "d", &x, &y, 4, n / 6, n % 6).unwrap();
     assert!(!cs.is_satisfied().unwrap(), "a negative divisor was accepted");
 }
+
+#[test]
+fn square_root_matches_and_a_forged_root_is_rejected() {
+    use zkinfer_prover::groth16::sqrt::{sqrt, sqrt_with};
+    for x in [0i128, 1, 7, 100, 2000] {
+        let (cs, mut b) = builder();
+        let w = input(&mut b, x);
+        let y = sqrt(&mut b, "s", &w, 6, 3).unwrap();
+        assert_eq!(Some(y.value), zkinfer_models::quant::isqrt((x + 3) << 6), "x = {x}");
+        assert!(cs.is_satisfied().unwrap(), "x = {x}");
+    }
+    // A forged root: its remainder leaves [0, 2y], which the bit decompositions reject
+    // (the builder refuses it outside setup; the constraints refuse it when forced).
+    let honest = zkinfer_models::quant::isqrt(103 << 6).unwrap();
+    for forged in [honest - 1, honest + 1] {
+        let (_, mut b) = builder();
+        let w = input(&mut b, 100);
+        assert!(matches!(sqrt_with(&mut b, "s", &w, 6, 3, forged), Err(Groth16Error::OutOfRange { node, .. }) if node == "s"));
+    }
+    let (cs, mut b) = builder();
+    let w = input(&mut b, 100);
+    let y = sqrt(&mut b, "s", &w, 6, 3).unwrap();
+    assert!(cs.is_satisfied().unwrap());
+    let i = y.lc.iter().find(|(_, v)| v.is_witness()).map(|(_, v)| witness_index(*v)).unwrap();
+    bump(&cs, i, Fr::from(1u8));
+    assert!(!cs.is_satisfied().unwrap(), "a root one larger was accepted");
+    // A negative radicand has no witness.
+    let (_, mut b) = builder();
+    let w = input(&mut b, -10);
+    assert!(matches!(sqrt(&mut b, "s", &w, 6, 3), Err(Groth16Error::OutOfRange { .. })));
+}

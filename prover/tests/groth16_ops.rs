@@ -61,7 +61,7 @@ fn sigmoid_constraints_per_element() {
 
 #[test]
 fn every_witness_variable_is_constrained() {
-    for name in ["1l_sigmoid", "1l_eltwise_div", "less", "max"] {
+    for name in ["1l_sigmoid", "1l_eltwise_div", "less", "max", "1l_sqrt"] {
         check_every_witness_constrained(&load(name));
     }
 }

@@ -87,6 +87,7 @@ fn estimated_constraints(g: &zkinfer_models::quant::QuantGraph) -> usize {
             }
             QOp::Div { .. } => n.len * 4 * w,
             QOp::Cmp { .. } => n.len * w,
+            QOp::Sqrt { .. } => n.len * (3 * w + 40),
             QOp::Reduce { idx, .. } => idx.len() * (w + 2),
         })
         .sum()

@@ -10,6 +10,7 @@ pub mod io;
 pub mod linear;
 pub mod mac;
 pub mod relu;
+pub mod sqrt;
 pub mod table;
 
 use halo2_base::gates::{GateChip, RangeChip, RangeInstructions};

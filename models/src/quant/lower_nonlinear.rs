@@ -91,6 +91,8 @@ fn activation(b: &mut Builder, node: &Node, a: Activation) -> Result<QValueId> {
             let y = b.lin(&format!("{name}:affine"), t);
             clip(b, name, y, 0.0, 1.0)
         }
+        // Exact: y^2 <= (x * 2^s) < (y + 1)^2, no table.
+        A::Sqrt => Ok(b.emit(name, QOp::Sqrt { scale: b.s(), offset: 0 }, vec![x], n)),
         A::Pow { exponent } if exponent == 1.0 => Ok(x),
         A::Pow { exponent } if exponent == 2.0 || exponent == 3.0 => {
             let sq = b.mul(&format!("{name}:sq"), x, x);

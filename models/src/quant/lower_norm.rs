@@ -3,11 +3,11 @@
 //!
 //! - BatchNormalization: one per-channel affine `Linear`.
 //! - Layer/InstanceNormalization: `mu = mean(x)`, `c = x - mu`, `v = mean(c^2) + eps`,
-//!   `sd = sqrt(v)` (table), `y = c / sd` (Div), then the affine parameters.
+//!   `sd = sqrt(v + eps)` (exact, [`QOp::Sqrt`]), `y = c / sd` (Div), then the affine parameters.
 //! - Softmax: `m = max(x)`, `d = x - m <= 0`, `e = exp(d)` (table, clamped exactly
 //!   where exp underflows), `z = sum(e) >= 1`, `y = e / z` (Div by a positive divisor, as is `c / sd`); LogSoftmax: `d - log(z)`.
 
-use super::lower::{Builder, Terms};
+use super::lower::{q, Builder, Terms};
 use super::lower_nonlinear::reduce;
 use super::table::TableRequest;
 use super::{QOp, QValueId};
@@ -102,10 +102,9 @@ pub(super) fn lower(b: &mut Builder, node: &Node) -> Result<QValueId> {
                 t.end(0.0);
             }
             let var = b.lin(&format!("{name}:var"), t);
-            let eps = *epsilon;
-            let (vmin, vmax) = b.cal.inner.get(&format!("{}:var", node.name)).copied().unwrap_or((0.0, spread * spread / 4.0));
-            let req = TableRequest { min: vmin, max: vmax, headroom: b.cal.headroom, floor: 0.0, ceil: f64::INFINITY };
-            let sd = b.table(&format!("{name}:sd"), var, &move |v: f64| (v.max(0.0) + eps).sqrt(), req)?;
+            // sd = sqrt(var + eps), exact (no table).
+            let offset = q(*epsilon, b.s());
+            let sd = b.emit(&format!("{name}:sd"), QOp::Sqrt { scale: b.s(), offset }, vec![var], ng);
             let sdb = b.gather(&format!("{name}:sd_b"), sd, &group_of);
             let y = b.emit(&format!("{name}:normed"), QOp::Div { scale: b.s(), positive: true }, vec![c, sdb], n);
             let (sc, bi) = (param(1), param(2));

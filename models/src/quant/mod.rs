@@ -59,6 +59,10 @@ pub enum QOp {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         positive: bool,
     },
+    /// `out = floor(sqrt((x + offset) * 2^scale))` element-wise: the square root, at the
+    /// activation scale, of `x + offset`; exact, no table. A negative `x + offset`, or a
+    /// root of [`sqrt_bits`]`(bits, scale)` bits or more, has no witness.
+    Sqrt { scale: u32, offset: i64 },
     /// `out = one * [a < b]` (`eq = false`, with `-2^bits <= b - a - 1 < 2^bits`) or
     /// `one * [a == b]` (`eq = true`), element-wise over inputs `a` and `b`.
     Cmp { eq: bool, one: i64 },
@@ -77,6 +81,7 @@ impl QOp {
             QOp::Table(_) => "table",
             QOp::Div { .. } => "div",
             QOp::Cmp { .. } => "cmp",
+            QOp::Sqrt { .. } => "sqrt",
         }
     }
 }
@@ -153,5 +158,44 @@ pub fn rescale(v: i128, shift: u32) -> i128 {
         v
     } else {
         (v + (1i128 << (shift - 1))).div_euclid(1i128 << shift)
+    }
+}
+
+/// `floor(sqrt(a))` for `a >= 0`.
+pub fn isqrt(a: i128) -> Option<i128> {
+    if a < 0 {
+        return None;
+    }
+    let mut y = (a as f64).sqrt() as i128;
+    while y * y > a {
+        y -= 1;
+    }
+    while (y + 1) * (y + 1) <= a {
+        y += 1;
+    }
+    Some(y)
+}
+
+/// Bits of the root of a [`QOp::Sqrt`] over `bits`-bit activations at `2^scale`: the
+/// radicand is below `2^(bits + scale)`, the root below `2^sqrt_bits`, and the remainder
+/// `a - y^2 <= 2y` below `2^(sqrt_bits + 1)`.
+pub fn sqrt_bits(bits: u32, scale: u32) -> u32 {
+    (bits + scale).div_ceil(2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isqrt_is_the_floor_of_the_root() {
+        for a in (0..2000i128).chain([1 << 40, (1 << 52) - 1, (1 << 52) + 12345, i64::MAX as i128]) {
+            let y = isqrt(a).unwrap();
+            assert!(y * y <= a && a < (y + 1) * (y + 1), "a = {a}, y = {y}");
+        }
+        assert_eq!(isqrt(-1), None);
+        // The root of any radicand below 2^(bits + scale) fits sqrt_bits.
+        let (bits, scale) = (32, 20);
+        assert!(isqrt((1i128 << (bits + scale)) - 1).unwrap() >> sqrt_bits(bits, scale) == 0);
     }
 }

@@ -11,7 +11,7 @@ use super::builder::{Builder, Wire};
 use super::error::Groth16Error;
 use super::field::{fr, pow2};
 use super::table;
-use super::{compare, div, ops};
+use super::{compare, div, ops, sqrt};
 use super::public::PublicLayout;
 
 /// The wires of every value and the public values (inputs then outputs).
@@ -41,6 +41,7 @@ pub fn check_supported(graph: &QuantGraph) -> Result<(), Groth16Error> {
             | QOp::Table(_)
             | QOp::Div { .. }
             | QOp::Cmp { .. }
+            | QOp::Sqrt { .. }
             | QOp::Reduce { .. } => {}
             other => return Err(Groth16Error::UnsupportedOp { node: node.name.clone(), op: other.name().to_string() }),
         }
@@ -104,6 +105,7 @@ pub fn lower(b: &mut Builder, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result
             QOp::Div { scale, positive: true } => {
                 (0..node.len).map(|o| div::div_positive(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?
             }
+            QOp::Sqrt { scale, offset } => ins[0].iter().map(|x| sqrt::sqrt(b, name, x, *scale, *offset)).collect::<Result<_, _>>()?,
             QOp::Cmp { eq, one } => (0..node.len)
                 .map(|o| {
                     if *eq {

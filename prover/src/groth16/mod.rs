@@ -26,6 +26,7 @@ pub mod ops;
 pub mod proof;
 pub mod prover;
 pub mod public;
+pub mod sqrt;
 pub mod table;
 
 pub use circuit::{shape, synthesize, R1csShape};
