@@ -189,7 +189,7 @@ pub fn compile(
     let cost = |q: &Quantized| rank(&q.candidates[0]) as f64;
     let error = |q: &Quantized| q.chosen.tried.last().map_or(f64::INFINITY, |t| t.max_rel_error);
     let chosen = match coarse {
-        Some(coarse) if !(cost(&fine) <= cost(&coarse) * FINER_SCALE_SLACK && error(&fine) < error(&coarse)) => coarse,
+        Some(coarse) if !keep_finer(cost(&fine), cost(&coarse), error(&fine), error(&coarse)) => coarse,
         _ => fine,
     };
     let Quantized { chosen: calibration::Chosen { prepared, fidelity, .. }, qin, candidates } = chosen;
@@ -271,6 +271,12 @@ pub fn compile(
 /// A finer activation scale is kept when its best shape costs at most this much more
 /// than the coarser scale's (and its error is lower).
 const FINER_SCALE_SLACK: f64 = 1.25;
+
+/// Whether the finer scale's setting (best-shape cost and relative error) is kept over
+/// the coarser one's: at most [`FINER_SCALE_SLACK`] dearer and strictly more precise.
+pub fn keep_finer(cost_fine: f64, cost_coarse: f64, error_fine: f64, error_coarse: f64) -> bool {
+    cost_fine <= cost_coarse * FINER_SCALE_SLACK && error_fine < error_coarse
+}
 
 /// A quantized model with its first sample's integer inputs and its candidate shapes.
 struct Quantized {

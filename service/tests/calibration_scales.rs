@@ -1,6 +1,7 @@
 //! Calibration may choose activation and weight scales up to 2^20, and compile keeps
-//! such a fine scale only where it costs (almost) nothing: it also plans the model at
-//! scales capped at 2^16 and takes that when the finer one widens the circuit.
+//! such a fine scale only where it costs (almost) nothing and gains precision: it also
+//! plans the model at scales capped at 2^16 and takes that when the finer one widens the
+//! circuit or is no more precise.
 
 use zkinfer_models::input_json::{ExpectedOutput, InputData};
 use zkinfer_service::calibration::COARSE_SCALE;
@@ -29,8 +30,17 @@ fn a_free_finer_scale_is_kept_and_a_costly_one_is_not() {
     let err = conv.settings.fidelity.as_ref().unwrap().max_abs_error();
     assert!(err < 2e-6, "1l_conv at 2^20: max abs error {err}");
 
-    // 1l_instance_norm: at 2^20 it needs k = 10 (757 rows); at 2^16 it fits k = 9.
+    // 1l_linear is exact at either scale: the finer one is no more precise, so the
+    // coarser one is kept.
+    let linear = compile("1l_linear");
+    assert_eq!(linear.settings.calibration.scale, COARSE_SCALE);
+
+    // The rule itself: a finer setting is kept when it costs at most 25% more and is
+    // strictly more precise. (1l_instance_norm, the corpus model whose variance needed
+    // another limb at 2^20, no longer does: its square root is exact now.)
+    assert!(pipeline::keep_finer(1.2, 1.0, 1e-7, 1e-6));
+    assert!(!pipeline::keep_finer(1.3, 1.0, 1e-7, 1e-6), "too costly");
+    assert!(!pipeline::keep_finer(1.0, 1.0, 1e-6, 1e-6), "no more precise");
     let norm = compile("1l_instance_norm");
-    assert_eq!(norm.settings.calibration.scale, COARSE_SCALE);
-    assert_eq!(norm.settings.stats.k, 9);
+    assert_eq!((norm.settings.calibration.scale, norm.settings.stats.k), (20, 9));
 }
