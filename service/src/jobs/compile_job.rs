@@ -84,7 +84,10 @@ impl Engine {
         let opts = CompileOptions {
             quant: QuantOptions { scale: o.scale, param_scale: o.param_scale, ..quant_options(&o.target) },
             plan: PlanOptions {
+                // "Most advice columns" (the API's contract): at every k, wide shapes too.
                 max_advice: o.max_advice,
+                max_advice_large: o.max_advice,
+                max_advice_wide: o.max_advice,
                 max_k: o.max_k,
                 k: o.k,
                 visibility: visibility(o),
