@@ -343,13 +343,14 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
 ///
 /// Without a MAC width given, the plain layout (halo2-base's inner product) is searched
 /// first: a circuit that fits below `mac_min_k` keeps it alone, for the cheapest
-/// verifier. Otherwise proving time dominates: the plain layout at each smaller `k` it
-/// fits within the large column budget (the wide one when it needed `k >= large_k`)
-/// where that adds little gas ([`PlanOptions::wide_gas_slack`]), and for each width of
-/// [`MAC_WIDTHS`] the
-/// smallest `k` that fits, and each larger `k` with fewer MAC groups (down to one: a
-/// smaller verifier), join the plain layout, ordered by [`prove_cost`] or, optimizing
-/// for gas, by [`verifier_cost`].
+/// verifier. Otherwise proving time dominates, and these join the plain layout:
+/// - the plain layout at each smaller `k` it fits within the large column budget (the
+///   wide one when it needed `k >= large_k`), where that adds little gas
+///   ([`PlanOptions::wide_gas_slack`]);
+/// - for each width of [`MAC_WIDTHS`], the smallest `k` that fits, and each larger `k`
+///   with fewer MAC groups (down to one: a smaller verifier).
+///
+/// They are ordered by [`prove_cost`] or, optimizing for gas, by [`verifier_cost`].
 pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions) -> Result<Vec<Plan>, CircuitError> {
     let ks: Vec<u32> = match opts.k {
         Some(k) => vec![k],

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{ModelError, Result};
 use crate::eval::eval_all;
 use crate::ir::{Graph, ValueId};
-use crate::ops::{Arith, Norm, Op};
+use crate::ops::{Arith, Op};
 use crate::tensor::Tensor;
 
 /// Knobs of the quantizer.
@@ -78,10 +78,6 @@ pub struct Calibration {
     pub table_bits: u32,
     #[serde(default = "default_headroom")]
     pub headroom: f64,
-    /// Ranges of values inside composite ops, by `node name:quantity` (the variance of
-    /// a Layer/InstanceNormalization, `name:var`).
-    #[serde(default)]
-    pub inner: BTreeMap<String, (f64, f64)>,
     /// From [`QuantOptions::private_params`].
     #[serde(default)]
     pub private_params: bool,
@@ -99,7 +95,6 @@ pub fn calibrate(graph: &Graph, samples: &[Vec<Tensor>], opts: &QuantOptions) ->
     }
     let mut max_abs: f64 = 0.0;
     let mut ranges: BTreeMap<ValueId, (f64, f64)> = BTreeMap::new();
-    let mut inner: BTreeMap<String, (f64, f64)> = BTreeMap::new();
     let mut constants_used_as_activations = Vec::new();
     for sample in samples {
         let vals = eval_all(graph, sample)?;
@@ -109,18 +104,6 @@ pub fn calibrate(graph: &Graph, samples: &[Vec<Tensor>], opts: &QuantOptions) ->
                 let r = ranges.entry(id).or_insert((f64::INFINITY, f64::NEG_INFINITY));
                 for &v in &t.data {
                     *r = (r.0.min(v), r.1.max(v));
-                }
-            }
-        }
-        for node in &graph.nodes {
-            if let (Op::Norm(n @ (Norm::Layer { .. } | Norm::Instance { .. })), Some(x)) = (&node.op, &vals[node.inputs[0]]) {
-                let g = n.reduce(x.shape.len()).groups(&x.shape)?;
-                let r = inner.entry(format!("{}:var", node.name)).or_insert((f64::INFINITY, f64::NEG_INFINITY));
-                for o in 0..g.divisor.len() {
-                    let v: Vec<f64> = g.idx[g.offsets[o]..g.offsets[o + 1]].iter().map(|&i| x.data[i as usize]).collect();
-                    let m = v.iter().sum::<f64>() / v.len() as f64;
-                    let var = v.iter().map(|a| (a - m) * (a - m)).sum::<f64>() / v.len() as f64;
-                    *r = (r.0.min(var), r.1.max(var));
                 }
             }
         }
@@ -171,7 +154,6 @@ pub fn calibrate(graph: &Graph, samples: &[Vec<Tensor>], opts: &QuantOptions) ->
         ranges,
         table_bits: opts.table_bits,
         headroom: opts.headroom,
-        inner,
         private_params: opts.private_params,
     })
 }
