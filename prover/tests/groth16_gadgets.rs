@@ -7,7 +7,7 @@ use ark_relations::r1cs::{ConstraintSystem, ConstraintSystemRef, Variable};
 use zkinfer_prover::groth16::builder::{Builder, Wire};
 use zkinfer_prover::groth16::field::fr;
 use zkinfer_models::quant::table::TableOp;
-use zkinfer_prover::groth16::table::{lookup, lookup_at, row_width};
+use zkinfer_prover::groth16::table::{lookup, lookup_at, row_width, TableSpec};
 use zkinfer_prover::groth16::{compare, div, Groth16Error};
 
 const BITS: u32 = 12;
@@ -52,7 +52,7 @@ fn table_lookup_matches_the_table_and_clamps() {
         for x in [-100i128, -17, -16, -9, -1, 0, 3, 13, 22, 23, 24, 500] {
             let (cs, mut b) = builder();
             let w = input(&mut b, x);
-            let out = lookup(&mut b, "t", &spec, &w).unwrap();
+            let out = lookup(&mut b, "t", &TableSpec::new(&spec), &w).unwrap();
             assert_eq!(Some(out.value), reference(&spec, x), "x = {x}, interpolate = {interpolate}");
             assert!(cs.is_satisfied().unwrap(), "x = {x}");
         }
@@ -60,7 +60,7 @@ fn table_lookup_matches_the_table_and_clamps() {
         let spec = TableOp { clamp_hi: false, ..spec };
         let (_, mut b) = builder();
         let w = input(&mut b, 100);
-        assert!(matches!(lookup(&mut b, "t", &spec, &w), Err(Groth16Error::OutsideTable { node, .. }) if node == "t"));
+        assert!(matches!(lookup(&mut b, "t", &TableSpec::new(&spec), &w), Err(Groth16Error::OutsideTable { node, .. }) if node == "t"));
     }
 }
 
@@ -70,7 +70,7 @@ fn changed_interpolation_is_rejected() {
     // x = 5: u = 1 (entry 5), r = 1, between 21 and -34: 21 + rescale(-55, 2) = 7.
     let (cs, mut b) = builder();
     let w = input(&mut b, 5);
-    let out = lookup(&mut b, "t", &spec, &w).unwrap();
+    let out = lookup(&mut b, "t", &TableSpec::new(&spec), &w).unwrap();
     assert_eq!(out.value, 7);
     assert_eq!(reference(&spec, 5), Some(7));
     assert!(cs.is_satisfied().unwrap());
@@ -93,7 +93,7 @@ fn forged_one_hot_index_is_rejected() {
     for (u, a, c) in [(3usize, 3 / m, 3 % m), (3, 7 / m, 7 % m), (3, 3 / m, (3 % m + 1) % m)] {
         let (cs, mut b) = builder();
         let w = input(&mut b, u as i128);
-        let out = lookup_at(&mut b, &w, &spec, m, a, c).unwrap().swap_remove(0);
+        let out = lookup_at(&mut b, &w, &TableSpec::new(&spec), m, a, c).unwrap().swap_remove(0);
         let honest = a * m + c == u;
         assert_eq!(cs.is_satisfied().unwrap(), honest, "u = {u}, forged index {}", a * m + c);
         if honest {
@@ -107,7 +107,7 @@ fn forged_one_hot_index_is_rejected() {
     let past = na * m - 1;
     let (cs, mut b) = builder();
     let w = input(&mut b, past as i128);
-    lookup_at(&mut b, &w, &spec, m, past / m, past % m).unwrap();
+    lookup_at(&mut b, &w, &TableSpec::new(&spec), m, past / m, past % m).unwrap();
     assert!(!cs.is_satisfied().unwrap(), "index {past} past the table was selected");
 }
 
@@ -116,7 +116,7 @@ fn changed_table_output_is_rejected() {
     let spec = table(0, 0, false, false);
     let (cs, mut b) = builder();
     let w = input(&mut b, 7);
-    let out = lookup(&mut b, "t", &spec, &w).unwrap();
+    let out = lookup(&mut b, "t", &TableSpec::new(&spec), &w).unwrap();
     assert_eq!(out.value, 55);
     assert!(cs.is_satisfied().unwrap());
     let vars: Vec<usize> = out.lc.iter().filter(|(_, v)| v.is_witness()).map(|(_, v)| witness_index(*v)).collect();

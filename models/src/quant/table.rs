@@ -84,9 +84,13 @@ impl TableOp {
         }
     }
 
-    /// The entry index of `u` after clamping, or `None` outside an unclamped side.
+    /// The entry index of `u` after clamping, or `None` outside an unclamped side (the
+    /// circuits must match this exactly).
     pub fn index(&self, u: i128) -> Option<usize> {
-        index(u.clamp(i64::MIN as i128, i64::MAX as i128) as i64, self.lo, self.values.len(), self.clamp_lo, self.clamp_hi)
+        let (lo, hi) = (self.lo as i128, self.hi() as i128);
+        let c = if self.clamp_lo && u < lo { lo } else { u };
+        let c = if self.clamp_hi && c > hi { hi } else { c };
+        (lo..=hi).contains(&c).then(|| (c - lo) as usize)
     }
 
     /// The interpolation step from entry `i` for remainder `r`.
@@ -199,15 +203,6 @@ pub fn build(f: &dyn Fn(f64) -> f64, req: TableRequest, scale: u32, bits: u32, t
          with outputs inside {bits} bits; raise --table-bits or --bits",
         req.min, req.max
     )))
-}
-
-/// The interpreter's semantics of a table (must match the circuit exactly): the index
-/// after rounding and clamping, or `None` when the input is outside an unclamped side.
-pub fn index(u: i64, lo: i64, len: usize, clamp_lo: bool, clamp_hi: bool) -> Option<usize> {
-    let hi = lo + len as i64 - 1;
-    let c = if clamp_lo && u < lo { lo } else { u };
-    let c = if clamp_hi && c > hi { hi } else { c };
-    (lo..=hi).contains(&c).then(|| (c - lo) as usize)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use ark_relations::r1cs::{LinearCombination, Variable};
 
 use super::builder::{Builder, Wire};
 use super::error::Groth16Error;
-use super::field::fr;
+use super::field::{fr, pow2};
 
 /// `lc_a - lc_b + k` (compacted).
 pub fn diff(a: &LinearCombination<Fr>, b: &LinearCombination<Fr>, k: i128) -> LinearCombination<Fr> {
@@ -23,6 +23,12 @@ pub fn diff(a: &LinearCombination<Fr>, b: &LinearCombination<Fr>, k: i128) -> Li
     }
     lc.compactify();
     lc
+}
+
+/// `lc * 2^e`.
+pub fn shifted(lc: &LinearCombination<Fr>, e: u32) -> LinearCombination<Fr> {
+    let k = pow2(e);
+    LinearCombination(lc.iter().map(|(c, v)| (*c * k, *v)).collect())
 }
 
 /// `a - b - k` as a wire.

@@ -100,7 +100,10 @@ pub fn lower(b: &mut Builder, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result
             QOp::Relu => ins[0].iter().map(|x| ops::relu(b, name, x)).collect::<Result<_, _>>()?,
             QOp::Select { map } => map.iter().map(|&(s, i)| ins[s as usize][i as usize].clone()).collect(),
             QOp::Const { values } => values.iter().map(|&v| Wire::constant(v)).collect(),
-            QOp::Table(t) => ins[0].iter().map(|x| table::lookup(b, name, t, x)).collect::<Result<_, _>>()?,
+            QOp::Table(t) => {
+                let spec = table::TableSpec::new(t);
+                ins[0].iter().map(|x| table::lookup(b, name, &spec, x)).collect::<Result<_, _>>()?
+            }
             QOp::Div { scale, positive: false } => (0..node.len).map(|o| div::div(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?,
             QOp::Div { scale, positive: true } => {
                 (0..node.len).map(|o| div::div_positive(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?

@@ -9,9 +9,9 @@ use ark_relations::r1cs::{LinearCombination, Variable};
 use zkinfer_models::quant::{isqrt, sqrt_bits};
 
 use super::builder::{Builder, Wire};
-use super::compare::diff;
+use super::compare::{diff, shifted};
 use super::error::Groth16Error;
-use super::field::{fr, pow2};
+use super::field::fr;
 
 /// `floor(sqrt((x + offset) * 2^scale))`; a negative radicand fails with
 /// [`Groth16Error::OutOfRange`] naming `node`.
@@ -25,7 +25,7 @@ pub fn sqrt(b: &mut Builder, node: &str, x: &Wire, scale: u32, offset: i64) -> R
 pub fn sqrt_with(b: &mut Builder, node: &str, x: &Wire, scale: u32, offset: i64, y: i128) -> Result<Wire, Groth16Error> {
     let w = sqrt_bits(b.bits, scale);
     let value = (x.value + offset as i128) << scale;
-    let mut a = LinearCombination(x.lc.iter().map(|(c, v)| (*c * pow2(scale), *v)).collect());
+    let mut a = shifted(&x.lc, scale);
     a.0.push((fr((offset as i128) << scale), Variable::One));
     a.compactify();
     let y_var = b.witness(y)?;

@@ -25,10 +25,25 @@ use ark_relations::r1cs::{LinearCombination, Variable};
 use zkinfer_models::quant::table::TableOp;
 
 use super::builder::{Builder, Wire};
-use super::compare::{diff, select, sign_bit, sub};
+use super::compare::{diff, select, shifted, sign_bit, sub};
 use super::error::Groth16Error;
-use super::field::{fr, pow2};
+use super::field::fr;
 use super::ops;
+
+/// A table as the gadget sees it: the op, and for an interpolating one its slopes and
+/// the range of its step (computed once per table, not per element).
+pub struct TableSpec<'a> {
+    pub op: &'a TableOp,
+    slopes: Vec<i64>,
+    step_within: (i128, u32),
+}
+
+impl<'a> TableSpec<'a> {
+    pub fn new(op: &'a TableOp) -> TableSpec<'a> {
+        let slopes = if op.interpolates() { (0..op.values.len()).map(|j| op.slope(j)).collect() } else { Vec::new() };
+        TableSpec { op, slopes, step_within: (op.slope_bound() as i128, op.step_bits()) }
+    }
+}
 
 /// The row width `m` minimizing the lookup's constraints for a table of `len` entries
 /// (searched around `sqrt(2 len)`, where the minimum lies: `O(sqrt(len))` work).
@@ -45,15 +60,15 @@ pub fn lookup_cost(len: usize, m: usize) -> usize {
     one_hot(m) + one_hot(na) + 1 + na + 1 + usize::from(na * m > len)
 }
 
-/// `f(x)` from table `t`: its entry at the clamped input, interpolated when the table
-/// does.
-pub fn lookup(b: &mut Builder, node: &str, t: &TableOp, x: &Wire) -> Result<Wire, Groth16Error> {
+/// `f(x)` from table `spec.op`: its entry at the clamped input, interpolated when the
+/// table does.
+pub fn lookup(b: &mut Builder, node: &str, spec: &TableSpec, x: &Wire) -> Result<Wire, Groth16Error> {
+    let t = spec.op;
     let (mut u, r) = if t.interpolates() {
         // floor(x / 2^shift) is the rounded rescale of x - 2^(shift-1); its remainder
         // x - u * 2^shift is the linear combination below, already range-checked.
         let u = ops::rescale(b, node, sub(x, &Wire::constant(0), 1i128 << (t.shift - 1)), t.shift)?;
-        let scaled = LinearCombination(u.lc.iter().map(|(c, v)| (*c * pow2(t.shift), *v)).collect());
-        let r = Wire { lc: diff(&x.lc, &scaled, 0), value: x.value - (u.value << t.shift), sign: None };
+        let r = Wire { lc: diff(&x.lc, &shifted(&u.lc, t.shift), 0), value: x.value - (u.value << t.shift), sign: None };
         (u, Some(r))
     } else if t.shift > 0 {
         (ops::rescale(b, node, x.clone(), t.shift)?, None)
@@ -79,12 +94,12 @@ pub fn lookup(b: &mut Builder, node: &str, t: &TableOp, x: &Wire) -> Result<Wire
     }
     let i = if inside { i as usize } else { 0 };
     let m = row_width(len);
-    let mut out = lookup_at(b, &u, t, m, i / m, i % m)?;
+    let mut out = lookup_at(b, &u, spec, m, i / m, i % m)?;
     let Some(r) = r else { return Ok(out.swap_remove(0)) };
     let slope = out.pop().expect("an interpolating lookup selects the slope");
     let value = out.pop().expect("and the value");
     let p = b.mul(&slope, &r)?;
-    let step = ops::rescale_within(b, node, p, t.shift, Some((t.slope_bound() as i128, t.step_bits())))?;
+    let step = ops::rescale_within(b, node, p, t.shift, Some(spec.step_within))?;
     let mut lc = value.lc;
     lc.0.extend(step.lc.0);
     lc.compactify();
@@ -94,7 +109,8 @@ pub fn lookup(b: &mut Builder, node: &str, t: &TableOp, x: &Wire) -> Result<Wire
 /// The one-hot lookup of the clamped `u` with row `a` and column `c` supplied by the
 /// caller (tests forge them): the selected value, and for an interpolating table its
 /// slope after it.
-pub fn lookup_at(b: &mut Builder, u: &Wire, t: &TableOp, m: usize, a: usize, c: usize) -> Result<Vec<Wire>, Groth16Error> {
+pub fn lookup_at(b: &mut Builder, u: &Wire, spec: &TableSpec, m: usize, a: usize, c: usize) -> Result<Vec<Wire>, Groth16Error> {
+    let t = spec.op;
     let len = t.values.len();
     let na = len.div_ceil(m);
     let rows = one_hot(b, na, a)?;
@@ -110,11 +126,9 @@ pub fn lookup_at(b: &mut Builder, u: &Wire, t: &TableOp, m: usize, a: usize, c: 
         let tail = LinearCombination(cols[len - (na - 1) * m..].iter().map(|v| (Fr::from(1u8), *v)).collect());
         b.enforce(rows[na - 1].into(), tail, LinearCombination::zero())?;
     }
-    let slopes: Vec<i64>;
     let mut columns: Vec<&[i64]> = vec![&t.values];
     if t.interpolates() {
-        slopes = (0..len).map(|j| t.slope(j)).collect();
-        columns.push(&slopes);
+        columns.push(&spec.slopes);
     }
     columns.into_iter().map(|column| select_entry(b, &rows, &cols, column, m, a * m + c)).collect()
 }
