@@ -61,13 +61,18 @@ pub struct PlanOptions {
     /// What fitting shapes are ranked by.
     #[serde(default)]
     pub optimize: Optimize,
+    /// Optimizing for proving time, a [`prove_cost`] at most this is fast enough: among
+    /// such shapes the one with the cheapest verifier wins (see [`PlanOptions::rank`]).
+    #[serde(default = "default_fast_enough")]
+    pub fast_enough: u64,
 }
 
 /// What the planner ranks the shapes that fit by.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Optimize {
-    /// Least proving time ([`prove_cost`]), then least gas.
+    /// Least proving time ([`prove_cost`]), then least gas; shapes up to
+    /// [`PlanOptions::fast_enough`] count as equally fast.
     #[default]
     Prove,
     /// Least verification gas ([`verifier_cost`]), then least proving time: fewer,
@@ -78,12 +83,17 @@ pub enum Optimize {
     Balanced,
 }
 
-impl Optimize {
+impl PlanOptions {
     /// The key shapes are ranked by: the objective's cost, then the other cost as the
     /// tie-break ([`prove_cost`] for gas and balanced, [`verifier_cost`] for prove).
-    pub fn rank(self, s: &LayoutStats) -> (u64, u64) {
-        match self {
-            Optimize::Prove => (prove_cost(s), verifier_cost(s)),
+    ///
+    /// Optimizing for proving time, costs up to [`PlanOptions::fast_enough`] count as
+    /// equal: a proof that takes well under a second either way is not worth a dearer
+    /// verifier, which every on-chain check of every proof pays. Above it the fastest
+    /// shape wins.
+    pub fn rank(&self, s: &LayoutStats) -> (u64, u64) {
+        match self.optimize {
+            Optimize::Prove => (prove_cost(s).max(self.fast_enough), verifier_cost(s)),
             Optimize::Gas => (verifier_cost(s), prove_cost(s)),
             Optimize::Balanced => (balanced_cost(s), prove_cost(s)),
         }
@@ -114,6 +124,16 @@ fn default_wide_gas_slack() -> f64 {
     1.1
 }
 
+/// The default [`PlanOptions::fast_enough`]: the [`prove_cost`] of a shape that proves in
+/// about 0.6 to 1 s on two cores (`accuracy` at k 13 with a 2-wide MAC gate, 1.2e7,
+/// measures 0.6 s; the MNIST MLP at k 13, 2.2e7, 1.45 s). Higher, and small circuits
+/// that EZKL proves in 4 to 6 s would give up their five-fold lead for gas.
+pub const FAST_ENOUGH: u64 = 12_500_000;
+
+fn default_fast_enough() -> u64 {
+    FAST_ENOUGH
+}
+
 impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
@@ -129,6 +149,7 @@ impl Default for PlanOptions {
             mac_width: None,
             mac_min_k: default_mac_min_k(),
             optimize: Optimize::Prove,
+            fast_enough: FAST_ENOUGH,
         }
     }
 }
@@ -264,8 +285,10 @@ fn try_k<F: ScalarField>(
     Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets, degree }, s))
 }
 
-/// MAC widths the planner tries when it may choose ([`PlanOptions::mac_width`] `None`).
-pub const MAC_WIDTHS: [usize; 3] = [4, 8, 16];
+/// MAC widths the planner tries when it may choose ([`PlanOptions::mac_width`] `None`):
+/// narrow ones give taller, cheaper verifiers (a term column costs its commitment, its
+/// weight column and its permutation column), wide ones smaller k.
+pub const MAC_WIDTHS: [usize; 5] = [1, 2, 4, 8, 16];
 
 /// A rough prover cost of a shape, in hundredths of an MSM over `2^k` points with full
 /// scalars, the unit that dominates: each advice column is committed with short (witness)
@@ -347,10 +370,11 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
 /// - the plain layout at each smaller `k` it fits within the large column budget (the
 ///   wide one when it needed `k >= large_k`), where that adds little gas
 ///   ([`PlanOptions::wide_gas_slack`]);
-/// - for each width of [`MAC_WIDTHS`], the smallest `k` that fits, and each larger `k`
-///   with fewer MAC groups (down to one: a smaller verifier).
+/// - for each width of [`MAC_WIDTHS`], the smallest `k` that fits, and the next two `k`
+///   (at most the plain layout's) where they take fewer columns (MAC groups or gate
+///   columns: a smaller verifier).
 ///
-/// They are ordered by [`prove_cost`] or, optimizing for gas, by [`verifier_cost`].
+/// They are ordered by [`PlanOptions::rank`].
 pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions) -> Result<Vec<Plan>, CircuitError> {
     let ks: Vec<u32> = match opts.k {
         Some(k) => vec![k],
@@ -388,16 +412,20 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
         match search::<F>(graph, inputs, opts, &below, w) {
             Ok(p) if p.stats.mac_width == 0 => {}
             Ok(p) => {
-                // Larger k, fewer MAC groups: dearer to prove, a smaller verifier.
-                let (mut sets, first_k) = (p.stats.mac_sets, p.stats.k);
+                // Up to two k larger (and at most the plain layout's), fewer columns: dearer
+                // to prove, a smaller verifier. One MAC group beside one gate column is the
+                // narrowest.
+                let (mut cols, first_k) = (p.stats.advice_columns(), p.stats.k);
+                let mut narrowest = p.stats.mac_sets <= 1 && p.stats.num_advice <= 1;
                 found.push(p);
-                for k in ks.iter().copied().filter(|&k| k > first_k) {
-                    if sets <= 1 {
+                for k in below.iter().copied().filter(|&k| k > first_k && k <= first_k + 2) {
+                    if narrowest {
                         break;
                     }
                     let Ok(q) = search::<F>(graph, inputs, opts, &[k], w) else { break };
-                    if q.stats.mac_sets < sets {
-                        sets = q.stats.mac_sets;
+                    narrowest = q.stats.mac_sets <= 1 && q.stats.num_advice <= 1;
+                    if q.stats.advice_columns() < cols {
+                        cols = q.stats.advice_columns();
                         found.push(q);
                     }
                 }
@@ -408,7 +436,7 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
     if found.is_empty() {
         return Err(err.unwrap_or(CircuitError::TooLarge { needed: 0, columns: opts.max_advice, max_k: opts.max_k }));
     }
-    found.sort_by_key(|p| opts.optimize.rank(&p.stats));
+    found.sort_by_key(|p| opts.rank(&p.stats));
     Ok(found)
 }
 

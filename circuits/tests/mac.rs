@@ -139,7 +139,9 @@ fn planner_ranks_shapes_by_proving_time_or_by_gas() {
     use zkinfer_circuits::plan_candidates;
     let (quant, qin) = common::quantized("2l_relu_fc");
     let opts = |optimize| PlanOptions { mac_min_k: 0, optimize, ..Default::default() };
-    let fast = plan_candidates::<Fr>(&quant, &qin, &opts(Optimize::Prove)).unwrap();
+    // Every shape counts: no proving cost is fast enough to trade for gas.
+    let fastest = PlanOptions { fast_enough: 0, ..opts(Optimize::Prove) };
+    let fast = plan_candidates::<Fr>(&quant, &qin, &fastest).unwrap();
     let lean = plan_candidates::<Fr>(&quant, &qin, &opts(Optimize::Gas)).unwrap();
     assert!(fast.len() > 1 && fast.len() == lean.len(), "{} vs {} candidates", fast.len(), lean.len());
     assert!(fast.iter().all(|p| prove_cost(&fast[0].stats) <= prove_cost(&p.stats)));
@@ -150,6 +152,29 @@ fn planner_ranks_shapes_by_proving_time_or_by_gas() {
     let product = |p: &zkinfer_circuits::Plan| prove_cost(&p.stats) * verifier_cost(&p.stats);
     assert!(mid.iter().all(|p| product(&mid[0]) <= product(p)));
     assert!(product(&mid[0]) <= product(&fast[0]) && product(&mid[0]) <= product(&lean[0]));
+}
+
+#[test]
+fn under_fast_enough_the_planner_takes_the_cheapest_verifier() {
+    use zkinfer_circuits::layout::{verifier_cost, Optimize};
+    use zkinfer_circuits::plan_candidates;
+    let (quant, qin) = common::quantized("2l_relu_fc");
+    let opts = PlanOptions { mac_min_k: 0, optimize: Optimize::Prove, ..Default::default() };
+    let all = plan_candidates::<Fr>(&quant, &qin, &opts).unwrap();
+    // Narrow MAC groups at a larger k are among the candidates, fewer columns each.
+    assert!(all.iter().any(|p| p.stats.mac_width <= 2 && p.stats.mac_width > 0), "{:?}", all.iter().map(|p| &p.stats).collect::<Vec<_>>());
+    let fastest = all.iter().map(|p| prove_cost(&p.stats)).min().unwrap();
+    // Between the fastest shape's cost and a bound above it, proving time no longer counts:
+    // the first shape has the fewest commitments of those within the bound ...
+    let bound = fastest * 3;
+    let within = PlanOptions { fast_enough: bound, ..opts.clone() };
+    let picked = plan_candidates::<Fr>(&quant, &qin, &within).unwrap().remove(0);
+    assert!(prove_cost(&picked.stats) <= bound, "{:?}", picked.stats);
+    let leanest = all.iter().filter(|p| prove_cost(&p.stats) <= bound).map(|p| verifier_cost(&p.stats)).min().unwrap();
+    assert_eq!(verifier_cost(&picked.stats), leanest, "{:?}", picked.stats);
+    // ... and fewer than the fastest shape's, which it trades for.
+    let quick = plan_candidates::<Fr>(&quant, &qin, &PlanOptions { fast_enough: 0, ..opts }).unwrap().remove(0);
+    assert!(verifier_cost(&picked.stats) < verifier_cost(&quick.stats), "{:?} vs {:?}", picked.stats, quick.stats);
 }
 
 #[test]

@@ -176,7 +176,7 @@ pub fn compile(
         plan_opts.mac_width = Some(0);
     }
     // What the planner ranks shapes by (lower is better).
-    let rank = |p: &Plan| plan_opts.optimize.rank(&p.stats).0;
+    let rank = |p: &Plan| plan_opts.rank(&p.stats).0;
     let fine = quantize_and_plan(onnx, samples, &hints, &quant_opts, reference, opts.target, max_error, &plan_opts, "", progress)?;
     // Scales finer than COARSE_SCALE are free in most graphs but widen some (a rescale's
     // remainder, a norm's variance): the coarser setting is also planned, and kept when

@@ -45,7 +45,8 @@ pub struct CompileFlags {
     #[arg(long)]
     pub mac_width: Option<usize>,
     /// What the layout planner optimizes among the shapes that fit: `prove` (least
-    /// proving time), `gas` (fewest verifier commitments: least verification gas, at a
+    /// proving time; a proof estimated under about a second takes the cheapest verifier
+    /// among those that fast), `gas` (fewest verifier commitments: least verification gas, at a
     /// slower proof) or `balanced` (least product of the two estimates).
     #[arg(long, default_value = "prove")]
     pub optimize: zkinfer_circuits::layout::Optimize,
