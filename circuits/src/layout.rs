@@ -213,10 +213,15 @@ impl LayoutStats {
         }
     }
 
+    /// Fixed columns: halo2-base's constants, the function table and the MAC weights and
+    /// selectors (halo2-base's gate selectors aside).
+    pub fn fixed_columns(&self) -> usize {
+        self.num_fixed + TABLE_WIDTH * usize::from(self.table_sets > 0) + (self.mac_width + 1) * self.mac_sets
+    }
+
     /// Columns of every kind, advice and fixed: what the verifier's size grows with.
     pub fn columns(&self) -> usize {
-        let tables = if self.table_sets > 0 { TABLE_WIDTH } else { 0 };
-        self.advice_columns() + self.num_fixed + tables + (self.mac_width + 1) * self.mac_sets
+        self.advice_columns() + self.fixed_columns()
     }
 }
 
@@ -350,7 +355,7 @@ impl Arguments {
             degree,
             products: s.permutation_columns().div_ceil(degree - 2),
             lookups: s.num_lookup_advice + s.table_sets,
-            fixed: s.num_fixed + TABLE_WIDTH * usize::from(s.table_sets > 0) + (s.mac_width + 1) * s.mac_sets,
+            fixed: s.fixed_columns(),
         }
     }
 }

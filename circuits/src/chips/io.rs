@@ -15,8 +15,13 @@ pub fn checked_input<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, x: 
 
 /// Constrains `-2^(bits-1) <= x < 2^(bits-1)` by range-checking `x + 2^(bits-1)` in `bits` bits.
 pub fn range_check_signed<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, x: AssignedValue<F>) {
-    let shifted = chips.gate().add(ctx, x, Constant(fe(chips.offset())));
-    chips.range.range_check(ctx, shifted, chips.bits as usize);
+    range_check_offset(ctx, chips, x, chips.offset(), chips.bits);
+}
+
+/// Constrains `-offset <= x` and `x + offset < 2^bits` by range-checking `x + offset`.
+pub fn range_check_offset<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, x: AssignedValue<F>, offset: i128, bits: u32) {
+    let shifted = chips.gate().add(ctx, x, Constant(fe(offset)));
+    chips.range.range_check(ctx, shifted, bits as usize);
 }
 
 /// Loads constants into fixed cells (they become part of the verifying key).

@@ -184,10 +184,7 @@ fn rescale_cells<F: ScalarField>(
     match check {
         Quotient::Signed if chips.q_checked_by_relu => {}
         Quotient::Signed => super::io::range_check_signed(ctx, chips, q_cell),
-        Quotient::Within { bound, bits } => {
-            let shifted = chips.gate().add(ctx, q_cell, Constant(fe(bound)));
-            chips.range.range_check(ctx, shifted, bits as usize);
-        }
+        Quotient::Within { bound, bits } => super::io::range_check_offset(ctx, chips, q_cell, bound, bits),
     }
     [acc_cell, q_cell, r_cell]
 }
