@@ -35,6 +35,10 @@ pub struct CircuitShape {
     pub visibility: VisibilityConfig,
 }
 
+/// The MAC gate layout this build lays out ([`ModelParams::mac_layout`]): 2, column-wise
+/// (see [`crate::chips::mac`]).
+pub const MAC_LAYOUT: usize = 2;
+
 /// The circuit parameters: halo2-base's, plus the advice column pairs looked up in the
 /// function tables (0: no table columns at all, as for models without tables).
 #[derive(Clone, Debug, Default, Hash, Serialize, Deserialize)]
@@ -49,6 +53,10 @@ pub struct ModelParams {
     pub mac_width: usize,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub mac_sets: usize,
+    /// The MAC gate's layout, [`MAC_LAYOUT`] whenever `mac_sets > 0`: shapes planned for
+    /// an earlier layout (0, the row-wise one) cannot be built and must be planned again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub mac_layout: usize,
     /// Constraint degree the system is raised to (0: the gates' own, 4). At 5 each
     /// permutation product covers 3 columns instead of 2, on the same extended domain, at
     /// the cost of one more quotient piece: see [`crate::layout::LayoutStats::degree`].
@@ -169,8 +177,11 @@ impl<F: ScalarField> ModelCircuit<F> {
         if tables.num_lookups() > 0 && p.table_sets == 0 {
             return Err(CircuitError::Layout("the model has table lookups but the shape has no table columns".into()));
         }
+        if p.mac_sets > 0 && p.mac_layout != MAC_LAYOUT {
+            return Err(CircuitError::Layout("the shape was planned for an earlier MAC gate layout: compile the model again".into()));
+        }
         if let Some(m) = &macs {
-            if mac::sets_needed(&m.lengths(), m.width, usable_rows(p.base.k as u32)).is_none_or(|n| n > p.mac_sets) {
+            if mac::sets_needed(&m.block_rows(), usable_rows(p.base.k as u32)).is_none_or(|n| n > p.mac_sets) {
                 return Err(CircuitError::Layout("the model's dot products do not fit the shape's MAC columns".into()));
             }
         }
@@ -205,6 +216,7 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
             table_sets: self.table_sets,
             mac_width: self.mac_width,
             mac_sets: self.mac_sets,
+            mac_layout: if self.mac_sets > 0 { MAC_LAYOUT } else { 0 },
             degree: self.degree,
         }
     }

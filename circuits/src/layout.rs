@@ -7,7 +7,7 @@ use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStag
 use serde::{Deserialize, Serialize};
 use zkinfer_models::quant::QuantGraph;
 
-use crate::circuit::{CircuitShape, ModelParams};
+use crate::circuit::{CircuitShape, ModelParams, MAC_LAYOUT};
 use crate::error::CircuitError;
 use crate::field::ScalarField;
 use crate::visibility::VisibilityConfig;
@@ -176,7 +176,7 @@ pub struct LayoutStats {
     /// Advice column pairs with the table lookup enabled.
     #[serde(default)]
     pub table_sets: usize,
-    /// MAC gate: terms per row (0: not used), rows used and column groups.
+    /// MAC gate: accumulators per group (0: not used), rows used and column groups.
     #[serde(default)]
     pub mac_width: usize,
     #[serde(default)]
@@ -194,10 +194,11 @@ impl LayoutStats {
         self.num_advice + self.num_lookup_advice + TABLE_WIDTH * self.table_sets + (self.mac_width + 1) * self.mac_sets
     }
 
-    /// Columns in the permutation (copy constraints): every advice column, halo2-base's
-    /// constant columns and the instance column.
+    /// Columns in the permutation (copy constraints): every advice column but the MAC
+    /// accumulators after the first of each group, halo2-base's constant columns and the
+    /// instance column.
     pub fn permutation_columns(&self) -> usize {
-        self.advice_columns() + self.num_fixed + 1
+        self.advice_columns() - self.mac_width.saturating_sub(1) * self.mac_sets + self.num_fixed + 1
     }
 
     /// The constraint degree to raise the system to (0: keep the gates' own, 4). At
@@ -216,7 +217,8 @@ impl LayoutStats {
     /// Fixed columns: halo2-base's constants, the function table and the MAC weights and
     /// selectors (halo2-base's gate selectors aside).
     pub fn fixed_columns(&self) -> usize {
-        self.num_fixed + TABLE_WIDTH * usize::from(self.table_sets > 0) + (self.mac_width + 1) * self.mac_sets
+        let mac = self.mac_width + 1 + usize::from(self.mac_width > 1);
+        self.num_fixed + TABLE_WIDTH * usize::from(self.table_sets > 0) + mac * self.mac_sets
     }
 
     /// Columns of every kind, advice and fixed: what the verifier's size grows with.
@@ -257,11 +259,11 @@ fn try_k<F: ScalarField>(
     let usable = usable_rows(k);
     let (table_rows, table_lookups) = if tables.num_lookups() > 0 { (tables.rows.len(), tables.num_lookups()) } else { (0, 0) };
     let table_sets = table_lookups.div_ceil(usable);
-    // MAC groups: a dot product taller than a column makes this k too small.
-    let lengths = macs.as_ref().map(|m| m.lengths()).unwrap_or_default();
-    let mac_rows: usize = lengths.iter().map(|&n| mac::rows_of(n, mac_width)).sum();
-    // `None`: some dot product is taller than a column.
-    let mac_sets = if lengths.is_empty() { Some(0) } else { mac::sets_needed(&lengths, mac_width, usable) };
+    // MAC groups: a block taller than a column makes this k too small.
+    let blocks = macs.as_ref().map(|m| m.block_rows()).unwrap_or_default();
+    let mac_rows: usize = blocks.iter().sum();
+    // `None`: some block is taller than a column.
+    let mac_sets = if blocks.is_empty() { Some(0) } else { mac::sets_needed(&blocks, usable) };
     let rows = advice_cells
         .div_ceil(num_advice.max(1))
         .max(lookup_cells.div_ceil(num_lookup_advice.max(1)))
@@ -281,13 +283,14 @@ fn try_k<F: ScalarField>(
         table_rows,
         table_lookups,
         table_sets,
-        mac_width: if lengths.is_empty() { 0 } else { mac_width },
+        mac_width: if blocks.is_empty() { 0 } else { mac_width },
         mac_rows,
         mac_sets,
         instances,
     };
     let degree = s.degree();
-    Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets, degree }, s))
+    let mac_layout = if mac_sets > 0 { MAC_LAYOUT } else { 0 };
+    Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets, mac_layout, degree }, s))
 }
 
 /// MAC widths the planner tries when it may choose ([`PlanOptions::mac_width`] `None`):

@@ -2,6 +2,7 @@
 
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use halo2_base::{AssignedValue, QuantumCell};
 use zkinfer_models::quant::{ParamRef, ParamSlot, QOp, QuantGraph};
@@ -107,10 +108,13 @@ pub fn lower<F: ScalarField>(
                 }
                 QOp::Linear { offsets, slot, idx, coeff, bias, shift } => (0..node.len)
                     .map(|o| {
-                        let terms: Vec<_> = (offsets[o]..offsets[o + 1])
-                            .map(|t| (ins[slot[t] as usize][idx[t] as usize], coeff[t]))
-                            .collect();
-                        linear::linear(ctx, chips, &terms, bias[o], *shift)
+                        let span = offsets[o]..offsets[o + 1];
+                        let terms: Vec<_> = span.clone().map(|t| (ins[slot[t] as usize][idx[t] as usize], coeff[t])).collect();
+                        // Outputs over the same input cells (a dense layer's, a convolution's
+                        // channels at one position) may share MAC rows.
+                        let mut key = DefaultHasher::new();
+                        (n, &slot[span.clone()], &idx[span]).hash(&mut key);
+                        linear::linear_shared(ctx, chips, &terms, bias[o], *shift, Some(key.finish()))
                     })
                     .collect(),
                 QOp::Bilinear { offsets, left, right, shift } => (0..node.len)

@@ -5,7 +5,7 @@
 mod common;
 
 use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
-use zkinfer_circuits::chips::mac::{rows_of, sets_needed};
+use zkinfer_circuits::chips::mac::{block_rows, sets_needed};
 use zkinfer_circuits::layout::prove_cost;
 use zkinfer_circuits::{plan, CircuitBuilderStage, Fr, ModelCircuit, PlanOptions};
 
@@ -60,16 +60,44 @@ fn mac_accumulator_off_by_one_fails_the_gate() {
 }
 
 #[test]
-fn mac_placement_never_splits_a_dot_product() {
-    assert_eq!(rows_of(0, 4), 1);
-    assert_eq!(rows_of(9, 4), 3);
+fn mac_placement_never_splits_a_block() {
+    // One row per term (at least one), one shift row per dot product after the first.
+    assert_eq!(block_rows(0, 1), 1);
+    assert_eq!(block_rows(9, 1), 9);
+    assert_eq!(block_rows(9, 4), 12);
     // Row 0 stays free: 3 + 3 rows fit one column of 7; a third needs a second group.
-    assert_eq!(sets_needed(&[9, 9], 4, 7), Some(1));
-    assert_eq!(sets_needed(&[9, 9, 9], 4, 7), Some(2));
+    assert_eq!(sets_needed(&[3, 3], 7), Some(1));
+    assert_eq!(sets_needed(&[3, 3, 3], 7), Some(2));
     // 4 + 3 rows do not share 7 rows: the second goes to a new group.
-    assert_eq!(sets_needed(&[13, 9], 4, 7), Some(2));
-    assert_eq!(sets_needed(&[25], 4, 7), None);
-    assert_eq!(sets_needed(&[24], 4, 7), Some(1));
+    assert_eq!(sets_needed(&[4, 3], 7), Some(2));
+    assert_eq!(sets_needed(&[7], 7), None);
+    assert_eq!(sets_needed(&[6], 7), Some(1));
+}
+
+#[test]
+fn dot_products_over_the_same_cells_share_a_block() {
+    // 1l_mlp's dense layer: every output weighs the same inputs, so at width 3 they
+    // go three to a block; rows are terms plus shifts, not terms times outputs.
+    let (quant, qin) = common::quantized("1l_mlp");
+    let p = plan::<Fr>(&quant, &qin, &with_width(3)).unwrap();
+    let c = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, &quant, &qin, &p.shape).unwrap();
+    let macs = c.macs.as_ref().unwrap();
+    let (dots, blocks) = (macs.len(), macs.block_rows());
+    assert_eq!(blocks.len(), dots.div_ceil(3), "{blocks:?}");
+    let terms = macs.lengths()[0];
+    assert!(macs.lengths().iter().all(|&n| n == terms));
+    assert_eq!(blocks.iter().sum::<usize>(), blocks.len() * terms + dots - blocks.len());
+}
+
+#[test]
+fn mac_shift_off_by_one_fails_the_shift_gate() {
+    let (c, k) = mac_circuit();
+    c.macs.as_ref().unwrap().tamper_shift(0, Fr::from(1));
+    let fs = failures(&c, k);
+    assert!(
+        fs.iter().any(|f| matches!(f, VerifyFailure::ConstraintNotSatisfied { constraint, .. } if format!("{constraint:?}").contains("mac shift"))),
+        "tampered shift accepted: {fs:?}"
+    );
 }
 
 #[test]
@@ -179,11 +207,12 @@ fn under_fast_enough_the_planner_takes_the_cheapest_verifier() {
 
 #[test]
 fn wide_shapes_raise_the_degree_and_still_pass_mock_prover() {
-    // 2l_relu_fc at MAC width 4: 5 MAC columns join the gate, lookup, constant and
-    // instance columns, past the 9 from which degree 5 saves permutation products.
-    let (quant, qin) = common::quantized("2l_relu_fc");
+    // 4l_relu_conv_fc at MAC width 4: the MAC group's x and acc_0 join 4 gate columns,
+    // lookup, constant and instance columns: 9, from which degree 5 saves permutation
+    // products.
+    let (quant, qin) = common::quantized("4l_relu_conv_fc");
     let p = plan::<Fr>(&quant, &qin, &with_width(4)).unwrap();
-    assert!(p.stats.permutation_columns() >= 9, "{:?}", p.stats);
+    assert_eq!(p.stats.permutation_columns(), 9, "{:?}", p.stats);
     assert_eq!(p.stats.degree(), 5);
     assert_eq!(p.shape.params.degree, 5);
     let c = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, &quant, &qin, &p.shape).unwrap();
@@ -191,6 +220,7 @@ fn wide_shapes_raise_the_degree_and_still_pass_mock_prover() {
     c.macs.as_ref().unwrap().tamper_acc(0, Fr::from(1));
     assert!(!failures(&c, p.stats.k).is_empty(), "tampered accumulator accepted at degree 5");
     // A narrow shape keeps its gates' own degree.
+    let (quant, qin) = common::quantized("2l_relu_fc");
     let narrow = plan::<Fr>(&quant, &qin, &PlanOptions::default()).unwrap();
     assert!(narrow.stats.permutation_columns() < 9 && narrow.shape.params.degree == 0, "{:?}", narrow.stats);
 }

@@ -24,11 +24,13 @@ fn main() -> Result<()> {
     let advice: usize = stats.gate.total_advice_per_phase.iter().sum();
     let lookup: usize = stats.total_lookup_advice_per_phase.iter().sum();
     let mac_terms: usize = lowered.macs.as_ref().map_or(0, |m| m.lengths().iter().sum());
-    let mac_rows: usize = lowered.macs.as_ref().map_or(0, |m| m.lengths().iter().map(|&n| zkinfer_circuits::chips::mac::rows_of(n, w)).sum());
+    let blocks = lowered.macs.as_ref().map_or(Vec::new(), |m| m.block_rows());
+    let mac_rows: usize = blocks.iter().sum();
     println!(
-        "advice cells {advice}, range-lookup cells {lookup}, table lookups {}, mac dots {}, terms {mac_terms}, rows {mac_rows}",
+        "advice cells {advice}, range-lookup cells {lookup}, table lookups {}, mac dots {}, terms {mac_terms}, blocks {}, rows {mac_rows}",
         lowered.tables.num_lookups(),
-        lowered.macs.as_ref().map_or(0, |m| m.len())
+        lowered.macs.as_ref().map_or(0, |m| m.len()),
+        blocks.len()
     );
     let mut by: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for (node, &c) in m.quant.nodes.iter().zip(&lowered.node_cells) {

@@ -24,6 +24,21 @@ pub fn linear<F: ScalarField>(
     bias: i64,
     shift: u32,
 ) -> AssignedValue<F> {
+    linear_shared(ctx, chips, terms, bias, shift, None)
+}
+
+/// [`linear`] for a dot product whose term cells others share: calls with the same
+/// `share` key must pass the same cells in the same order, and the MAC gate may then
+/// lay them out together ([`Macs::add`]; the key is told apart by whether a bias term
+/// joins).
+pub fn linear_shared<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    terms: &[(AssignedValue<F>, i64)],
+    bias: i64,
+    shift: u32,
+    share: Option<u64>,
+) -> AssignedValue<F> {
     // Fold the rounding constant of the rescale into the bias.
     let half = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
     let bias = bias as i128 + half;
@@ -39,7 +54,7 @@ pub fn linear<F: ScalarField>(
         } else {
             rescale_value(ctx, chips, acc, shift)
         };
-        macs.add(&t, acc_cell);
+        macs.add(share.map(|k| k.rotate_left(1) ^ u64::from(bias != 0)), &t, acc_cell);
         return out;
     }
     let terms: Vec<_> = terms.iter().map(|(x, w)| (*x, Constant(fe(*w as i128)))).collect();

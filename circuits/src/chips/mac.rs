@@ -1,21 +1,34 @@
-//! Dot products with constant weights in a wide multiply-accumulate gate.
+//! Dot products with constant weights in a column-wise multiply-accumulate gate.
 //!
 //! halo2-base's inner product spends three advice cells per term (and a copied constant
-//! cell for the weight). A dense layer is almost all such terms, so the model circuit
-//! adds `sets` groups of `width` advice columns `x`, one accumulator column `acc` and
-//! `width` fixed weight columns `w`, with one fixed selector `q` and the gate
+//! cell for the weight). A dense layer is almost all such terms, and its dot products
+//! share their inputs: output `j` of a dense layer, or channel `j` of a convolution at
+//! one position, weighs the same activations. So the model circuit adds `sets` groups of
+//! one advice column `x`, `width` accumulator columns `acc_i` and `width` fixed weight
+//! columns `w_i`, with the fixed selectors `q` and `s` (the latter only when
+//! `width > 1`), and the gates
 //!
 //! ```text
-//! q * (acc - sum_i x_i * w_i) - q * (q - 1) * acc[-1] = 0
+//! mac:        q * (acc_i - x * w_i) - q * (q - 1) * acc_i[-1] = 0      for every i
+//! mac shift:  s * (acc_i - acc_{i+1}[-1]) = 0                          for i < width - 1
 //! ```
 //!
-//! `q = 1` starts a dot product (`acc = sum x_i w_i`), `q = 2` continues one
-//! (`acc = acc[-1] + sum x_i w_i`), `q = 0` leaves the row free. Each `x_i` is
-//! copy-constrained to the activation cell it stands for, and the last accumulator of a
-//! dot product to the output cell in the halo2-base region, so a term costs about
-//! `(width + 1) / width` advice cells. Weights sit in fixed columns, so the verifying key
-//! binds them; a bias is one more term whose `x` is the constant-one cell.
+//! A *block* holds up to `width` dot products over the same terms: its rows walk the
+//! terms, `x` copy-constrained to each activation in turn, and accumulate dot product `i`
+//! in `acc_i` (`q = 1` starts, `acc_i = x w_i`; `q = 2` continues, `acc_i = acc_i[-1] +
+//! x w_i`; `q = 0` leaves a row to the other gate). Then `b - 1` shift rows (`s = 1`)
+//! move each sum one column down, so that `acc_0` holds dot product `j` on the `j`-th
+//! row after the last term, where it is copy-constrained to the output cell in the
+//! halo2-base region. Only `x` and `acc_0` join the permutation: a group costs two
+//! permutation columns however wide it is, and a term about `(width + 1) / width`
+//! advice cells. Weights sit in fixed columns, so the verifying key binds them; a bias is
+//! one more term whose `x` is the constant-one cell.
+//!
+//! Which dot products share a block is decided by a key the lowering gives with each
+//! (which node, which input cells), never by values, so keygen and proving lay out the
+//! same rows.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use halo2_base::halo2_proofs::{
@@ -29,13 +42,15 @@ use halo2_base::{AssignedValue, Context};
 
 use crate::field::{fe, ScalarField};
 
-/// The columns of one group: `x`, `acc`, `w` and the selector `q`.
+/// The columns of one group: `x`, `acc_i`, `w_i` and the selectors `q` and `s`.
 #[derive(Clone, Debug)]
 pub struct MacColumns {
-    pub x: Vec<Column<Advice>>,
-    pub acc: Column<Advice>,
+    pub x: Column<Advice>,
+    pub acc: Vec<Column<Advice>>,
     pub w: Vec<Column<Fixed>>,
     pub q: Column<Fixed>,
+    /// The shift selector; `None` at width 1, where a block is one dot product.
+    pub shift: Option<Column<Fixed>>,
 }
 
 /// The MAC groups of a circuit.
@@ -45,57 +60,88 @@ pub struct MacConfig {
 }
 
 impl MacConfig {
-    /// Adds `sets` groups of `width` terms per row, each with its gate.
+    /// Adds `sets` groups of `width` accumulators, each with its gates.
     pub fn configure<F: ScalarField>(meta: &mut ConstraintSystem<F>, width: usize, sets: usize) -> MacConfig {
-        let sets = (0..sets)
-            .map(|_| {
-                let mut advice = || {
-                    let c = meta.advice_column();
-                    meta.enable_equality(c);
-                    c
-                };
-                let x: Vec<_> = (0..width).map(|_| advice()).collect();
-                let acc = advice();
-                let w: Vec<_> = (0..width).map(|_| meta.fixed_column()).collect();
-                let q = meta.fixed_column();
-                let cols = MacColumns { x, acc, w, q };
-                meta.create_gate("mac", |meta| {
-                    let q = meta.query_fixed(cols.q, Rotation::cur());
-                    let acc = meta.query_advice(cols.acc, Rotation::cur());
-                    let prev = meta.query_advice(cols.acc, Rotation::prev());
-                    let sum = cols.x.iter().zip(&cols.w).fold(Expression::Constant(F::ZERO), |s, (x, w)| {
-                        s + meta.query_advice(*x, Rotation::cur()) * meta.query_fixed(*w, Rotation::cur())
-                    });
-                    let one = Expression::Constant(F::ONE);
-                    vec![q.clone() * (acc - sum) - q.clone() * (q - one) * prev]
-                });
-                cols
-            })
-            .collect();
+        let sets = (0..sets).map(|_| Self::group(meta, width)).collect();
         MacConfig { sets }
+    }
+
+    fn group<F: ScalarField>(meta: &mut ConstraintSystem<F>, width: usize) -> MacColumns {
+        let x = meta.advice_column();
+        meta.enable_equality(x);
+        let acc: Vec<_> = (0..width).map(|_| meta.advice_column()).collect();
+        meta.enable_equality(acc[0]);
+        let w: Vec<_> = (0..width).map(|_| meta.fixed_column()).collect();
+        let q = meta.fixed_column();
+        let shift = (width > 1).then(|| meta.fixed_column());
+        let cols = MacColumns { x, acc, w, q, shift };
+        meta.create_gate("mac", |meta| {
+            let q = meta.query_fixed(cols.q, Rotation::cur());
+            let x = meta.query_advice(cols.x, Rotation::cur());
+            let one = Expression::Constant(F::ONE);
+            let carry = q.clone() * (q.clone() - one);
+            cols.acc
+                .iter()
+                .zip(&cols.w)
+                .map(|(&a, &w)| {
+                    let acc = meta.query_advice(a, Rotation::cur());
+                    let prev = meta.query_advice(a, Rotation::prev());
+                    let w = meta.query_fixed(w, Rotation::cur());
+                    q.clone() * (acc - x.clone() * w) - carry.clone() * prev
+                })
+                .collect::<Vec<_>>()
+        });
+        if let Some(s) = cols.shift {
+            meta.create_gate("mac shift", |meta| {
+                let s = meta.query_fixed(s, Rotation::cur());
+                cols.acc
+                    .windows(2)
+                    .map(|p| s.clone() * (meta.query_advice(p[0], Rotation::cur()) - meta.query_advice(p[1], Rotation::prev())))
+                    .collect::<Vec<_>>()
+            });
+        }
+        cols
     }
 }
 
-/// One dot product: `out = sum_t xs[t] * ws[t]`.
+/// One dot product of a block: its weights (one per term of the block) and output cell.
 #[derive(Clone, Debug)]
 struct Dot<F: ScalarField> {
-    xs: Vec<AssignedValue<F>>,
     ws: Vec<F>,
     out: AssignedValue<F>,
     /// Added to the first accumulator: zero except in negative tests.
     acc_offset: F,
 }
 
-/// Rows taken by a dot product of `n` terms at `width` terms per row.
-pub fn rows_of(n: usize, width: usize) -> usize {
-    n.div_ceil(width).max(1)
+/// Dot products over the same terms `xs`, laid out together.
+#[derive(Clone, Debug)]
+struct Block<F: ScalarField> {
+    xs: Vec<AssignedValue<F>>,
+    dots: Vec<Dot<F>>,
+    /// Added to what the first shift row moves down: zero except in negative tests.
+    shift_offset: F,
+}
+
+/// Rows taken by a block of `dots` dot products of `terms` terms each: one per term (at
+/// least one), then one shift row per dot product after the first.
+pub fn block_rows(terms: usize, dots: usize) -> usize {
+    terms.max(1) + dots.max(1) - 1
+}
+
+#[derive(Debug, Default)]
+struct State<F: ScalarField> {
+    blocks: Vec<Block<F>>,
+    /// Where each dot product went: (block, position in it), in recording order.
+    at: Vec<(usize, usize)>,
+    /// Blocks that still take dot products, by key.
+    open: HashMap<u64, usize>,
 }
 
 /// The dot products of one model, in lowering order (deterministic).
 #[derive(Clone, Debug)]
 pub struct Macs<F: ScalarField> {
     pub width: usize,
-    dots: Arc<Mutex<Vec<Dot<F>>>>,
+    state: Arc<Mutex<State<F>>>,
     /// The constant-one cell that biases multiply.
     one: Arc<Mutex<Option<AssignedValue<F>>>>,
     witness_gen_only: bool,
@@ -105,7 +151,8 @@ pub struct Macs<F: ScalarField> {
 impl<F: ScalarField> Macs<F> {
     pub fn new(width: usize, witness_gen_only: bool, copy_manager: SharedCopyConstraintManager<F>) -> Macs<F> {
         assert!(width > 0, "MAC width must be positive");
-        Macs { width, dots: Default::default(), one: Default::default(), witness_gen_only, copy_manager }
+        let state = Arc::new(Mutex::new(State { blocks: Vec::new(), at: Vec::new(), open: HashMap::new() }));
+        Macs { width, state, one: Default::default(), witness_gen_only, copy_manager }
     }
 
     /// The constant-one cell (loaded on first use).
@@ -114,9 +161,36 @@ impl<F: ScalarField> Macs<F> {
     }
 
     /// Records `out = sum_t terms[t].0 * terms[t].1`; `out` must hold that value.
-    pub fn add(&self, terms: &[(AssignedValue<F>, F)], out: AssignedValue<F>) {
-        let dot = Dot { xs: terms.iter().map(|t| t.0).collect(), ws: terms.iter().map(|t| t.1).collect(), out, acc_offset: F::ZERO };
-        self.dots.lock().unwrap().push(dot);
+    ///
+    /// Dot products recorded with the same `share` key must have the same term cells in
+    /// the same order (only their weights differ): they may share a block, whose `x`
+    /// column is copy-constrained to the first one's cells. `None` shares with nothing.
+    pub fn add(&self, share: Option<u64>, terms: &[(AssignedValue<F>, F)], out: AssignedValue<F>) {
+        let mut st = self.state.lock().unwrap();
+        let dot = Dot { ws: terms.iter().map(|t| t.1).collect(), out, acc_offset: F::ZERO };
+        let open = share.and_then(|k| st.open.get(&k).copied()).filter(|&b| st.blocks[b].xs.len() == terms.len());
+        let b = match open {
+            Some(b) => {
+                debug_assert!(st.blocks[b].xs.iter().zip(terms).all(|(x, t)| x.value() == t.0.value()), "MAC key shared by different terms");
+                b
+            }
+            None => {
+                st.blocks.push(Block { xs: terms.iter().map(|t| t.0).collect(), dots: Vec::new(), shift_offset: F::ZERO });
+                let b = st.blocks.len() - 1;
+                if let Some(k) = share.filter(|_| self.width > 1) {
+                    st.open.insert(k, b);
+                }
+                b
+            }
+        };
+        st.blocks[b].dots.push(dot);
+        let pos = st.blocks[b].dots.len() - 1;
+        st.at.push((b, pos));
+        if pos + 1 == self.width {
+            if let Some(k) = share {
+                st.open.remove(&k);
+            }
+        }
     }
 
     /// The value `sum_t x_t * w_t` of a dot product.
@@ -124,72 +198,116 @@ impl<F: ScalarField> Macs<F> {
         terms.iter().fold(F::ZERO, |s, (x, w)| s + *x.value() * w)
     }
 
-    /// Negative tests: the MAC gate's copy of term `term` of dot product `dot` takes the
-    /// value `v` (its activation cell keeps the honest one).
+    /// Negative tests: the MAC gate's copy of term `term` of dot product `dot` (and of
+    /// the others in its block) takes the value `v`; the activation cell keeps the
+    /// honest one.
     #[doc(hidden)]
     pub fn tamper_term(&self, dot: usize, term: usize, v: F) {
-        self.dots.lock().unwrap()[dot].xs[term].value = halo2_base::halo2_proofs::plonk::Assigned::Trivial(v);
+        let mut st = self.state.lock().unwrap();
+        let (b, _) = st.at[dot];
+        st.blocks[b].xs[term].value = halo2_base::halo2_proofs::plonk::Assigned::Trivial(v);
     }
 
     /// Negative tests: the first accumulator of dot product `dot` is off by `delta`.
     #[doc(hidden)]
     pub fn tamper_acc(&self, dot: usize, delta: F) {
-        self.dots.lock().unwrap()[dot].acc_offset = delta;
+        let mut st = self.state.lock().unwrap();
+        let (b, p) = st.at[dot];
+        st.blocks[b].dots[p].acc_offset = delta;
+    }
+
+    /// Negative tests: the first shift row of the block of dot product `dot` moves every
+    /// sum down off by `delta`.
+    #[doc(hidden)]
+    pub fn tamper_shift(&self, dot: usize, delta: F) {
+        let mut st = self.state.lock().unwrap();
+        let (b, _) = st.at[dot];
+        st.blocks[b].shift_offset = delta;
     }
 
     /// Number of dot products recorded.
     pub fn len(&self) -> usize {
-        self.dots.lock().unwrap().len()
+        self.state.lock().unwrap().at.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Term counts of the dot products, in order: all the planner needs.
+    /// Number of terms of every dot product, in recording order.
     pub fn lengths(&self) -> Vec<usize> {
-        self.dots.lock().unwrap().iter().map(|d| d.xs.len()).collect()
+        let st = self.state.lock().unwrap();
+        st.at.iter().map(|&(b, _)| st.blocks[b].xs.len()).collect()
     }
 
-    /// Assigns every dot product (a dot product never spans two groups) and its copy
-    /// constraints. Must run inside the builder's region, before its copy constraints are
-    /// imposed. Panics if the groups are too few: the planner sized them.
+    /// Rows of every block, in layout order: all the planner needs.
+    pub fn block_rows(&self) -> Vec<usize> {
+        self.state.lock().unwrap().blocks.iter().map(|b| block_rows(b.xs.len(), b.dots.len())).collect()
+    }
+
+    /// Assigns every block (a block never spans two groups) and its copy constraints.
+    /// Must run inside the builder's region, before its copy constraints are imposed.
+    /// Panics if the groups are too few: the planner sized them.
     pub fn assign(&self, config: &MacConfig, usable_rows: usize, region: &mut Region<F>) {
-        let dots = self.dots.lock().unwrap();
+        let st = self.state.lock().unwrap();
         let mut copy = (!self.witness_gen_only).then(|| self.copy_manager.lock().unwrap());
         let mut placer = Placer::new(usable_rows);
-        for dot in dots.iter() {
-            let rows = rows_of(dot.xs.len(), self.width);
-            let (set, start) = placer.place(rows).expect("the planner sized the MAC groups");
+        let m = self.width;
+        for block in &st.blocks {
+            let (n, b) = (block.xs.len(), block.dots.len());
+            let (set, start) = placer.place(block_rows(n, b)).expect("the planner sized the MAC groups");
             let cols = &config.sets[set];
-            let mut acc = dot.acc_offset;
-            for r in 0..rows {
+            let mut acc: Vec<F> = (0..m).map(|i| block.dots.get(i).map_or(F::ZERO, |d| d.acc_offset)).collect();
+            // Accumulation rows: one per term (a dot product without terms takes one row of zeros).
+            for r in 0..n.max(1) {
                 let row = start + r;
-                let chunk = (r * self.width)..((r + 1) * self.width).min(dot.xs.len());
-                for (i, t) in chunk.enumerate() {
-                    let x = dot.xs[t];
-                    acc += *x.value() * dot.ws[t];
-                    let cell = raw_assign_advice(region, cols.x[i], row, Value::known(*x.value()));
+                let x = block.xs.get(r);
+                let xv = x.map_or(F::ZERO, |x| *x.value());
+                let cell = raw_assign_advice(region, cols.x, row, Value::known(xv));
+                if let (Some(copy), Some(x)) = (copy.as_mut(), x) {
+                    constrain_virtual_equals_external(region, *x, cell.cell(), copy);
+                }
+                for (i, a) in acc.iter_mut().enumerate() {
+                    let w = block.dots.get(i).and_then(|d| d.ws.get(r)).copied().unwrap_or(F::ZERO);
+                    *a += xv * w;
+                    let cell = raw_assign_advice(region, cols.acc[i], row, Value::known(*a));
                     if let Some(copy) = copy.as_mut() {
-                        constrain_virtual_equals_external(region, x, cell.cell(), copy);
-                        raw_assign_fixed(region, cols.w[i], row, dot.ws[t]);
+                        raw_assign_fixed(region, cols.w[i], row, w);
+                        if i == 0 && r + 1 == n.max(1) {
+                            constrain_virtual_equals_external(region, block.dots[0].out, cell.cell(), copy);
+                        }
                     }
                 }
-                let cell = raw_assign_advice(region, cols.acc, row, Value::known(acc));
-                if let Some(copy) = copy.as_mut() {
+                if copy.is_some() {
                     raw_assign_fixed(region, cols.q, row, fe(if r == 0 { 1 } else { 2 }));
-                    if r + 1 == rows {
-                        constrain_virtual_equals_external(region, dot.out, cell.cell(), copy);
+                }
+            }
+            // Shift rows: dot product j reaches acc_0 on the j-th.
+            for j in 1..b {
+                let row = start + n.max(1) - 1 + j;
+                let offset = if j == 1 { block.shift_offset } else { F::ZERO };
+                acc.rotate_left(1);
+                acc[m - 1] = F::ZERO;
+                for i in 0..m - 1 {
+                    acc[i] += offset;
+                }
+                for (i, a) in acc.iter().enumerate() {
+                    let cell = raw_assign_advice(region, cols.acc[i], row, Value::known(*a));
+                    if let (Some(copy), 0) = (copy.as_mut(), i) {
+                        constrain_virtual_equals_external(region, block.dots[j].out, cell.cell(), copy);
                     }
+                }
+                if let (Some(_), Some(s)) = (copy.as_ref(), cols.shift) {
+                    raw_assign_fixed(region, s, row, F::ONE);
                 }
             }
         }
     }
 }
 
-/// Places dot products top to bottom from row 1 (row 0 stays free, so no dot product's
-/// first row has its `acc[-1]` in the wrapped-around blinding rows), moving to the next
-/// group when one is full.
+/// Places blocks top to bottom from row 1 (row 0 stays free, so no block's first row has
+/// its `acc[-1]` in the wrapped-around blinding rows), moving to the next group when one
+/// is full.
 pub struct Placer {
     usable: usize,
     set: usize,
@@ -201,8 +319,8 @@ impl Placer {
         Placer { usable, set: 0, offset: 1 }
     }
 
-    /// The group and first row for a dot product of `rows` rows; `None` if it cannot fit
-    /// any group of this height.
+    /// The group and first row for a block of `rows` rows; `None` if it cannot fit any
+    /// group of this height.
     pub fn place(&mut self, rows: usize) -> Option<(usize, usize)> {
         if rows + 1 > self.usable {
             return None;
@@ -222,12 +340,12 @@ impl Placer {
     }
 }
 
-/// Groups of `width` needed for dot products of `lengths` terms in `usable` rows, or
-/// `None` when one dot product is taller than a column.
-pub fn sets_needed(lengths: &[usize], width: usize, usable: usize) -> Option<usize> {
+/// Groups needed for blocks of `rows` rows each in `usable` rows, or `None` when one
+/// block is taller than a column.
+pub fn sets_needed(rows: &[usize], usable: usize) -> Option<usize> {
     let mut p = Placer::new(usable);
-    for &n in lengths {
-        p.place(rows_of(n, width))?;
+    for &r in rows {
+        p.place(r)?;
     }
     Some(p.sets())
 }
