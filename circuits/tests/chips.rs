@@ -163,6 +163,22 @@ fn flipped_relu_bit_fails_the_gate() {
 }
 
 #[test]
+fn relu_rows_that_disagree_on_the_sign_fail_the_copy() {
+    // relu(-9) = -9: the product row takes n = 0 (out = x), the decomposition row n = 1
+    // (an honest low for a negative x); both gates hold, only their shared n does not.
+    let off = 1i128 << (BITS - 1);
+    let (out, r) = run(
+        |ctx, chips| {
+            let x = io::checked_input(ctx, chips, -9);
+            vec![relu::relu_forged(ctx, chips, x, -Fr::from(9), [0, 1], -9 + off)]
+        },
+        |_| {},
+    );
+    assert_eq!(out, vec![-9]);
+    assert!(has_permutation_failure(&r) && !has_gate_failure(&r), "{r:?}");
+}
+
+#[test]
 fn out_of_range_input_fails_the_lookup() {
     // x + 2^(bits-1) = 2^bits: its limbs recompose to 0, so the range check's
     // recomposition equality (a copy constraint) rejects it.

@@ -207,10 +207,10 @@ fn under_fast_enough_the_planner_takes_the_cheapest_verifier() {
 
 #[test]
 fn wide_shapes_raise_the_degree_and_still_pass_mock_prover() {
-    // 4l_relu_conv_fc at MAC width 4: the MAC group's x and acc_0 join 4 gate columns,
-    // lookup, constant and instance columns: 9, from which degree 5 saves permutation
-    // products.
-    let (quant, qin) = common::quantized("4l_relu_conv_fc");
+    // 2l_relu_fc at MAC width 4: the MAC group's x and acc_0 join 4 gate columns and
+    // the lookup, constant and instance columns: 9, from which degree 5 saves
+    // permutation products.
+    let (quant, qin) = common::quantized("2l_relu_fc");
     let p = plan::<Fr>(&quant, &qin, &with_width(4)).unwrap();
     assert_eq!(p.stats.permutation_columns(), 9, "{:?}", p.stats);
     assert_eq!(p.stats.degree(), 5);
@@ -220,7 +220,6 @@ fn wide_shapes_raise_the_degree_and_still_pass_mock_prover() {
     c.macs.as_ref().unwrap().tamper_acc(0, Fr::from(1));
     assert!(!failures(&c, p.stats.k).is_empty(), "tampered accumulator accepted at degree 5");
     // A narrow shape keeps its gates' own degree.
-    let (quant, qin) = common::quantized("2l_relu_fc");
     let narrow = plan::<Fr>(&quant, &qin, &PlanOptions::default()).unwrap();
     assert!(narrow.stats.permutation_columns() < 9 && narrow.shape.params.degree == 0, "{:?}", narrow.stats);
 }

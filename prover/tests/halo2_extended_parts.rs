@@ -14,7 +14,8 @@ use zkinfer_prover::srs;
 #[test]
 fn cached_and_uncached_keys_prove_the_same_statement() {
     let m = load("2l_relu_fc");
-    // The MAC gate's columns take the permutation past 9 columns: a degree-5 shape.
+    // 4 gate columns, the MAC group's x and acc_0, lookup, constant and instance
+    // columns: 9 in the permutation, a degree-5 shape.
     let opts = PlanOptions { mac_width: Some(4), ..Default::default() };
     let planned = plan::<Fr>(&m.graph, &m.inputs, &opts).unwrap();
     assert_eq!(planned.shape.params.degree, 5, "{:?}", planned.stats);
