@@ -294,8 +294,8 @@ fn try_k<F: ScalarField>(
 }
 
 /// MAC widths the planner tries when it may choose ([`PlanOptions::mac_width`] `None`):
-/// narrow ones give taller, cheaper verifiers (a term column costs its commitment, its
-/// weight column and its permutation column), wide ones smaller k.
+/// narrow ones give taller, cheaper verifiers (an accumulator costs its commitment and
+/// its weight column), wide ones smaller k where many dot products share their inputs.
 pub const MAC_WIDTHS: [usize; 5] = [1, 2, 4, 8, 16];
 
 /// A rough prover cost of a shape, in hundredths of an MSM over `2^k` points with full
