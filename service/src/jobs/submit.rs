@@ -99,8 +99,8 @@ fn check_options(o: &ModelOptions) -> Result<(), EngineError> {
             ));
         }
     }
-    if !(1..=64).contains(&o.max_advice) {
-        return Err(EngineError::invalid("options.max_advice", format!("{} is outside 1..=64", o.max_advice)));
+    if o.max_advice > 64 {
+        return Err(EngineError::invalid("options.max_advice", format!("{} is over 64", o.max_advice)));
     }
     match o.backend.as_str() {
         "halo2" => {}
@@ -165,7 +165,9 @@ impl Engine {
             error: None,
             created_ms: now,
         };
-        let memory = compile_estimate(options.k.unwrap_or(options.max_k), options.max_advice).min(self.sched.budget());
+        // The planner's defaults (max_advice 0) reach 6 columns at the largest k.
+        let columns = if options.max_advice == 0 { zkinfer_circuits::PlanOptions::default().max_advice_large } else { options.max_advice };
+        let memory = compile_estimate(options.k.unwrap_or(options.max_k), columns).min(self.sched.budget());
         let job = NewJob {
             id: new_job_id(),
             kind: JobKind::Compile,

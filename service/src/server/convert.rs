@@ -147,7 +147,7 @@ pub fn model_options(o: Option<pb::CompileOptions>) -> Result<ModelOptions, Engi
         },
         max_k: if o.max_k == 0 { 23 } else { o.max_k },
         k: (o.k != 0).then_some(o.k),
-        max_advice: if o.max_advice == 0 { 6 } else { o.max_advice as usize },
+        max_advice: o.max_advice as usize,
         backend: match o.backend() {
             pb::compile_options::Backend::Unspecified | pb::compile_options::Backend::Halo2 => "halo2".into(),
             pb::compile_options::Backend::Groth16 => "groth16".into(),

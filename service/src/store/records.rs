@@ -88,6 +88,8 @@ pub struct ModelOptions {
     pub target: String,
     pub max_k: u32,
     pub k: Option<u32>,
+    /// Most advice columns at every k; 0: the planner's defaults (registrations before
+    /// this meaning stored 6 for an unset value).
     pub max_advice: usize,
     /// `public`, `private` or `hashed`.
     pub input_visibility: String,
