@@ -51,7 +51,7 @@ pub struct PlanOptions {
     /// Which values are public.
     #[serde(default)]
     pub visibility: VisibilityConfig,
-    /// Terms per row of the MAC gate: `Some(0)` never uses it, `Some(w)` always does,
+    /// Width of the MAC gate (accumulators per group): `Some(0)` never uses it, `Some(w)` always does,
     /// `None` lets the planner choose.
     #[serde(default)]
     pub mac_width: Option<usize>,

@@ -323,7 +323,7 @@ fn quantize_and_plan(
         || plan_candidates::<Fr>(&chosen.prepared.quant, &qin, plan_opts).map_err(ServiceError::from),
         |c| {
             let p = &c[0].stats;
-            let mac = if p.mac_width > 0 { format!(", MAC gate {} terms/row in {} group(s)", p.mac_width, p.mac_sets) } else { String::new() };
+            let mac = if p.mac_width > 0 { format!(", MAC gate {} wide in {} group(s)", p.mac_width, p.mac_sets) } else { String::new() };
             let more = if c.len() > 1 { format!(" ({} other shapes in reserve)", c.len() - 1) } else { String::new() };
             format!("k = {}, {} advice + {} lookup columns, {} rows{mac}{more}", p.k, p.num_advice, p.num_lookup_advice, p.rows)
         },

@@ -39,7 +39,8 @@ pub struct CompileFlags {
     /// estimated proving time is lower.
     #[arg(long)]
     pub max_advice: Option<usize>,
-    /// Terms per row of the multiply-accumulate gate for dense layers (0: never use it).
+    /// Width of the multiply-accumulate gate for dense and conv layers: dot products over
+    /// the same inputs accumulated side by side (0: never use it).
     /// Default: the planner uses it, at the width of least proving cost, when the plain
     /// layout would need k >= 14.
     #[arg(long)]
