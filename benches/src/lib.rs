@@ -37,7 +37,8 @@ fn prepared(onnx: &[u8], input: &InputData) -> Result<(Prepared, Vec<Vec<Vec<f64
 
 /// [`load`] of a model folder (`network.onnx`, `input.json`).
 pub fn load_dir(dir: &str) -> Result<Loaded> {
-    load(&std::fs::read(format!("{dir}/network.onnx"))?, &std::fs::read_to_string(format!("{dir}/input.json"))?)
+    let read = |name: &str| std::fs::read(format!("{dir}/{name}")).map_err(|e| anyhow::anyhow!("cannot read {dir}/{name}: {e}"));
+    load(&read("network.onnx")?, &String::from_utf8(read("input.json")?)?)
 }
 
 /// Peak resident memory of this process so far, in bytes (Linux `VmHWM`).
