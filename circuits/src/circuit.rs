@@ -39,6 +39,11 @@ pub struct CircuitShape {
 /// (see [`crate::chips::mac`]).
 pub const MAC_LAYOUT: usize = 2;
 
+/// The [`ModelParams::mac_layout`] of a shape with `mac_sets` MAC groups built now.
+pub fn mac_layout_for(mac_sets: usize) -> usize {
+    if mac_sets > 0 { MAC_LAYOUT } else { 0 }
+}
+
 /// The circuit parameters: halo2-base's, plus the advice column pairs looked up in the
 /// function tables (0: no table columns at all, as for models without tables).
 #[derive(Clone, Debug, Default, Hash, Serialize, Deserialize)]
@@ -216,7 +221,7 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
             table_sets: self.table_sets,
             mac_width: self.mac_width,
             mac_sets: self.mac_sets,
-            mac_layout: if self.mac_sets > 0 { MAC_LAYOUT } else { 0 },
+            mac_layout: mac_layout_for(self.mac_sets),
             degree: self.degree,
         }
     }

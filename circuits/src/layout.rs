@@ -7,7 +7,7 @@ use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStag
 use serde::{Deserialize, Serialize};
 use zkinfer_models::quant::QuantGraph;
 
-use crate::circuit::{CircuitShape, ModelParams, MAC_LAYOUT};
+use crate::circuit::{mac_layout_for, CircuitShape, ModelParams};
 use crate::error::CircuitError;
 use crate::field::ScalarField;
 use crate::visibility::VisibilityConfig;
@@ -84,6 +84,15 @@ pub enum Optimize {
 }
 
 impl PlanOptions {
+    /// These options with every column budget (small, large and wide shapes) capped at
+    /// `max_advice`, or left at their values when `None`.
+    pub fn with_max_advice(self, max_advice: Option<usize>) -> PlanOptions {
+        match max_advice {
+            Some(n) => PlanOptions { max_advice: n, max_advice_large: n, max_advice_wide: n, ..self },
+            None => self,
+        }
+    }
+
     /// The key shapes are ranked by: the objective's cost, then the other cost as the
     /// tie-break ([`prove_cost`] for gas and balanced, [`verifier_cost`] for prove).
     ///
@@ -289,8 +298,7 @@ fn try_k<F: ScalarField>(
         instances,
     };
     let degree = s.degree();
-    let mac_layout = if mac_sets > 0 { MAC_LAYOUT } else { 0 };
-    Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets, mac_layout, degree }, s))
+    Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets, mac_layout: mac_layout_for(mac_sets), degree }, s))
 }
 
 /// MAC widths the planner tries when it may choose ([`PlanOptions::mac_width`] `None`):
@@ -423,15 +431,16 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
                 // Up to two k larger (and at most the plain layout's), fewer columns: dearer
                 // to prove, a smaller verifier. One MAC group beside one gate column is the
                 // narrowest.
+                let narrow = |s: &LayoutStats| s.mac_sets <= 1 && s.num_advice <= 1;
                 let (mut cols, first_k) = (p.stats.advice_columns(), p.stats.k);
-                let mut narrowest = p.stats.mac_sets <= 1 && p.stats.num_advice <= 1;
+                let mut narrowest = narrow(&p.stats);
                 found.push(p);
                 for k in below.iter().copied().filter(|&k| k > first_k && k <= first_k + 2) {
                     if narrowest {
                         break;
                     }
                     let Ok(q) = search::<F>(graph, inputs, opts, &[k], w) else { break };
-                    narrowest = q.stats.mac_sets <= 1 && q.stats.num_advice <= 1;
+                    narrowest = narrow(&q.stats);
                     if q.stats.advice_columns() < cols {
                         cols = q.stats.advice_columns();
                         found.push(q);

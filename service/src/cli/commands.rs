@@ -113,16 +113,14 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
     let opts = CompileOptions {
         quant: QuantOptions { bits: flags.bits, scale: flags.scale, param_scale: flags.param_scale, ..Default::default() },
         plan: PlanOptions {
-            max_advice: flags.max_advice.unwrap_or(PlanOptions::default().max_advice),
-            max_advice_large: flags.max_advice.unwrap_or(PlanOptions::default().max_advice_large),
-            max_advice_wide: flags.max_advice.unwrap_or(PlanOptions::default().max_advice_wide),
             max_k: flags.max_k,
             k: flags.k,
             visibility: VisibilityConfig { inputs: flags.input_visibility, outputs: flags.output_visibility, params: flags.param_visibility },
             mac_width: flags.mac_width,
             optimize: flags.optimize,
             ..Default::default()
-        },
+        }
+        .with_max_advice(flags.max_advice),
         srs,
         target: flags.target,
         max_error: flags.max_error,

@@ -81,21 +81,17 @@ impl Engine {
         if o.backend == "groth16" {
             return self.run_compile_groth16(r, &model, &onnx, &cal_text, &samples, calibration.input_shapes.clone(), reference.as_deref());
         }
-        let defaults = PlanOptions::default();
         let opts = CompileOptions {
             quant: QuantOptions { scale: o.scale, param_scale: o.param_scale, ..quant_options(&o.target) },
             plan: PlanOptions {
-                // "Most advice columns" (the API's contract): at every k, wide shapes
-                // too; 0 keeps the planner's defaults, as the CLI does.
-                max_advice: if o.max_advice == 0 { defaults.max_advice } else { o.max_advice },
-                max_advice_large: if o.max_advice == 0 { defaults.max_advice_large } else { o.max_advice },
-                max_advice_wide: if o.max_advice == 0 { defaults.max_advice_wide } else { o.max_advice },
                 max_k: o.max_k,
                 k: o.k,
                 visibility: visibility(o),
                 optimize: o.optimize.parse().unwrap_or_default(),
                 ..Default::default()
-            },
+            }
+            // "Most advice columns" (the API's contract): at every k, wide shapes too.
+            .with_max_advice(o.column_cap()),
             srs: self.cfg.srs.clone(),
             target: if o.target == "resources" { Target::Resources } else { Target::Accuracy },
             max_error: None,

@@ -165,8 +165,8 @@ impl Engine {
             error: None,
             created_ms: now,
         };
-        // The planner's defaults (max_advice 0) reach 6 columns at the largest k.
-        let columns = if options.max_advice == 0 { zkinfer_circuits::PlanOptions::default().max_advice_large } else { options.max_advice };
+        // The budget at the largest k: the cap, or the planner's default there.
+        let columns = zkinfer_circuits::PlanOptions::default().with_max_advice(options.column_cap()).max_advice_large;
         let memory = compile_estimate(options.k.unwrap_or(options.max_k), columns).min(self.sched.budget());
         let job = NewJob {
             id: new_job_id(),

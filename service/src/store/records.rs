@@ -114,6 +114,13 @@ pub struct ModelOptions {
     pub optimize: String,
 }
 
+impl ModelOptions {
+    /// The column cap to plan with: `max_advice`, or `None` (the planner's defaults) for 0.
+    pub fn column_cap(&self) -> Option<usize> {
+        (self.max_advice > 0).then_some(self.max_advice)
+    }
+}
+
 fn is_prove(v: &str) -> bool {
     v.is_empty() || v == "prove"
 }
