@@ -16,7 +16,7 @@ use zkinfer_models::quant::QuantGraph;
 use crate::error::CircuitError;
 use crate::field::{to_i128, ScalarField};
 use crate::chips::mac::{self, MacConfig, Macs};
-use crate::chips::table::{TableConfig, Tables};
+use crate::chips::table::{RangeRows, TableConfig, Tables};
 use crate::layout::usable_rows;
 use crate::chips::Chips;
 use crate::lower::lower;
@@ -67,6 +67,15 @@ pub struct ModelParams {
     /// the cost of one more quotient piece: see [`crate::layout::LayoutStats::degree`].
     #[serde(default, skip_serializing_if = "is_zero")]
     pub degree: usize,
+    /// The range checks' lookups share the function table's lookup argument (range table
+    /// `[0, 2^lookup_bits)` as table 0, see [`crate::chips::table`]); `base` then has
+    /// no lookup advice columns of its own.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub range_in_table: bool,
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 fn is_zero(v: &usize) -> bool {
@@ -113,6 +122,8 @@ pub struct ModelCircuit<F: ScalarField> {
     pub mac_sets: usize,
     /// The constraint degree of the shape ([`ModelParams::degree`]).
     pub degree: usize,
+    /// Range checks looked up in the function table ([`ModelParams::range_in_table`]).
+    pub range_in_table: bool,
 }
 
 /// What lowering adds next to halo2-base: function tables and MAC dot products.
@@ -182,6 +193,9 @@ impl<F: ScalarField> ModelCircuit<F> {
         if tables.num_lookups() > 0 && p.table_sets == 0 {
             return Err(CircuitError::Layout("the model has table lookups but the shape has no table columns".into()));
         }
+        if p.range_in_table && (p.table_sets == 0 || p.base.lookup_bits.is_none()) {
+            return Err(CircuitError::Layout("the shape looks range checks up in a function table it does not have".into()));
+        }
         if p.mac_sets > 0 && p.mac_layout != MAC_LAYOUT {
             return Err(CircuitError::Layout("the shape was planned for an earlier MAC gate layout: compile the model again".into()));
         }
@@ -201,6 +215,7 @@ impl<F: ScalarField> ModelCircuit<F> {
             mac_width: p.mac_width,
             mac_sets: p.mac_sets,
             degree: p.degree,
+            range_in_table: p.range_in_table,
         })
     }
 
@@ -223,6 +238,7 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
             mac_sets: self.mac_sets,
             mac_layout: mac_layout_for(self.mac_sets),
             degree: self.degree,
+            range_in_table: self.range_in_table,
         }
     }
 
@@ -264,7 +280,10 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
                     builder.assign_lookups_in_phase(range, &mut region, 0);
                 }
                 if let Some(tables) = &config.tables {
-                    self.tables.assign(tables, &mut region);
+                    // Shares the builder's lookup managers: its range checks.
+                    let chip = self.range_in_table.then(|| builder.range_chip());
+                    let range = chip.as_ref().map(|c| RangeRows { cells: &c.lookup_manager()[0], lookup_bits: c.lookup_bits() });
+                    self.tables.assign(tables, &mut region, range);
                 }
                 if let (Some(cfg), Some(macs)) = (&config.macs, &self.macs) {
                     macs.assign(cfg, crate::layout::usable_rows(builder.params().k as u32), &mut region);

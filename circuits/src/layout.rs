@@ -195,6 +195,10 @@ pub struct LayoutStats {
     /// Public instances (field elements), which the verifier reads and evaluates.
     #[serde(default)]
     pub instances: usize,
+    /// The range checks share the function table's lookup (then `num_lookup_advice` is
+    /// 0 and `table_rows` counts the range table too).
+    #[serde(default)]
+    pub range_in_table: bool,
 }
 
 impl LayoutStats {
@@ -223,11 +227,12 @@ impl LayoutStats {
         }
     }
 
-    /// Fixed columns: halo2-base's constants, the function table and the MAC weights and
-    /// selectors (halo2-base's gate selectors aside).
+    /// Fixed columns: halo2-base's constants and range table, the function table and the
+    /// MAC weights and selectors (halo2-base's gate selectors aside).
     pub fn fixed_columns(&self) -> usize {
         let mac = self.mac_width + 1 + usize::from(self.mac_width > 1);
-        self.num_fixed + TABLE_WIDTH * usize::from(self.table_sets > 0) + mac * self.mac_sets
+        let range_table = usize::from(self.num_lookup_advice > 0);
+        self.num_fixed + range_table + TABLE_WIDTH * usize::from(self.table_sets > 0) + mac * self.mac_sets
     }
 
     /// Columns of every kind, advice and fixed: what the verifier's size grows with.
@@ -258,16 +263,36 @@ fn try_k<F: ScalarField>(
     let (_, Gadgets { tables, macs }) = synthesize_model(&mut builder, graph, inputs, visibility, mac_width)?;
     let stats = builder.statistics();
     let instances = builder.assigned_instances.iter().map(Vec::len).sum();
-    let params = builder.calculate_params(Some(BLINDING_ROWS));
+    let mut params = builder.calculate_params(Some(BLINDING_ROWS));
     let advice_cells: usize = stats.gate.total_advice_per_phase.iter().sum();
     let lookup_cells: usize = stats.total_lookup_advice_per_phase.iter().sum();
     let num_advice: usize = params.num_advice_per_phase.iter().sum();
-    let num_lookup_advice: usize = params.num_lookup_advice_per_phase.iter().sum();
+    let mut num_lookup_advice: usize = params.num_lookup_advice_per_phase.iter().sum();
     // Function tables: the fixed table must fit the usable rows (else this k is too
-    // small: reported as usable rows + 1); lookups fill as many column pairs as needed.
+    // small: reported as usable rows + 1); lookups fill as many column triples as needed.
     let usable = usable_rows(k);
-    let (table_rows, table_lookups) = if tables.num_lookups() > 0 { (tables.rows.len(), tables.num_lookups()) } else { (0, 0) };
-    let table_sets = table_lookups.div_ceil(usable);
+    let (mut table_rows, table_lookups) = if tables.num_lookups() > 0 { (tables.rows.len(), tables.num_lookups()) } else { (0, 0) };
+    let mut table_sets = table_lookups.div_ceil(usable);
+    // The range checks join the table lookup when the range table fits beside the
+    // function tables and the triples they need cost less than the range lookup columns
+    // they replace (a triple: 3 advice, 3 permutation columns and a lookup's 3
+    // commitments; a range column: 1 advice, 1 permutation column and 3 commitments,
+    // plus the range table's fixed column once).
+    let merged_sets = (lookup_cells + table_lookups).div_ceil(usable);
+    let range_in_table = table_sets > 0
+        && num_lookup_advice > 0
+        && table_rows + (1 << lookup_bits) <= usable
+        && 9 * (merged_sets - table_sets) < 5 * num_lookup_advice + 1;
+    if range_in_table {
+        table_rows += 1 << lookup_bits;
+        table_sets = merged_sets;
+        num_lookup_advice = 0;
+        params.num_lookup_advice_per_phase.iter_mut().for_each(|n| *n = 0);
+        // The range rows copy their slope cell from one more constant.
+        let constants = builder.core().copy_manager.lock().unwrap().num_distinct_constants() + 1;
+        params.num_fixed = params.num_fixed.max(constants.div_ceil(1 << k));
+    }
+    let table_cells = table_lookups + if range_in_table { lookup_cells } else { 0 };
     // MAC groups: a block taller than a column makes this k too small.
     let blocks = macs.as_ref().map(|m| m.block_rows()).unwrap_or_default();
     let mac_rows: usize = blocks.iter().sum();
@@ -275,8 +300,8 @@ fn try_k<F: ScalarField>(
     let mac_sets = if blocks.is_empty() { Some(0) } else { mac::sets_needed(&blocks, usable) };
     let rows = advice_cells
         .div_ceil(num_advice.max(1))
-        .max(lookup_cells.div_ceil(num_lookup_advice.max(1)))
-        .max(table_lookups.div_ceil(table_sets.max(1)))
+        .max(if range_in_table { 0 } else { lookup_cells.div_ceil(num_lookup_advice.max(1)) })
+        .max(table_cells.div_ceil(table_sets.max(1)))
         .max(if table_rows > usable { usable + 1 } else { table_rows })
         .max(mac_sets.map_or(usable + 1, |n| mac_rows.div_ceil(n.max(1))));
     let mac_sets = mac_sets.unwrap_or(0);
@@ -296,9 +321,11 @@ fn try_k<F: ScalarField>(
         mac_rows,
         mac_sets,
         instances,
+        range_in_table,
     };
     let degree = s.degree();
-    Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets, mac_layout: mac_layout_for(mac_sets), degree }, s))
+    let mac_layout = mac_layout_for(mac_sets);
+    Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets, mac_layout, degree, range_in_table }, s))
 }
 
 /// MAC widths the planner tries when it may choose ([`PlanOptions::mac_width`] `None`):

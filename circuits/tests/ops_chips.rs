@@ -21,6 +21,12 @@ type Outcome = (Vec<i128>, Result<(), Vec<VerifyFailure>>);
 
 /// A one-context circuit with function-table columns; what `f` returns is public.
 fn run(f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<AssignedValue<Fr>>) -> Outcome {
+    run_in(false, f)
+}
+
+/// [`run`], with the range checks in halo2-base's own lookup or (`range_in_table`) in
+/// the function table's.
+fn run_in(range_in_table: bool, f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<AssignedValue<Fr>>) -> Outcome {
     let mut builder = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
         .use_k(K)
         .use_lookup_bits(K - 1)
@@ -32,8 +38,13 @@ fn run(f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<Assi
     let instances: Vec<Fr> = out.iter().map(|c| *c.value()).collect();
     let ints = instances.iter().map(|v| to_i128(v).unwrap()).collect();
     builder.assigned_instances = vec![out];
-    builder.calculate_params(Some(BLINDING_ROWS));
-    let circuit = ModelCircuit { builder, instances: instances.clone(), public_values: vec![], tables, table_sets: 1, macs: None, mac_width: 0, mac_sets: 0, degree: 0 };
+    let mut params = builder.calculate_params(Some(BLINDING_ROWS));
+    if range_in_table {
+        params.num_lookup_advice_per_phase = vec![0];
+        params.num_fixed += 1;
+        builder = builder.use_params(params);
+    }
+    let circuit = ModelCircuit { builder, instances: instances.clone(), public_values: vec![], tables, table_sets: 1, macs: None, mac_width: 0, mac_sets: 0, degree: 0, range_in_table };
     (ints, MockProver::run(K as u32, &circuit, vec![instances]).unwrap().verify())
 }
 
@@ -64,7 +75,11 @@ fn reference(t: &TableOp, x: i64) -> Option<i64> {
 }
 
 fn lookups(t: &TableOp, xs: &[i64]) -> Outcome {
-    run(|ctx, chips, tables| {
+    lookups_in(false, t, xs)
+}
+
+fn lookups_in(range_in_table: bool, t: &TableOp, xs: &[i64]) -> Outcome {
+    run_in(range_in_table, |ctx, chips, tables| {
         tables.add_table(1, t);
         let spec = TableSpec::new(1, t);
         xs.iter().map(|&x| {
@@ -77,12 +92,36 @@ fn lookups(t: &TableOp, xs: &[i64]) -> Outcome {
 #[test]
 fn table_lookup_matches_the_interpreter_and_clamps_saturated_sides() {
     let xs = [-100i64, -17, -9, -2, 0, 1, 2, 6, 15, 16, 99];
-    for t in [op(true), bowl()] {
-        let (out, r) = lookups(&t, &xs);
+    for (t, merged) in [(op(true), false), (bowl(), false), (op(true), true), (bowl(), true)] {
+        let (out, r) = lookups_in(merged, &t, &xs);
         r.unwrap();
         let want: Vec<i128> = xs.iter().map(|&x| reference(&t, x).unwrap() as i128).collect();
-        assert_eq!(out, want, "interpolate = {}", t.interpolate);
+        assert_eq!(out, want, "interpolate = {}, range_in_table = {merged}", t.interpolate);
     }
+}
+
+/// With the range checks in the function table's lookup, a limb must be a range row:
+/// neither a value past the range table nor a function key (even of an entry whose value
+/// and slope are 0, as the range rows' are but for their slope mark) passes.
+#[test]
+fn range_rows_in_the_function_table_take_only_range_limbs() {
+    let flat = TableOp { values: vec![0; 9], ..op(true) };
+    let limb = |v: Fr| {
+        run_in(true, |ctx, chips, tables| {
+            tables.add_table(1, &flat);
+            let x = io::checked_input(ctx, chips, 3);
+            let _ = table::lookup(ctx, chips, tables, &TableSpec::new(1, &flat), x);
+            let c = ctx.load_witness(v);
+            chips.range.lookup_manager()[0].add_lookup(ctx.tag(), [c]);
+            vec![x]
+        })
+        .1
+    };
+    limb(Fr::from((1u64 << (K - 1)) - 1)).unwrap();
+    let r = limb(Fr::from(1u64 << (K - 1)));
+    assert!(fails_with(&r, "lookup"), "{r:?}");
+    let r = limb(table::key::<Fr>(1, 0));
+    assert!(fails_with(&r, "lookup"), "{r:?}");
 }
 
 #[test]

@@ -14,18 +14,32 @@
 //! `(key, value, slope)`; an input outside an unclamped side has no table row. An
 //! interpolating table then adds `rescale(slope * r, shift)`, its quotient range-checked
 //! in [`TableOp::step_bits`] (see `zkinfer_models::quant::table::TableOp`).
+//!
+//! A shape with `range_in_table` ([`crate::ModelParams::range_in_table`]) has no range
+//! lookup of halo2-base's: the range table `[0, 2^lookup_bits)` is table 0 of the same
+//! fixed table, rows `(u, 0, RANGE_MARK)`, and the range-checked limbs fill the key
+//! column of the lookup triples above the function lookups, each with its slope cell
+//! copied from the constant [`RANGE_MARK`]. One lookup argument, one triple of advice
+//! columns and one fixed table serve both: five commitments fewer in the verifier. No
+//! function row has the slope `RANGE_MARK` (slopes are below `2^64` in magnitude), so a
+//! range row matches only the range table; a function key is `tag * 2^72 + u` with
+//! `|u| < 2^64` and `tag >= 1`, never below `2^lookup_bits`, so a function lookup never
+//! matches a range row.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use halo2_base::gates::GateInstructions;
 use halo2_base::halo2_proofs::{
-    circuit::Region,
+    circuit::{Region, Value},
     plonk::{Advice, Column, ConstraintSystem, Fixed},
     poly::Rotation,
 };
-use halo2_base::utils::halo2::raw_assign_fixed;
+use halo2_base::utils::halo2::{constrain_virtual_equals_external, raw_assign_advice, raw_assign_fixed};
 use halo2_base::virtual_region::copy_constraints::SharedCopyConstraintManager;
 use halo2_base::virtual_region::lookups::LookupAnyManager;
 use halo2_base::virtual_region::manager::VirtualRegionManager;
-use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
+use halo2_base::{AssignedValue, Context, ContextTag, QuantumCell::Constant};
 
 use zkinfer_models::quant::table::TableOp;
 
@@ -72,18 +86,42 @@ impl TableConfig {
     }
 }
 
+/// The slope cell of a range row in the merged table: no function table's slope.
+pub fn range_mark<F: ScalarField>() -> F {
+    F::from(2u64).pow_vartime([100u64])
+}
+
 /// The tables of one model and the `(key, value, slope)` cells to look up in them.
 #[derive(Clone, Debug)]
 pub struct Tables<F: ScalarField> {
     /// Table rows, starting with `(0, 0, 0)`.
     pub rows: Vec<[F; TABLE_WIDTH]>,
-    pub lookups: LookupAnyManager<F, TABLE_WIDTH>,
+    /// Cells to look up, by context as halo2-base's lookup managers keep them.
+    lookups: Arc<Mutex<BTreeMap<ContextTag, Vec<[AssignedValue<F>; TABLE_WIDTH]>>>>,
+    copy_manager: SharedCopyConstraintManager<F>,
+    witness_gen_only: bool,
+    /// Set once the range rows' slope cells are copied from [`range_mark`]: key
+    /// generation synthesizes twice and the copy manager keeps its constant equalities.
+    marked: Arc<OnceLock<()>>,
+}
+
+/// halo2-base's range-check limbs, laid into the table lookup columns
+/// ([`crate::ModelParams::range_in_table`]).
+pub struct RangeRows<'a, F: ScalarField> {
+    pub cells: &'a LookupAnyManager<F, 1>,
+    pub lookup_bits: usize,
 }
 
 impl<F: ScalarField> Tables<F> {
     /// No table yet; lookups share the builder's copy constraints.
     pub fn new(witness_gen_only: bool, copy_manager: SharedCopyConstraintManager<F>) -> Tables<F> {
-        Tables { rows: vec![[F::ZERO; TABLE_WIDTH]], lookups: LookupAnyManager::new(witness_gen_only, copy_manager) }
+        Tables {
+            rows: vec![[F::ZERO; TABLE_WIDTH]],
+            lookups: Default::default(),
+            copy_manager,
+            witness_gen_only,
+            marked: Default::default(),
+        }
     }
 
     /// Adds table `tag` with entries `values[j]` (and their slopes) for inputs `lo + j`.
@@ -93,21 +131,63 @@ impl<F: ScalarField> Tables<F> {
         }
     }
 
-    /// Number of cells pairs to look up.
-    pub fn num_lookups(&self) -> usize {
-        self.lookups.total_rows()
+    /// Looks up `(key, value, slope)` cells in the tables.
+    pub fn add_lookup(&self, tag: ContextTag, cells: [AssignedValue<F>; TABLE_WIDTH]) {
+        self.lookups.lock().unwrap().entry(tag).or_default().push(cells);
     }
 
-    /// Assigns the fixed table and copies the looked-up cells into the lookup columns.
-    /// Must run inside the builder's region, before its copy constraints are imposed.
-    pub fn assign(&self, config: &TableConfig, region: &mut Region<F>) {
+    /// Number of cells pairs to look up.
+    pub fn num_lookups(&self) -> usize {
+        self.lookups.lock().unwrap().values().map(Vec::len).sum()
+    }
+
+    /// Assigns the fixed table and copies the looked-up cells into the lookup columns,
+    /// row after row across the column triples; with `range`, its limbs come first
+    /// (rows `(limb, 0, RANGE_MARK)`) and the range table joins the fixed table. Must
+    /// run inside the builder's region, before its copy constraints are imposed.
+    pub fn assign(&self, config: &TableConfig, region: &mut Region<F>, range: Option<RangeRows<F>>) {
+        let mut fixed_rows = self.rows.len();
         for (i, row) in self.rows.iter().enumerate() {
             for (col, v) in config.table.iter().zip(row) {
                 raw_assign_fixed(region, *col, i, *v);
             }
         }
-        if self.num_lookups() > 0 {
-            self.lookups.assign_raw(&config.to_lookup, region);
+        let sets = config.to_lookup.len();
+        let mut first = 0;
+        if let Some(range) = range {
+            let mark = range_mark::<F>();
+            for u in 0..1u64 << range.lookup_bits {
+                let row = [F::from(u), F::ZERO, mark];
+                for (col, v) in config.table.iter().zip(row) {
+                    raw_assign_fixed(region, *col, fixed_rows, v);
+                }
+                fixed_rows += 1;
+            }
+            let keys: Vec<[Column<Advice>; 1]> = config.to_lookup.iter().map(|t| [t[0]]).collect();
+            range.cells.assign_raw(&keys, region);
+            let n = range.cells.total_rows();
+            let copy = !self.witness_gen_only && self.marked.set(()).is_ok();
+            for i in 0..n {
+                let t = &config.to_lookup[i % sets];
+                raw_assign_advice(region, t[1], i / sets, Value::known(F::ZERO));
+                let slope = raw_assign_advice(region, t[2], i / sets, Value::known(mark));
+                if copy {
+                    let mut cm = self.copy_manager.lock().unwrap();
+                    let cell = cm.load_external_cell(slope.cell());
+                    cm.constant_equalities.push((mark, cell));
+                }
+            }
+            first = n.div_ceil(sets);
+        }
+        let mut copy_manager = (!self.witness_gen_only).then(|| self.copy_manager.lock().unwrap());
+        let lookups = self.lookups.lock().unwrap();
+        for (i, cells) in lookups.values().flatten().enumerate() {
+            for (cell, col) in cells.iter().zip(config.to_lookup[i % sets]) {
+                let assigned = raw_assign_advice(region, col, first + i / sets, Value::known(*cell.value()));
+                if let Some(cm) = copy_manager.as_mut() {
+                    constrain_virtual_equals_external(region, *cell, assigned.cell(), cm);
+                }
+            }
         }
     }
 }
@@ -218,6 +298,6 @@ pub fn lookup_with<F: ScalarField>(
     let k = chips.gate().add(ctx, u, Constant(key::<F>(tag, 0)));
     let v = ctx.load_witness(fe(value));
     let s = ctx.load_witness(fe(slope));
-    tables.lookups.add_lookup(ctx.tag(), [k, v, s]);
+    tables.add_lookup(ctx.tag(), [k, v, s]);
     [v, s]
 }
