@@ -5,7 +5,9 @@
 
 use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
 use serde::{Deserialize, Serialize};
-use zkinfer_models::quant::QuantGraph;
+use std::collections::{BTreeMap, HashMap};
+
+use zkinfer_models::quant::{QOp, QuantGraph};
 
 use crate::circuit::{mac_layout_for, CircuitShape, ModelParams};
 use crate::error::CircuitError;
@@ -333,6 +335,32 @@ fn try_k<F: ScalarField>(
 /// its weight column), wide ones smaller k where many dot products share their inputs.
 pub const MAC_WIDTHS: [usize; 5] = [1, 2, 4, 8, 16];
 
+/// The MAC width that fits the model's dot products exactly, when it is none of
+/// [`MAC_WIDTHS`]: the number of dot products over the same input cells (a convolution's
+/// output channels at one position, a dense layer's outputs) that holds the most terms,
+/// if at most the widest width. A 3-channel convolution in groups of 4 carries an idle
+/// accumulator column and its weight column; in groups of 3 it does not.
+pub fn natural_mac_width(graph: &QuantGraph) -> Option<usize> {
+    let mut terms_by_width: BTreeMap<usize, usize> = BTreeMap::new();
+    for node in &graph.nodes {
+        if let QOp::Linear { offsets, slot, idx, .. } = &node.op {
+            let mut groups: HashMap<(&[u8], &[u32]), (usize, usize)> = HashMap::new();
+            for o in 0..node.len {
+                let span = offsets[o]..offsets[o + 1];
+                let g = groups.entry((&slot[span.clone()], &idx[span.clone()])).or_default();
+                g.0 += 1;
+                g.1 += span.len();
+            }
+            for (dots, terms) in groups.into_values() {
+                *terms_by_width.entry(dots).or_default() += terms;
+            }
+        }
+    }
+    let max = MAC_WIDTHS[MAC_WIDTHS.len() - 1];
+    let (&w, _) = terms_by_width.iter().max_by_key(|(w, t)| (**t, std::cmp::Reverse(**w)))?;
+    (w <= max && !MAC_WIDTHS.contains(&w)).then_some(w)
+}
+
 /// A rough prover cost of a shape, in hundredths of an MSM over `2^k` points with full
 /// scalars, the unit that dominates: each advice column is committed with short (witness)
 /// scalars and extended to the quotient domain (0.4); each permutation product and each
@@ -413,7 +441,8 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
 /// - the plain layout at each smaller `k` it fits within the large column budget (the
 ///   wide one when it needed `k >= large_k`), where that adds little gas
 ///   ([`PlanOptions::wide_gas_slack`]);
-/// - for each width of [`MAC_WIDTHS`], the smallest `k` that fits, and the next two `k`
+/// - for each width of [`MAC_WIDTHS`] and the model's [`natural_mac_width`], the
+///   smallest `k` that fits, and the next two `k`
 ///   (at most the plain layout's) where they take fewer columns (MAC groups or gate
 ///   columns: a smaller verifier).
 ///
@@ -451,7 +480,7 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
         Err(e) => return Err(e),
     };
     let mut err = None;
-    for w in MAC_WIDTHS {
+    for w in MAC_WIDTHS.into_iter().chain(natural_mac_width(graph)) {
         match search::<F>(graph, inputs, opts, &below, w) {
             Ok(p) if p.stats.mac_width == 0 => {}
             Ok(p) => {
