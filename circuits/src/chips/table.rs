@@ -17,12 +17,12 @@
 //!
 //! A shape with `range_in_table` ([`crate::ModelParams::range_in_table`]) has no range
 //! lookup of halo2-base's: the range table `[0, 2^lookup_bits)` is table 0 of the same
-//! fixed table, rows `(u, 0, RANGE_MARK)`, and the range-checked limbs fill the key
-//! column of the lookup triples above the function lookups, each with its slope cell
-//! copied from the constant [`RANGE_MARK`]. One lookup argument, one triple of advice
-//! columns and one fixed table serve both: five commitments fewer in the verifier. No
-//! function row has the slope `RANGE_MARK` (slopes are below `2^64` in magnitude), so a
-//! range row matches only the range table; a function key is `tag * 2^72 + u` with
+//! fixed table, rows `(u, 0, range_mark)`, and the range-checked limbs fill the key
+//! column of the lookup triples before the function lookups, each with its slope cell
+//! copied from the constant [`range_mark`] (`2^100`). One lookup argument, one triple of
+//! advice columns and one fixed table serve both: five commitments fewer in the
+//! verifier. No function row has that slope (slopes are below `2^64` in magnitude), so a
+//! limb row matches only the range table; a function key is `tag * 2^72 + u` with
 //! `|u| < 2^64` and `tag >= 1`, never below `2^lookup_bits`, so a function lookup never
 //! matches a range row.
 
@@ -143,7 +143,7 @@ impl<F: ScalarField> Tables<F> {
 
     /// Assigns the fixed table and copies the looked-up cells into the lookup columns,
     /// row after row across the column triples; with `range`, its limbs come first
-    /// (rows `(limb, 0, RANGE_MARK)`) and the range table joins the fixed table. Must
+    /// (rows `(limb, 0, range_mark)`) and the range table joins the fixed table. Must
     /// run inside the builder's region, before its copy constraints are imposed.
     pub fn assign(&self, config: &TableConfig, region: &mut Region<F>, range: Option<RangeRows<F>>) {
         let mut fixed_rows = self.rows.len();
