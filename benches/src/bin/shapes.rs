@@ -14,12 +14,18 @@ fn main() -> Result<()> {
     if let Some(s) = a.get(2) {
         o.optimize = s.parse().map_err(anyhow::Error::msg)?;
     }
-    println!("{:>3} {:>6} {:>6} {:>6} {:>9} {:>10} {:>8} {:>9}", "k", "rows", "advice", "lookup", "mac w x n", "prove", "commits", "gas est");
+    println!("{:>3} {:>6} {:>6} {:>6} {:>6} {:>9} {:>10} {:>8} {:>9}", "k", "rows", "advice", "lookup", "table", "mac w x n", "prove", "commits", "gas est");
     for p in plan_candidates::<Fr>(&m.quant, &m.qin, &o)? {
         let s = &p.stats;
         println!(
-            "{:>3} {:>6} {:>6} {:>6} {:>5} x {:<1} {:>10} {:>8} {:>9}",
-            s.k, s.rows, s.num_advice, s.num_lookup_advice, s.mac_width, s.mac_sets, prove_cost(s) / 1000, verifier_cost(s), gas_estimate(s)
+            "{:>3} {:>6} {:>6} {:>6} {:>6} {:>5} x {:<1} {:>10} {:>8} {:>9}",
+            s.k,
+            s.rows,
+            s.num_advice,
+            s.num_lookup_advice,
+            // Function-table lookup column triples; `+r`: the range checks share them.
+            format!("{}{}", s.table_sets, if s.range_in_table { "+r" } else { "" }),
+            s.mac_width, s.mac_sets, prove_cost(s) / 1000, verifier_cost(s), gas_estimate(s)
         );
     }
     Ok(())
