@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Side-by-side comparison of zkinfer and EZKL on the same model folders.
 
-    python3 benches/compare/compare.py [--runs N] [--out DIR] [--no-ezkl] MODEL_DIR...
+    python3 benches/compare/compare.py [--runs N] [--out DIR] [--no-ezkl]
+                                       [--ezkl-from EARLIER/results.json] MODEL_DIR...
 
 Each MODEL_DIR holds network.onnx and input.json (EZKL's format), and optionally
 expected_output.json (onnxruntime's float output) for the error columns. Every step of
@@ -11,7 +12,10 @@ loading the keys, the witness and the proof; for EZKL `ezkl.prove` (loading its 
 the proof: EZKL's witness is its own earlier step, not counted). "prove process s" is
 the whole process's wall time (for EZKL with Python's start and `import ezkl`).
 EZKL (PyPI `ezkl`, default settings) is installed into a virtual
-environment on first use. Writes DIR/results.json, DIR/results.md and DIR/chart.svg.
+environment on first use. With --ezkl-from, EZKL's figures for the models an earlier
+results.json has are taken from it (marked in the table) and EZKL runs only for the
+others: a full corpus run with EZKL takes hours. Writes DIR/results.json, DIR/results.md
+and DIR/chart.svg.
 """
 import argparse
 import json
@@ -179,10 +183,14 @@ def markdown(results, machine):
     lines = [f"Machine: {machine}", ""]
     head = "| model | system | " + " | ".join(c[1] for c in COLUMNS) + " |"
     lines += [head, "|" + "---|" * (len(COLUMNS) + 2)]
+    reused = sorted({r["ezkl"]["reused_from"] for r in results.values() if "reused_from" in r.get("ezkl", {})})
+    if reused:
+        lines += [f"EZKL rows marked `ezkl (earlier)` are EZKL's figures from an earlier run on this machine ({', '.join(reused)}), not measured again.", ""]
     for name, r in results.items():
         for system in ("zkinfer", "ezkl"):
             if system in r:
-                lines.append(f"| {name} | {system} | " + " | ".join(fmt(r[system].get(c), c) for c, _ in COLUMNS) + " |")
+                label = "ezkl (earlier)" if "reused_from" in r[system] else system
+                lines.append(f"| {name} | {label} | " + " | ".join(fmt(r[system].get(c), c) for c, _ in COLUMNS) + " |")
         if "zkinfer" in r and "ezkl" in r:
             ratio = []
             for c, _ in COLUMNS:
@@ -253,7 +261,15 @@ def main():
     ap.add_argument("--out", default="bench-out")
     ap.add_argument("--no-ezkl", action="store_true")
     ap.add_argument("--zkinfer-flag", action="append", default=[], help="extra flag for zkinfer compile")
+    ap.add_argument("--ezkl-from", action="append", default=[], metavar="RESULTS_JSON",
+                    help="take EZKL's figures for the models it has from this earlier results.json instead of "
+                         "running EZKL again (its figures do not change with zkinfer's; the table marks them)")
     a = ap.parse_args()
+    earlier = {}
+    for path in a.ezkl_from:
+        for name, r in json.load(open(path))["results"].items():
+            if "ezkl" in r and "error" not in r["ezkl"]:
+                earlier[name] = dict(r["ezkl"], reused_from=os.path.basename(path))
     features = subprocess.run([os.path.join(ROOT, "scripts", "cargo-features.sh")], capture_output=True, text=True).stdout.split()
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "zkinfer-service", "-p", "zkinfer-benches"] + features,
                    cwd=ROOT, check=True, env=dict(os.environ, CARGO_TARGET_DIR=TARGET))
@@ -263,7 +279,9 @@ def main():
     for m in a.models:
         name = os.path.basename(os.path.normpath(m))
         results[name] = {}
-        for system in ("zkinfer",) + (() if a.no_ezkl else ("ezkl",)):
+        if name in earlier and not a.no_ezkl:
+            results[name]["ezkl"] = earlier[name]
+        for system in ("zkinfer",) + (() if a.no_ezkl or name in earlier else ("ezkl",)):
             work = tempfile.mkdtemp(prefix=f"{system}-{name}-")
             try:
                 results[name][system] = zkinfer(m, work, a.runs, a.zkinfer_flag) if system == "zkinfer" else ezkl(m, work, a.runs)

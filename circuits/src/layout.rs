@@ -2,6 +2,8 @@
 //!
 //! Range checks are decomposed into limbs of `lookup_bits = k - 1`, so the lookup table
 //! never sets `k`: a 364-row MLP fits `k = 9`, not the `k = 15` a 2^14-entry table forces.
+//! A model with function tables may take narrower limbs so that the range table fits
+//! beside them and shares their lookup ([`crate::ModelParams::range_in_table`]).
 
 use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
 use serde::{Deserialize, Serialize};
@@ -250,6 +252,15 @@ pub struct Plan {
     pub stats: LayoutStats,
 }
 
+/// Narrowest range-check limbs the planner takes to fit the range table beside large
+/// function tables.
+const MIN_MERGED_LOOKUP_BITS: usize = 6;
+
+/// The shape at `k` with MAC width `mac_width`: range-check limbs of `k - 1` bits; or,
+/// where a model's function tables leave too little room beside them for that range
+/// table, limbs as wide as fit, when sharing the table lookup that way makes a cheaper
+/// verifier with no more gate columns and no dearer proof (more, narrower limbs: more
+/// cells, but one lookup argument and two columns fewer).
 fn try_k<F: ScalarField>(
     graph: &QuantGraph,
     inputs: &[Vec<i64>],
@@ -257,7 +268,32 @@ fn try_k<F: ScalarField>(
     visibility: &VisibilityConfig,
     mac_width: usize,
 ) -> Result<(ModelParams, LayoutStats), CircuitError> {
-    let lookup_bits = (k - 1) as usize;
+    let (params, s) = try_shape::<F>(graph, inputs, k, visibility, mac_width, (k - 1) as usize)?;
+    let usable = usable_rows(k);
+    let room = usable.saturating_sub(s.table_rows);
+    if s.table_sets == 0 || s.range_in_table || s.num_lookup_advice == 0 || s.rows > usable || room < 1 << MIN_MERGED_LOOKUP_BITS {
+        return Ok((params, s));
+    }
+    let narrow = try_shape::<F>(graph, inputs, k, visibility, mac_width, room.ilog2() as usize)?;
+    let n = &narrow.1;
+    let better = n.range_in_table
+        && n.rows <= usable
+        && n.num_advice <= s.num_advice
+        && n.mac_sets <= s.mac_sets
+        && verifier_cost(n) < verifier_cost(&s)
+        && prove_cost(n) <= prove_cost(&s);
+    Ok(if better { narrow } else { (params, s) })
+}
+
+/// The shape at `k` with MAC width `mac_width` and range-check limbs of `lookup_bits`.
+fn try_shape<F: ScalarField>(
+    graph: &QuantGraph,
+    inputs: &[Vec<i64>],
+    k: u32,
+    visibility: &VisibilityConfig,
+    mac_width: usize,
+    lookup_bits: usize,
+) -> Result<(ModelParams, LayoutStats), CircuitError> {
     let mut builder = BaseCircuitBuilder::<F>::from_stage(CircuitBuilderStage::Keygen)
         .use_k(k as usize)
         .use_lookup_bits(lookup_bits)

@@ -20,7 +20,6 @@ macro_rules! model_tests {
 }
 
 model_tests! {
-    sigmoid => "1l_sigmoid",
     softmax => "1l_softmax",
     conv => "1l_conv",
     max_pool => "1l_max_pool",
@@ -35,6 +34,23 @@ model_tests! {
     topk => "1l_topk",
     lstm => "lstm",
     rnn => "rnn",
+}
+
+/// 1l_sigmoid's 3,809-entry table leaves room at k = 12 for a 2^8-row range table only:
+/// the planner narrows the range-check limbs so the range checks share the table's
+/// lookup, and MockProver accepts the shape.
+#[test]
+fn sigmoid_range_checks_share_the_table_lookup_with_narrower_limbs() {
+    let s = common::mock_check("1l_sigmoid");
+    assert!(s.range_in_table && s.num_lookup_advice == 0 && (s.lookup_bits as u32) < s.k - 1, "{s:?}");
+}
+
+/// A 3-channel convolution takes a 3-wide MAC gate, and the range checks share the
+/// sigmoid table's lookup (limbs of k - 1 bits).
+#[test]
+fn conv_sigmoid_takes_its_channel_width_and_one_lookup() {
+    let s = common::mock_check("2l_relu_sigmoid_conv");
+    assert!(s.range_in_table && s.mac_width == 3 && s.lookup_bits as u32 == s.k - 1, "{s:?}");
 }
 
 /// GatherElements with an activation index past the axis (18 columns): ONNX rejects it,
