@@ -316,7 +316,12 @@ fn try_shape<F: ScalarField>(
     // they replace (a triple: 3 advice, 3 permutation columns and a lookup's 3
     // commitments; a range column: 1 advice, 1 permutation column and 3 commitments,
     // plus the range table's fixed column once).
-    let merged_sets = (lookup_cells + table_lookups).div_ceil(usable);
+    // Limbs fill the triples' first rows, the function lookups the rows after them.
+    let merged_rows = |sets: usize| lookup_cells.div_ceil(sets) + table_lookups.div_ceil(sets);
+    let mut merged_sets = (lookup_cells + table_lookups).div_ceil(usable).max(1);
+    if merged_rows(merged_sets) > usable {
+        merged_sets += 1;
+    }
     let range_in_table = table_sets > 0
         && num_lookup_advice > 0
         && table_rows + (1 << lookup_bits) <= usable
@@ -330,7 +335,7 @@ fn try_shape<F: ScalarField>(
         let constants = builder.core().copy_manager.lock().unwrap().num_distinct_constants() + 1;
         params.num_fixed = params.num_fixed.max(constants.div_ceil(1 << k));
     }
-    let table_cells = table_lookups + if range_in_table { lookup_cells } else { 0 };
+    let table_used = if range_in_table { merged_rows(table_sets) } else { table_lookups.div_ceil(table_sets.max(1)) };
     // MAC groups: a block taller than a column makes this k too small.
     let blocks = macs.as_ref().map(|m| m.block_rows()).unwrap_or_default();
     let mac_rows: usize = blocks.iter().sum();
@@ -339,7 +344,7 @@ fn try_shape<F: ScalarField>(
     let rows = advice_cells
         .div_ceil(num_advice.max(1))
         .max(if range_in_table { 0 } else { lookup_cells.div_ceil(num_lookup_advice.max(1)) })
-        .max(table_cells.div_ceil(table_sets.max(1)))
+        .max(table_used)
         .max(if table_rows > usable { usable + 1 } else { table_rows })
         .max(mac_sets.map_or(usable + 1, |n| mac_rows.div_ceil(n.max(1))));
     let mac_sets = mac_sets.unwrap_or(0);
