@@ -26,7 +26,8 @@ const BASELINE: u64 = 64 << 20;
 /// `pk_bytes` serialized bytes (loaded in memory while proving).
 pub fn prove_estimate(stats: &LayoutStats, pk_bytes: u64) -> u64 {
     let n = 1u64 << stats.k;
-    let columns = (stats.num_advice + stats.num_lookup_advice) as u64 + ARGUMENT_COLUMNS;
+    // Every advice column: gate, range lookup, function-table triples and MAC groups.
+    let columns = stats.advice_columns() as u64 + ARGUMENT_COLUMNS;
     FE * n * (FORMS * columns + QUOTIENT_COLUMNS) + pk_bytes + BASELINE
 }
 
