@@ -14,13 +14,14 @@ fn main() -> Result<()> {
     if let Some(s) = a.get(2) {
         o.optimize = s.parse().map_err(anyhow::Error::msg)?;
     }
-    println!("{:>3} {:>6} {:>6} {:>6} {:>6} {:>9} {:>10} {:>8} {:>9}", "k", "rows", "advice", "lookup", "table", "mac w x n", "prove", "commits", "gas est");
+    println!("{:>3} {:>6} {:>5} {:>6} {:>6} {:>6} {:>9} {:>10} {:>8} {:>9}", "k", "rows", "limbs", "advice", "lookup", "table", "mac w x n", "prove", "commits", "gas est");
     for p in plan_candidates::<Fr>(&m.quant, &m.qin, &o)? {
         let s = &p.stats;
         println!(
-            "{:>3} {:>6} {:>6} {:>6} {:>6} {:>5} x {:<1} {:>10} {:>8} {:>9}",
+            "{:>3} {:>6} {:>5} {:>6} {:>6} {:>6} {:>5} x {:<1} {:>10} {:>8} {:>9}",
             s.k,
             s.rows,
+            s.lookup_bits,
             s.num_advice,
             s.num_lookup_advice,
             // Function-table lookup column triples; `+r`: the range checks share them.
