@@ -5,10 +5,10 @@
 //! A model with function tables may take narrower limbs so that the range table fits
 //! beside them and shares their lookup ([`crate::ModelParams::range_in_table`]).
 
-use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 
+use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
+use serde::{Deserialize, Serialize};
 use zkinfer_models::quant::{QOp, QuantGraph};
 
 use crate::circuit::{mac_layout_for, CircuitShape, ModelParams};
