@@ -103,3 +103,13 @@ fn mac_gate_models_prove_and_verify_natively_and_on_the_evm() {
         println!("{row} mac_width={width}");
     }
 }
+
+/// Range checks in the function table's lookup (`1l_sigmoid`: limbs narrowed to fit the
+/// range table beside its 3,809-entry table): the same end-to-end guarantees, natively
+/// and in the EVM.
+#[test]
+fn shared_lookup_model_proves_and_verifies_natively_and_on_the_evm() {
+    let (row, stats) = check_end_to_end("1l_sigmoid", &format!("{CORPUS}/1l_sigmoid"), &CompileOptions::default());
+    assert!(stats.range_in_table && stats.num_lookup_advice == 0, "{stats:?}");
+    println!("{row}");
+}
