@@ -70,12 +70,8 @@ pub struct ModelParams {
     /// The range checks' lookups share the function table's lookup argument (range table
     /// `[0, 2^lookup_bits)` as table 0, see [`crate::chips::table`]); `base` then has
     /// no lookup advice columns of its own.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub range_in_table: bool,
-}
-
-fn is_false(v: &bool) -> bool {
-    !*v
 }
 
 fn is_zero(v: &usize) -> bool {

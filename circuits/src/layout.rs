@@ -271,7 +271,9 @@ fn try_k<F: ScalarField>(
     let (params, s) = try_shape::<F>(graph, inputs, k, visibility, mac_width, (k - 1) as usize)?;
     let usable = usable_rows(k);
     let room = usable.saturating_sub(s.table_rows);
-    if s.table_sets == 0 || s.range_in_table || s.num_lookup_advice == 0 || s.rows > usable || room < 1 << MIN_MERGED_LOOKUP_BITS {
+    // Only where the full range table did not fit: narrower limbs need the room.
+    let needs_room = room < 1 << s.lookup_bits;
+    if !needs_room || s.table_sets == 0 || s.range_in_table || s.num_lookup_advice == 0 || s.rows > usable || room < 1 << MIN_MERGED_LOOKUP_BITS {
         return Ok((params, s));
     }
     let narrow = try_shape::<F>(graph, inputs, k, visibility, mac_width, room.ilog2() as usize)?;
