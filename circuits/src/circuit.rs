@@ -98,6 +98,60 @@ impl CircuitShape {
     pub fn k(&self) -> u32 {
         self.params.k as u32
     }
+
+    /// Checks that the shape configures what its circuit relies on: range checks looked
+    /// up somewhere (a shape read back from a key cache is not trusted), a MAC gate of
+    /// this build's layout. [`ModelCircuit::build`] and every reader of a stored shape
+    /// call it.
+    pub fn validate(&self) -> Result<(), ShapeError> {
+        self.params.validate()
+    }
+}
+
+/// Why a [`CircuitShape`] cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    #[error("lookup_bits = {lookup_bits} must be at least 1 and below k = {k}")]
+    LookupBits { lookup_bits: usize, k: usize },
+    #[error("the shape has range-check lookup columns but no lookup_bits: its range checks would be configured nowhere")]
+    LookupColumnsWithoutBits,
+    #[error("the shape has lookup_bits and function tables but neither range-check lookup columns nor range_in_table: its range checks would be vacuous")]
+    RangeChecksNowhere,
+    #[error("the shape looks range checks up in a function table it does not have, or also in lookup columns of its own")]
+    RangeInTable,
+    #[error("the shape has no advice column, or not exactly one instance column")]
+    Columns,
+    #[error("the shape was planned for an earlier MAC gate layout: compile the model again")]
+    MacLayout,
+}
+
+impl ModelParams {
+    /// See [`CircuitShape::validate`].
+    pub fn validate(&self) -> Result<(), ShapeError> {
+        let b = &self.base;
+        let lookup_columns: usize = b.num_lookup_advice_per_phase.iter().sum();
+        if let Some(bits) = b.lookup_bits {
+            if bits == 0 || bits >= b.k {
+                return Err(ShapeError::LookupBits { lookup_bits: bits, k: b.k });
+            }
+        } else if lookup_columns > 0 {
+            return Err(ShapeError::LookupColumnsWithoutBits);
+        }
+        if self.range_in_table {
+            if self.table_sets == 0 || b.lookup_bits.is_none() || lookup_columns > 0 {
+                return Err(ShapeError::RangeInTable);
+            }
+        } else if b.lookup_bits.is_some() && lookup_columns == 0 && self.table_sets > 0 {
+            return Err(ShapeError::RangeChecksNowhere);
+        }
+        if b.num_advice_per_phase.first().is_none_or(|n| *n == 0) || b.num_instance_columns != 1 {
+            return Err(ShapeError::Columns);
+        }
+        if self.mac_sets > 0 && (self.mac_layout != MAC_LAYOUT || self.mac_width == 0) {
+            return Err(ShapeError::MacLayout);
+        }
+        Ok(())
+    }
 }
 
 /// A model lowered into halo2-base, ready for MockProver, key generation or proving.
@@ -178,6 +232,7 @@ impl<F: ScalarField> ModelCircuit<F> {
         inputs: &[Vec<i64>],
         shape: &CircuitShape,
     ) -> Result<Self, CircuitError> {
+        shape.validate()?;
         let mut builder = match stage {
             CircuitBuilderStage::Prover => {
                 BaseCircuitBuilder::prover(shape.params.base.clone(), shape.break_points.clone())
@@ -189,11 +244,9 @@ impl<F: ScalarField> ModelCircuit<F> {
         if tables.num_lookups() > 0 && p.table_sets == 0 {
             return Err(CircuitError::Layout("the model has table lookups but the shape has no table columns".into()));
         }
-        if p.range_in_table && (p.table_sets == 0 || p.base.lookup_bits.is_none()) {
-            return Err(CircuitError::Layout("the shape looks range checks up in a function table it does not have".into()));
-        }
-        if p.mac_sets > 0 && p.mac_layout != MAC_LAYOUT {
-            return Err(CircuitError::Layout("the shape was planned for an earlier MAC gate layout: compile the model again".into()));
+        let range_columns = p.base.lookup_bits.is_some() && p.base.num_lookup_advice_per_phase.iter().sum::<usize>() > 0;
+        if !range_columns && !p.range_in_table && builder.statistics().total_lookup_advice_per_phase.iter().any(|n| *n > 0) {
+            return Err(ShapeError::RangeChecksNowhere.into());
         }
         if let Some(m) = &macs {
             if mac::sets_needed(&m.block_rows(), usable_rows(p.base.k as u32)).is_none_or(|n| n > p.mac_sets) {
@@ -265,6 +318,13 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
         let base = &config.base;
         if let MaybeRangeConfig::WithRange(range) = &base.base {
             range.load_lookup_table(&mut layouter)?;
+        } else {
+            // halo2-base's own guard, and ours: range checks land in the function table
+            // only with range_in_table and table columns.
+            assert!(
+                (self.range_in_table && config.tables.is_some()) || self.builder.statistics().total_lookup_advice_per_phase.iter().all(|n| *n == 0),
+                "range lookups were queued but the circuit was configured without a RangeConfig"
+            );
         }
         let builder = &self.builder;
         layouter.assign_region(

@@ -13,4 +13,6 @@ pub enum CircuitError {
     Layout(String),
     #[error("private parameters: {0}")]
     Params(String),
+    #[error("circuit shape: {0}")]
+    Shape(#[from] crate::circuit::ShapeError),
 }

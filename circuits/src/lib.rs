@@ -18,12 +18,12 @@ pub mod lower;
 pub mod public;
 pub mod visibility;
 
-pub use circuit::{CircuitShape, ModelCircuit};
+pub use circuit::{CircuitShape, ModelCircuit, ShapeError};
 
 /// Names the lowering of quantized graphs to circuits. Bump it with every change that
 /// alters the constraints or the layout for the same parameters: key caches and settings
 /// hashes include it, so keys made by another version are never reused.
-pub const CIRCUIT_VERSION: &str = "zkinfer-circuits/4: function tables carry slopes and interpolate";
+pub const CIRCUIT_VERSION: &str = "zkinfer-circuits/5: table indices, positive divisors and private parameters bounded";
 pub use error::CircuitError;
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::halo2_proofs::halo2curves::bn256::Fr;

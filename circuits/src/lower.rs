@@ -31,9 +31,10 @@ pub struct Lowered<F: ScalarField> {
 /// Assigns the whole model into `builder`'s main context and registers the public
 /// instances (graph inputs, then graph outputs, flattened). With `mac_width > 0`,
 /// constant-weight dot products go to the MAC gate of that width. With `params` not
-/// fixed, the graph's parameters are witness cells (assigned first, in canonical order)
-/// and the graph must be quantized for it (`private_params`); the MAC gate, which holds
-/// weights in fixed columns, is refused then.
+/// fixed, the graph's parameters are witness cells (assigned first, in canonical order,
+/// each range-checked to an `i64`: [`io::checked_param`]) and the graph must be
+/// quantized for it (`private_params`); the MAC gate, which holds weights in fixed
+/// columns, is refused then.
 ///
 /// The witness is computed from the inputs by the chips; it does not depend on the
 /// reference interpreter, against which tests compare it.
@@ -63,7 +64,7 @@ pub fn lower<F: ScalarField>(
     let (param_cells, param_at): (Vec<AssignedValue<F>>, HashMap<ParamRef, AssignedValue<F>>) = if params.is_fixed() {
         Default::default()
     } else {
-        let cells = ctx.assign_witnesses(graph.param_values().into_iter().map(|v| fe::<F>(v as i128)));
+        let cells: Vec<_> = graph.param_values().into_iter().map(|v| io::checked_param(ctx, &chips, v)).collect();
         let at = graph.params.iter().copied().zip(cells.iter().copied()).collect();
         (cells, at)
     };

@@ -13,6 +13,18 @@ pub fn checked_input<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, x: 
     cell
 }
 
+/// Width of a private model parameter: the quantized graph stores them as `i64`.
+pub const PARAM_BITS: u32 = 64;
+
+/// Assigns a private model parameter (a weight or bias witness) and constrains it to an
+/// integer of [`PARAM_BITS`] bits, `-2^63 <= p < 2^63`: what the interpreter computes
+/// with, not an arbitrary field element.
+pub fn checked_param<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, p: i64) -> AssignedValue<F> {
+    let cell = ctx.load_witness(fe(p as i128));
+    range_check_offset(ctx, chips, cell, 1i128 << (PARAM_BITS - 1), PARAM_BITS);
+    cell
+}
+
 /// Constrains `-2^(bits-1) <= x < 2^(bits-1)` by range-checking `x + 2^(bits-1)` in `bits` bits.
 pub fn range_check_signed<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, x: AssignedValue<F>) {
     range_check_offset(ctx, chips, x, chips.offset(), chips.bits);

@@ -4,8 +4,9 @@
 //! circuit adds a three-column *fixed* table `(key, value, slope)` and `table_sets`
 //! triples of advice columns with a lookup argument into it ([`TableConfig`]). Fixed
 //! columns make the tables part of the verifying key. Every table `tag >= 1` stores
-//! entry `u` under the key `tag * 2^72 + u`: inputs are below `2^64` in magnitude, so
-//! keys of different tables never meet; the row `(0, 0, 0)` is always present for unused
+//! entry `u` under the key `tag * 2^72 + u`: the chip bounds every looked-up `u` below
+//! `2^65` in magnitude ([`clamped_index`]), whatever its input cell holds, so keys of
+//! different tables never meet; the row `(0, 0, 0)` is always present for unused
 //! lookup rows. The slope is the difference to the next entry (0 for the last).
 //!
 //! The chip [`lookup`] brings the input to the table resolution (a range-checked
@@ -26,13 +27,13 @@
 //! `|u| < 2^64` and `tag >= 1`, never below `2^lookup_bits`, so a function lookup never
 //! matches a range row.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 
-use halo2_base::gates::GateInstructions;
+use halo2_base::gates::{GateInstructions, RangeInstructions};
 use halo2_base::halo2_proofs::{
     circuit::{Region, Value},
-    plonk::{Advice, Column, ConstraintSystem, Fixed},
+    plonk::{Advice, Any, Column, ConstraintSystem, Fixed},
     poly::Rotation,
 };
 use halo2_base::utils::halo2::{constrain_virtual_equals_external, raw_assign_advice, raw_assign_fixed};
@@ -100,9 +101,10 @@ pub struct Tables<F: ScalarField> {
     lookups: Arc<Mutex<BTreeMap<ContextTag, Vec<[AssignedValue<F>; TABLE_WIDTH]>>>>,
     copy_manager: SharedCopyConstraintManager<F>,
     witness_gen_only: bool,
-    /// Set once the range rows' slope cells are copied from [`range_mark`]: key
-    /// generation synthesizes twice and the copy manager keeps its constant equalities.
-    marked: Arc<OnceLock<()>>,
+    /// Tests only: the value written into the range rows' slope cells instead of
+    /// [`range_mark`] (the copy from the constant must reject it).
+    #[doc(hidden)]
+    pub forged_range_slope: Option<F>,
 }
 
 /// halo2-base's range-check limbs, laid into the table lookup columns
@@ -120,7 +122,7 @@ impl<F: ScalarField> Tables<F> {
             lookups: Default::default(),
             copy_manager,
             witness_gen_only,
-            marked: Default::default(),
+            forged_range_slope: None,
         }
     }
 
@@ -166,17 +168,31 @@ impl<F: ScalarField> Tables<F> {
             let keys: Vec<[Column<Advice>; 1]> = config.to_lookup.iter().map(|t| [t[0]]).collect();
             range.cells.assign_raw(&keys, region);
             let n = range.cells.total_rows();
-            let copy = !self.witness_gen_only && self.marked.set(()).is_ok();
+            let mut cm = (!self.witness_gen_only).then(|| self.copy_manager.lock().unwrap());
+            // Slope cells the copy manager already ties to the mark (key generation
+            // synthesizes twice and the manager keeps its constant equalities) are not
+            // tied again; every other one is, so a cleared manager loses none.
+            let tied: HashSet<(Column<Any>, usize)> = cm
+                .as_ref()
+                .map(|cm| {
+                    cm.constant_equalities
+                        .iter()
+                        .filter(|(c, _)| *c == mark)
+                        .filter_map(|(_, cell)| cm.assigned_advices.get(cell))
+                        .map(|cell| (cell.column, cell.row_offset))
+                        .collect()
+                })
+                .unwrap_or_default();
             for i in 0..n {
                 let t = &config.to_lookup[i % sets];
                 raw_assign_advice(region, t[1], i / sets, Value::known(F::ZERO));
-                let slope = raw_assign_advice(region, t[2], i / sets, Value::known(mark));
-                if copy {
-                    let mut cm = self.copy_manager.lock().unwrap();
-                    let cell = cm.load_external_cell(slope.cell());
+                let slope = raw_assign_advice(region, t[2], i / sets, Value::known(self.forged_range_slope.unwrap_or(mark))).cell();
+                if let Some(cm) = cm.as_mut().filter(|_| !tied.contains(&(slope.column, slope.row_offset))) {
+                    let cell = cm.load_external_cell(slope);
                     cm.constant_equalities.push((mark, cell));
                 }
             }
+            drop(cm);
             first = n.div_ceil(sets);
         }
         let mut copy_manager = (!self.witness_gen_only).then(|| self.copy_manager.lock().unwrap());
@@ -237,8 +253,18 @@ pub fn lookup<F: ScalarField>(
     }
 }
 
+/// Bits of an index `u - lo` into `t` (at least 1): `[0, 2^index_bits)` covers its entries.
+pub fn index_bits(t: &TableOp) -> usize {
+    (usize::BITS - (t.values.len().max(2) - 1).leading_zeros()) as usize
+}
+
 /// The table input after rescaling and clamping, and with an interpolating table the
-/// remainder of the (floored) rescale.
+/// remainder of the (floored) rescale. The returned `u` is bounded whatever the input
+/// cell holds (`|u| < 2^64`, so its key stays inside its table, see [`lookup_with`]):
+/// by the rescale's range-checked quotient when `shift > 0`, by a clamp's sign
+/// decomposition (`u - lo` or `hi - u` within `±2^bits`), and otherwise by a range
+/// check of `u - lo` in [`index_bits`] bits, which every input the interpreter accepts
+/// (`lo <= u <= hi`) passes.
 pub fn clamped_index<F: ScalarField>(
     ctx: &mut Context<F>,
     chips: &Chips<F>,
@@ -252,7 +278,13 @@ pub fn clamped_index<F: ScalarField>(
     } else if t.shift > 0 {
         let acc = gate.add(ctx, x, Constant(fe(1i128 << (t.shift - 1))));
         (linear::rescale(ctx, chips, acc, t.shift), None)
+    } else if t.clamp_lo || t.clamp_hi {
+        (x, None)
     } else {
+        // Nothing above bounds `x` (a shift-0 sum with private parameters can be any
+        // field element): `x - lo` in `index_bits` bits keeps the key inside its table.
+        let i = gate.sub(ctx, x, Constant(fe(t.lo as i128)));
+        chips.range.range_check(ctx, i, index_bits(t));
         (x, None)
     };
     if t.clamp_lo {
@@ -285,7 +317,9 @@ pub fn interpolation_step<F: ScalarField>(
 }
 
 /// Looks up `(key(tag, u), value, slope)` with a caller-supplied value and slope (tests
-/// forge them); returns the value and slope cells.
+/// forge them); returns the value and slope cells. The caller bounds `|u| < 2^71`
+/// ([`clamped_index`] does): else `u` can reach another table's entries, or with
+/// `range_in_table` a range row.
 pub fn lookup_with<F: ScalarField>(
     ctx: &mut Context<F>,
     chips: &Chips<F>,
