@@ -64,7 +64,7 @@ pub fn lower<F: ScalarField>(
     let (param_cells, param_at): (Vec<AssignedValue<F>>, HashMap<ParamRef, AssignedValue<F>>) = if params.is_fixed() {
         Default::default()
     } else {
-        let cells: Vec<_> = graph.param_values().into_iter().map(|v| io::checked_param(ctx, &chips, v)).collect();
+        let cells: Vec<_> = graph.param_values().into_iter().map(|v| io::checked_param(ctx, &chips, fe(v as i128))).collect();
         let at = graph.params.iter().copied().zip(cells.iter().copied()).collect();
         (cells, at)
     };

@@ -2,17 +2,26 @@
 //! division): honest witnesses equal the reference semantics of `zkinfer-models`, and
 //! forged ones fail MockProver with the constraint that catches them.
 
+mod common;
+
 use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
 use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
+use halo2_base::halo2_proofs::halo2curves::ff::Field;
 use halo2_base::{AssignedValue, Context};
 use halo2_base::gates::GateInstructions;
+use halo2_base::QuantumCell::{Constant, Existing};
 use zkinfer_circuits::chips::linear::{self, Quotient};
 use zkinfer_circuits::chips::table::{self, TableSpec, Tables};
 use zkinfer_circuits::chips::{compare, div, io, sqrt, Chips};
+use zkinfer_circuits::public;
 use zkinfer_models::quant::table::TableOp;
-use zkinfer_circuits::field::to_i128;
+use zkinfer_models::quant::{QNode, QOp, QPort, QuantGraph};
+use zkinfer_models::{interp, DType};
+use zkinfer_circuits::field::{fe, to_i128};
 use zkinfer_circuits::layout::BLINDING_ROWS;
 use zkinfer_circuits::{Fr, ModelCircuit};
+
+use common::prank_copies;
 
 const K: usize = 10;
 const BITS: u32 = 16;
@@ -27,6 +36,13 @@ fn run(f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<Assi
 /// [`run`], with the range checks in halo2-base's own lookup or (`range_in_table`) in
 /// the function table's.
 fn run_in(range_in_table: bool, f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<AssignedValue<Fr>>) -> Outcome {
+    let (ints, circuit) = build_in(range_in_table, f);
+    let instances = circuit.instances.clone();
+    (ints, MockProver::run(K as u32, &circuit, vec![instances]).unwrap().verify())
+}
+
+/// The circuit [`run_in`] checks, and the public values.
+fn build_in(range_in_table: bool, f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<AssignedValue<Fr>>) -> (Vec<i128>, ModelCircuit<Fr>) {
     let mut builder = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
         .use_k(K)
         .use_lookup_bits(K - 1)
@@ -44,8 +60,8 @@ fn run_in(range_in_table: bool, f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mu
         params.num_fixed += 1;
         builder = builder.use_params(params);
     }
-    let circuit = ModelCircuit { builder, instances: instances.clone(), public_values: vec![], tables, table_sets: 1, macs: None, mac_width: 0, mac_sets: 0, degree: 0, range_in_table };
-    (ints, MockProver::run(K as u32, &circuit, vec![instances]).unwrap().verify())
+    let circuit = ModelCircuit { builder, instances, public_values: vec![], tables, table_sets: 1, macs: None, mac_width: 0, mac_sets: 0, degree: 0, range_in_table };
+    (ints, circuit)
 }
 
 fn fails_with(r: &Result<(), Vec<VerifyFailure>>, what: &str) -> bool {
@@ -358,5 +374,235 @@ fn positive_division_rejects_forged_quotients_and_non_positive_divisors() {
             vec![div::div_positive_with(ctx, chips, ac, bc, s, q, rem)]
         });
         assert!(fails_with(&r, "lookup") || fails_with(&r, "permutation"), "b = {bv}: {r:?}");
+    }
+}
+
+/// A shift-0 table with neither side clamped: nothing before it bounds its input, so
+/// the chip bounds the index itself.
+fn open_table() -> TableOp {
+    TableOp { shift: 0, lo: -4, clamp_lo: false, clamp_hi: false, values: VALUES.to_vec(), interpolate: false }
+}
+
+/// `1 + bias` through a shift-0 Linear whose bias is a witness cell (private parameters
+/// make it one; `checked`: with their i64 range check), looked up in the open table 1
+/// with the claimed value and slope; table 2 (`other`) beside it.
+fn steered_lookup(range_in_table: bool, bias: Fr, checked: bool, other: Option<&TableOp>, claim: (i128, i128)) -> Result<(), Vec<VerifyFailure>> {
+    let t = open_table();
+    run_in(range_in_table, |ctx, chips, tables| {
+        tables.add_table(1, &t);
+        if let Some(t2) = other {
+            tables.add_table(2, t2);
+        }
+        let x = io::checked_input(ctx, chips, 1);
+        let b = if checked { io::checked_param(ctx, chips, bias) } else { ctx.load_witness(bias) };
+        let sum = linear::linear_cells(ctx, chips, vec![(x, Constant(Fr::ONE))], Existing(b), 0);
+        let (u, _) = table::clamped_index(ctx, chips, &t, sum);
+        vec![table::lookup_with(ctx, chips, tables, 1, u, claim.0, claim.1)[0]]
+    })
+    .1
+}
+
+/// Issue 19.1: with a free bias a shift-0 sum is any field element, and its key
+/// `tag * 2^72 + x` any key: `x = key(2, u) - key(1, 0)` reads table 2 through table 1's
+/// lookup, and with the range checks in the table `x = 5 - key(1, 0)` lands on the range
+/// row `(5, 0, 2^100)`. Both passed MockProver before the open table's index check;
+/// now the range check of `x - lo` refuses them (the bias unchecked, as a shape with
+/// some other unbounded sum would have it).
+#[test]
+fn a_free_bias_cannot_steer_an_open_table_to_another_table_or_a_range_row() {
+    let t1 = open_table();
+    let t2 = TableOp { values: (1..=9).map(|v| 100 * v).collect(), ..open_table() };
+    for checked in [false, true] {
+        // Honest: 1 + 2 = 3, entry 7 of table 1.
+        steered_lookup(false, Fr::from(2), checked, Some(&t2), (VALUES[7] as i128, t1.slope(7) as i128)).unwrap();
+        steered_lookup(true, Fr::from(2), checked, None, (VALUES[7] as i128, t1.slope(7) as i128)).unwrap();
+    }
+    let bias = table::key::<Fr>(2, 1) - table::key::<Fr>(1, 0) - Fr::ONE;
+    let r = steered_lookup(false, bias, false, Some(&t2), (t2.values[5] as i128, t2.slope(5) as i128));
+    assert!(fails_with(&r, "lookup"), "table 2 read through table 1: {r:?}");
+    let bias = Fr::from(4) - table::key::<Fr>(1, 0);
+    let r = steered_lookup(true, bias, false, None, (0, 1i128 << 100));
+    assert!(fails_with(&r, "lookup"), "range row read through table 1: {r:?}");
+    // With the private parameters' own range check the bias is refused as well.
+    let r = steered_lookup(true, bias, true, None, (0, 1i128 << 100));
+    assert!(fails_with(&r, "lookup"), "{r:?}");
+}
+
+/// Private parameters are integers of 64 bits, as the quantized graph stores them: the
+/// i64 bounds pass, anything else (one past them, a fraction, a key) fails the range check.
+#[test]
+fn a_private_parameter_outside_i64_fails_its_range_check() {
+    let half = Fr::from(2).invert().unwrap();
+    let cases = [
+        (fe::<Fr>(-(1i128 << 63)), true),
+        (fe((1i128 << 63) - 1), true),
+        (Fr::ZERO, true),
+        (fe(1i128 << 63), false),
+        (fe(-(1i128 << 63) - 1), false),
+        (half, false),
+        (table::key::<Fr>(2, 1), false),
+    ];
+    for (p, ok) in cases {
+        let (_, r) = run(|ctx, chips, _| {
+            io::checked_param(ctx, chips, p);
+            vec![]
+        });
+        if ok {
+            r.unwrap();
+        } else {
+            // A value past 64 bits leaves limbs that recompose to something else (the
+            // decomposition's gate), a fraction limbs outside the table (the lookup).
+            assert!(fails_with(&r, "lookup") || fails_with(&r, "gate") || fails_with(&r, "permutation"), "parameter {p:?} accepted: {r:?}");
+        }
+    }
+}
+
+/// Issue 19.4: a sign bit of 1/2 in a clamp's decomposition, `d + 2^bits = b * 2^bits +
+/// low` with `low = d + 2^(bits-1)` in range, turns the clamp's select into the average
+/// of the input and the edge: entry -2 instead of 0. Only the bit check of `b` refuses it.
+#[test]
+fn a_half_sign_bit_cannot_average_a_clamp() {
+    let t = TableOp { shift: 0, lo: -4, clamp_lo: true, clamp_hi: false, values: VALUES.to_vec(), interpolate: false };
+    let half = Fr::from(2).invert().unwrap();
+    for forged in [false, true] {
+        let (out, r) = run(|ctx, chips, tables| {
+            tables.add_table(1, &t);
+            let gate = chips.gate();
+            let x = io::checked_input(ctx, chips, 0);
+            let d = gate.sub(ctx, x, Constant(fe(t.lo as i128)));
+            let keep = if forged {
+                let keep = compare::sign_bit_with(ctx, chips, d, 0, 4 + (1 << (BITS - 1)));
+                prank_copies(ctx, keep, half)
+            } else {
+                compare::sign_bit(ctx, chips, d)
+            };
+            let u = gate.select(ctx, x, Constant(fe(t.lo as i128)), keep);
+            let j = (to_i128(u.value()).unwrap() - t.lo as i128) as usize;
+            vec![table::lookup_with(ctx, chips, tables, 1, u, t.values[j] as i128, t.slope(j) as i128)[0]]
+        });
+        if forged {
+            assert_eq!(out, vec![VALUES[2] as i128]);
+            assert!(fails_with(&r, "gate") && !fails_with(&r, "lookup") && !fails_with(&r, "permutation"), "{r:?}");
+        } else {
+            r.unwrap();
+            assert_eq!(out, vec![VALUES[4] as i128]);
+        }
+    }
+}
+
+/// The limb `key(1, 0)` of a flat table (value 0, slope 0) in a merged range row whose
+/// slope cell holds 0 instead of the mark: the function row `(key(1, 0), 0, 0)` matches,
+/// so only the slope cell's copy from the constant [`table::range_mark`] refuses it.
+fn forged_range_slope(ctx: &mut Context<Fr>, chips: &Chips<Fr>, tables: &mut Tables<Fr>) -> Vec<AssignedValue<Fr>> {
+    let flat = TableOp { values: vec![0; 9], ..op(true) };
+    tables.add_table(1, &flat);
+    let x = io::checked_input(ctx, chips, 3);
+    let c = ctx.load_witness(table::key::<Fr>(1, 0));
+    let limbs = &chips.range.lookup_manager()[0];
+    limbs.add_lookup(ctx.tag(), [c]);
+    tables.forged_range_slope = Some((limbs.total_rows() - 1, Fr::ZERO));
+    vec![x]
+}
+
+#[test]
+fn a_tampered_range_row_slope_fails_the_copy_from_the_mark() {
+    let (_, r) = run_in(true, forged_range_slope);
+    assert!(fails_with(&r, "permutation") && !fails_with(&r, "lookup") && !fails_with(&r, "gate"), "{r:?}");
+}
+
+/// The copy from the mark does not hang on state of the `Tables`: synthesized again
+/// after the copy manager lost its constant equalities (as a cleared builder's does), the
+/// tampered slope still fails.
+#[test]
+fn the_range_row_slope_copy_survives_a_cleared_copy_manager() {
+    let (_, circuit) = build_in(true, forged_range_slope);
+    let instances = circuit.instances.clone();
+    for _ in 0..2 {
+        let r = MockProver::run(K as u32, &circuit, vec![instances.clone()]).unwrap().verify();
+        assert!(fails_with(&r, "permutation"), "{r:?}");
+        circuit.builder.core().copy_manager.lock().unwrap().constant_equalities.clear();
+    }
+}
+
+/// Issue 19.4: packed public values are range-checked first. Without that check the
+/// outputs `(7 + 2^bits, -4)` pack, with the carry into the next digit, to the instance
+/// of `(7, -3)`: two value lists for one instance.
+#[test]
+fn an_output_outside_the_range_cannot_pack_to_another_outputs_instance() {
+    let pack = |values: [i128; 2]| {
+        run(|ctx, chips, _| {
+            let cells: Vec<_> = values.iter().map(|v| ctx.load_witness(fe(*v))).collect();
+            public::pack_cells(ctx, chips, &cells, &[false, false])
+        })
+    };
+    let (honest, r) = pack([7, -3]);
+    r.unwrap();
+    assert_eq!(public::unpack::<Fr>(&[fe(honest[0])], 2, BITS), Some(vec![7, -3]));
+    let (carried, r) = pack([7 + (1 << BITS), -4]);
+    assert_eq!(carried, honest, "both pairs pack to one instance");
+    assert!(fails_with(&r, "lookup") || fails_with(&r, "permutation"), "{r:?}");
+}
+
+/// A graph of one division `a / b` at `scale`, for the interpreter.
+fn div_graph(positive: bool, scale: u32) -> QuantGraph {
+    let port = |name: &str, value| QPort { name: name.into(), value, shape: vec![1], dtype: DType::F32 };
+    QuantGraph {
+        scale: 0,
+        param_scale: 0,
+        bits: BITS,
+        num_values: 3,
+        inputs: vec![port("a", 0), port("b", 1)],
+        outputs: vec![port("q", 2)],
+        nodes: vec![QNode { name: "div".into(), op: QOp::Div { scale, positive }, inputs: vec![0, 1], output: 2, len: 1 }],
+        params: vec![],
+        private_params: false,
+    }
+}
+
+/// Issue 19.2: a positive divisor of `3 * 32767` at 16 bits: the interpreter (and the
+/// Groth16 gadget, `prover/tests/groth16_gadgets.rs`) refuse it, and so does the chip:
+/// `b` is range-checked below `2^bits` (before, `r, 2b - 1 - r < 2^(bits+2)` let every
+/// `b <= 2^(bits+1)` through). The largest divisor the interpreter takes still passes.
+#[test]
+fn a_positive_divisor_of_2_to_the_bits_or_more_is_refused_as_by_the_interpreter() {
+    assert_eq!(BITS, 16);
+    let (a, s) = (30000i64, 4u32);
+    for (b, ok) in [(3 * 32767i64, false), (1 << BITS, false), ((1 << BITS) - 1, true)] {
+        let reference = interp::run(&div_graph(true, s), &[vec![a], vec![b]]);
+        assert_eq!(reference.is_ok(), ok, "interpreter, b = {b}: {reference:?}");
+        let (out, r) = run(|ctx, chips, _| {
+            let ac = io::checked_input(ctx, chips, a);
+            // The divisor is an unchecked sum (a shift-0 Linear's), not a checked input.
+            let bc = ctx.load_witness(fe(b as i128));
+            vec![div::div_positive(ctx, chips, ac, bc, s)]
+        });
+        if ok {
+            r.unwrap();
+            assert_eq!(out[0], reference.unwrap().values[2][0] as i128);
+        } else {
+            assert_eq!(out[0], div_ref(a as i128, b as i128, s), "the witness is the honest quotient");
+            assert!(fails_with(&r, "lookup") || fails_with(&r, "permutation"), "b = {b} accepted: {r:?}");
+        }
+    }
+}
+
+/// Division ties with a negative divisor, pinned: `sign(b) * round_half_up(a / |b|)`, so
+/// `1 / -2 = -1` and `-1 / -2 = 0` (ties toward -inf when `b < 0`, toward +inf when
+/// `b > 0`). The interpreter, this chip and the Groth16 gadget
+/// (`prover/tests/groth16_gadgets.rs`) all give these values.
+pub const DIV_TIES: [(i64, i64, u32, i64); 9] =
+    [(1, -2, 0, -1), (-1, -2, 0, 0), (3, -2, 0, -2), (-3, -2, 0, 1), (5, -2, 0, -3), (1, 2, 0, 1), (-1, 2, 0, 0), (1, -32, 4, -1), (-1, -32, 4, 0)];
+
+#[test]
+fn division_ties_with_a_negative_divisor_are_pinned() {
+    for (a, b, s, want) in DIV_TIES {
+        let trace = interp::run(&div_graph(false, s), &[vec![a], vec![b]]).unwrap();
+        assert_eq!(trace.values[2], vec![want], "interpreter: {a} / {b} at scale {s}");
+        let (out, r) = run(|ctx, chips, _| {
+            let (ac, bc) = (io::checked_input(ctx, chips, a), io::checked_input(ctx, chips, b));
+            vec![div::div(ctx, chips, ac, bc, s)]
+        });
+        r.unwrap();
+        assert_eq!(out, vec![want as i128], "chip: {a} / {b} at scale {s}");
     }
 }

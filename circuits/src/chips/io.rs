@@ -16,11 +16,11 @@ pub fn checked_input<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, x: 
 /// Width of a private model parameter: the quantized graph stores them as `i64`.
 pub const PARAM_BITS: u32 = 64;
 
-/// Assigns a private model parameter (a weight or bias witness) and constrains it to an
-/// integer of [`PARAM_BITS`] bits, `-2^63 <= p < 2^63`: what the interpreter computes
-/// with, not an arbitrary field element.
-pub fn checked_param<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, p: i64) -> AssignedValue<F> {
-    let cell = ctx.load_witness(fe(p as i128));
+/// Assigns a private model parameter (a weight or bias witness; tests pass any field
+/// element) and constrains it to an integer of [`PARAM_BITS`] bits, `-2^63 <= p < 2^63`:
+/// what the interpreter computes with, not an arbitrary field element.
+pub fn checked_param<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, p: F) -> AssignedValue<F> {
+    let cell = ctx.load_witness(p);
     range_check_offset(ctx, chips, cell, 1i128 << (PARAM_BITS - 1), PARAM_BITS);
     cell
 }

@@ -101,10 +101,10 @@ pub struct Tables<F: ScalarField> {
     lookups: Arc<Mutex<BTreeMap<ContextTag, Vec<[AssignedValue<F>; TABLE_WIDTH]>>>>,
     copy_manager: SharedCopyConstraintManager<F>,
     witness_gen_only: bool,
-    /// Tests only: the value written into the range rows' slope cells instead of
+    /// Tests only: `(i, v)` writes `v` into the slope cell of range row `i` instead of
     /// [`range_mark`] (the copy from the constant must reject it).
     #[doc(hidden)]
-    pub forged_range_slope: Option<F>,
+    pub forged_range_slope: Option<(usize, F)>,
 }
 
 /// halo2-base's range-check limbs, laid into the table lookup columns
@@ -186,7 +186,11 @@ impl<F: ScalarField> Tables<F> {
             for i in 0..n {
                 let t = &config.to_lookup[i % sets];
                 raw_assign_advice(region, t[1], i / sets, Value::known(F::ZERO));
-                let slope = raw_assign_advice(region, t[2], i / sets, Value::known(self.forged_range_slope.unwrap_or(mark))).cell();
+                let slope = raw_assign_advice(region, t[2], i / sets, Value::known(match self.forged_range_slope {
+                    Some((j, v)) if j == i => v,
+                    _ => mark,
+                }))
+                .cell();
                 if let Some(cm) = cm.as_mut().filter(|_| !tied.contains(&(slope.column, slope.row_offset))) {
                     let cell = cm.load_external_cell(slope);
                     cm.constant_equalities.push((mark, cell));

@@ -1,6 +1,9 @@
-//! The whole-model MockProver check shared by the corpus tests.
+//! The whole-model MockProver check shared by the corpus tests, and the witness prank
+//! the chip tests share.
 
-use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
+use halo2_base::halo2_proofs::dev::{FailureLocation, MockProver, VerifyFailure};
+use halo2_base::halo2_proofs::plonk::{Any, Assigned};
+use halo2_base::{AssignedValue, Context};
 use zkinfer_circuits::{plan, CircuitBuilderStage, Fr, LayoutStats, ModelCircuit, PlanOptions};
 use zkinfer_models::input_json::InputData;
 use zkinfer_models::interp;
@@ -49,13 +52,53 @@ pub fn mock_check_with(name: &str, opts: &PlanOptions) -> LayoutStats {
         "{name}: instances do not unpack to the public values"
     );
     MockProver::run(k, &circuit, vec![instances.clone()]).unwrap().assert_satisfied();
-    let mut bad = instances;
-    let last = bad.len() - 1;
-    bad[last] += Fr::from(1);
+    // Every instance changed at once: each must fail its own copy constraint.
+    let bad: Vec<Fr> = instances.iter().map(|v| *v + Fr::from(1)).collect();
     let r = MockProver::run(k, &circuit, vec![bad]).unwrap().verify();
-    assert!(
-        matches!(&r, Err(fs) if fs.iter().any(|f| matches!(f, VerifyFailure::Permutation { .. }))),
-        "{name}: changed output accepted: {r:?}"
-    );
+    let failed = instance_rows_failing_their_copy(&r);
+    assert_eq!(failed, (0..instances.len()).collect::<Vec<_>>(), "{name}: changed instances accepted: {r:?}");
     plan.stats
+}
+
+/// The instance rows whose copy constraint fails, ascending.
+pub fn instance_rows_failing_their_copy(r: &Result<(), Vec<VerifyFailure>>) -> Vec<usize> {
+    let mut rows: Vec<usize> = match r {
+        Ok(()) => Vec::new(),
+        Err(fs) => fs
+            .iter()
+            .filter_map(|f| match f {
+                VerifyFailure::Permutation { column, location: FailureLocation::OutsideRegion { row } } if column.column_type() == Any::Instance => Some(*row),
+                _ => None,
+            })
+            .collect(),
+    };
+    rows.sort_unstable();
+    rows.dedup();
+    rows
+}
+
+/// Sets `cell` and every cell of `ctx` copy-constrained to it (transitively) to `v`, as
+/// a prover who changes one witness everywhere it is copied would (halo2-lib's
+/// `debug_prank`, followed through the copies): only gates and lookups can notice.
+/// Cells assigned later from the returned value carry `v`.
+#[allow(dead_code)]
+pub fn prank_copies<F: zkinfer_circuits::field::ScalarField>(ctx: &mut Context<F>, cell: AssignedValue<F>, v: F) -> AssignedValue<F> {
+    let equalities = ctx.copy_manager.lock().unwrap().advice_equalities.clone();
+    let mut class = vec![cell.cell.expect("a cell of a keygen or mock context")];
+    let mut i = 0;
+    while i < class.len() {
+        let c = class[i];
+        for (a, b) in &equalities {
+            let other = if *a == c { *b } else if *b == c { *a } else { continue };
+            if !class.contains(&other) {
+                class.push(other);
+            }
+        }
+        i += 1;
+    }
+    let (type_id, id) = (ctx.type_id(), ctx.id());
+    for c in class.iter().filter(|c| c.type_id == type_id && c.context_id == id) {
+        ctx.advice[c.offset] = Assigned::Trivial(v);
+    }
+    AssignedValue { value: Assigned::Trivial(v), cell: cell.cell }
 }
