@@ -1,6 +1,8 @@
 //! Chip tests: MockProver accepts honest witnesses, and rejects tampered or forged ones
 //! with the failure of the constraint that catches them.
 
+mod common;
+
 use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
 use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
 use halo2_base::{AssignedValue, Context};
@@ -160,6 +162,38 @@ fn flipped_relu_bit_fails_the_gate() {
         |_| {},
     );
     assert!(has_gate_failure(&r), "{r:?}");
+}
+
+/// Issue 19.4: a sign bit of 1/2 satisfies both ReLU rows for `x = 10`: `out + n x = x`
+/// gives `out = 5`, and `x + n 2^w = low` gives `low = 10 + 2^(w-1)`, inside the low
+/// part's range. Only the bit check of `n` refuses it.
+#[test]
+fn a_half_relu_sign_fails_the_bit_check() {
+    let w = BITS - 1;
+    let half = Fr::from(2).invert().unwrap();
+    let (out, r) = run(
+        |ctx, chips| {
+            let x = io::checked_input(ctx, chips, 10);
+            let out = relu::relu_forged(ctx, chips, x, Fr::from(5), [0, 0], 10 + (1 << (w - 1)));
+            // The sign bit sits right after the output: [out, n, x, x, n, 2^w, low].
+            let n = ctx.get(out.cell.unwrap().offset as isize + 1);
+            common::prank_copies(ctx, n, half);
+            vec![out]
+        },
+        |_| {},
+    );
+    assert_eq!(out, vec![5]);
+    assert!(has_gate_failure(&r) && !has_lookup_failure(&r) && !has_permutation_failure(&r), "{r:?}");
+}
+
+/// Each of several instances, changed at once, fails its own copy constraint.
+#[test]
+fn every_changed_instance_fails_its_copy() {
+    let (_, r) = run(
+        |ctx, chips| [4i64, -9, 300].iter().map(|&x| io::checked_input(ctx, chips, x)).collect(),
+        |inst| inst.iter_mut().for_each(|v| *v += fe::<Fr>(1)),
+    );
+    assert_eq!(common::instance_rows_failing_their_copy(&r), vec![0, 1, 2], "{r:?}");
 }
 
 #[test]

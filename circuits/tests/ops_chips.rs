@@ -606,3 +606,75 @@ fn division_ties_with_a_negative_divisor_are_pinned() {
         assert_eq!(out, vec![want as i128], "chip: {a} / {b} at scale {s}");
     }
 }
+
+/// Every instance of the model circuit (its own synthesize, with the function tables)
+/// is copied from its cell: changed at once, each fails its copy.
+#[test]
+fn every_changed_instance_of_the_model_circuit_fails_its_copy() {
+    let (_, circuit) = build_in(false, |ctx, chips, tables| {
+        let t = op(true);
+        tables.add_table(1, &t);
+        let spec = TableSpec::new(1, &t);
+        [5i64, -3, 17].iter().map(|&x| {
+            let c = io::checked_input(ctx, chips, x);
+            table::lookup(ctx, chips, tables, &spec, c)
+        }).collect()
+    });
+    let good = circuit.instances.clone();
+    MockProver::run(K as u32, &circuit, vec![good.clone()]).unwrap().assert_satisfied();
+    let bad: Vec<Fr> = good.iter().map(|v| *v + Fr::ONE).collect();
+    let r = MockProver::run(K as u32, &circuit, vec![bad]).unwrap().verify();
+    assert_eq!(common::instance_rows_failing_their_copy(&r), vec![0, 1, 2], "{r:?}");
+}
+
+/// Issue 19.3: a shape with lookup bits, function tables, no range-check lookup column
+/// and `range_in_table` false configures no range check at all. `validate` refuses it
+/// (as every reader of a stored shape calls it), `ModelCircuit::build` refuses it and
+/// any shape whose queued range checks have no lookup, and synthesizing such a circuit
+/// anyway panics, as halo2-base's own synthesize does.
+#[test]
+fn a_shape_that_configures_no_range_check_is_refused() {
+    use zkinfer_circuits::{plan, CircuitBuilderStage as Stage, CircuitError, PlanOptions, ShapeError};
+    let graph = div_graph(false, 4);
+    let inputs = vec![vec![100], vec![-7]];
+    let planned = plan::<Fr>(&graph, &inputs, &PlanOptions::default()).unwrap().shape;
+    planned.validate().unwrap();
+    ModelCircuit::<Fr>::build(Stage::Mock, &graph, &inputs, &planned).unwrap();
+    let mut degenerate = planned.clone();
+    degenerate.params.base.num_lookup_advice_per_phase = vec![0];
+    degenerate.params.range_in_table = false;
+    degenerate.params.table_sets = 1;
+    assert_eq!(degenerate.validate(), Err(ShapeError::RangeChecksNowhere));
+    let shape_json = serde_json::to_string(&degenerate).unwrap();
+    let read_back: zkinfer_circuits::CircuitShape = serde_json::from_str(&shape_json).unwrap();
+    assert_eq!(read_back.validate(), Err(ShapeError::RangeChecksNowhere), "a stored shape is refused on load");
+    let err = ModelCircuit::<Fr>::build(Stage::Mock, &graph, &inputs, &degenerate).err();
+    assert!(matches!(err, Some(CircuitError::Shape(ShapeError::RangeChecksNowhere))), "{err:?}");
+    // Without tables the shape itself is consistent, but this model's range checks
+    // would have no lookup: build refuses it.
+    degenerate.params.table_sets = 0;
+    degenerate.validate().unwrap();
+    let err = ModelCircuit::<Fr>::build(Stage::Mock, &graph, &inputs, &degenerate).err();
+    assert!(matches!(err, Some(CircuitError::Shape(ShapeError::RangeChecksNowhere))), "{err:?}");
+    // Other inconsistent shapes.
+    let mut s = planned.clone();
+    s.params.range_in_table = true;
+    assert_eq!(s.validate(), Err(ShapeError::RangeInTable), "range_in_table without table columns");
+    let mut s = planned.clone();
+    s.params.base.lookup_bits = None;
+    assert_eq!(s.validate(), Err(ShapeError::LookupColumnsWithoutBits));
+    let mut s = planned.clone();
+    s.params.base.lookup_bits = Some(s.params.base.k);
+    assert!(matches!(s.validate(), Err(ShapeError::LookupBits { .. })));
+    // A chip circuit with function tables whose range checks lose their lookup columns:
+    // synthesize panics rather than leave them vacuous.
+    use halo2_base::halo2_proofs::plonk::Circuit as _;
+    let (_, mut circuit) = build_in(false, |ctx, chips, _| vec![io::checked_input(ctx, chips, 3)]);
+    let mut params = circuit.builder.params();
+    params.num_lookup_advice_per_phase = vec![0];
+    circuit.builder = circuit.builder.use_params(params);
+    let instances = circuit.instances.clone();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| MockProver::run(K as u32, &circuit, vec![instances]).map(|p| p.verify())));
+    let message = panicked.err().and_then(|e| e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())));
+    assert!(message.as_deref().is_some_and(|m| m.contains("range lookups were queued")), "{message:?}");
+}

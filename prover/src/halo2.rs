@@ -97,8 +97,10 @@ pub fn write_pk(pk: &ProvingKey<G1Affine>) -> Vec<u8> {
     out
 }
 
-/// Reads a proving key written by [`write_pk`] for a circuit of `shape`.
+/// Reads a proving key written by [`write_pk`] for a circuit of `shape` (validated first:
+/// [`CircuitShape::validate`]).
 pub fn read_pk(bytes: &[u8], shape: &CircuitShape) -> Result<ProvingKey<G1Affine>, ProverError> {
+    shape.validate().map_err(zkinfer_circuits::CircuitError::from)?;
     let corrupt = |why: &dyn std::fmt::Display| ProverError::Key(format!("the proving key ({} bytes) is truncated or corrupt: {why}", bytes.len()));
     // The patched reader returns errors for short or malformed polynomials; halo2 can
     // still panic building the domain from a corrupt header's k, hence the guard.
@@ -121,8 +123,10 @@ pub fn write_vk(vk: &VerifyingKey<G1Affine>) -> Vec<u8> {
     out
 }
 
-/// Reads a verifying key written by [`write_vk`] (points are checked to be on the curve).
+/// Reads a verifying key written by [`write_vk`] (points are checked to be on the curve)
+/// for a circuit of `shape` (validated first).
 pub fn read_vk(bytes: &[u8], shape: &CircuitShape) -> Result<VerifyingKey<G1Affine>, ProverError> {
+    shape.validate().map_err(zkinfer_circuits::CircuitError::from)?;
     VerifyingKey::read::<_, ModelCircuit<Fr>>(&mut &bytes[..], SerdeFormat::RawBytes, shape.params.clone())
         .map_err(|e| ProverError::Key(e.to_string()))
 }

@@ -38,7 +38,8 @@ impl DiskKeyCache {
 impl KeyCache for DiskKeyCache {
     fn get(&self, settings_hash: &str) -> Option<(Vec<u8>, CircuitShape)> {
         let dir = self.root.join(settings_hash);
-        let shape: CircuitShape = read_json(&dir.join("shape.json")).ok()?;
+        // A shape that would configure a vacuous circuit is a cache miss, not a key.
+        let shape: CircuitShape = read_json(&dir.join("shape.json")).ok().filter(|s: &CircuitShape| s.validate().is_ok())?;
         let pk = read(&dir.join("pk.bin")).ok()?;
         Some((pk, shape))
     }
