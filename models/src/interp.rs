@@ -194,3 +194,48 @@ pub fn run(g: &QuantGraph, inputs: &[Vec<i64>]) -> Result<Trace> {
     }
     Ok(Trace { values })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::{QNode, QPort};
+    use crate::tensor::DType;
+
+    /// One division `a / b` at `scale` over 16-bit activations.
+    fn div_graph(positive: bool, scale: u32) -> QuantGraph {
+        let port = |name: &str, value| QPort { name: name.into(), value, shape: vec![1], dtype: DType::F32 };
+        QuantGraph {
+            scale: 0,
+            param_scale: 0,
+            bits: 16,
+            num_values: 3,
+            inputs: vec![port("a", 0), port("b", 1)],
+            outputs: vec![port("q", 2)],
+            nodes: vec![QNode { name: "d".into(), op: QOp::Div { scale, positive }, inputs: vec![0, 1], output: 2, len: 1 }],
+            params: vec![],
+            private_params: false,
+        }
+    }
+
+    /// The divisors circuits can sign-decompose are `-2^bits <= b < 2^bits`: `3 * 32767`
+    /// at 16 bits is refused (so are the halo2 chip and the Groth16 gadget), `2^16 - 1`
+    /// divides.
+    #[test]
+    fn a_divisor_of_2_to_the_bits_or_more_is_refused() {
+        for positive in [false, true] {
+            for b in [3 * 32767i64, 1 << 16] {
+                assert!(run(&div_graph(positive, 4), &[vec![30000], vec![b]]).is_err(), "b = {b}, positive = {positive}");
+            }
+            let t = run(&div_graph(positive, 4), &[vec![30000], vec![(1 << 16) - 1]]).unwrap();
+            assert_eq!(t.values[2], vec![7]);
+        }
+    }
+
+    /// Ties: `sign(b) * round_half_up(a / |b|)`, toward -inf for a negative divisor.
+    #[test]
+    fn division_ties_follow_the_sign_of_the_divisor() {
+        for (a, b, s, want) in [(1, -2, 0, -1), (-1, -2, 0, 0), (3, -2, 0, -2), (-3, -2, 0, 1), (1, 2, 0, 1), (-1, 2, 0, 0), (1, -32, 4, -1), (-1, -32, 4, 0)] {
+            assert_eq!(run(&div_graph(false, s), &[vec![a], vec![b]]).unwrap().values[2], vec![want], "{a} / {b} at scale {s}");
+        }
+    }
+}

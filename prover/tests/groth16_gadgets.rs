@@ -9,6 +9,9 @@ use zkinfer_prover::groth16::field::fr;
 use zkinfer_models::quant::table::TableOp;
 use zkinfer_prover::groth16::table::{lookup, lookup_at, row_width, TableSpec};
 use zkinfer_prover::groth16::{compare, div, Groth16Error};
+use zkinfer_models::interp;
+use zkinfer_models::quant::{QNode, QOp, QPort, QuantGraph};
+use zkinfer_models::DType;
 
 const BITS: u32 = 12;
 
@@ -258,4 +261,102 @@ fn square_root_matches_and_a_forged_root_is_rejected() {
     let (_, mut b) = builder();
     let w = input(&mut b, -10);
     assert!(matches!(sqrt(&mut b, "s", &w, 6, 3), Err(Groth16Error::OutOfRange { .. })));
+}
+
+/// Issue 19.4: a one-hot column vector that is not boolean, `C[c-1] = C[c+1] = 1` and
+/// `C[c] = -1`, still sums to 1 and still points at `c` (`(c-1) + (c+1) - c = c`); with
+/// the row's product patched to the new `sum_c C_c T[a m + c]` it selects
+/// `T[c-1] + T[c+1] - T[c]`. Only the booleanity of `C[c]` refuses it.
+#[test]
+fn a_non_boolean_one_hot_vector_is_rejected() {
+    let spec = table(0, 0, false, false);
+    let m = row_width(VALUES.len());
+    let na = VALUES.len().div_ceil(m);
+    let u = m + 1; // row a = 1, column c = 1: both neighbours in the row
+    let (a, c) = (u / m, u % m);
+    assert!(c >= 1 && c + 1 < m && (a + 1) * m <= VALUES.len());
+    let (cs, mut b) = builder();
+    let w = input(&mut b, u as i128);
+    let before = cs.num_witness_variables();
+    let out = lookup_at(&mut b, &w, &TableSpec::new(&spec), m, a, c).unwrap().swap_remove(0);
+    assert_eq!(out.value, VALUES[u] as i128);
+    assert!(cs.is_satisfied().unwrap());
+    // Allocation order: the row vector A (na), the column vector C (m), then one product
+    // per row with a non-zero entry; the output sums the products.
+    let col = |k: usize| before + na + k;
+    let product = out
+        .lc
+        .iter()
+        .map(|(_, v)| witness_index(*v))
+        .find(|&i| cs.borrow().unwrap().witness_assignment[i] == fr(VALUES[u] as i128))
+        .expect("the selected row's product");
+    assert!(product >= before + na + m, "a product, not a one-hot bit");
+    let t = |k: usize| VALUES[a * m + k] as i128;
+    bump(&cs, col(c - 1), Fr::from(1u8));
+    bump(&cs, col(c), -Fr::from(2u8));
+    bump(&cs, col(c + 1), Fr::from(1u8));
+    bump(&cs, product, fr(t(c - 1) + t(c + 1) - 2 * t(c)));
+    let forged: Fr = out.lc.iter().map(|(k, v)| *k * cs.borrow().unwrap().witness_assignment[witness_index(*v)]).sum();
+    assert_eq!(forged, fr(t(c - 1) + t(c + 1) - t(c)), "the forged vector selects another value");
+    assert!(!cs.is_satisfied().unwrap(), "a non-boolean one-hot vector was accepted");
+}
+
+/// A graph of one division `a / b` at `scale` over `bits`-bit activations, for the
+/// interpreter.
+fn div_graph(bits: u32, positive: bool, scale: u32) -> QuantGraph {
+    let port = |name: &str, value| QPort { name: name.into(), value, shape: vec![1], dtype: DType::F32 };
+    QuantGraph {
+        scale: 0,
+        param_scale: 0,
+        bits,
+        num_values: 3,
+        inputs: vec![port("a", 0), port("b", 1)],
+        outputs: vec![port("q", 2)],
+        nodes: vec![QNode { name: "d".into(), op: QOp::Div { scale, positive }, inputs: vec![0, 1], output: 2, len: 1 }],
+        params: vec![],
+        private_params: false,
+    }
+}
+
+/// Issue 19.2: a positive divisor of `3 * 32767` at 16 bits is refused here as by the
+/// interpreter and the halo2 chip (`circuits/tests/ops_chips.rs`): the sign bit of `b`
+/// admits only `b < 2^bits`. The largest admitted divisor still divides.
+#[test]
+fn a_positive_divisor_of_2_to_the_bits_or_more_is_refused() {
+    let (a, s) = (30000i128, 4u32);
+    for (bv, ok) in [(3 * 32767i128, false), (1 << 16, false), ((1 << 16) - 1, true)] {
+        let reference = interp::run(&div_graph(16, true, s), &[vec![a as i64], vec![bv as i64]]);
+        assert_eq!(reference.is_ok(), ok, "interpreter, b = {bv}");
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        let mut b = Builder::new(cs.clone(), 16);
+        let x = input(&mut b, a);
+        // The divisor is an unchecked sum (a shift-0 Linear's), not a checked input.
+        let var = b.witness(bv).unwrap();
+        let y = Wire { lc: var.into(), value: bv, sign: None };
+        let out = div::div_positive(&mut b, "d", &x, &y, s);
+        if ok {
+            assert_eq!(out.unwrap().value, reference.unwrap().values[2][0] as i128);
+            assert!(cs.is_satisfied().unwrap());
+        } else {
+            assert!(matches!(out, Err(Groth16Error::OutOfRange { ref node, .. }) if node == "d"), "b = {bv}: {out:?}");
+        }
+    }
+}
+
+/// Division ties with a negative divisor, pinned as in the interpreter and the halo2
+/// chip (`circuits/tests/ops_chips.rs`): `sign(b) * round_half_up(a / |b|)`.
+const DIV_TIES: [(i64, i64, u32, i64); 9] =
+    [(1, -2, 0, -1), (-1, -2, 0, 0), (3, -2, 0, -2), (-3, -2, 0, 1), (5, -2, 0, -3), (1, 2, 0, 1), (-1, 2, 0, 0), (1, -32, 4, -1), (-1, -32, 4, 0)];
+
+#[test]
+fn division_ties_with_a_negative_divisor_are_pinned() {
+    for (a, bv, s, want) in DIV_TIES {
+        let trace = interp::run(&div_graph(BITS, false, s), &[vec![a], vec![bv]]).unwrap();
+        assert_eq!(trace.values[2], vec![want], "interpreter: {a} / {bv} at scale {s}");
+        let (cs, mut b) = builder();
+        let (x, y) = (input(&mut b, a as i128), input(&mut b, bv as i128));
+        let out = div::div(&mut b, "d", &x, &y, s).unwrap();
+        assert_eq!(out.value, want as i128, "gadget: {a} / {bv} at scale {s}");
+        assert!(cs.is_satisfied().unwrap());
+    }
 }
