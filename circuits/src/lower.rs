@@ -84,6 +84,7 @@ pub fn lower<F: ScalarField>(
     for node in graph.nodes.iter().filter(|n| matches!(n.op, QOp::Relu)) {
         relu_fed[node.inputs[0]] = true;
     }
+    let bounds = value_bounds(graph, params);
     let mut node_cells = Vec::with_capacity(graph.nodes.len());
     for (n, node) in graph.nodes.iter().enumerate() {
         let cells_before = ctx.advice.len();
@@ -137,7 +138,7 @@ pub fn lower<F: ScalarField>(
                     .collect(),
                 QOp::Table(op) => {
                     // Tags are node positions + 1: fixed by the graph, the same at keygen and proving.
-                    let spec = TableSpec::new(n + 1, op);
+                    let spec = TableSpec::new(n + 1, op).input_below(bounds[node.inputs[0]]);
                     tables.add_table(spec.tag, op);
                     ins[0].iter().map(|&x| table::lookup(ctx, chips, &tables, &spec, x)).collect()
                 }
@@ -163,4 +164,62 @@ pub fn lower<F: ScalarField>(
     }
     builder.assigned_instances = vec![public.clone()];
     Ok(Lowered { values, public, params: param_cells, tables, macs, node_cells })
+}
+
+/// For every value of `graph`, a bound on the magnitude of its cells (saturating at
+/// `u128::MAX`) that holds for **any** witness satisfying the constraints the lowering
+/// lays out before the value is used, not just the honest one: range-checked cells
+/// (inputs, rescaled sums, ReLU outputs, quotients, roots) by their range, a shift-0
+/// sum by its terms (a private parameter by its 64-bit range check), a table output by
+/// its values and interpolation step, a selection by the values it chooses from.
+/// [`TableSpec::input_below`] relies on it.
+pub fn value_bounds(graph: &QuantGraph, params: ParamVisibility) -> Vec<u128> {
+    let checked = 1u128 << (graph.bits - 1);
+    let param_bound = 1u128 << (io::PARAM_BITS - 1);
+    let abs = |v: i64| v.unsigned_abs() as u128;
+    let mut bounds = vec![u128::MAX; graph.num_values];
+    for port in &graph.inputs {
+        bounds[port.value] = checked;
+    }
+    let param_nodes: std::collections::HashSet<u32> =
+        if params.is_fixed() { Default::default() } else { graph.params.iter().map(|r| r.node).collect() };
+    for (n, node) in graph.nodes.iter().enumerate() {
+        let ins: Vec<u128> = node.inputs.iter().map(|&i| bounds[i]).collect();
+        let max_in = |slots: &mut dyn Iterator<Item = u128>| slots.max().unwrap_or(0);
+        let bound = match &node.op {
+            QOp::Linear { shift, .. } | QOp::Bilinear { shift, .. } if *shift > 0 => checked,
+            QOp::Linear { offsets, slot, coeff, bias, .. } => {
+                // With private parameters every coefficient and bias of the node may be one.
+                let private = param_nodes.contains(&(n as u32));
+                let c = |v: i64| if private { param_bound.max(abs(v)) } else { abs(v) };
+                (0..bias.len())
+                    .map(|o| {
+                        (offsets[o]..offsets[o + 1])
+                            .fold(c(bias[o]), |acc, t| acc.saturating_add(c(coeff[t]).saturating_mul(ins[slot[t] as usize])))
+                    })
+                    .max()
+                    .unwrap_or(0)
+            }
+            QOp::Bilinear { offsets, .. } => {
+                let widest = (0..offsets.len() - 1).map(|o| offsets[o + 1] - offsets[o]).max().unwrap_or(0) as u128;
+                ins[0].saturating_mul(ins[1]).saturating_mul(widest)
+            }
+            QOp::Relu | QOp::Div { .. } => checked,
+            QOp::Select { map } => max_in(&mut map.iter().map(|&(s, _)| ins[s as usize])),
+            QOp::Const { values } => max_in(&mut values.iter().map(|&v| abs(v))),
+            QOp::Reduce { arg: true, offsets, one, .. } => {
+                let widest = (0..offsets.len() - 1).map(|o| offsets[o + 1] - offsets[o]).max().unwrap_or(0) as u128;
+                abs(*one).saturating_mul(widest)
+            }
+            QOp::Reduce { .. } => ins[0],
+            QOp::Table(t) => {
+                let step = if t.interpolates() { 1u128 << t.step_bits() } else { 0 };
+                max_in(&mut t.values.iter().map(|&v| abs(v))).saturating_add(step)
+            }
+            QOp::Sqrt { scale, .. } => 1u128 << zkinfer_models::quant::sqrt_bits(graph.bits, *scale),
+            QOp::Cmp { one, .. } => abs(*one),
+        };
+        bounds[node.output] = bound;
+    }
+    bounds
 }

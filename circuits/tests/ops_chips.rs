@@ -678,3 +678,57 @@ fn a_shape_that_configures_no_range_check_is_refused() {
     let message = panicked.err().and_then(|e| e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())));
     assert!(message.as_deref().is_some_and(|m| m.contains("range lookups were queued")), "{message:?}");
 }
+
+/// The lowering's static bounds, which let a shift-0 table with no clamped side skip its
+/// index check: a fixed-weight shift-0 sum of two inputs is bounded by its weights, so
+/// its open table needs no check; the same sum with a private bias (any 64-bit integer)
+/// and a shift-0 product of activations are not bounded below 2^64 at 64 bits, and
+/// their tables check their indices.
+#[test]
+fn static_bounds_follow_the_constraints_and_decide_the_index_check() {
+    use zkinfer_circuits::lower::value_bounds;
+    use zkinfer_circuits::ParamVisibility;
+    use zkinfer_models::quant::{ParamRef, ParamSlot};
+    let port = |name: &str, value, n| QPort { name: name.into(), value, shape: vec![n], dtype: DType::F32 };
+    let node = |op, inputs: Vec<usize>, output, len| QNode { name: format!("n{output}"), op, inputs, output, len };
+    let mut g = QuantGraph {
+        scale: 0,
+        param_scale: 0,
+        bits: BITS,
+        num_values: 5,
+        inputs: vec![port("x", 0, 2)],
+        outputs: vec![port("y", 4, 1)],
+        nodes: vec![
+            node(QOp::Linear { offsets: vec![0, 2], slot: vec![0, 0], idx: vec![0, 1], coeff: vec![3, -2], bias: vec![5], shift: 0 }, vec![0], 1, 1),
+            node(QOp::Bilinear { offsets: vec![0, 2], left: vec![0, 1], right: vec![0, 1], shift: 0 }, vec![0, 0], 2, 1),
+            node(QOp::Relu, vec![2], 3, 1),
+            node(QOp::Table(open_table()), vec![1], 4, 1),
+        ],
+        params: vec![],
+        private_params: false,
+    };
+    let half = 1u128 << (BITS - 1);
+    let b = value_bounds(&g, ParamVisibility::Fixed);
+    assert_eq!(b[0], half);
+    assert_eq!(b[1], 5 * half + 5);
+    assert_eq!(b[2], 2 * half * half);
+    assert_eq!(b[3], half, "a ReLU output is range-checked");
+    assert_eq!(b[4], 12, "a table output is one of its values");
+    g.params = vec![ParamRef { node: 0, slot: ParamSlot::Bias(0) }];
+    g.private_params = true;
+    let b = value_bounds(&g, ParamVisibility::Private);
+    assert!(b[1] > 1 << 64, "a private bias may be any i64: {}", b[1]);
+    assert_eq!(value_bounds(&g, ParamVisibility::Fixed)[1], 5 * half + 5);
+    // The chip: an input bounded below 2^64 adds no index check, one that is not does.
+    let cells = |bound: u128| {
+        let t = open_table();
+        let (_, circuit) = build_in(false, |ctx, chips, tables| {
+            tables.add_table(1, &t);
+            let x = io::checked_input(ctx, chips, 2);
+            vec![table::lookup(ctx, chips, tables, &TableSpec::new(1, &t).input_below(bound), x)]
+        });
+        circuit.builder.statistics().gate.total_advice_per_phase[0]
+    };
+    assert_eq!(cells(1 << 64), cells(half));
+    assert!(cells((1 << 64) + 1) > cells(1 << 64));
+}

@@ -4,9 +4,10 @@
 //! circuit adds a three-column *fixed* table `(key, value, slope)` and `table_sets`
 //! triples of advice columns with a lookup argument into it ([`TableConfig`]). Fixed
 //! columns make the tables part of the verifying key. Every table `tag >= 1` stores
-//! entry `u` under the key `tag * 2^72 + u`: the chip bounds every looked-up `u` below
-//! `2^65` in magnitude ([`clamped_index`]), whatever its input cell holds, so keys of
-//! different tables never meet; the row `(0, 0, 0)` is always present for unused
+//! entry `u` under the key `tag * 2^72 + u`: every looked-up `u` is below `2^65` in
+//! magnitude whatever its input cell holds ([`clamped_index`] bounds it, or for a
+//! shift-0 table with no clamped side the lowering's static bound of its input does,
+//! [`TableSpec::input_below`]), so keys of different tables never meet; the row `(0, 0, 0)` is always present for unused
 //! lookup rows. The slope is the difference to the next entry (0 for the last).
 //!
 //! The chip [`lookup`] brings the input to the table resolution (a range-checked
@@ -223,11 +224,22 @@ pub struct TableSpec<'a> {
     pub tag: usize,
     pub op: &'a TableOp,
     step_check: Quotient,
+    /// Every input cell is below `2^64` in magnitude for any witness that satisfies the
+    /// constraints before the lookup (see [`TableSpec::input_below`]).
+    input_bounded: bool,
 }
 
 impl<'a> TableSpec<'a> {
+    /// A table whose inputs may be any field element: [`clamped_index`] bounds them.
     pub fn new(tag: usize, op: &'a TableOp) -> TableSpec<'a> {
-        TableSpec { tag, op, step_check: Quotient::Within { bound: op.slope_bound() as i128, bits: op.step_bits() } }
+        TableSpec { tag, op, step_check: Quotient::Within { bound: op.slope_bound() as i128, bits: op.step_bits() }, input_bounded: false }
+    }
+
+    /// The same table for inputs that the constraints before it keep below `bound` in
+    /// magnitude whatever the witness (the lowering's static bound): below `2^64`, a
+    /// shift-0 table with no clamped side needs no index check of its own.
+    pub fn input_below(self, bound: u128) -> TableSpec<'a> {
+        TableSpec { input_bounded: bound <= 1 << 64, ..self }
     }
 }
 
@@ -240,7 +252,7 @@ pub fn lookup<F: ScalarField>(
     spec: &TableSpec,
     x: AssignedValue<F>,
 ) -> AssignedValue<F> {
-    let (u, r) = clamped_index(ctx, chips, spec.op, x);
+    let (u, r) = clamped_index_with(ctx, chips, spec.op, x, !spec.input_bounded);
     let t = spec.op;
     let j = t.index(to_i128(u.value()).unwrap_or(i128::MAX));
     // Outside an unclamped side there is no row: any witness fails the lookup.
@@ -264,7 +276,7 @@ pub fn index_bits(t: &TableOp) -> usize {
 
 /// The table input after rescaling and clamping, and with an interpolating table the
 /// remainder of the (floored) rescale. The returned `u` is bounded whatever the input
-/// cell holds (`|u| < 2^64`, so its key stays inside its table, see [`lookup_with`]):
+/// cell holds (`|u| < 2^65`, so its key stays inside its table, see [`lookup_with`]):
 /// by the rescale's range-checked quotient when `shift > 0`, by a clamp's sign
 /// decomposition (`u - lo` or `hi - u` within `±2^bits`), and otherwise by a range
 /// check of `u - lo` in [`index_bits`] bits, which every input the interpreter accepts
@@ -275,6 +287,18 @@ pub fn clamped_index<F: ScalarField>(
     t: &TableOp,
     x: AssignedValue<F>,
 ) -> (AssignedValue<F>, Option<AssignedValue<F>>) {
+    clamped_index_with(ctx, chips, t, x, true)
+}
+
+/// [`clamped_index`]; with `check_open` false the caller guarantees `|x| < 2^64` and a
+/// shift-0 table with no clamped side skips its index check.
+fn clamped_index_with<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    t: &TableOp,
+    x: AssignedValue<F>,
+    check_open: bool,
+) -> (AssignedValue<F>, Option<AssignedValue<F>>) {
     let gate = chips.gate();
     let (mut u, r) = if t.interpolates() {
         let (q, r) = linear::rescale_parts(ctx, chips, x, t.shift, Quotient::Signed);
@@ -282,7 +306,7 @@ pub fn clamped_index<F: ScalarField>(
     } else if t.shift > 0 {
         let acc = gate.add(ctx, x, Constant(fe(1i128 << (t.shift - 1))));
         (linear::rescale(ctx, chips, acc, t.shift), None)
-    } else if t.clamp_lo || t.clamp_hi {
+    } else if t.clamp_lo || t.clamp_hi || !check_open {
         (x, None)
     } else {
         // Nothing above bounds `x` (a shift-0 sum with private parameters can be any

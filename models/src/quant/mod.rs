@@ -50,10 +50,11 @@ pub enum QOp {
     /// (see [`table::TableOp`]).
     Table(table::TableOp),
     /// `out = sign(b) * floor((2 * a * 2^scale + |b|) / (2|b|))` element-wise over inputs
-    /// `a` and `b` (round half up of `a * 2^scale / |b|`); `b = 0` has no witness,
-    /// `|b| <= 2^bits` and the quotient is range-checked. With `positive` the divisor must
-    /// be `b > 0` (a soft-max sum, a standard deviation): no witness otherwise, and the
-    /// circuit skips the sign logic (same result for every `b > 0`).
+    /// `a` and `b` (round half up of `a * 2^scale / |b|`, so a tie goes toward -inf when
+    /// `b < 0`); `b = 0` has no witness, `-2^bits <= b < 2^bits` and the quotient is
+    /// range-checked. With `positive` the divisor must be `0 < b < 2^bits` (a soft-max
+    /// sum, a standard deviation): no witness otherwise, and the circuit skips the sign
+    /// logic (same result for every such `b`).
     Div {
         scale: u32,
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
