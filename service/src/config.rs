@@ -24,7 +24,7 @@ use thiserror::Error;
 
 use crate::jobs::memory::{default_budget, parse_bytes};
 use crate::jobs::EngineConfig;
-use crate::pipeline::SrsSource;
+use zkinfer_compiler::SrsSource;
 use crate::server::{ApiKeys, ServerOptions};
 
 /// TEST ONLY: milliseconds each prove job sleeps at the start of its proving phase, so

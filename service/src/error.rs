@@ -16,6 +16,10 @@ pub enum ServiceError {
     #[error("{0}")]
     Contract(#[from] zkinfer_verifier_contracts::ContractError),
     #[error("{0}")]
+    Compile(#[from] zkinfer_compiler::CompileError),
+    #[error("{0}")]
+    Verify(#[from] zkinfer_prover::VerifyError),
+    #[error("{0}")]
     Float(#[from] zkinfer_models::float::FloatError),
     #[error("{0}")]
     InputFile(#[from] zkinfer_models::input_json::InputError),

@@ -13,8 +13,8 @@ fn main() {
         Command::Verify { dir, proof } => commands::verify(dir, proof),
         Command::VerifyEvm { dir, proof } => commands::verify_evm(dir, proof),
         Command::Serve(args) => service_cmds::serve(args),
-        Command::Register { model, calibration, target, max_k, optimize, wait, client } => {
-            service_cmds::register(client, model, calibration, target, *max_k, *optimize, *wait)
+        Command::Register { model, calibration, options, wait, client } => {
+            service_cmds::register(client, model, calibration, &options.options(), *wait)
         }
         Command::Submit { model_id, input, priority, idempotency_key, watch, client } => {
             service_cmds::submit(client, model_id, input, *priority, idempotency_key.clone(), *watch)

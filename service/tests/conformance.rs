@@ -11,7 +11,7 @@ mod unsupported_model;
 use std::path::Path;
 
 use zkinfer_service::conformance::{run_dir, run_model, ConformanceOptions, Status};
-use zkinfer_service::pipeline::NoCache;
+use zkinfer_compiler::NoCache;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::keycache::DiskKeyCache;
-use crate::pipeline::SrsSource;
+use zkinfer_compiler::SrsSource;
 use crate::store::*;
 
 use super::error::EngineError;

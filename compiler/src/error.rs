@@ -1,0 +1,28 @@
+//! Errors of compiling and loading models.
+
+use thiserror::Error;
+
+use crate::options::OptionsError;
+
+/// What compiling, loading or proving a model can fail with.
+#[derive(Debug, Error)]
+pub enum CompileError {
+    #[error(transparent)]
+    Options(#[from] OptionsError),
+    /// Bad calibration data or inputs, or a setting that cannot be met.
+    #[error("input: {0}")]
+    Input(String),
+    #[error("{0}")]
+    Model(#[from] zkinfer_models::ModelError),
+    #[error("{0}")]
+    Circuit(#[from] zkinfer_circuits::CircuitError),
+    #[error("{0}")]
+    Prover(#[from] zkinfer_prover::ProverError),
+    #[error("{0}")]
+    Backend(#[from] zkinfer_prover::BackendError),
+    #[error("{0}")]
+    Contract(#[from] zkinfer_verifier_contracts::ContractError),
+    /// A compiled model's artifact that does not read back.
+    #[error("artifact {name}: {message}")]
+    Artifact { name: String, message: String },
+}
