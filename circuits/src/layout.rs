@@ -147,6 +147,11 @@ fn default_fast_enough() -> u64 {
     FAST_ENOUGH
 }
 
+/// The smallest `k` planned.
+pub const MIN_K: u32 = 6;
+/// The largest `k` the planner may choose unless told otherwise.
+pub const DEFAULT_MAX_K: u32 = 23;
+
 impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
@@ -155,8 +160,8 @@ impl Default for PlanOptions {
             large_k: 16,
             max_advice_wide: default_max_advice_wide(),
             wide_gas_slack: default_wide_gas_slack(),
-            min_k: 6,
-            max_k: 23,
+            min_k: MIN_K,
+            max_k: DEFAULT_MAX_K,
             k: None,
             visibility: VisibilityConfig::default(),
             mac_width: None,

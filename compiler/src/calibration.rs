@@ -131,9 +131,10 @@ pub fn search(
         }
     }
     let best = tried.iter().map(|t| t.max_rel_error).fold(f64::INFINITY, f64::min);
-    Err(CompileError::Input(format!(
-        "no quantization setting meets max_error {max_error}: the best relative error over {} calibration sample(s) was {best:.3e} (tried {}); raise max_error or bits",
-        samples.len(),
-        tried.iter().map(|t| format!("scale 2^{} tables 2^{}", t.scale, t.table_bits)).collect::<Vec<_>>().join(", ")
-    )))
+    Err(CompileError::MaxError {
+        max_error,
+        best,
+        samples: samples.len(),
+        tried: tried.iter().map(|t| format!("scale 2^{} tables 2^{}", t.scale, t.table_bits)).collect::<Vec<_>>().join(", "),
+    })
 }

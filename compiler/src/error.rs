@@ -9,6 +9,9 @@ use crate::options::OptionsError;
 pub enum CompileError {
     #[error(transparent)]
     Options(#[from] OptionsError),
+    /// No calibration setting meets the `max_error` option.
+    #[error("no quantization setting meets max_error {max_error}: the best relative error over {samples} calibration sample(s) was {best:.3e} (tried {tried}); raise max_error or bits")]
+    MaxError { max_error: f64, best: f64, samples: usize, tried: String },
     /// Bad calibration data or inputs, or a setting that cannot be met.
     #[error("input: {0}")]
     Input(String),

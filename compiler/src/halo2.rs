@@ -40,23 +40,22 @@ pub fn keep_finer(cost_fine: f64, cost_coarse: f64, error_fine: f64, error_coars
     cost_fine <= cost_coarse * FINER_SCALE_SLACK && error_fine < error_coarse
 }
 
-/// A quantized model with its first sample's integer inputs and its candidate shapes.
-struct Quantized {
-    chosen: Chosen,
-    qin: Vec<Vec<i64>>,
-    candidates: Vec<Plan>,
-}
-
 /// Calibrates on the samples, quantizes, plans the circuit, runs (or reuses) key
 /// generation and builds the Solidity verifier (split into contracts under EIP-170
 /// when it does not fit in one).
-pub(crate) fn compile(
-    input: &CompileInput<'_>,
-    opts: &CompileOptions,
-    env: &Environment,
-    cache: &dyn KeyCache,
-    progress: &dyn Progress,
-) -> Result<CompiledModel, CompileError> {
+/// What the compiler would build for a model, before keys: the chosen quantization (the
+/// fine/coarse scale choice made), the first sample's quantized inputs, and the candidate
+/// shapes best first. The benches and tools plan through this, so they describe the
+/// circuit `compile` makes.
+pub struct Planned {
+    pub chosen: Chosen,
+    pub qin: Vec<Vec<i64>>,
+    pub candidates: Vec<Plan>,
+}
+
+/// Calibrates, quantizes and plans as [`crate::compile`] does for halo2, without keys.
+pub fn plan(input: &CompileInput<'_>, opts: &CompileOptions, progress: &dyn Progress) -> Result<Planned, CompileError> {
+    opts.validate()?;
     let quant_opts = opts.quant_options();
     let plan_opts = opts.plan_options();
     // What the planner ranks shapes by (lower is better).
@@ -70,14 +69,29 @@ pub(crate) fn compile(
         let note = format!(" (scales capped at 2^{}, for comparison)", calibration::COARSE_SCALE);
         quantize_and_plan(input, opts, &coarse_opts, &note, progress).ok()
     });
-    let cost = |q: &Quantized| rank(&q.candidates[0]) as f64;
-    let error = |q: &Quantized| q.chosen.tried.last().map_or(f64::INFINITY, |t| t.max_rel_error);
-    let chosen = match coarse {
+    let cost = |q: &Planned| rank(&q.candidates[0]) as f64;
+    let error = |q: &Planned| q.chosen.tried.last().map_or(f64::INFINITY, |t| t.max_rel_error);
+    Ok(match coarse {
         Some(coarse) if !keep_finer(cost(&fine), cost(&coarse), error(&fine), error(&coarse)) => coarse,
         _ => fine,
-    };
+    })
+}
+
+/// Calibrates on the samples, quantizes, plans the circuit, runs (or reuses) key
+/// generation and builds the Solidity verifier (split into contracts under EIP-170
+/// when it does not fit in one).
+pub(crate) fn compile(
+    input: &CompileInput<'_>,
+    opts: &CompileOptions,
+    env: &Environment,
+    cache: &dyn KeyCache,
+    progress: &dyn Progress,
+) -> Result<CompiledModel, CompileError> {
+    let plan_opts = opts.plan_options();
+    let rank = |p: &Plan| plan_opts.rank(&p.stats).0;
+    let chosen = plan(input, opts, progress)?;
     let notes = notes(opts, &chosen.chosen);
-    let Quantized { chosen: Chosen { prepared, fidelity, tried }, qin, candidates } = chosen;
+    let Planned { chosen: Chosen { prepared, fidelity, tried }, qin, candidates } = chosen;
     // With private parameters the keys do not depend on their values: they are named by
     // the architecture (the graph with every parameter 0) and the visibility.
     let keyed = if opts.private_params() { prepared.quant.architecture() } else { prepared.quant.clone() };
@@ -164,7 +178,7 @@ fn quantize_and_plan(
     quant_opts: &zkinfer_models::QuantOptions,
     note: &str,
     progress: &dyn Progress,
-) -> Result<Quantized, CompileError> {
+) -> Result<Planned, CompileError> {
     let (chosen, qin) = calibrate(input, opts, quant_opts, note, progress)?;
     let plan_opts = opts.plan_options();
     let candidates = step(
@@ -178,7 +192,7 @@ fn quantize_and_plan(
             format!("k = {}, {} advice + {} lookup columns, {} rows{mac}{more}", p.k, p.num_advice, p.num_lookup_advice, p.rows)
         },
     )?;
-    Ok(Quantized { chosen, qin, candidates })
+    Ok(Planned { chosen, qin, candidates })
 }
 
 /// A candidate shape with its SRS, settings hash, keys and verifier source.

@@ -16,12 +16,10 @@ use zkinfer_prover::Backend;
 
 pub use crate::calibration::Target;
 
-/// Smallest `k` a circuit is planned at.
-pub const MIN_K: u32 = 6;
+pub use zkinfer_circuits::layout::{DEFAULT_MAX_K, MIN_K};
+
 /// Largest `k` accepted (2^26 rows).
 pub const MAX_K: u32 = 26;
-/// The largest `k` the planner may choose unless told otherwise.
-pub const DEFAULT_MAX_K: u32 = 23;
 /// Largest column cap accepted for `max_advice` and `mac_width`.
 pub const MAX_COLUMNS: usize = 64;
 /// Largest relative error allowed by default for `target = resources`.

@@ -103,6 +103,9 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
     };
     let compiled = zkinfer_compiler::compile(&compile_input, &opts, &env, &DiskKeyCache::default_location(), &progress).map_err(|e| match e {
         zkinfer_compiler::CompileError::Options(o) => flag_error(&o),
+        zkinfer_compiler::CompileError::MaxError { max_error, best, samples, tried } => anyhow::anyhow!(
+            "no quantization setting meets --max-error {max_error}: the best relative error over {samples} calibration sample(s) was {best:.3e} (tried {tried}); raise --max-error or --bits"
+        ),
         other => other.into(),
     })?;
     step(&progress as &dyn Progress, "write artifacts", || ModelDir::new(out).write(&onnx, &compiled), |_| out.display().to_string())?;
@@ -113,7 +116,10 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
     }
     println!("model     {}", s.model_hash);
     println!("settings  {}", s.settings_hash);
-    println!("backend   {}", s.backend());
+    match &s.circuit {
+        CircuitSettings::Halo2 { .. } => println!("backend   halo2 (KZG over BN254)"),
+        CircuitSettings::Groth16 { setup, .. } => println!("backend   groth16 ({setup} setup)"),
+    }
     println!(
         "scales    activations 2^{}, weights 2^{}, {} bits (calibrated max |x| = {:.4})",
         s.calibration.scale, s.calibration.param_scale, s.calibration.bits, s.calibration.max_abs
@@ -131,7 +137,7 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
             "circuit   k = {}, {} rows used, {} advice + {} lookup advice + {} fixed columns, lookup bits {}",
             stats.k, stats.rows, stats.num_advice, stats.num_lookup_advice, stats.num_fixed, stats.lookup_bits
         ),
-        CircuitSettings::Groth16 { setup, num_constraints, .. } => println!("circuit   R1CS, {num_constraints} constraints, {setup} setup"),
+        CircuitSettings::Groth16 { num_constraints, .. } => println!("circuit   R1CS, {num_constraints} constraints"),
     }
     println!("keys      {}", if compiled.keys_cached { "reused from the key cache" } else { "generated" });
     match s.verifier_contracts {
