@@ -596,3 +596,48 @@ fn search<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOp
         CircuitError::TooLarge { needed: s.advice_cells, columns: opts.max_advice, max_k: opts.max_k }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Plain, with function tables, with a MAC gate and tables at degree 5, with the range
+    /// checks in the table, and 1-wide MAC groups beside many instances.
+    fn pinned_stats() -> Vec<LayoutStats> {
+        let s = |k, num_advice, num_lookup_advice, num_fixed, instances| LayoutStats { k, num_advice, num_lookup_advice, num_fixed, instances, ..Default::default() };
+        vec![
+            s(9, 2, 1, 1, 10),
+            LayoutStats { table_sets: 2, table_rows: 900, ..s(11, 3, 1, 1, 20) },
+            LayoutStats { table_sets: 1, table_rows: 4000, mac_width: 4, mac_sets: 2, ..s(14, 4, 2, 1, 12) },
+            LayoutStats { table_sets: 2, table_rows: 2500, range_in_table: true, ..s(12, 2, 0, 2, 3) },
+            LayoutStats { mac_width: 1, mac_sets: 3, ..s(13, 1, 1, 1, 794) },
+        ]
+    }
+
+    /// The estimates of [`pinned_stats`], as the cost model computed them when it moved
+    /// out of this file: (advice, permutation, fixed columns, degree, prove_cost,
+    /// verifier_cost, gas_estimate, balanced_cost).
+    #[test]
+    fn estimates_are_pinned() {
+        let expected: [(usize, usize, usize, usize, u64, u64, u64, u64); 5] = [
+            (3, 5, 2, 0, 642_560, 21, 421_500, 13_493_760),
+            (10, 12, 5, 5, 4_352_000, 46, 619_000, 200_192_000),
+            (19, 15, 17, 5, 43_581_440, 72, 760_000, 3_137_863_680),
+            (8, 11, 5, 5, 7_639_040, 40, 520_500, 305_561_600),
+            (8, 10, 8, 0, 14_049_280, 39, 3_282_500, 547_921_920),
+        ];
+        for (s, e) in pinned_stats().iter().zip(expected) {
+            let got = (
+                s.advice_columns(),
+                s.permutation_columns(),
+                s.fixed_columns(),
+                s.degree(),
+                prove_cost(s),
+                verifier_cost(s),
+                gas_estimate(s),
+                balanced_cost(s),
+            );
+            assert_eq!(got, e, "{s:?}");
+        }
+    }
+}

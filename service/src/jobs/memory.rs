@@ -108,4 +108,25 @@ mod tests {
         assert!(prove_estimate(&tall, 0) > prove_estimate(&small, 0));
         assert!(compile_estimate(23, 6) > compile_estimate(17, 6));
     }
+
+    /// The estimates as they were computed before the cost model moved to one module.
+    #[test]
+    fn estimates_are_pinned() {
+        let s = |k, num_advice, num_lookup_advice, num_fixed| LayoutStats { k, num_advice, num_lookup_advice, num_fixed, ..Default::default() };
+        let cases = [
+            (s(9, 2, 1, 1), 0, 68_124_672),
+            (LayoutStats { table_sets: 2, ..s(11, 3, 1, 1) }, 1_000_000, 74_924_608),
+            (LayoutStats { table_sets: 1, mac_width: 4, mac_sets: 2, ..s(14, 4, 2, 1) }, 50_000_000, 199_946_368),
+            (LayoutStats { table_sets: 2, range_in_table: true, ..s(12, 2, 0, 2) }, 7_000_000, 86_167_488),
+            (LayoutStats { mac_width: 1, mac_sets: 3, ..s(13, 1, 1, 1) }, 20_000_000, 111_226_112),
+        ];
+        for (stats, pk_bytes, expected) in cases {
+            assert_eq!(prove_estimate(&stats, pk_bytes), expected, "{stats:?}");
+        }
+        assert_eq!(compile_estimate(23, 6), 118_245_818_368);
+        assert_eq!(compile_estimate(17, 6), 2_533_359_616);
+        assert_eq!(groth16_prove_estimate(1_000_000, 5000), 73_943_872);
+        assert_eq!(groth16_prove_estimate(0, 0), 67_109_088);
+        assert_eq!(groth16_prove_estimate(123_456, 1 << 16), 108_373_696);
+    }
 }
