@@ -3,7 +3,8 @@
 //! what to check when a default pick proves slowly or verifies dearly.
 
 use anyhow::Result;
-use zkinfer_circuits::layout::{gas_estimate, plan_candidates, prove_cost, verifier_cost, PlanOptions};
+use zkinfer_circuits::cost::{gas_estimate, prove_cost, verifier_cost};
+use zkinfer_circuits::layout::{plan_candidates, PlanOptions};
 use zkinfer_circuits::Fr;
 
 fn main() -> Result<()> {

@@ -25,7 +25,6 @@ use crate::store::{ArtifactName, CompileResult, FloatSource};
 use super::engine::Engine;
 use super::float::FloatRuntime;
 use super::loaded::LoadedModel;
-use super::memory::prove_estimate;
 use super::runner::{JobEnd, Running};
 use super::scheduler::ModelGate;
 use super::submit::{quant_options, visibility};
@@ -127,7 +126,7 @@ impl Engine {
         put(ArtifactName::VERIFIER_SOL, compiled.verifier.source.as_bytes())?;
         put(ArtifactName::VERIFIER_BIN, &compiled.verifier.entry.deployment_code)?;
         put(ArtifactName::VERIFIER_JSON, compiled.verifier.code().to_json().as_bytes())?;
-        let prove_memory = prove_estimate(&s.stats, pk_bytes);
+        let prove_memory = zkinfer_circuits::cost::prove_memory(&s.stats, pk_bytes);
         let result = CompileResult {
             settings_hash: s.settings_hash.clone(),
             k: s.stats.k,

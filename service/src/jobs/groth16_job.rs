@@ -22,7 +22,6 @@ use crate::store::{ArtifactName, CompileResult, ModelRecord, ProveResult};
 
 use super::engine::Engine;
 use super::loaded::LoadedModel;
-use super::memory::groth16_prove_estimate;
 use super::runner::{JobEnd, Running};
 use super::scheduler::ModelGate;
 use super::submit::quant_options;
@@ -71,7 +70,7 @@ impl Engine {
         put(ArtifactName::VERIFIER_SOL, compiled.verifier_source.as_bytes())?;
         put(ArtifactName::VERIFIER_BIN, &compiled.verifier.deployment_code)?;
         put(ArtifactName::VERIFIER_JSON, VerifierCode::single(compiled.verifier.deployment_code.clone()).to_json().as_bytes())?;
-        let prove_memory = groth16_prove_estimate(pk.len() as u64, compiled.prover.keys().shape.num_constraints as u64);
+        let prove_memory = zkinfer_prover::groth16::cost::prove_memory(pk.len() as u64, compiled.prover.keys().shape.num_constraints as u64);
         // No k: a Groth16 circuit is sized by its constraints, in settings.json's key.
         let result = CompileResult { settings_hash: s.settings_hash.clone(), k: 0, settings_json, artifacts, prove_memory };
         r.check_cancel()?;
