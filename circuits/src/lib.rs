@@ -27,7 +27,9 @@ pub use circuit::ModelCircuit;
 
 /// Names the lowering of quantized graphs to circuits. Bump it with every change that
 /// alters the constraints or the layout for the same parameters: key caches and settings
-/// hashes include it, so keys made by another version are never reused.
+/// hashes include it, so keys made by another version are never reused. The golden
+/// verifying-key digests (`prover/tests/golden_vk.rs`) record it: a key that changes under
+/// the same version fails that test, and a new version needs the digests blessed again.
 pub const CIRCUIT_VERSION: &str = "zkinfer-circuits/4: function tables carry slopes and interpolate";
 pub use error::CircuitError;
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
