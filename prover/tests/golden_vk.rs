@@ -127,16 +127,16 @@ fn verifying_keys_match_the_golden_digests() {
             None => changes.push(format!("{name}: not in the golden file (k {}, vk {})", new.k, new.vk_sha256)),
             Some(old) if old == new => {}
             Some(old) => {
-                let line = format!(
-                    "{name}: k {} -> {}, vk sha256 {} -> {}{}{}",
-                    old.k,
-                    new.k,
-                    old.vk_sha256,
-                    new.vk_sha256,
-                    if old.graph_sha256 != new.graph_sha256 { " (quantized graph changed)" } else { "" },
-                    if old.params_sha256 != new.params_sha256 { " (circuit parameters changed)" } else { "" },
-                );
-                if old.vk_sha256 != new.vk_sha256 && old.graph_sha256 == new.graph_sha256 && old.params_sha256 == new.params_sha256 {
+                let k = if old.k == new.k { format!("k {}", new.k) } else { format!("k {} -> {}", old.k, new.k) };
+                let same_inputs = old.graph_sha256 == new.graph_sha256 && old.params_sha256 == new.params_sha256;
+                let why = match (old.graph_sha256 != new.graph_sha256, old.params_sha256 != new.params_sha256) {
+                    (false, false) => "same quantized graph and circuit parameters: the circuit itself changed",
+                    (true, false) => "the quantized graph changed",
+                    (false, true) => "the planned circuit parameters changed",
+                    (true, true) => "the quantized graph and the planned circuit parameters changed",
+                };
+                let line = format!("{name}: {k}, vk sha256 {} -> {} ({why})", old.vk_sha256, new.vk_sha256);
+                if old.vk_sha256 != new.vk_sha256 && same_inputs {
                     circuit_changes.push(line.clone());
                 }
                 changes.push(line);
