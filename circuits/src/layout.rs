@@ -415,8 +415,8 @@ fn search<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOp
         let usable = usable_rows(k);
         let fits = stats.table_rows <= usable && stats.rows <= usable;
         // Small circuits: few columns for a cheap verifier; from `large_k` on, proving
-        // time dominates and more columns keep k down (see
-        // [`LayoutStats::budgeted_columns`] for what counts).
+        // time dominates and more columns keep k down. The budget counts
+        // `budgeted_columns`: the first function-table triple and the MAC groups are free.
         // With the MAC gate the verifier is no longer the small one: proving time
         // decides, at every k.
         let budget = if k >= opts.large_k || w > 0 { opts.max_advice.max(opts.max_advice_large) } else { opts.max_advice };
