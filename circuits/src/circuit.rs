@@ -1,7 +1,6 @@
 //! The model circuit: a halo2-base builder with the model lowered into it.
 
-use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, BaseConfig, CircuitBuilderStage};
-use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
+use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseConfig, CircuitBuilderStage};
 use halo2_base::gates::circuit::MaybeRangeConfig;
 use halo2_base::halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner},
@@ -9,7 +8,6 @@ use halo2_base::halo2_proofs::{
 };
 use halo2_base::gates::RangeInstructions;
 use halo2_base::virtual_region::manager::VirtualRegionManager;
-use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::CircuitExt;
 use zkinfer_models::quant::QuantGraph;
 
@@ -17,7 +15,6 @@ use crate::error::CircuitError;
 use crate::field::{to_i128, ScalarField};
 use crate::chips::mac::{self, MacConfig, Macs};
 use crate::chips::table::{RangeRows, TableConfig, Tables};
-use crate::layout::usable_rows;
 use crate::chips::Chips;
 use crate::lower::lower;
 use crate::hash;
@@ -25,65 +22,8 @@ use crate::instances::{port_len, InstanceLayout};
 use crate::public;
 use crate::visibility::VisibilityConfig;
 
-/// Everything that fixes the circuit's shape: stored with the keys.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CircuitShape {
-    pub params: ModelParams,
-    pub break_points: MultiPhaseThreadBreakPoints,
-    /// Which values are public instances.
-    #[serde(default)]
-    pub visibility: VisibilityConfig,
-}
-
-/// The MAC gate layout this build lays out ([`ModelParams::mac_layout`]): 2, column-wise
-/// (see [`crate::chips::mac`]).
-pub const MAC_LAYOUT: usize = 2;
-
-/// The [`ModelParams::mac_layout`] of a shape with `mac_sets` MAC groups built now.
-pub fn mac_layout_for(mac_sets: usize) -> usize {
-    if mac_sets > 0 { MAC_LAYOUT } else { 0 }
-}
-
-/// The circuit parameters: halo2-base's, plus the advice column pairs looked up in the
-/// function tables (0: no table columns at all, as for models without tables).
-#[derive(Clone, Debug, Default, Hash, Serialize, Deserialize)]
-pub struct ModelParams {
-    #[serde(flatten)]
-    pub base: BaseCircuitParams,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub table_sets: usize,
-    /// Terms per row of the MAC gate (0: constant-weight dot products use halo2-base's
-    /// inner product) and the number of its column groups.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub mac_width: usize,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub mac_sets: usize,
-    /// The MAC gate's layout, [`MAC_LAYOUT`] whenever `mac_sets > 0`: shapes planned for
-    /// an earlier layout (0, the row-wise one) cannot be built and must be planned again.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub mac_layout: usize,
-    /// Constraint degree the system is raised to (0: the gates' own, 4). At 5 each
-    /// permutation product covers 3 columns instead of 2, on the same extended domain, at
-    /// the cost of one more quotient piece: see [`crate::layout::LayoutStats::degree`].
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub degree: usize,
-    /// The range checks' lookups share the function table's lookup argument (range table
-    /// `[0, 2^lookup_bits)` as table 0, see [`crate::chips::table`]); `base` then has
-    /// no lookup advice columns of its own.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub range_in_table: bool,
-}
-
-fn is_zero(v: &usize) -> bool {
-    *v == 0
-}
-
-impl std::ops::Deref for ModelParams {
-    type Target = BaseCircuitParams;
-    fn deref(&self) -> &BaseCircuitParams {
-        &self.base
-    }
-}
+use crate::shape::usable_rows;
+pub use crate::shape::{mac_layout_for, CircuitShape, ModelParams, MAC_LAYOUT};
 
 /// The columns of the model circuit.
 #[derive(Clone, Debug)]
@@ -91,13 +31,6 @@ pub struct ModelConfig<F: ScalarField> {
     pub base: BaseConfig<F>,
     pub tables: Option<TableConfig>,
     pub macs: Option<MacConfig>,
-}
-
-impl CircuitShape {
-    /// log2 of the number of rows.
-    pub fn k(&self) -> u32 {
-        self.params.k as u32
-    }
 }
 
 /// A model lowered into halo2-base, ready for MockProver, key generation or proving.
@@ -282,7 +215,7 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
                     self.tables.assign(tables, &mut region, range);
                 }
                 if let (Some(cfg), Some(macs)) = (&config.macs, &self.macs) {
-                    macs.assign(cfg, crate::layout::usable_rows(builder.params().k as u32), &mut region);
+                    macs.assign(cfg, crate::shape::usable_rows(builder.params().k as u32), &mut region);
                 }
                 if !builder.witness_gen_only() {
                     builder.core().copy_manager.assign_raw(base.constants(), &mut region);

@@ -4,7 +4,7 @@
 //! quantized and planned by the compiler, as `zkinfer compile` does with these options.
 
 use anyhow::Result;
-use zkinfer_circuits::layout::{gas_estimate, prove_cost, verifier_cost};
+use zkinfer_circuits::cost::{gas_estimate, prove_cost, verifier_cost};
 use zkinfer_compiler::CompileOptions;
 
 fn main() -> Result<()> {

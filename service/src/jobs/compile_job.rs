@@ -18,7 +18,6 @@ use crate::store::{ArtifactName, CompileResult, FloatSource};
 
 use super::engine::Engine;
 use super::float::FloatRuntime;
-use super::memory::{groth16_prove_estimate, prove_estimate};
 use super::runner::{JobEnd, Running};
 use super::scheduler::ModelGate;
 use super::now_ms;
@@ -101,8 +100,8 @@ impl Engine {
         put(ArtifactName::VERIFIER_BIN, &compiled.verifier.entry.deployment_code)?;
         put(ArtifactName::VERIFIER_JSON, compiled.verifier.code().to_json().as_bytes())?;
         let prove_memory = match &s.circuit {
-            CircuitSettings::Halo2 { stats, .. } => prove_estimate(stats, pk_bytes),
-            CircuitSettings::Groth16 { num_constraints, .. } => groth16_prove_estimate(pk_bytes, *num_constraints as u64),
+            CircuitSettings::Halo2 { stats, .. } => zkinfer_circuits::cost::prove_memory(stats, pk_bytes),
+            CircuitSettings::Groth16 { num_constraints, .. } => zkinfer_prover::groth16::cost::prove_memory(pk_bytes, *num_constraints as u64),
         };
         // A Groth16 circuit has no k: it is sized by its constraints, in settings.json.
         let result = CompileResult { settings_hash: s.settings_hash.clone(), k: s.k().unwrap_or(0), settings_json, artifacts, prove_memory };

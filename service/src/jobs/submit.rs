@@ -17,7 +17,6 @@ use super::engine::{queued, Engine};
 use super::error::EngineError;
 use super::events::JobEvent;
 use super::float::FloatRuntime;
-use super::memory::compile_estimate;
 use super::scheduler::ModelGate;
 use super::now_ms;
 
@@ -100,7 +99,8 @@ impl Engine {
         };
         // The budget at the largest k: the cap, or the planner's default there.
         let columns = options.plan_options().max_advice_large;
-        let memory = compile_estimate(options.k.unwrap_or(options.max_k()), columns).min(self.sched.budget());
+        let parts_budget = zkinfer_prover::halo2::EXTENDED_PARTS_BUDGET as u64;
+        let memory = zkinfer_circuits::cost::compile_memory(options.k.unwrap_or(options.max_k()), columns, parts_budget).min(self.sched.budget());
         let job = NewJob {
             id: new_job_id(),
             kind: JobKind::Compile,
