@@ -23,7 +23,7 @@ fn groth16_round_trip_and_tampering() {
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = zkinfer(&["verify", dir_s, proof_s]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("Groth16"));
+    assert!(out.contains("groth16"), "{out}");
     let (code, out, err) = zkinfer(&["verify-evm", dir_s, proof_s]);
     assert_eq!(code, 0, "{err}");
     let gas: u64 = out.trim().rsplit(' ').next().unwrap().parse().unwrap();

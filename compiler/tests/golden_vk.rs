@@ -2,11 +2,12 @@
 //! zoo model is quantized, planned and given a verifying key by one fixed recipe, and
 //! the SHA-256 of each key is compared with `tests/golden/vk_digests.json`.
 //!
-//! The recipe: `prepare` on the model's input.json with `QuantOptions::default()`, `plan`
-//! with `PlanOptions::default()`, `keygen_vk_only` on `insecure_test_srs(k)`. It is not
-//! all of `zkinfer compile` (which may also weigh a coarser scale or another candidate
-//! shape for the EIP-170 limit): the file pins this recipe's circuits, which the lowering,
-//! the planner and the key format all feed.
+//! The recipe: the compiler's own calibration, quantization and planning with default
+//! options (`zkinfer_compiler::halo2::plan`, as `zkinfer compile` does, the fine/coarse
+//! scale choice included) on the model's input.json, the best shape, `keygen_vk_only` on
+//! `insecure_test_srs(k)`. (`compile` takes another candidate only when one within 10% of
+//! the best fits one contract and the best does not: no tier-1 or zoo model.) The file pins
+//! these circuits, which calibration, the lowering, the planner and the key format all feed.
 //!
 //! A key that changes while its quantized graph and circuit parameters do not means the
 //! circuit changed: keys cached under the same settings hash, and verifiers already
@@ -24,11 +25,9 @@ use halo2_base::halo2_proofs::halo2curves::bn256::Bn256;
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use zkinfer_circuits::{plan, Fr, PlanOptions, CIRCUIT_VERSION};
+use zkinfer_circuits::CIRCUIT_VERSION;
+use zkinfer_compiler::{CompileInput, CompileOptions, Silent};
 use zkinfer_models::input_json::InputData;
-use zkinfer_models::interp;
-use zkinfer_models::prepare::{hints_for, prepare};
-use zkinfer_models::QuantOptions;
 use zkinfer_prover::halo2::{keygen_vk_only, write_vk};
 use zkinfer_prover::srs::insecure_test_srs;
 
@@ -36,7 +35,7 @@ const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-cor
 const ZOO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/zoo");
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/vk_digests.json");
 
-const RECIPE: &str = "prepare(input.json, QuantOptions::default()); plan(PlanOptions::default()); keygen_vk_only(insecure_test_srs(k)); sha256(write_vk)";
+const RECIPE: &str = "zkinfer_compiler::halo2::plan(input.json, CompileOptions::default()).candidates[0]; keygen_vk_only(insecure_test_srs(k)); sha256(write_vk)";
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 struct Golden {
@@ -88,17 +87,16 @@ fn entry(name: &str, dir: &Path, srs: &mut HashMap<u32, ParamsKZG<Bn256>>) -> En
     let onnx = std::fs::read(dir.join("network.onnx")).unwrap();
     let input = InputData::from_path(dir.join("input.json")).unwrap();
     let samples = input.samples();
-    let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())
-        .unwrap_or_else(|e| panic!("{name}: quantize: {e}"));
-    let qin = interp::quantize_inputs(&p.quant, &samples[0]).unwrap_or_else(|e| panic!("{name}: inputs: {e}"));
-    let planned = plan::<Fr>(&p.quant, &qin, &PlanOptions::default()).unwrap_or_else(|e| panic!("{name}: plan: {e}"));
+    let ci = CompileInput { onnx: &onnx, samples: &samples, input_shapes: input.input_shapes.as_deref(), reference: None };
+    let p = zkinfer_compiler::halo2::plan(&ci, &CompileOptions::default(), &Silent).unwrap_or_else(|e| panic!("{name}: plan: {e}"));
+    let (quant, qin, planned) = (&p.chosen.prepared.quant, &p.qin, &p.candidates[0]);
     let k = planned.stats.k;
     let params = srs.entry(k).or_insert_with(|| insecure_test_srs(k));
-    let vk = keygen_vk_only(params, &p.quant, &qin, &planned.shape).unwrap_or_else(|e| panic!("{name}: keygen: {e}"));
+    let vk = keygen_vk_only(params, quant, qin, &planned.shape).unwrap_or_else(|e| panic!("{name}: keygen: {e}"));
     let params_json = serde_json::to_vec(&(&planned.shape.params, &planned.shape.visibility)).unwrap();
     Entry {
         k,
-        graph_sha256: sha256_hex(&serde_json::to_vec(&p.quant).unwrap()),
+        graph_sha256: sha256_hex(&serde_json::to_vec(quant).unwrap()),
         params_sha256: sha256_hex(&params_json),
         vk_sha256: sha256_hex(&write_vk(&vk)),
     }
