@@ -4,6 +4,8 @@
 
 pub mod gen;
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use zkinfer_circuits::Plan;
 use zkinfer_compiler::{CompileInput, CompileOptions, Silent};
@@ -11,6 +13,16 @@ use zkinfer_models::input_json::InputData;
 use zkinfer_models::prepare::{hints_for, prepare, Prepared};
 use zkinfer_models::quant::QuantGraph;
 use zkinfer_models::QuantOptions;
+use zkinfer_verifier_contracts::Solc;
+
+/// The solc these tools compile with, found as the zkinfer binary finds it (without its
+/// flags): `ZKINFER_SOLC_DIR`, else `$ZKINFER_HOME/solc` (default `~/.cache/zkinfer/solc`),
+/// run by `ZKINFER_NODE` (default `node`).
+pub fn solc() -> Solc {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let home = var("ZKINFER_HOME").unwrap_or_else(|| var("HOME").unwrap_or_default().join(".cache/zkinfer"));
+    Solc::in_dir(var("ZKINFER_NODE").unwrap_or_else(|| "node".into()), &var("ZKINFER_SOLC_DIR").unwrap_or_else(|| home.join("solc")))
+}
 
 /// A model calibrated on its input, with that input quantized: what the circuit takes,
 /// as `zkinfer compile` quantizes it with default options, and the shapes its planner

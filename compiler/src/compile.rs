@@ -11,7 +11,7 @@
 use zkinfer_models::prepare::hints_for;
 use zkinfer_models::QuantGraph;
 use zkinfer_prover::{Backend, Prover};
-use zkinfer_verifier_contracts::VerifierContracts;
+use zkinfer_verifier_contracts::{Solc, VerifierContracts};
 
 use crate::calibration::{self, Chosen};
 use crate::error::CompileError;
@@ -38,14 +38,23 @@ pub struct CompileInput<'a> {
 }
 
 /// What the caller provides besides the model and options: where the SRS and imported
-/// keys come from.
-#[derive(Clone, Debug, Default)]
+/// keys come from, and the Solidity compiler.
+#[derive(Clone, Debug)]
 pub struct Environment {
     /// The KZG SRS (halo2).
     pub srs: SrsSource,
     /// A Groth16 proving key from a ceremony, checked against the circuit, instead of a
     /// local setup.
     pub groth16_pk: Option<Vec<u8>>,
+    /// The Solidity compiler the verifier is compiled with.
+    pub solc: Solc,
+}
+
+impl Environment {
+    /// The insecure test SRS, no imported key, and `solc`.
+    pub fn new(solc: Solc) -> Environment {
+        Environment { srs: SrsSource::default(), groth16_pk: None, solc }
+    }
 }
 
 /// A compiled model: its settings and prover (keys in memory), and the verifier.

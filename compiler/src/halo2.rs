@@ -141,7 +141,7 @@ pub(crate) fn compile(
     let verifier = step(
         progress,
         "generate and compile the Solidity verifier",
-        || compile_halo2_verifier(source).map_err(CompileError::from),
+        || compile_halo2_verifier(&env.solc, source).map_err(CompileError::from),
         |v| match v.parts.len() {
             0 => format!("{} bytes of runtime code (EIP-170 limit {EIP170_LIMIT})", v.entry.runtime_code.len()),
             n => format!(

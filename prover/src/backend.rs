@@ -28,7 +28,7 @@ use thiserror::Error;
 use zkinfer_circuits::{native_instances, public, InstanceLayout, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::quant::QuantGraph;
-use zkinfer_verifier_contracts::{build_halo2_verifier, encode_calldata, verify_on_evm, ContractError, EvmVerification, VerifierCode, VerifierContracts};
+use zkinfer_verifier_contracts::{build_halo2_verifier, encode_calldata, verify_on_evm, ContractError, EvmVerification, Solc, VerifierCode, VerifierContracts};
 
 use crate::error::ProverError;
 use crate::groth16::Groth16Error;
@@ -182,9 +182,9 @@ pub trait Prover: Send + Sync {
     /// The SRS the keys are for, serialized (`None` for a circuit-specific setup).
     fn srs_bytes(&self) -> Option<Vec<u8>>;
 
-    /// The Solidity verifier, compiled: one contract, or (halo2 past EIP-170) parts and
-    /// an entry contract.
-    fn verifier(&self) -> Result<VerifierContracts, BackendError>;
+    /// The Solidity verifier, compiled with `solc`: one contract, or (halo2 past EIP-170)
+    /// parts and an entry contract.
+    fn verifier(&self, solc: &Solc) -> Result<VerifierContracts, BackendError>;
 
     /// Deploys `code` (from [`Prover::verifier`]) in a fresh in-process EVM and
     /// verifies `proof` with it, reporting gas.
@@ -295,8 +295,8 @@ impl Prover for Halo2Prover {
         Some(srs::write_srs(&self.params))
     }
 
-    fn verifier(&self) -> Result<VerifierContracts, BackendError> {
-        Ok(build_halo2_verifier(&self.params, self.keys.vk(), self.instance_layout().len())?)
+    fn verifier(&self, solc: &Solc) -> Result<VerifierContracts, BackendError> {
+        Ok(build_halo2_verifier(solc, &self.params, self.keys.vk(), self.instance_layout().len())?)
     }
 
     fn verify_on_evm(&self, code: &VerifierCode, proof: &ModelProof) -> Result<EvmVerification, BackendError> {

@@ -12,7 +12,15 @@ use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
 use zkinfer_circuits::{plan, public, Fr, PlanOptions};
 use zkinfer_prover::halo2 as h2;
 use zkinfer_prover::{srs, Backend, BackendError, Expected, Groth16Prover, Halo2Prover, ModelProof, Prover, VerifyError};
-use zkinfer_verifier_contracts::EIP170_LIMIT;
+use zkinfer_verifier_contracts::{Solc, EIP170_LIMIT};
+
+/// The solc that scripts/setup.sh installs: `ZKINFER_SOLC_DIR`, else `$ZKINFER_HOME/solc`
+/// (default `~/.cache/zkinfer/solc`), run by `ZKINFER_NODE` (default `node`).
+fn solc() -> Solc {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    let home = var("ZKINFER_HOME").unwrap_or_else(|| var("HOME").unwrap_or_default().join(".cache/zkinfer"));
+    Solc::in_dir(var("ZKINFER_NODE").unwrap_or_else(|| "node".into()), &var("ZKINFER_SOLC_DIR").unwrap_or_else(|| home.join("solc")))
+}
 
 fn groth16(m: &Model) -> Box<dyn Prover> {
     Box::new(Groth16Prover::setup(m.graph.clone(), &mut ChaCha20Rng::from_seed([9; 32])).unwrap())
@@ -42,7 +50,7 @@ fn exercise(prover: &dyn Prover, m: &Model) -> (f64, usize, u64) {
     claimed[0][0] += 1.0;
     assert!(matches!(prover.verify(&proof, &Expected { outputs: Some(&claimed), param_hash: None }), Err(VerifyError::OutputMismatch)));
 
-    let verifier = prover.verifier().unwrap();
+    let verifier = prover.verifier(&solc()).unwrap();
     assert!(verifier.largest_runtime() <= EIP170_LIMIT);
     let code = verifier.code();
     let honest = prover.verify_on_evm(&code, &proof).unwrap();

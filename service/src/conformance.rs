@@ -17,6 +17,7 @@ use zkinfer_circuits::Visibility;
 use zkinfer_models::ModelError;
 
 use zkinfer_compiler::{CompileError, CompileInput, CompileOptions, Environment, KeyCache, Silent};
+use zkinfer_verifier_contracts::Solc;
 
 use crate::error::ServiceError;
 
@@ -103,8 +104,8 @@ fn classify(stage: &str, e: CompileError) -> Status {
     }
 }
 
-/// Runs one model folder through compile, prove and verify.
-pub fn run_model(dir: &Path, opts: &ConformanceOptions, cache: &dyn KeyCache) -> ModelResult {
+/// Runs one model folder through compile (its verifier compiled with `solc`), prove and verify.
+pub fn run_model(dir: &Path, opts: &ConformanceOptions, solc: &Solc, cache: &dyn KeyCache) -> ModelResult {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut r = ModelResult::new(&name);
     let input = match InputData::from_path(dir.join("input.json")) {
@@ -126,7 +127,7 @@ pub fn run_model(dir: &Path, opts: &ConformanceOptions, cache: &dyn KeyCache) ->
     let reference = expected.as_ref().map(|e| e.output_data.as_slice());
     let mut compile_opts = opts.compile.clone();
     let compile_input = CompileInput { onnx: &onnx, samples: &samples, input_shapes: input.input_shapes.as_deref(), reference };
-    let env = Environment::default();
+    let env = Environment::new(solc.clone());
     let mut compiled = zkinfer_compiler::compile(&compile_input, &compile_opts, &env, cache, &Silent);
     // Many public inputs can make the circuit too large (or the verifier fail to
     // compile): prove with private inputs and public outputs instead, and say why.
@@ -219,6 +220,7 @@ pub fn run_dir(
     dir: &Path,
     filter: &dyn Fn(&str) -> bool,
     opts: &ConformanceOptions,
+    solc: &Solc,
     cache: &dyn KeyCache,
     mut on_result: impl FnMut(&ModelResult),
 ) -> Result<Vec<ModelResult>, ServiceError> {
@@ -228,7 +230,7 @@ pub fn run_dir(
         if !filter(&name) {
             continue;
         }
-        let r = run_model(&d, opts, cache);
+        let r = run_model(&d, opts, solc, cache);
         on_result(&r);
         out.push(r);
     }

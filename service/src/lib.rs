@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod cli;
 pub mod config;
 pub mod conformance;
+pub mod environment;
 pub mod error;
 pub mod fsio;
 pub mod hash;

@@ -2,12 +2,13 @@
 
 use clap::Parser;
 use zkinfer_service::cli::{commands, service_cmds, Cli, Command};
+use zkinfer_service::environment::Tools;
 
 fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run { model, input, device } => commands::run(model, input, device),
-        Command::Compile { model, input, out, flags, json } => commands::compile(model, input, out, flags, *json),
+        Command::Run { model, input, device, tools } => commands::run(model, input, device, &Tools::resolve(tools)),
+        Command::Compile { model, input, out, flags, json, tools } => commands::compile(model, input, out, flags, *json, &Tools::resolve(tools)),
         Command::Prove { dir, input, out } => commands::prove(dir, input, out),
         Command::Hash { dir, input, params: _ } => commands::hash(dir, input.as_deref()),
         Command::Verify { dir, proof } => commands::verify(dir, proof),
@@ -21,8 +22,8 @@ fn main() {
         }
         Command::Job { id, watch, client } => service_cmds::job(client, id, *watch),
         Command::Fetch { id, kind, out, client } => service_cmds::fetch(client, id, kind, out),
-        Command::Conformance { dir, report, only, evm } => {
-            zkinfer_service::cli::conformance_cmd::conformance(dir, report.as_ref(), only.as_deref(), *evm)
+        Command::Conformance { dir, report, only, evm, tools } => {
+            zkinfer_service::cli::conformance_cmd::conformance(dir, report.as_ref(), only.as_deref(), *evm, &Tools::resolve(tools))
         }
     };
     if let Err(e) = result {

@@ -27,7 +27,7 @@ fn mlp() -> (Vec<u8>, InputData, Vec<Vec<Vec<f64>>>) {
 /// Compiles 1l_mlp's bytes `onnx` with `opts` (no key cache).
 fn compile(onnx: &[u8], input: &InputData, samples: &[Vec<Vec<f64>>], opts: &CompileOptions) -> CompiledModel {
     let ci = CompileInput { onnx, samples, input_shapes: input.input_shapes.as_deref(), reference: None };
-    zkinfer_compiler::compile(&ci, opts, &Environment::default(), &NoCache, &Silent).unwrap()
+    zkinfer_compiler::compile(&ci, opts, &Environment::new(zkinfer_service::environment::Tools::resolve(&Default::default()).solc), &NoCache, &Silent).unwrap()
 }
 
 /// The Poseidon hash of a sample's quantized inputs: a hashed-input proof's first instance.

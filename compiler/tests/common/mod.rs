@@ -2,8 +2,11 @@
 
 #![allow(dead_code)]
 
+use std::path::PathBuf;
+
 use zkinfer_compiler::{compile, CompileInput, CompileOptions, CompiledModel, Environment, NoCache, Silent};
 use zkinfer_models::input_json::{ExpectedOutput, InputData};
+use zkinfer_verifier_contracts::Solc;
 
 pub const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 pub const ZOO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/zoo");
@@ -34,8 +37,17 @@ impl Folder {
             input_shapes: self.input.input_shapes.as_deref(),
             reference: self.expected.as_ref().map(|e| e.output_data.as_slice()),
         };
-        compile(&input, opts, &Environment::default(), &NoCache, &Silent)
+        compile(&input, opts, &Environment::new(solc()), &NoCache, &Silent)
     }
+}
+
+/// The solc that scripts/setup.sh installs (the compiler reads no environment; the zkinfer
+/// binary finds it in `zkinfer_service::environment`): `ZKINFER_SOLC_DIR`, else
+/// `$ZKINFER_HOME/solc` (default `~/.cache/zkinfer/solc`), run by `ZKINFER_NODE` (default `node`).
+pub fn solc() -> Solc {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let home = var("ZKINFER_HOME").unwrap_or_else(|| var("HOME").unwrap_or_default().join(".cache/zkinfer"));
+    Solc::in_dir(var("ZKINFER_NODE").unwrap_or_else(|| "node".into()), &var("ZKINFER_SOLC_DIR").unwrap_or_else(|| home.join("solc")))
 }
 
 /// A corpus model compiled with `opts`; panics naming the model on failure.

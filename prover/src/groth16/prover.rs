@@ -4,7 +4,7 @@ use ark_std::rand::{CryptoRng, RngCore};
 use zkinfer_circuits::{public, VisibilityConfig};
 use zkinfer_models::quant::QuantGraph;
 use zkinfer_verifier_contracts::groth16::{groth16_calldata, groth16_verifier_source, verify_groth16_on_evm};
-use zkinfer_verifier_contracts::{compile_solidity, EvmVerification, VerifierCode, VerifierContracts, GROTH16_CONTRACT};
+use zkinfer_verifier_contracts::{compile_solidity, EvmVerification, Solc, VerifierCode, VerifierContracts, GROTH16_CONTRACT};
 
 use super::keys::{read_pk, setup, write_pk, write_vk, Groth16Keys};
 use super::proof::{prove, read_proof, verify, write_proof};
@@ -95,9 +95,9 @@ impl Prover for Groth16Prover {
         None
     }
 
-    fn verifier(&self) -> Result<VerifierContracts, BackendError> {
+    fn verifier(&self, solc: &Solc) -> Result<VerifierContracts, BackendError> {
         let source = groth16_verifier_source(self.keys.vk(), self.layout.bits, self.layout.num_values)?;
-        let contract = compile_solidity(&source, Some(GROTH16_CONTRACT)).map_err(BackendError::from)?;
+        let contract = compile_solidity(solc, &source, Some(GROTH16_CONTRACT)).map_err(BackendError::from)?;
         Ok(VerifierContracts::single(source, contract))
     }
 

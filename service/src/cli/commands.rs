@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use zkinfer_compiler::progress::{step, Progress};
 use zkinfer_compiler::{CircuitSettings, CompileInput, Environment, Model, SrsSource};
-use zkinfer_models::float::{Device, FloatModel};
+use zkinfer_models::float::{Device, FloatModel, OrtLibrary};
 use zkinfer_models::input_json::InputData;
 use zkinfer_models::onnx::resolve_shape;
 use zkinfer_models::Tensor;
@@ -15,6 +15,7 @@ use zkinfer_prover::{Backend, Expected, ModelProof, VerifyError};
 use super::progress::TermProgress;
 use super::CompileFlags;
 use crate::artifacts::ModelDir;
+use crate::environment::Tools;
 use crate::fsio::{read, read_json, write_atomic};
 use crate::keycache::DiskKeyCache;
 use crate::proof_file::{fr_to_hex, ProofFile};
@@ -23,9 +24,9 @@ fn read_input(path: &Path) -> Result<InputData> {
     Ok(InputData::from_path(path)?)
 }
 
-/// Runs ONNX Runtime on the first sample of `input`.
-pub fn float_inference(onnx: &[u8], input: &InputData, device: Device) -> Result<Vec<Tensor>> {
-    let mut model = FloatModel::load(onnx, device)?;
+/// Runs ONNX Runtime (loaded from `ort`) on the first sample of `input`.
+pub fn float_inference(ort: &OrtLibrary, onnx: &[u8], input: &InputData, device: Device) -> Result<Vec<Tensor>> {
+    let mut model = FloatModel::load(ort, onnx, device)?;
     let specs = model.input_specs().to_vec();
     let sample = input.samples().into_iter().next().unwrap_or_default();
     let tensors = specs
@@ -41,11 +42,11 @@ pub fn float_inference(onnx: &[u8], input: &InputData, device: Device) -> Result
 }
 
 /// `zkinfer run`.
-pub fn run(model: &Path, input: &Path, device: &str) -> Result<()> {
+pub fn run(model: &Path, input: &Path, device: &str, tools: &Tools) -> Result<()> {
     let onnx = read(model)?;
     let input = read_input(input)?;
     let device: Device = device.parse().map_err(|e| anyhow::anyhow!("--device: {e}"))?;
-    let outs = float_inference(&onnx, &input, device)?;
+    let outs = float_inference(tools.ort()?, &onnx, &input, device)?;
     let json = serde_json::json!({
         "output_data": outs.iter().map(|t| &t.data).collect::<Vec<_>>(),
         "output_shapes": outs.iter().map(|t| &t.shape).collect::<Vec<_>>(),
@@ -60,7 +61,7 @@ fn flag_error(e: &zkinfer_compiler::OptionsError) -> anyhow::Error {
 }
 
 /// `zkinfer compile`.
-pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, json: bool) -> Result<()> {
+pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, json: bool, tools: &Tools) -> Result<()> {
     let progress = TermProgress::default();
     let opts = flags.options.options();
     opts.validate().map_err(|e| flag_error(&e))?;
@@ -84,7 +85,7 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
     let reference = step(
         &progress as &dyn Progress,
         "float inference (ONNX Runtime)",
-        || Ok::<_, anyhow::Error>(float_inference(&onnx, &input_data, Device::Cpu).ok()),
+        || Ok::<_, anyhow::Error>(tools.ort().ok().and_then(|ort| float_inference(ort, &onnx, &input_data, Device::Cpu).ok())),
         |r| if r.is_some() { "reference outputs".into() } else { "ONNX Runtime unavailable: using zkinfer's f64 evaluator as reference".into() },
     )?;
     let reference: Option<Vec<Vec<f64>>> = reference.map(|ts| ts.into_iter().map(|t| t.data).collect());
@@ -94,6 +95,7 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
             None => SrsSource::InsecureTest,
         },
         groth16_pk: flags.groth16_pk.as_deref().map(read).transpose()?,
+        solc: tools.solc.clone(),
     };
     let compile_input = CompileInput {
         onnx: &onnx,

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::environment::ToolArgs;
+
 /// zkinfer: prove ONNX model inference with halo2 (KZG over BN254), verify natively and on the EVM.
 #[derive(Parser, Debug)]
 #[command(name = "zkinfer", version, about)]
@@ -132,6 +134,8 @@ pub enum Command {
         /// cpu or cuda (needs the onnxruntime-gpu wheel).
         #[arg(long, default_value = "cpu")]
         device: String,
+        #[command(flatten)]
+        tools: ToolArgs,
     },
     /// Calibrate, quantize, build the circuit, run key generation and emit the Solidity verifier into DIR.
     Compile {
@@ -145,6 +149,8 @@ pub enum Command {
         /// Print the settings as JSON on stdout.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        tools: ToolArgs,
     },
     /// Build the witness and prove; writes outputs, public instances and proof to --out.
     Prove {
@@ -180,6 +186,8 @@ pub enum Command {
         /// Also verify each proof in the EVM with the generated Solidity verifier.
         #[arg(long)]
         evm: bool,
+        #[command(flatten)]
+        tools: ToolArgs,
     },
     /// Run the gRPC proving service (jobs, artifacts, health, reflection) on a data directory.
     Serve(crate::config::ServeArgs),

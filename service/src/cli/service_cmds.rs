@@ -79,6 +79,14 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     if cfg.server.engine.srs.is_none() {
         tracing::warn!("no --srs: models are compiled with an INSECURE locally generated test SRS");
     }
+    let tools = &cfg.server.engine.tools;
+    match &tools.ort {
+        Ok(ort) => tracing::info!("ONNX Runtime: {}", ort.path.display()),
+        Err(e) => tracing::warn!("float answers come from zkinfer's f64 evaluator: {e}"),
+    }
+    if let Err(e) = tools.solc.check() {
+        tracing::warn!("compile jobs will fail: {e}");
+    }
     runtime()?.block_on(async move {
         let data = cfg.server.engine.data_dir.clone();
         let server = srv::start(cfg.server).await?;

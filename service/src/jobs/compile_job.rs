@@ -62,7 +62,7 @@ impl Engine {
         let samples = calibration.samples();
         r.phase("float reference", 2)?;
         // ONNX Runtime's outputs are the fidelity reference when it is available.
-        let runtime = self.floats.get_or_load(&model.id, || FloatRuntime::load(&onnx, &samples, calibration.input_shapes.clone()))?;
+        let runtime = self.floats.get_or_load(&model.id, || FloatRuntime::load(self.cfg.tools.ort(), &onnx, &samples, calibration.input_shapes.clone()))?;
         let tensors = runtime.validate(&samples[0])?;
         let reference = match runtime.answer(&tensors)? {
             (outs, FloatSource::OnnxRuntime) => Some(outs.into_iter().map(|t| t.data).collect::<Vec<_>>()),
@@ -70,7 +70,7 @@ impl Engine {
         };
         let progress = PhaseProgress { running: r };
         let input = CompileInput { onnx: &onnx, samples: &samples, input_shapes: calibration.input_shapes.as_deref(), reference: reference.as_deref() };
-        let env = Environment { srs: self.cfg.srs.clone().unwrap_or_default(), groth16_pk: None };
+        let env = Environment { srs: self.cfg.srs.clone().unwrap_or_default(), groth16_pk: None, solc: self.cfg.tools.solc.clone() };
         let compiled = zkinfer_compiler::compile(&input, &model.options, &env, &self.keys, &progress)?;
         r.phase("storing", 95)?;
         let s = compiled.settings();

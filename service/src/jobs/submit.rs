@@ -65,7 +65,7 @@ impl Engine {
         options.validate().map_err(|e| EngineError::invalid(format!("options.{}", e.field), e.message))?;
         let calibration = parse_calibration(calibration_json)?;
         let samples = calibration.samples();
-        let runtime = FloatRuntime::load(onnx, &samples, calibration.input_shapes.clone())
+        let runtime = FloatRuntime::load(self.cfg.tools.ort(), onnx, &samples, calibration.input_shapes.clone())
             .map_err(|e| EngineError::invalid("onnx", e))?;
         for (i, s) in samples.iter().enumerate() {
             runtime.validate(s).map_err(|e| EngineError::invalid(format!("calibration_json: sample {i}"), e))?;
@@ -133,7 +133,7 @@ impl Engine {
         self.floats.get_or_load(&m.id, || {
             let onnx = self.blobs.get(&m.onnx_sha256)?;
             let cal = parse_calibration(&self.blobs.get(&m.calibration_sha256)?)?;
-            FloatRuntime::load(&onnx, &cal.samples(), cal.input_shapes.clone()).map_err(|e| EngineError::invalid("onnx", e))
+            FloatRuntime::load(self.cfg.tools.ort(), &onnx, &cal.samples(), cal.input_shapes.clone()).map_err(|e| EngineError::invalid("onnx", e))
         })
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio_stream::StreamExt;
 use zkinfer_prover::{halo2 as h2, srs};
 use zkinfer_service::cli::service_cmds::{connect, Client, ClientArgs};
+use zkinfer_service::environment::{ToolArgs, Tools};
 use zkinfer_service::jobs::EngineConfig;
 use zkinfer_compiler::{CircuitSettings, Settings};
 use zkinfer_service::proof_file::fr_from_hex;
@@ -40,7 +41,7 @@ impl TestServer {
     /// Starts a server; `tune` adjusts the options (workers, queue, keys, test pause).
     pub async fn start(tune: impl FnOnce(&mut ServerOptions)) -> TestServer {
         let data = tempfile::tempdir().unwrap();
-        let mut engine = EngineConfig::new(data.path());
+        let mut engine = EngineConfig::new(data.path(), Tools::resolve(&ToolArgs::default()));
         engine.memory_budget = 8 << 30;
         let mut opts = ServerOptions::new(engine);
         opts.listen = "127.0.0.1:0".parse().unwrap();
