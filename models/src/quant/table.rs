@@ -200,7 +200,7 @@ pub fn build(f: &dyn Fn(f64) -> f64, req: TableRequest, scale: u32, bits: u32, t
     }
     Err(ModelError::Quantization(format!(
         "no lookup table of at most 2^{table_bits} entries covers the calibrated input range [{:.4}, {:.4}] \
-         with outputs inside {bits} bits; raise --table-bits or --bits",
+         with outputs inside {bits} bits; raise the table size (`table_bits`) or the activation bits (`bits`)",
         req.min, req.max
     )))
 }
