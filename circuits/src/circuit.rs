@@ -42,7 +42,7 @@ pub struct ModelCircuit<F: ScalarField> {
     pub public_values: Vec<i128>,
     /// Function tables and the cells looked up in them.
     pub tables: Tables<F>,
-    /// Lookup column pairs the shape provides for the tables.
+    /// Lookup column triples the shape provides for the tables.
     pub table_sets: usize,
     /// Dot products in the MAC gate, when the shape has one.
     pub macs: Option<Macs<F>>,

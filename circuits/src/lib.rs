@@ -1,7 +1,16 @@
 //! zkinfer circuits: the quantized graph lowered to halo2 (halo2-base on halo2-axiom,
 //! KZG over BN254).
 //!
-//! - [`chips`]: one file per op family (linear + rescale, relu, io);
+//! - [`chips`]: one file per op family:
+//!   - [`chips::io`]: range-checked input witnesses and fixed constants;
+//!   - [`chips::linear`]: dot products with constant or private weights, products of
+//!     activations, and the constrained rescale after them;
+//!   - [`chips::mac`]: the column-wise multiply-accumulate gate for constant-weight dot products;
+//!   - [`chips::relu`]: ReLU through a sign bit;
+//!   - [`chips::compare`]: sign-bit comparisons (max/min, arg-max/arg-min, `<`, `==`);
+//!   - [`chips::div`]: division by a witness value, rounded half up;
+//!   - [`chips::sqrt`]: exact square roots without a table;
+//!   - [`chips::table`]: lookups into fixed `(input, f(input), slope)` tables for point-wise functions;
 //! - [`lower`]: walks a [`zkinfer_models::QuantGraph`] and calls the chips;
 //! - [`shape`]: the parameters that fix a circuit ([`CircuitShape`], [`ModelParams`]);
 //! - [`cost`]: a layout's column counts ([`LayoutStats`]) and every estimate made from
