@@ -17,7 +17,6 @@ use zkinfer_circuits::Visibility;
 use zkinfer_models::ModelError;
 
 use zkinfer_compiler::{CompileError, CompileInput, CompileOptions, Environment, KeyCache, Silent};
-use zkinfer_verifier_contracts::Solc;
 
 use crate::error::ServiceError;
 
@@ -104,8 +103,8 @@ fn classify(stage: &str, e: CompileError) -> Status {
     }
 }
 
-/// Runs one model folder through compile (its verifier compiled with `solc`), prove and verify.
-pub fn run_model(dir: &Path, opts: &ConformanceOptions, solc: &Solc, cache: &dyn KeyCache) -> ModelResult {
+/// Runs one model folder through compile (with `env`'s SRS and solc), prove and verify.
+pub fn run_model(dir: &Path, opts: &ConformanceOptions, env: &Environment, cache: &dyn KeyCache) -> ModelResult {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut r = ModelResult::new(&name);
     let input = match InputData::from_path(dir.join("input.json")) {
@@ -127,8 +126,7 @@ pub fn run_model(dir: &Path, opts: &ConformanceOptions, solc: &Solc, cache: &dyn
     let reference = expected.as_ref().map(|e| e.output_data.as_slice());
     let mut compile_opts = opts.compile.clone();
     let compile_input = CompileInput { onnx: &onnx, samples: &samples, input_shapes: input.input_shapes.as_deref(), reference };
-    let env = Environment::new(solc.clone());
-    let mut compiled = zkinfer_compiler::compile(&compile_input, &compile_opts, &env, cache, &Silent);
+    let mut compiled = zkinfer_compiler::compile(&compile_input, &compile_opts, env, cache, &Silent);
     // Many public inputs can make the circuit too large (or the verifier fail to
     // compile): prove with private inputs and public outputs instead, and say why.
     let too_big = match &compiled {
@@ -139,7 +137,7 @@ pub fn run_model(dir: &Path, opts: &ConformanceOptions, solc: &Solc, cache: &dyn
     if let (Some(why), Visibility::Public) = (too_big, compile_opts.input_visibility) {
         compile_opts.input_visibility = Visibility::Private;
         r.note = Some(format!("inputs private: with public inputs, {why}"));
-        compiled = zkinfer_compiler::compile(&compile_input, &compile_opts, &env, cache, &Silent);
+        compiled = zkinfer_compiler::compile(&compile_input, &compile_opts, env, cache, &Silent);
     }
     let compiled = match compiled {
         Ok(c) => c,
@@ -220,7 +218,7 @@ pub fn run_dir(
     dir: &Path,
     filter: &dyn Fn(&str) -> bool,
     opts: &ConformanceOptions,
-    solc: &Solc,
+    env: &Environment,
     cache: &dyn KeyCache,
     mut on_result: impl FnMut(&ModelResult),
 ) -> Result<Vec<ModelResult>, ServiceError> {
@@ -230,7 +228,7 @@ pub fn run_dir(
         if !filter(&name) {
             continue;
         }
-        let r = run_model(&d, opts, solc, cache);
+        let r = run_model(&d, opts, env, cache);
         on_result(&r);
         out.push(r);
     }

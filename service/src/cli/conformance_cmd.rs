@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 
+use zkinfer_compiler::Environment;
+
 use crate::conformance::{run_dir, table_header, table_row, ConformanceOptions, ModelResult, Status};
 use crate::environment::Tools;
 use crate::fsio::write_atomic;
@@ -17,7 +19,7 @@ pub fn conformance(dir: &Path, report: Option<&PathBuf>, only: Option<&str>, evm
     let filter = |n: &str| names.as_ref().is_none_or(|v| v.iter().any(|x| x == n));
     let opts = ConformanceOptions { evm, ..Default::default() };
     println!("{}", table_header());
-    let results = run_dir(dir, &filter, &opts, &tools.solc, &DiskKeyCache::default_location(), |r| println!("{}", table_row(r)))?;
+    let results = run_dir(dir, &filter, &opts, &Environment::new(tools.solc.clone()), &DiskKeyCache::default_location(), |r| println!("{}", table_row(r)))?;
     let count = |f: &dyn Fn(&ModelResult) -> bool| results.iter().filter(|r| f(r)).count();
     let (pass, unsupported) = (count(&|r| r.passed()), count(&|r| matches!(r.status, Status::Unsupported(_))));
     println!("{pass} of {} pass, {unsupported} unsupported, {} failed", results.len(), results.len() - pass - unsupported);
