@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use zkinfer_models::float::{FloatError, OrtLibrary};
-use zkinfer_verifier_contracts::Solc;
+use zkinfer_verifier_contracts::{ContractError, Solc};
 
 /// Flags naming the tools; those not given come from the environment and defaults.
 #[derive(clap::Args, Debug, Clone, Default, PartialEq, Eq)]
@@ -109,6 +109,16 @@ impl Tools {
     /// The ONNX Runtime library, or the error saying how to install it.
     pub fn ort(&self) -> Result<&OrtLibrary, FloatError> {
         self.ort.as_ref().map_err(Clone::clone)
+    }
+}
+
+/// The flag and variable that locate the tool a compilation error says is missing (the
+/// library's error speaks of the [`Solc`] value only).
+pub fn flag_hint(e: &ContractError) -> Option<&'static str> {
+    match e {
+        ContractError::SolcNotFound { .. } => Some("--solc-dir DIR (or ZKINFER_SOLC_DIR) names the folder holding node_modules/solc"),
+        ContractError::NodeNotFound { .. } => Some("--node PATH (or ZKINFER_NODE) names the Node.js binary"),
+        _ => None,
     }
 }
 

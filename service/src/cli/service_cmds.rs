@@ -85,7 +85,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
         Err(e) => tracing::warn!("float answers come from zkinfer's f64 evaluator: {e}"),
     }
     if let Err(e) = tools.solc.check() {
-        tracing::warn!("compile jobs will fail: {e}");
+        tracing::warn!("compile jobs will fail: {e}; {}", crate::environment::flag_hint(&e).unwrap_or_default());
     }
     runtime()?.block_on(async move {
         let data = cfg.server.engine.data_dir.clone();
