@@ -5,7 +5,7 @@
 //! halo2 verifiers hit "stack too deep" with the optimizer and are
 //! miscompiled through the IR pipeline.
 //!
-//! Where the compiler is, is the caller's [`Solc`] value: this crate reads no
+//! The caller says where the compiler is, with a [`Solc`] value: this crate reads no
 //! environment variable to find it.
 
 use std::io::Write;
