@@ -15,15 +15,15 @@ pub enum CompileError {
     /// Bad calibration data or inputs, or a setting that cannot be met.
     #[error("input: {0}")]
     Input(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Model(#[from] zkinfer_models::ModelError),
-    #[error("{0}")]
+    #[error(transparent)]
     Circuit(#[from] zkinfer_circuits::CircuitError),
-    #[error("{0}")]
+    #[error(transparent)]
     Prover(#[from] zkinfer_prover::ProverError),
-    #[error("{0}")]
+    #[error(transparent)]
     Backend(#[from] zkinfer_prover::BackendError),
-    #[error("{0}")]
+    #[error(transparent)]
     Contract(#[from] zkinfer_verifier_contracts::ContractError),
     /// A compiled model's artifact that does not read back.
     #[error("artifact {name}: {message}")]
