@@ -207,6 +207,8 @@ struct SizedShape {
 
 /// The keys of a sized shape: both from the key cache, or the verifying key alone (the
 /// verifier depends on it only) with the proving key still to generate.
+// A few per compile, moved, never stored in bulk: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 enum ShapeKeys {
     Cached(Halo2Keys),
     Verifying(VerifyingKey<G1Affine>),

@@ -51,6 +51,8 @@ pub struct Settings {
 /// The backend's part of the settings, tagged by `backend`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "backend", rename_all = "lowercase")]
+// One per compiled model, never in bulk: the variants' sizes do not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum CircuitSettings {
     /// A halo2 circuit: its shape (with keygen's break points), statistics and SRS.
     Halo2 { shape: CircuitShape, stats: LayoutStats, srs: SrsInfo },

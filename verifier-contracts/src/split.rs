@@ -265,7 +265,7 @@ fn cut_block(item: &str, max: usize) -> Vec<String> {
             size = 0;
         }
         if let Some(rest) = line.strip_prefix("let ") {
-            let name = rest.split(|c: char| c == ' ' || c == ':').next().unwrap_or(rest);
+            let name = rest.split([' ', ':']).next().unwrap_or(rest);
             vars.push(name);
             if vars.len() > SCRATCH_SLOTS {
                 return vec![item.to_string()];
