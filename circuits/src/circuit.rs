@@ -1,7 +1,6 @@
 //! The model circuit: a halo2-base builder with the model lowered into it.
 
-use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, BaseConfig, CircuitBuilderStage};
-use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
+use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseConfig, CircuitBuilderStage};
 use halo2_base::gates::circuit::MaybeRangeConfig;
 use halo2_base::halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner},
@@ -9,7 +8,6 @@ use halo2_base::halo2_proofs::{
 };
 use halo2_base::gates::RangeInstructions;
 use halo2_base::virtual_region::manager::VirtualRegionManager;
-use serde::{Deserialize, Serialize};
 use snark_verifier_sdk::CircuitExt;
 use zkinfer_models::quant::QuantGraph;
 
@@ -17,7 +15,6 @@ use crate::error::CircuitError;
 use crate::field::{to_i128, ScalarField};
 use crate::chips::mac::{self, MacConfig, Macs};
 use crate::chips::table::{RangeRows, TableConfig, Tables};
-use crate::layout::usable_rows;
 use crate::chips::Chips;
 use crate::lower::lower;
 use crate::hash;
@@ -25,65 +22,9 @@ use crate::instances::{port_len, InstanceLayout};
 use crate::public;
 use crate::visibility::VisibilityConfig;
 
-/// Everything that fixes the circuit's shape: stored with the keys.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CircuitShape {
-    pub params: ModelParams,
-    pub break_points: MultiPhaseThreadBreakPoints,
-    /// Which values are public instances.
-    #[serde(default)]
-    pub visibility: VisibilityConfig,
-}
-
-/// The MAC gate layout this build lays out ([`ModelParams::mac_layout`]): 2, column-wise
-/// (see [`crate::chips::mac`]).
-pub const MAC_LAYOUT: usize = 2;
-
-/// The [`ModelParams::mac_layout`] of a shape with `mac_sets` MAC groups built now.
-pub fn mac_layout_for(mac_sets: usize) -> usize {
-    if mac_sets > 0 { MAC_LAYOUT } else { 0 }
-}
-
-/// The circuit parameters: halo2-base's, plus the advice column pairs looked up in the
-/// function tables (0: no table columns at all, as for models without tables).
-#[derive(Clone, Debug, Default, Hash, Serialize, Deserialize)]
-pub struct ModelParams {
-    #[serde(flatten)]
-    pub base: BaseCircuitParams,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub table_sets: usize,
-    /// Terms per row of the MAC gate (0: constant-weight dot products use halo2-base's
-    /// inner product) and the number of its column groups.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub mac_width: usize,
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub mac_sets: usize,
-    /// The MAC gate's layout, [`MAC_LAYOUT`] whenever `mac_sets > 0`: shapes planned for
-    /// an earlier layout (0, the row-wise one) cannot be built and must be planned again.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub mac_layout: usize,
-    /// Constraint degree the system is raised to (0: the gates' own, 4). At 5 each
-    /// permutation product covers 3 columns instead of 2, on the same extended domain, at
-    /// the cost of one more quotient piece: see [`crate::layout::LayoutStats::degree`].
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub degree: usize,
-    /// The range checks' lookups share the function table's lookup argument (range table
-    /// `[0, 2^lookup_bits)` as table 0, see [`crate::chips::table`]); `base` then has
-    /// no lookup advice columns of its own.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub range_in_table: bool,
-}
-
-fn is_zero(v: &usize) -> bool {
-    *v == 0
-}
-
-impl std::ops::Deref for ModelParams {
-    type Target = BaseCircuitParams;
-    fn deref(&self) -> &BaseCircuitParams {
-        &self.base
-    }
-}
+use crate::shape::usable_rows;
+pub use crate::shape::{mac_layout_for, CircuitShape, ModelParams, MAC_LAYOUT};
+use crate::shape::ShapeError;
 
 /// The columns of the model circuit.
 #[derive(Clone, Debug)]
@@ -91,67 +32,6 @@ pub struct ModelConfig<F: ScalarField> {
     pub base: BaseConfig<F>,
     pub tables: Option<TableConfig>,
     pub macs: Option<MacConfig>,
-}
-
-impl CircuitShape {
-    /// log2 of the number of rows.
-    pub fn k(&self) -> u32 {
-        self.params.k as u32
-    }
-
-    /// Checks that the shape configures what its circuit relies on: range checks looked
-    /// up somewhere (a shape read back from a key cache is not trusted), a MAC gate of
-    /// this build's layout. [`ModelCircuit::build`] and every reader of a stored shape
-    /// call it.
-    pub fn validate(&self) -> Result<(), ShapeError> {
-        self.params.validate()
-    }
-}
-
-/// Why a [`CircuitShape`] cannot be built.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ShapeError {
-    #[error("lookup_bits = {lookup_bits} must be at least 1 and below k = {k}")]
-    LookupBits { lookup_bits: usize, k: usize },
-    #[error("the shape has range-check lookup columns but no lookup_bits: its range checks would be configured nowhere")]
-    LookupColumnsWithoutBits,
-    #[error("the shape has lookup_bits and function tables but neither range-check lookup columns nor range_in_table: its range checks would be vacuous")]
-    RangeChecksNowhere,
-    #[error("the shape looks range checks up in a function table it does not have, or also in lookup columns of its own")]
-    RangeInTable,
-    #[error("the shape has no advice column, or not exactly one instance column")]
-    Columns,
-    #[error("the shape was planned for an earlier MAC gate layout: compile the model again")]
-    MacLayout,
-}
-
-impl ModelParams {
-    /// See [`CircuitShape::validate`].
-    pub fn validate(&self) -> Result<(), ShapeError> {
-        let b = &self.base;
-        let lookup_columns: usize = b.num_lookup_advice_per_phase.iter().sum();
-        if let Some(bits) = b.lookup_bits {
-            if bits == 0 || bits >= b.k {
-                return Err(ShapeError::LookupBits { lookup_bits: bits, k: b.k });
-            }
-        } else if lookup_columns > 0 {
-            return Err(ShapeError::LookupColumnsWithoutBits);
-        }
-        if self.range_in_table {
-            if self.table_sets == 0 || b.lookup_bits.is_none() || lookup_columns > 0 {
-                return Err(ShapeError::RangeInTable);
-            }
-        } else if b.lookup_bits.is_some() && lookup_columns == 0 && self.table_sets > 0 {
-            return Err(ShapeError::RangeChecksNowhere);
-        }
-        if b.num_advice_per_phase.first().is_none_or(|n| *n == 0) || b.num_instance_columns != 1 {
-            return Err(ShapeError::Columns);
-        }
-        if self.mac_sets > 0 && (self.mac_layout != MAC_LAYOUT || self.mac_width == 0) {
-            return Err(ShapeError::MacLayout);
-        }
-        Ok(())
-    }
 }
 
 /// A model lowered into halo2-base, ready for MockProver, key generation or proving.
@@ -163,7 +43,7 @@ pub struct ModelCircuit<F: ScalarField> {
     pub public_values: Vec<i128>,
     /// Function tables and the cells looked up in them.
     pub tables: Tables<F>,
-    /// Lookup column pairs the shape provides for the tables.
+    /// Lookup column triples the shape provides for the tables.
     pub table_sets: usize,
     /// Dot products in the MAC gate, when the shape has one.
     pub macs: Option<Macs<F>>,
@@ -342,7 +222,7 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
                     self.tables.assign(tables, &mut region, range);
                 }
                 if let (Some(cfg), Some(macs)) = (&config.macs, &self.macs) {
-                    macs.assign(cfg, crate::layout::usable_rows(builder.params().k as u32), &mut region);
+                    macs.assign(cfg, crate::shape::usable_rows(builder.params().k as u32), &mut region);
                 }
                 if !builder.witness_gen_only() {
                     builder.core().copy_manager.assign_raw(base.constants(), &mut region);

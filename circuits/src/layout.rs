@@ -11,22 +11,15 @@ use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStag
 use serde::{Deserialize, Serialize};
 use zkinfer_models::quant::{QOp, QuantGraph};
 
-use crate::circuit::{mac_layout_for, CircuitShape, ModelParams};
+use crate::chips::mac;
+use crate::circuit::{synthesize_model, Gadgets};
 use crate::error::CircuitError;
 use crate::field::ScalarField;
+use crate::shape::{mac_layout_for, CircuitShape, ModelParams};
 use crate::visibility::VisibilityConfig;
-use crate::chips::mac;
-use crate::chips::table::TABLE_WIDTH;
-use crate::circuit::{synthesize_model, Gadgets};
-
-/// Rows kept free for blinding factors.
-pub const BLINDING_ROWS: usize = 20;
-
-/// Rows a column offers at `k`, the blinding rows left out: what the planner fills and
-/// the MAC gate's column groups hold.
-pub fn usable_rows(k: u32) -> usize {
-    (1usize << k) - BLINDING_ROWS
-}
+// Defined in `cost` and `shape`; also reachable here, where they were defined before.
+pub use crate::cost::{balanced_cost, gas_estimate, prove_cost, verifier_cost, LayoutStats};
+pub use crate::shape::{usable_rows, BLINDING_ROWS};
 
 /// Bounds for the planner.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -147,6 +140,11 @@ fn default_fast_enough() -> u64 {
     FAST_ENOUGH
 }
 
+/// The smallest `k` planned.
+pub const MIN_K: u32 = 6;
+/// The largest `k` the planner may choose unless told otherwise.
+pub const DEFAULT_MAX_K: u32 = 23;
+
 impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
@@ -155,8 +153,8 @@ impl Default for PlanOptions {
             large_k: 16,
             max_advice_wide: default_max_advice_wide(),
             wide_gas_slack: default_wide_gas_slack(),
-            min_k: 6,
-            max_k: 23,
+            min_k: MIN_K,
+            max_k: DEFAULT_MAX_K,
             k: None,
             visibility: VisibilityConfig::default(),
             mac_width: None,
@@ -164,84 +162,6 @@ impl Default for PlanOptions {
             optimize: Optimize::Prove,
             fast_enough: FAST_ENOUGH,
         }
-    }
-}
-
-/// Size of a planned circuit.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct LayoutStats {
-    pub k: u32,
-    pub lookup_bits: usize,
-    /// Advice cells of the flex gate.
-    pub advice_cells: usize,
-    /// Cells copied into lookup columns.
-    pub lookup_cells: usize,
-    /// Rows used in the busiest column.
-    pub rows: usize,
-    pub num_advice: usize,
-    pub num_lookup_advice: usize,
-    pub num_fixed: usize,
-    /// Rows of the function tables (0 without tables) and `(key, value)` lookups into them.
-    #[serde(default)]
-    pub table_rows: usize,
-    #[serde(default)]
-    pub table_lookups: usize,
-    /// Advice column pairs with the table lookup enabled.
-    #[serde(default)]
-    pub table_sets: usize,
-    /// MAC gate: accumulators per group (0: not used), rows used and column groups.
-    #[serde(default)]
-    pub mac_width: usize,
-    #[serde(default)]
-    pub mac_rows: usize,
-    #[serde(default)]
-    pub mac_sets: usize,
-    /// Public instances (field elements), which the verifier reads and evaluates.
-    #[serde(default)]
-    pub instances: usize,
-    /// The range checks share the function table's lookup (then `num_lookup_advice` is
-    /// 0 and `table_rows` counts the range table too).
-    #[serde(default)]
-    pub range_in_table: bool,
-}
-
-impl LayoutStats {
-    /// Advice columns of every kind.
-    pub fn advice_columns(&self) -> usize {
-        self.num_advice + self.num_lookup_advice + TABLE_WIDTH * self.table_sets + (self.mac_width + 1) * self.mac_sets
-    }
-
-    /// Columns in the permutation (copy constraints): every advice column but the MAC
-    /// accumulators after the first of each group, halo2-base's constant columns and the
-    /// instance column.
-    pub fn permutation_columns(&self) -> usize {
-        self.advice_columns() - self.mac_width.saturating_sub(1) * self.mac_sets + self.num_fixed + 1
-    }
-
-    /// The constraint degree to raise the system to (0: keep the gates' own, 4). At
-    /// degree 5 a permutation product spans 3 columns instead of 2 and the quotient gains
-    /// a fourth piece, on the same 4n extended domain: worth it, for proving time and for
-    /// gas, once that saves at least two products (from 9 permutation columns on).
-    pub fn degree(&self) -> usize {
-        let p = self.permutation_columns();
-        if p.div_ceil(2) >= p.div_ceil(3) + 2 {
-            5
-        } else {
-            0
-        }
-    }
-
-    /// Fixed columns: halo2-base's constants and range table, the function table and the
-    /// MAC weights and selectors (halo2-base's gate selectors aside).
-    pub fn fixed_columns(&self) -> usize {
-        let mac = self.mac_width + 1 + usize::from(self.mac_width > 1);
-        let range_table = usize::from(self.num_lookup_advice > 0);
-        self.num_fixed + range_table + TABLE_WIDTH * usize::from(self.table_sets > 0) + mac * self.mac_sets
-    }
-
-    /// Columns of every kind, advice and fixed: what the verifier's size grows with.
-    pub fn columns(&self) -> usize {
-        self.advice_columns() + self.fixed_columns()
     }
 }
 
@@ -404,71 +324,6 @@ pub fn natural_mac_width(graph: &QuantGraph) -> Option<usize> {
     (w <= max && !MAC_WIDTHS.contains(&w)).then_some(w)
 }
 
-/// A rough prover cost of a shape, in hundredths of an MSM over `2^k` points with full
-/// scalars, the unit that dominates: each advice column is committed with short (witness)
-/// scalars and extended to the quotient domain (0.4); each permutation product and each
-/// lookup argument's product are full MSMs (1.15, the lookup 1.8 with its permuted
-/// columns); the quotient pieces, the vanishing argument's random polynomial and the
-/// multi-opening are fixed costs. Fixed columns cost little once the proving key caches
-/// them on the extended domain (zkinfer-prover does, up to a size). Fitted to measured
-/// proofs of the MNIST MLP at k = 13 and 14 (`benches/results`); used only to rank shapes
-/// that all fit.
-pub fn prove_cost(s: &LayoutStats) -> u64 {
-    let a = Arguments::of(s);
-    let units = 40 * s.advice_columns() + 115 * a.products + 180 * a.lookups + 5 * a.fixed + 100 * (a.degree - 1) + 300;
-    (1u64 << s.k) * units as u64
-}
-
-/// The commitments an EVM verifier of the shape multiplies out (one elliptic-curve
-/// multiplication each, about 6,000 gas, plus the evaluations that come with it): the
-/// advice, fixed and permutation (sigma) columns, the permutation and lookup products, the
-/// lookups' permuted columns, the quotient pieces and the vanishing argument's random
-/// polynomial. Ranks shapes by gas; instances cost the same in every shape of a model.
-pub fn verifier_cost(s: &LayoutStats) -> u64 {
-    let a = Arguments::of(s);
-    // halo2-base's gate selectors, one per gate column, compress into a few fixed columns.
-    let fixed = a.fixed + s.num_advice.div_ceil(3);
-    (s.advice_columns() + fixed + s.permutation_columns() + a.products + 3 * a.lookups + a.degree) as u64
-}
-
-/// A rough EVM gas estimate of the shape's verifier: a fixed part (the pairing, the
-/// transaction, the transcript), about 6,500 per [`verifier_cost`] commitment and about
-/// 3,500 per public instance (calldata, its Lagrange evaluation and the code that grows
-/// with it). Fitted to the verifiers of `benches/results`; used only to bound how much a
-/// wider shape may add.
-pub fn gas_estimate(s: &LayoutStats) -> u64 {
-    250_000 + 6_500 * verifier_cost(s) + 3_500 * s.instances as u64
-}
-
-/// [`prove_cost`] times [`verifier_cost`]: what [`Optimize::Balanced`] ranks by.
-pub fn balanced_cost(s: &LayoutStats) -> u64 {
-    prove_cost(s).saturating_mul(verifier_cost(s))
-}
-
-/// What the cost models count besides advice columns.
-struct Arguments {
-    /// The constraint degree (4 unless raised).
-    degree: usize,
-    /// Permutation product polynomials.
-    products: usize,
-    /// Lookup arguments (range checks and function tables).
-    lookups: usize,
-    /// Fixed columns: constants, function tables, MAC weights and selectors.
-    fixed: usize,
-}
-
-impl Arguments {
-    fn of(s: &LayoutStats) -> Self {
-        let degree = s.degree().max(4);
-        Arguments {
-            degree,
-            products: s.permutation_columns().div_ceil(degree - 2),
-            lookups: s.num_lookup_advice + s.table_sets,
-            fixed: s.fixed_columns(),
-        }
-    }
-}
-
 /// Chooses `k` (and with it `lookup_bits`, the column counts and the MAC gate) for a
 /// model: the first of [`plan_candidates`]. `inputs` may be any valid input: the
 /// layout does not depend on values.
@@ -565,14 +420,12 @@ fn search<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOp
         let usable = usable_rows(k);
         let fits = stats.table_rows <= usable && stats.rows <= usable;
         // Small circuits: few columns for a cheap verifier; from `large_k` on, proving
-        // time dominates and more columns keep k down. The first function-table column
-        // set is needed by any model with tables and is not counted against the budget,
-        // nor are the MAC columns (the planner weighs those by cost).
+        // time dominates and more columns keep k down. The budget counts
+        // `budgeted_columns`: the first function-table triple and the MAC groups are free.
         // With the MAC gate the verifier is no longer the small one: proving time
         // decides, at every k.
         let budget = if k >= opts.large_k || w > 0 { opts.max_advice.max(opts.max_advice_large) } else { opts.max_advice };
-        let used = stats.num_advice + stats.num_lookup_advice + TABLE_WIDTH * stats.table_sets.saturating_sub(1);
-        let ok = (fits && used <= budget) || opts.k.is_some();
+        let ok = (fits && stats.budgeted_columns() <= budget) || opts.k.is_some();
         let shape = CircuitShape { params, break_points: Default::default(), visibility: opts.visibility };
         Ok((ok.then(|| Plan { shape, stats: stats.clone() }), stats))
     };

@@ -6,7 +6,7 @@ mod common;
 
 use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
 use zkinfer_circuits::chips::mac::{block_rows, sets_needed};
-use zkinfer_circuits::layout::prove_cost;
+use zkinfer_circuits::cost::prove_cost;
 use zkinfer_circuits::{plan, CircuitBuilderStage, Fr, ModelCircuit, PlanOptions};
 
 fn with_width(w: usize) -> PlanOptions {
@@ -130,7 +130,7 @@ fn plain_layout_may_widen_to_save_a_k_where_proving_time_dominates() {
 
 #[test]
 fn from_large_k_the_plain_layout_is_weighed_at_every_k_the_wide_budget_saves() {
-    use zkinfer_circuits::layout::gas_estimate;
+    use zkinfer_circuits::cost::gas_estimate;
     use zkinfer_circuits::plan_candidates;
     let (quant, qin) = common::quantized("4l_relu_conv_fc");
     // Every k counts as large here, so the wide budget applies; any gas is accepted.
@@ -163,7 +163,8 @@ fn from_large_k_the_plain_layout_is_weighed_at_every_k_the_wide_budget_saves() {
 
 #[test]
 fn planner_ranks_shapes_by_proving_time_or_by_gas() {
-    use zkinfer_circuits::layout::{verifier_cost, Optimize};
+    use zkinfer_circuits::cost::verifier_cost;
+    use zkinfer_circuits::layout::Optimize;
     use zkinfer_circuits::plan_candidates;
     let (quant, qin) = common::quantized("2l_relu_fc");
     let opts = |optimize| PlanOptions { mac_min_k: 0, optimize, ..Default::default() };
@@ -184,7 +185,8 @@ fn planner_ranks_shapes_by_proving_time_or_by_gas() {
 
 #[test]
 fn under_fast_enough_the_planner_takes_the_cheapest_verifier() {
-    use zkinfer_circuits::layout::{verifier_cost, Optimize};
+    use zkinfer_circuits::cost::verifier_cost;
+    use zkinfer_circuits::layout::Optimize;
     use zkinfer_circuits::plan_candidates;
     let (quant, qin) = common::quantized("2l_relu_fc");
     let opts = PlanOptions { mac_min_k: 0, optimize: Optimize::Prove, ..Default::default() };

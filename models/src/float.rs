@@ -1,16 +1,17 @@
 //! Float inference through ONNX Runtime (the `ort` crate, `load-dynamic`).
 //!
-//! The ONNX Runtime shared library is found at run time by [`find_onnxruntime_library`] and loaded
-//! once per process. The `ort` environment is created once too and kept for the whole process
+//! The caller names the ONNX Runtime shared library ([`OrtLibrary`]); it is loaded once per
+//! process. The `ort` environment is created once too and kept for the whole process
 //! (ONNX Runtime allows one environment per process: nothing else in the process may call
 //! `ort::init()` / `ort::init_from()` or use another `ort` API before [`init_onnxruntime`]).
 //!
 //! ```no_run
-//! use zkinfer_models::float::{Device, FloatModel};
+//! use zkinfer_models::float::{Device, FloatModel, OrtLibrary};
 //! use zkinfer_models::tensor::{DType, Tensor};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let ort = OrtLibrary::new("/opt/onnxruntime/lib/libonnxruntime.so.1.22.0");
 //! let bytes = std::fs::read("network.onnx")?;
-//! let mut model = FloatModel::load(&bytes, Device::Cpu)?;
+//! let mut model = FloatModel::load(&ort, &bytes, Device::Cpu)?;
 //! let x = Tensor::new(vec![1, 3], vec![0.1, 0.2, 0.3], DType::F32);
 //! let outputs = model.run(&[x])?;
 //! # Ok(()) }
@@ -28,9 +29,8 @@
 use std::ffi::c_void;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::str::FromStr;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use ort::environment::Environment;
 use ort::ep::ExecutionProvider;
@@ -110,144 +110,22 @@ fn fmt_dims(dims: &[Option<usize>]) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Library discovery and initialisation
+// Library loading and initialisation
 // ---------------------------------------------------------------------------------------------
 
-/// Locates the ONNX Runtime shared library:
-///
-/// 1. `ORT_DYLIB_PATH`, if set and non-empty; it must name an existing file.
-/// 2. `$HOME/.cache/zkinfer/venv/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so*`
-///    (the newest versioned file is preferred, e.g. `libonnxruntime.so.1.32.0`).
-/// 3. The `capi/` folder of the `onnxruntime` Python package that `python3` imports.
-pub fn find_onnxruntime_library() -> Result<PathBuf, FloatError> {
-    find_library_with(
-        std::env::var_os("ORT_DYLIB_PATH"),
-        std::env::var_os("HOME"),
-        true,
-    )
+/// The ONNX Runtime shared library to load (`libonnxruntime.so.*`, `libonnxruntime.*.dylib`
+/// or `onnxruntime.dll`). Finding it is the caller's business: this crate reads no
+/// environment variable and runs no other program to locate it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct OrtLibrary {
+    pub path: PathBuf,
 }
 
-/// [`find_onnxruntime_library`] with the environment passed in (for tests).
-fn find_library_with(
-    ort_dylib_path: Option<std::ffi::OsString>,
-    home: Option<std::ffi::OsString>,
-    ask_python: bool,
-) -> Result<PathBuf, FloatError> {
-    if let Some(p) = ort_dylib_path.filter(|s| !s.is_empty()) {
-        let path = PathBuf::from(p);
-        return if path.is_file() {
-            Ok(path)
-        } else {
-            Err(FloatError::LibraryNotFound(format!(
-                "ORT_DYLIB_PATH is set to {} but no such file exists",
-                path.display()
-            )))
-        };
+impl OrtLibrary {
+    /// The library at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> OrtLibrary {
+        OrtLibrary { path: path.into() }
     }
-
-    let mut looked = Vec::new();
-    if let Some(home) = home.filter(|s| !s.is_empty()) {
-        let venv = Path::new(&home).join(".cache/zkinfer/venv");
-        for site in venv_site_packages(&venv) {
-            let capi = site.join("onnxruntime").join("capi");
-            if let Some(lib) = pick_library_in(&capi) {
-                return Ok(lib);
-            }
-        }
-        looked.push(format!(
-            "{}/lib/python3*/site-packages/onnxruntime/capi",
-            venv.display()
-        ));
-    }
-
-    match python_onnxruntime_dir().filter(|_| ask_python) {
-        Some(dir) => {
-            let capi = dir.join("capi");
-            if let Some(lib) = pick_library_in(&capi) {
-                return Ok(lib);
-            }
-            looked.push(capi.display().to_string());
-        }
-        None => looked.push("the onnxruntime package of `python3` (not importable)".to_string()),
-    }
-
-    Err(FloatError::LibraryNotFound(format!(
-        "looked in {}. Install it with `pip install onnxruntime` (e.g. into the venv \
-         $HOME/.cache/zkinfer/venv), or set ORT_DYLIB_PATH to the path of libonnxruntime.so.*",
-        looked.join(" and ")
-    )))
-}
-
-/// `site-packages` folders of a virtual environment (`lib/python3*/site-packages`, and
-/// `Lib/site-packages` on Windows).
-fn venv_site_packages(venv: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(venv.join("lib")) {
-        let mut dirs: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .filter(|e| e.file_name().to_string_lossy().starts_with("python3"))
-            .map(|e| e.path().join("site-packages"))
-            .filter(|p| p.is_dir())
-            .collect();
-        dirs.sort();
-        dirs.reverse(); // newest Python first
-        out.extend(dirs);
-    }
-    let win = venv.join("Lib").join("site-packages");
-    if win.is_dir() {
-        out.push(win);
-    }
-    out
-}
-
-/// Whether a file name looks like the main ONNX Runtime library on this platform.
-fn is_ort_library_name(name: &str) -> bool {
-    if cfg!(target_os = "windows") {
-        name.eq_ignore_ascii_case("onnxruntime.dll")
-    } else if cfg!(target_os = "macos") {
-        name.starts_with("libonnxruntime.") && name.ends_with(".dylib")
-    } else {
-        name.starts_with("libonnxruntime.so")
-    }
-}
-
-/// Numeric version parts found in a library file name (`libonnxruntime.so.1.32.0` -> [1, 32, 0]).
-fn version_key(name: &str) -> Vec<u64> {
-    name.split('.')
-        .filter_map(|p| p.parse::<u64>().ok())
-        .collect()
-}
-
-/// The best ONNX Runtime library file in `dir`: the highest versioned file, else the plain one.
-fn pick_library_in(dir: &Path) -> Option<PathBuf> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    let mut candidates: Vec<(Vec<u64>, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let path = e.path();
-            (is_ort_library_name(&name) && path.is_file()).then(|| (version_key(&name), path))
-        })
-        .collect();
-    candidates.sort();
-    candidates.pop().map(|(_, p)| p)
-}
-
-/// The installation folder of the `onnxruntime` Python package, asked of `python3`.
-fn python_onnxruntime_dir() -> Option<PathBuf> {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))",
-        ])
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let s = String::from_utf8(out.stdout).ok()?;
-    let s = s.trim();
-    (!s.is_empty()).then(|| PathBuf::from(s))
 }
 
 struct OrtRuntime {
@@ -255,19 +133,43 @@ struct OrtRuntime {
     environment: Environment,
 }
 
-static RUNTIME: OnceLock<Result<OrtRuntime, FloatError>> = OnceLock::new();
+/// ONNX Runtime once loaded: at most one library per process.
+static RUNTIME: OnceLock<OrtRuntime> = OnceLock::new();
 
-fn runtime() -> Result<&'static OrtRuntime, FloatError> {
-    RUNTIME
-        .get_or_init(init_runtime)
-        .as_ref()
-        .map_err(Clone::clone)
+/// Held while loading, so that two threads do not load two libraries.
+static LOADING: Mutex<()> = Mutex::new(());
+
+/// The runtime loaded from `library`, loading it unless one is loaded already. A failed
+/// load leaves nothing loaded: a later call may try again, with another library too.
+fn runtime(library: &OrtLibrary) -> Result<&'static OrtRuntime, FloatError> {
+    let rt = match RUNTIME.get() {
+        Some(rt) => rt,
+        None => {
+            let _loading = LOADING.lock().unwrap_or_else(|p| p.into_inner());
+            match RUNTIME.get() {
+                Some(rt) => rt,
+                None => {
+                    let rt = init_runtime(&library.path)?;
+                    RUNTIME.get_or_init(|| rt)
+                }
+            }
+        }
+    };
+    if rt.library != library.path {
+        return Err(FloatError::LibraryLoad {
+            path: library.path.clone(),
+            message: format!("this process has loaded ONNX Runtime from {} already (one library per process)", rt.library.display()),
+        });
+    }
+    Ok(rt)
 }
 
-fn init_runtime() -> Result<OrtRuntime, FloatError> {
-    let library = find_onnxruntime_library()?;
-    let builder = ort::init_from(&library).map_err(|e| FloatError::LibraryLoad {
-        path: library.clone(),
+fn init_runtime(library: &Path) -> Result<OrtRuntime, FloatError> {
+    if !library.is_file() {
+        return Err(FloatError::LibraryNotFound(format!("no file at {}", library.display())));
+    }
+    let builder = ort::init_from(library).map_err(|e| FloatError::LibraryLoad {
+        path: library.to_path_buf(),
         message: e.to_string(),
     })?;
     let environment = builder
@@ -276,15 +178,15 @@ fn init_runtime() -> Result<OrtRuntime, FloatError> {
         .build()
         .map_err(|e| FloatError::Init(e.to_string()))?;
     Ok(OrtRuntime {
-        library,
+        library: library.to_path_buf(),
         environment,
     })
 }
 
-/// Loads ONNX Runtime (once per process; later calls return the same result) and returns the
-/// path of the library that was loaded.
-pub fn init_onnxruntime() -> Result<PathBuf, FloatError> {
-    runtime().map(|r| r.library.clone())
+/// Loads ONNX Runtime from `library` unless the process has loaded it (then calls naming
+/// another library fail) and returns the path loaded.
+pub fn init_onnxruntime(library: &OrtLibrary) -> Result<PathBuf, FloatError> {
+    runtime(library).map(|r| r.library.clone())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -354,7 +256,7 @@ fn cuda_session_builder(env: &Environment) -> Result<SessionBuilder, FloatError>
     if !available {
         return Err(FloatError::CudaUnavailable(
             "the loaded ONNX Runtime library was built without CUDAExecutionProvider; install \
-             `onnxruntime-gpu` instead of `onnxruntime` (or point ORT_DYLIB_PATH at a CUDA build)"
+             `onnxruntime-gpu` instead of `onnxruntime` and load its library"
                 .to_string(),
         ));
     }
@@ -446,9 +348,10 @@ fn spec_of(name: &str, ty: &ValueType) -> (IoSpec, Option<TensorElementType>) {
 }
 
 impl FloatModel {
-    /// Loads a model from the bytes of an `.onnx` file. Initialises ONNX Runtime on first use.
-    pub fn load(onnx_bytes: &[u8], device: Device) -> Result<FloatModel, FloatError> {
-        let rt = runtime()?;
+    /// Loads a model from the bytes of an `.onnx` file into ONNX Runtime, loaded from
+    /// `library` on first use (see [`init_onnxruntime`]).
+    pub fn load(library: &OrtLibrary, onnx_bytes: &[u8], device: Device) -> Result<FloatModel, FloatError> {
+        let rt = runtime(library)?;
         let mut builder = match device {
             Device::Cpu => {
                 Session::builder(&rt.environment).map_err(|e| FloatError::Init(e.to_string()))?
@@ -481,13 +384,13 @@ impl FloatModel {
     }
 
     /// Reads an `.onnx` file and loads it (see [`FloatModel::load`]).
-    pub fn load_file(path: impl AsRef<Path>, device: Device) -> Result<FloatModel, FloatError> {
+    pub fn load_file(library: &OrtLibrary, path: impl AsRef<Path>, device: Device) -> Result<FloatModel, FloatError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|e| FloatError::Io {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        FloatModel::load(&bytes, device)
+        FloatModel::load(library, &bytes, device)
     }
 
     /// The device the session was created for.
@@ -909,62 +812,6 @@ mod tests {
         assert_eq!(f32_to_f16_bits(f32::INFINITY), 0x7c00);
         assert_eq!(f32_to_f16_bits(1e6), 0x7c00);
         assert!(f16_bits_to_f32(0x7e00).is_nan());
-    }
-
-    #[test]
-    fn library_names() {
-        if cfg!(target_os = "linux") {
-            assert!(is_ort_library_name("libonnxruntime.so.1.32.0"));
-            assert!(is_ort_library_name("libonnxruntime.so"));
-            assert!(!is_ort_library_name("libonnxruntime_providers_shared.so"));
-        }
-        assert_eq!(version_key("libonnxruntime.so.1.32.0"), vec![1, 32, 0]);
-    }
-
-    #[test]
-    fn library_discovery() {
-        let tmp = std::env::temp_dir().join(format!("zkinfer-ort-find-{}", std::process::id()));
-        let capi = tmp.join(".cache/zkinfer/venv/lib/python3.11/site-packages/onnxruntime/capi");
-        std::fs::create_dir_all(&capi).unwrap();
-        for f in [
-            "libonnxruntime.so",
-            "libonnxruntime.so.1.9.0",
-            "libonnxruntime.so.1.32.0",
-            "libonnxruntime_providers_shared.so",
-        ] {
-            std::fs::write(capi.join(f), b"").unwrap();
-        }
-        let home = Some(tmp.clone().into_os_string());
-
-        // ORT_DYLIB_PATH wins, and must exist
-        let explicit = capi.join("libonnxruntime.so");
-        assert_eq!(
-            find_library_with(Some(explicit.clone().into_os_string()), home.clone(), false)
-                .unwrap(),
-            explicit
-        );
-        let err = find_library_with(
-            Some("/nonexistent/libonnxruntime.so".into()),
-            home.clone(),
-            false,
-        )
-        .unwrap_err();
-        assert!(
-            matches!(err, FloatError::LibraryNotFound(ref m) if m.contains("ORT_DYLIB_PATH")),
-            "{err}"
-        );
-
-        // the venv: newest versioned file (empty ORT_DYLIB_PATH is ignored)
-        if cfg!(target_os = "linux") {
-            let found = find_library_with(Some("".into()), home.clone(), false).unwrap();
-            assert_eq!(found, capi.join("libonnxruntime.so.1.32.0"));
-        }
-
-        // nothing anywhere: an error that says how to install it
-        let err =
-            find_library_with(None, Some(tmp.join("nowhere").into_os_string()), false).unwrap_err();
-        assert!(err.to_string().contains("pip install onnxruntime"), "{err}");
-        std::fs::remove_dir_all(&tmp).unwrap();
     }
 
     #[test]

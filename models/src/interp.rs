@@ -52,7 +52,7 @@ pub fn quantize_inputs(g: &QuantGraph, inputs: &[Vec<f64>]) -> Result<Vec<Vec<i6
 fn check_range(g: &QuantGraph, node: &str, v: i128) -> Result<i64> {
     if v.abs() >= g.max_abs() as i128 {
         return Err(ModelError::Quantization(format!(
-            "node `{node}`: value {} is outside the calibrated range of {} bits; recalibrate with this input or raise --bits",
+            "node `{node}`: value {} is outside the calibrated range of {} bits; recalibrate with this input or raise the activation bits (`bits`)",
             g.dequantize(v as i64),
             g.bits
         )));
@@ -66,7 +66,7 @@ fn sign_bit(g: &QuantGraph, node: &str, d: i128) -> Result<bool> {
     let lim = 1i128 << g.bits;
     if d < -lim || d >= lim {
         return Err(ModelError::Quantization(format!(
-            "node `{node}`: a compared difference ({}) exceeds {} bits; raise --bits",
+            "node `{node}`: a compared difference ({}) exceeds {} bits; raise the activation bits (`bits`)",
             g.dequantize(d as i64),
             g.bits + 1
         )));
@@ -177,7 +177,7 @@ pub fn run(g: &QuantGraph, inputs: &[Vec<i64>]) -> Result<Trace> {
                     match isqrt(a) {
                         Some(y) if y >> sqrt_bits(g.bits, *scale) == 0 => Ok(y as i64),
                         Some(_) => Err(ModelError::Quantization(format!(
-                            "node `{}`: the square root of {} exceeds the checked range; raise --bits",
+                            "node `{}`: the square root of {} exceeds the checked range; raise the activation bits (`bits`)",
                             node.name,
                             g.dequantize(x)
                         ))),

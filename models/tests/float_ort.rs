@@ -1,10 +1,14 @@
 //! Float inference through ONNX Runtime against the conformance corpus, plus input.json parsing.
 //!
-//! Needs the ONNX Runtime library (see `zkinfer_models::float::find_onnxruntime_library`).
+//! Needs the ONNX Runtime library (scripts/setup.sh installs it; see `ort_support`).
+
+mod ort_support;
+
 
 use std::path::PathBuf;
 
-use zkinfer_models::float::{find_onnxruntime_library, Device, FloatError, FloatModel};
+use ort_support::ort;
+use zkinfer_models::float::{init_onnxruntime, Device, FloatError, FloatModel, OrtLibrary};
 use zkinfer_models::input_json::{ExpectedOutput, InputData, InputError};
 use zkinfer_models::tensor::{DType, Tensor};
 
@@ -41,7 +45,7 @@ fn shapes_used(model: &str) -> Vec<Vec<usize>> {
 }
 
 fn load(model: &str) -> FloatModel {
-    FloatModel::load_file(corpus().join(model).join("network.onnx"), Device::Cpu)
+    FloatModel::load_file(&ort(), corpus().join(model).join("network.onnx"), Device::Cpu)
         .unwrap_or_else(|e| panic!("loading {model}: {e}"))
 }
 
@@ -91,13 +95,18 @@ fn check_model(model: &str) {
 }
 
 #[test]
-fn library_is_found() {
-    let path = find_onnxruntime_library().expect("ONNX Runtime library");
+fn library_loads_once_per_process() {
+    let path = ort().path;
     assert!(path.is_file(), "{}", path.display());
-    assert_eq!(
-        zkinfer_models::float::init_onnxruntime().expect("init"),
-        path
-    );
+    assert_eq!(init_onnxruntime(&ort()).expect("init"), path);
+    // One library per process: once one is loaded, another is refused (before it is opened).
+    let other = std::env::temp_dir().join(format!("zkinfer-not-onnxruntime-{}.so", std::process::id()));
+    std::fs::write(&other, b"not a library").unwrap();
+    let err = FloatModel::load(&OrtLibrary::new(&other), b"", Device::Cpu).unwrap_err();
+    std::fs::remove_file(&other).unwrap();
+    assert!(matches!(err, FloatError::LibraryLoad { .. }) && err.to_string().contains("already"), "{err}");
+    let missing = OrtLibrary::new("/nonexistent/libonnxruntime.so");
+    assert!(init_onnxruntime(&missing).is_err());
 }
 
 #[test]
@@ -148,13 +157,13 @@ fn bool_output_dtype() {
 fn truncated_model_is_an_error() {
     let bytes = std::fs::read(corpus().join("1l_mlp/network.onnx")).unwrap();
     for cut in [0, 1, bytes.len() / 2, bytes.len() - 1] {
-        match FloatModel::load(&bytes[..cut], Device::Cpu) {
+        match FloatModel::load(&ort(), &bytes[..cut], Device::Cpu) {
             Err(FloatError::ModelLoad(msg)) => assert!(!msg.is_empty()),
             Err(e) => panic!("unexpected error kind for cut {cut}: {e}"),
             Ok(_) => panic!("truncated model (cut at {cut}) loaded"),
         }
     }
-    assert!(FloatModel::load(b"definitely not onnx", Device::Cpu).is_err());
+    assert!(FloatModel::load(&ort(), b"definitely not onnx", Device::Cpu).is_err());
 }
 
 #[test]
@@ -230,7 +239,7 @@ fn shape_and_value_errors() {
 #[test]
 fn cuda_is_an_error_or_works() {
     let bytes = std::fs::read(corpus().join("1l_mlp/network.onnx")).unwrap();
-    match FloatModel::load(&bytes, Device::Cuda) {
+    match FloatModel::load(&ort(), &bytes, Device::Cuda) {
         Ok(mut m) => {
             let out = m
                 .run(&[Tensor::new(
@@ -389,7 +398,7 @@ fn whole_corpus_matches_reference() {
         {
             // ONNX Runtime rejects these unmodified models: loading must fail cleanly, not panic.
             let bytes = std::fs::read(dir.join("network.onnx")).unwrap();
-            let loaded = FloatModel::load(&bytes, Device::Cpu);
+            let loaded = FloatModel::load(&ort(), &bytes, Device::Cpu);
             if let (Ok(mut m), Ok(input)) = (loaded, InputData::from_path(dir.join("input.json"))) {
                 let n = m.input_specs().len();
                 let tensors: Vec<Tensor> = input
@@ -416,7 +425,7 @@ fn whole_corpus_matches_reference() {
         }
         let expected = ExpectedOutput::from_path(dir.join("expected_output.json")).unwrap();
         let input = InputData::from_path(dir.join("input.json")).unwrap();
-        let mut m = match FloatModel::load_file(dir.join("network.onnx"), Device::Cpu) {
+        let mut m = match FloatModel::load_file(&ort(), dir.join("network.onnx"), Device::Cpu) {
             Ok(m) => m,
             Err(e) => {
                 failures.push(format!("{name}: load: {e}"));
@@ -556,7 +565,7 @@ fn element_type_round_trips() {
         (9, DType::Bool, &[0.0, 1.0, 1.0, 0.0]),
     ];
     for &(code, dtype, data) in cases {
-        let mut m = FloatModel::load(&identity_model(code, 2), Device::Cpu)
+        let mut m = FloatModel::load(&ort(), &identity_model(code, 2), Device::Cpu)
             .unwrap_or_else(|e| panic!("{dtype:?}: {e}"));
         assert_eq!(m.input_specs()[0].dtype, Some(dtype));
         assert_eq!(m.input_specs()[0].dims, vec![None, Some(2)]);
@@ -574,7 +583,7 @@ fn element_type_round_trips() {
     }
 
     // integer inputs must be integral and in range
-    let mut m = FloatModel::load(&identity_model(3, 2), Device::Cpu).unwrap();
+    let mut m = FloatModel::load(&ort(), &identity_model(3, 2), Device::Cpu).unwrap();
     for bad in [[1.5, 0.0], [128.0, 0.0], [f64::NAN, 0.0]] {
         let err = m
             .run(&[Tensor::new(vec![1, 2], bad.to_vec(), DType::I8)])

@@ -3,6 +3,9 @@
 //! folded graph computes what ONNX Runtime computes on the original, and batch norms
 //! that must not be folded (shared input, graph output, no producer) stay.
 
+mod ort_support;
+
+
 use prost::Message;
 use zkinfer_models::eval::{eval, shape_inputs};
 use zkinfer_models::float::{Device, FloatModel};
@@ -86,7 +89,7 @@ fn check_folds(onnx: &[u8]) {
     assert_eq!(folded.nodes.len(), graph.nodes.len() - 1);
     assert!(!folded.nodes.iter().any(|n| matches!(n.op, Op::Norm(Norm::Batch { .. }))));
     let after = eval(&folded, &shape_inputs(&folded, &x).unwrap()).unwrap();
-    let mut ort = FloatModel::load(onnx, Device::Cpu).expect("ONNX Runtime (scripts/setup.sh installs it)");
+    let mut ort = FloatModel::load(&ort_support::ort(), onnx, Device::Cpu).expect("ONNX Runtime (scripts/setup.sh installs it)");
     let shape = graph.shape(graph.inputs[0]).to_vec();
     let reference = ort.run(&[Tensor::new(shape, x[0].clone(), DType::F32)]).unwrap();
     for ((b, a), r) in before.iter().zip(&after).zip(&reference) {

@@ -4,6 +4,9 @@
 //! against their reference outputs, float and quantized; clear errors for what is not
 //! supported.
 
+mod ort_support;
+
+
 use prost::Message;
 use zkinfer_models::eval::eval;
 use zkinfer_models::fidelity::compare;
@@ -121,7 +124,7 @@ impl Case {
     fn check_against_ort(&self) -> Vec<Tensor> {
         let onnx = self.onnx();
         let inputs = self.inputs();
-        let want = FloatModel::load(&onnx, Device::Cpu).expect("onnxruntime loads").run(&inputs).expect("onnxruntime runs");
+        let want = FloatModel::load(&ort_support::ort(), &onnx, Device::Cpu).expect("onnxruntime loads").run(&inputs).expect("onnxruntime runs");
         let graph = load_model(&onnx, &ShapeHints::default()).unwrap_or_else(|e| panic!("{}: {e}", self.op));
         let got = eval(&graph, &inputs).unwrap();
         assert_eq!(got.len(), want.len());

@@ -7,7 +7,8 @@ pub mod error;
 pub mod groth16;
 pub mod halo2;
 pub mod srs;
+pub mod statement;
 
-pub use backend::{Backend, BackendError, Groth16Prover, Halo2Prover, ModelProof, Prover};
+pub use backend::{Backend, BackendError, Expected, Groth16Prover, Halo2Prover, ModelProof, Prover, VerifyError};
 pub use error::ProverError;
 pub use halo2::{Halo2Keys, Halo2Proof};

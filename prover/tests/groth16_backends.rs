@@ -9,10 +9,18 @@ use std::time::Instant;
 
 use groth16_common::{expected_public, load, Model};
 use rand_chacha::{rand_core::SeedableRng, ChaCha20Rng};
-use zkinfer_circuits::{plan, Fr, PlanOptions};
+use zkinfer_circuits::{plan, public, Fr, PlanOptions};
 use zkinfer_prover::halo2 as h2;
-use zkinfer_prover::{srs, Backend, BackendError, Groth16Prover, Halo2Prover, ModelProof, Prover};
-use zkinfer_verifier_contracts::EIP170_LIMIT;
+use zkinfer_prover::{srs, Backend, BackendError, Expected, Groth16Prover, Halo2Prover, ModelProof, Prover, VerifyError};
+use zkinfer_verifier_contracts::{Solc, EIP170_LIMIT};
+
+/// The solc that scripts/setup.sh installs: `ZKINFER_SOLC_DIR`, else `$ZKINFER_HOME/solc`
+/// (default `~/.cache/zkinfer/solc`), run by `ZKINFER_NODE` (default `node`).
+fn solc() -> Solc {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    let home = var("ZKINFER_HOME").unwrap_or_else(|| var("HOME").unwrap_or_default().join(".cache/zkinfer"));
+    Solc::in_dir(var("ZKINFER_NODE").unwrap_or_else(|| "node".into()), &var("ZKINFER_SOLC_DIR").unwrap_or_else(|| home.join("solc")))
+}
 
 fn groth16(m: &Model) -> Box<dyn Prover> {
     Box::new(Groth16Prover::setup(m.graph.clone(), &mut ChaCha20Rng::from_seed([9; 32])).unwrap())
@@ -33,10 +41,16 @@ fn exercise(prover: &dyn Prover, m: &Model) -> (f64, usize, u64) {
     let proof = prover.prove(&m.inputs).unwrap_or_else(|e| panic!("{name} {backend}: {e}"));
     let prove_s = t0.elapsed().as_secs_f64();
     assert_eq!(proof.backend, backend);
-    assert_eq!(proof.public, expected_public(m), "{name} {backend}");
-    assert!(prover.verify(&proof).unwrap(), "{name} {backend}: honest proof rejected natively");
+    assert_eq!(proof.instances, public::pack::<Fr>(&expected_public(m), m.graph.bits), "{name} {backend}");
+    prover.verify(&proof, &Expected::default()).unwrap_or_else(|e| panic!("{name} {backend}: honest proof rejected natively: {e}"));
+    // The statement: the proof's own outputs are accepted, other outputs are not.
+    let outputs = prover.public_outputs(&proof).unwrap().expect("public outputs");
+    prover.verify(&proof, &Expected { outputs: Some(&outputs), param_hash: None }).unwrap();
+    let mut claimed = outputs.clone();
+    claimed[0][0] += 1.0;
+    assert!(matches!(prover.verify(&proof, &Expected { outputs: Some(&claimed), param_hash: None }), Err(VerifyError::OutputMismatch)));
 
-    let verifier = prover.verifier().unwrap();
+    let verifier = prover.verifier(&solc()).unwrap();
     assert!(verifier.largest_runtime() <= EIP170_LIMIT);
     let code = verifier.code();
     let honest = prover.verify_on_evm(&code, &proof).unwrap();
@@ -44,15 +58,17 @@ fn exercise(prover: &dyn Prover, m: &Model) -> (f64, usize, u64) {
 
     // A changed public output is rejected natively and on-chain.
     let mut wrong = proof.clone();
-    let last = wrong.public.len() - 1;
-    wrong.public[last] += if wrong.public[last] > 0 { -1 } else { 1 };
-    assert!(!prover.verify(&wrong).unwrap(), "{name} {backend}: changed output accepted natively");
+    let mut values = expected_public(m);
+    let last = values.len() - 1;
+    values[last] += if values[last] > 0 { -1 } else { 1 };
+    wrong.instances = public::pack::<Fr>(&values, m.graph.bits);
+    assert!(matches!(prover.verify(&wrong, &Expected::default()), Err(VerifyError::InvalidProof)), "{name} {backend}: changed output accepted natively");
     assert!(!prover.verify_on_evm(&code, &wrong).unwrap().accepted, "{name} {backend}: changed output accepted on-chain");
     // A tampered proof is rejected (or refused as malformed) natively and on-chain.
     let mut bad = proof.clone();
     let mid = bad.proof.len() / 2;
     bad.proof[mid] ^= 1;
-    assert!(!prover.verify(&bad).unwrap(), "{name} {backend}: tampered proof accepted natively");
+    assert!(matches!(prover.verify(&bad, &Expected::default()), Err(VerifyError::InvalidProof)), "{name} {backend}: tampered proof accepted natively");
     match prover.verify_on_evm(&code, &bad) {
         Ok(r) => assert!(!r.accepted, "{name} {backend}: tampered proof accepted on-chain"),
         Err(BackendError::Groth16(_)) => {} // does not even decode to curve points
@@ -60,7 +76,11 @@ fn exercise(prover: &dyn Prover, m: &Model) -> (f64, usize, u64) {
     }
     // A proof of the other backend is refused by type, not by luck.
     let other = ModelProof { backend: if backend == Backend::Groth16 { Backend::Halo2 } else { Backend::Groth16 }, ..proof.clone() };
-    assert!(matches!(prover.verify(&other), Err(BackendError::WrongBackend { .. })));
+    assert!(matches!(prover.verify(&other, &Expected::default()), Err(VerifyError::WrongBackend { .. })));
+    assert!(matches!(prover.verify_proof(&other), Err(BackendError::WrongBackend { .. })));
+    // Instances that are not this model's layout are refused before the proof is checked.
+    let short = ModelProof { instances: proof.instances[1..].to_vec(), ..proof.clone() };
+    assert!(matches!(prover.verify(&short, &Expected::default()), Err(VerifyError::InstanceCount { .. })));
 
     println!(
         "{name:>12} {backend:>8}: prove {prove_s:.3}s, proof {} bytes, gas {}, verifier {} bytes, pk {} bytes",
@@ -120,5 +140,5 @@ fn imported_keys_prove_and_verify() {
     let imported = Groth16Prover::import(m.graph.clone(), &made.proving_key_bytes()).unwrap();
     assert_eq!(imported.verifying_key_bytes(), made.verifying_key_bytes());
     let proof = imported.prove(&m.inputs).unwrap();
-    assert!(made.verify(&proof).unwrap());
+    made.verify(&proof, &Expected::default()).unwrap();
 }

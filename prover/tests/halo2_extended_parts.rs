@@ -37,7 +37,7 @@ fn cached_and_uncached_keys_prove_the_same_statement() {
     let mut plain = keys.pk.clone();
     plain.drop_extended_parts();
     let old_bytes = h2::write_pk(&plain);
-    assert_eq!(bytes.len() - old_bytes.len() >= keys.pk.extended_parts_bytes(), true);
+    assert!(bytes.len() - old_bytes.len() >= keys.pk.extended_parts_bytes());
     let raw = ProvingKey::<G1Affine>::read::<_, ModelCircuit<Fr>>(
         &mut &old_bytes[..],
         SerdeFormat::RawBytesUnchecked,
@@ -59,7 +59,7 @@ fn cached_and_uncached_keys_prove_the_same_statement() {
     // Bytes after a key that are not the cache are an error, not ignored.
     let mut junk = old_bytes.clone();
     junk.extend_from_slice(b"junk");
-    let err = h2::read_pk(&junk, &keys.shape).err().expect("trailing junk is refused").to_string();
+    let err = h2::read_pk(&junk, &keys.shape).expect_err("trailing junk is refused").to_string();
     assert!(err.contains("unknown data after the proving key"), "{err}");
 
     // A corrupt polynomial length (l0's, right after the verifying key) is refused
@@ -68,12 +68,12 @@ fn cached_and_uncached_keys_prove_the_same_statement() {
     keys.vk().write(&mut vk_bytes, SerdeFormat::RawBytesUnchecked).unwrap();
     let mut huge = bytes.clone();
     huge[vk_bytes.len()..vk_bytes.len() + 4].copy_from_slice(&u32::MAX.to_be_bytes());
-    let err = h2::read_pk(&huge, &keys.shape).err().expect("a corrupt length is refused").to_string();
+    let err = h2::read_pk(&huge, &keys.shape).expect_err("a corrupt length is refused").to_string();
     assert!(err.contains("truncated or corrupt") && err.contains("4294967295 values"), "{err}");
 
     // A truncated key (cut inside the cache or inside the key) is an error, not a crash.
     for cut in [bytes.len() - 1000, old_bytes.len() / 2] {
-        let err = h2::read_pk(&bytes[..cut], &keys.shape).err().expect("a truncated key is refused").to_string();
+        let err = h2::read_pk(&bytes[..cut], &keys.shape).expect_err("a truncated key is refused").to_string();
         assert!(err.contains("truncated or corrupt"), "{err}");
     }
 }

@@ -11,6 +11,9 @@
 //! workers = 2
 //! srs = "/srv/kzg_bn254_23.srs"            # omitted: INSECURE test SRS
 //! log = "info"                             # tracing filter
+//! ort-library = "/opt/ort/libonnxruntime.so.1.22.0"  # omitted: see crate::environment
+//! solc-dir = "/opt/zkinfer/solc"           # holds node_modules/solc
+//! node = "/usr/bin/node"
 //! ```
 //! Keys may also be written with underscores (`max_queue`).
 
@@ -22,9 +25,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::environment::{ToolArgs, Tools};
 use crate::jobs::memory::{default_budget, parse_bytes};
 use crate::jobs::EngineConfig;
-use crate::pipeline::SrsSource;
+use zkinfer_compiler::SrsSource;
 use crate::server::{ApiKeys, ServerOptions};
 
 /// TEST ONLY: milliseconds each prove job sleeps at the start of its proving phase, so
@@ -74,6 +78,8 @@ pub struct ServeArgs {
     /// Log filter (tracing `EnvFilter` syntax; default RUST_LOG, else `info,halo2_base=error`).
     #[arg(long)]
     pub log: Option<String>,
+    #[command(flatten)]
+    pub tools: ToolArgs,
 }
 
 /// The TOML file.
@@ -91,6 +97,11 @@ struct FileConfig {
     workers: Option<usize>,
     srs: Option<PathBuf>,
     log: Option<String>,
+    #[serde(alias = "ort_library")]
+    ort_library: Option<PathBuf>,
+    #[serde(alias = "solc_dir")]
+    solc_dir: Option<PathBuf>,
+    node: Option<PathBuf>,
 }
 
 /// The resolved configuration.
@@ -158,7 +169,8 @@ impl ServeArgs {
             )),
             None => None,
         };
-        let mut engine = EngineConfig::new(data);
+        let tools = Tools::resolve(&self.tools.or(ToolArgs { ort_library: file.ort_library, solc_dir: file.solc_dir, node: file.node }));
+        let mut engine = EngineConfig::new(data, tools);
         engine.workers = workers;
         engine.max_queue = max_queue;
         engine.memory_budget = memory_budget;
@@ -194,5 +206,16 @@ mod tests {
         let bad = ServeArgs { data: Some("/d".into()), listen: Some("nowhere".into()), ..Default::default() };
         assert!(matches!(bad.resolve(None), Err(ConfigError::Value { key: "listen", .. })));
         assert!(ServeArgs::default().resolve(None).is_err());
+    }
+
+    #[test]
+    fn tool_locations_come_from_flags_then_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("zkinfer.toml");
+        std::fs::write(&f, "data = \"/d\"\nsolc-dir = \"/opt/solc\"\nnode = \"/opt/node\"\nort-library = \"/nonexistent/libonnxruntime.so\"\n").unwrap();
+        let args = ServeArgs { config: Some(f), tools: ToolArgs { node: Some("/usr/bin/node".into()), ..Default::default() }, ..Default::default() };
+        let tools = args.resolve(None).unwrap().server.engine.tools;
+        assert_eq!(tools.solc, zkinfer_verifier_contracts::Solc { node: "/usr/bin/node".into(), package: "/opt/solc/node_modules/solc".into() });
+        assert!(tools.ort.unwrap_err().to_string().contains("/nonexistent/libonnxruntime.so"));
     }
 }

@@ -16,9 +16,9 @@ use zkinfer_models::input_json::{ExpectedOutput, InputData};
 use zkinfer_circuits::Visibility;
 use zkinfer_models::ModelError;
 
+use zkinfer_compiler::{CompileError, CompileInput, CompileOptions, Environment, KeyCache, Silent};
+
 use crate::error::ServiceError;
-use crate::pipeline::{self, CompileOptions, KeyCache};
-use crate::progress::Silent;
 
 /// How models are run and judged.
 #[derive(Clone, Debug)]
@@ -96,17 +96,15 @@ pub fn model_dirs(dir: &Path) -> Result<Vec<PathBuf>, ServiceError> {
     Ok(out)
 }
 
-fn classify(stage: &str, e: ServiceError) -> Status {
+fn classify(stage: &str, e: CompileError) -> Status {
     match e {
-        ServiceError::Model(ModelError::UnsupportedOp { op_type, detail, .. }) => {
-            Status::Unsupported(format!("unsupported op {op_type}{detail}"))
-        }
+        CompileError::Model(ModelError::UnsupportedOp { op_type, detail, .. }) => Status::Unsupported(format!("unsupported op {op_type}{detail}")),
         other => Status::Fail(format!("{stage}: {other}")),
     }
 }
 
-/// Runs one model folder through compile, prove and verify.
-pub fn run_model(dir: &Path, opts: &ConformanceOptions, cache: &dyn KeyCache) -> ModelResult {
+/// Runs one model folder through compile (with `env`'s SRS and solc), prove and verify.
+pub fn run_model(dir: &Path, opts: &ConformanceOptions, env: &Environment, cache: &dyn KeyCache) -> ModelResult {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut r = ModelResult::new(&name);
     let input = match InputData::from_path(dir.join("input.json")) {
@@ -127,18 +125,19 @@ pub fn run_model(dir: &Path, opts: &ConformanceOptions, cache: &dyn KeyCache) ->
     let samples = input.samples();
     let reference = expected.as_ref().map(|e| e.output_data.as_slice());
     let mut compile_opts = opts.compile.clone();
-    let mut compiled = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), reference, &compile_opts, cache, &Silent);
+    let compile_input = CompileInput { onnx: &onnx, samples: &samples, input_shapes: input.input_shapes.as_deref(), reference };
+    let mut compiled = zkinfer_compiler::compile(&compile_input, &compile_opts, env, cache, &Silent);
     // Many public inputs can make the circuit too large (or the verifier fail to
     // compile): prove with private inputs and public outputs instead, and say why.
     let too_big = match &compiled {
-        Err(ServiceError::Contract(e)) => Some(format!("the verifier: {e}")),
-        Err(ServiceError::Circuit(e @ zkinfer_circuits::CircuitError::TooLarge { .. })) => Some(e.to_string()),
+        Err(CompileError::Contract(e)) => Some(format!("the verifier: {e}")),
+        Err(CompileError::Circuit(e @ zkinfer_circuits::CircuitError::TooLarge { .. })) => Some(e.to_string()),
         _ => None,
     };
-    if let (Some(why), Visibility::Public) = (too_big, compile_opts.plan.visibility.inputs) {
-        compile_opts.plan.visibility.inputs = Visibility::Private;
+    if let (Some(why), Visibility::Public) = (too_big, compile_opts.input_visibility) {
+        compile_opts.input_visibility = Visibility::Private;
         r.note = Some(format!("inputs private: with public inputs, {why}"));
-        compiled = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), reference, &compile_opts, cache, &Silent);
+        compiled = zkinfer_compiler::compile(&compile_input, &compile_opts, env, cache, &Silent);
     }
     let compiled = match compiled {
         Ok(c) => c,
@@ -147,9 +146,9 @@ pub fn run_model(dir: &Path, opts: &ConformanceOptions, cache: &dyn KeyCache) ->
             return r;
         }
     };
-    r.k = Some(compiled.settings.stats.k);
-    r.rows = Some(compiled.settings.stats.rows);
-    let bundle = match pipeline::prove(&compiled.quant, &compiled.params, &compiled.keys, &samples[0]) {
+    r.k = compiled.settings().k();
+    r.rows = compiled.settings().stats().map(|s| s.rows);
+    let bundle = match compiled.model.prove(&samples[0]) {
         Ok(b) => b,
         Err(e) => {
             r.status = classify("prove", e);
@@ -157,19 +156,19 @@ pub fn run_model(dir: &Path, opts: &ConformanceOptions, cache: &dyn KeyCache) ->
         }
     };
     r.prove_seconds = Some(bundle.prove_seconds);
-    if !pipeline::verify(&compiled.params, compiled.keys.vk(), &bundle.instances, &bundle.proof) {
-        r.status = Status::Fail("verify: the proof was rejected".into());
+    if let Err(e) = compiled.model.verify(&bundle.proof, Some(&bundle.outputs)) {
+        r.status = Status::Fail(format!("verify: {e}"));
         return r;
     }
     if opts.evm {
-        match pipeline::verify_evm(&compiled.verifier.code(), &bundle.instances, &bundle.proof) {
-            Ok((true, _)) => {}
-            Ok((false, gas)) => {
-                r.status = Status::Fail(format!("verify-evm: rejected (gas {gas})"));
+        match compiled.prover().verify_on_evm(&compiled.verifier.code(), &bundle.proof) {
+            Ok(v) if v.accepted => {}
+            Ok(v) => {
+                r.status = Status::Fail(format!("verify-evm: rejected (gas {})", v.gas_used));
                 return r;
             }
             Err(e) => {
-                r.status = classify("verify-evm", e);
+                r.status = classify("verify-evm", e.into());
                 return r;
             }
         }
@@ -181,7 +180,7 @@ pub fn run_model(dir: &Path, opts: &ConformanceOptions, cache: &dyn KeyCache) ->
             &onnx,
             &samples,
             &zkinfer_models::prepare::hints_for(&samples, input.input_shapes.clone()),
-            &opts.compile.quant,
+            &opts.compile.quant_options(),
         )
         .and_then(|p| p.float_outputs(&samples[0]))
         {
@@ -219,6 +218,7 @@ pub fn run_dir(
     dir: &Path,
     filter: &dyn Fn(&str) -> bool,
     opts: &ConformanceOptions,
+    env: &Environment,
     cache: &dyn KeyCache,
     mut on_result: impl FnMut(&ModelResult),
 ) -> Result<Vec<ModelResult>, ServiceError> {
@@ -228,7 +228,7 @@ pub fn run_dir(
         if !filter(&name) {
             continue;
         }
-        let r = run_model(&d, opts, cache);
+        let r = run_model(&d, opts, env, cache);
         on_result(&r);
         out.push(r);
     }

@@ -5,19 +5,23 @@ use thiserror::Error;
 /// Everything the CLI and the service report.
 #[derive(Debug, Error)]
 pub enum ServiceError {
-    #[error("{0}")]
+    #[error(transparent)]
     Model(#[from] zkinfer_models::ModelError),
-    #[error("{0}")]
+    #[error(transparent)]
     Circuit(#[from] zkinfer_circuits::CircuitError),
-    #[error("{0}")]
+    #[error(transparent)]
     Prover(#[from] zkinfer_prover::ProverError),
-    #[error("{0}")]
+    #[error(transparent)]
     Backend(#[from] zkinfer_prover::BackendError),
-    #[error("{0}")]
+    #[error(transparent)]
     Contract(#[from] zkinfer_verifier_contracts::ContractError),
-    #[error("{0}")]
+    #[error(transparent)]
+    Compile(#[from] zkinfer_compiler::CompileError),
+    #[error(transparent)]
+    Verify(#[from] zkinfer_prover::VerifyError),
+    #[error(transparent)]
     Float(#[from] zkinfer_models::float::FloatError),
-    #[error("{0}")]
+    #[error(transparent)]
     InputFile(#[from] zkinfer_models::input_json::InputError),
     #[error("input: {0}")]
     Input(String),

@@ -1,18 +1,4 @@
-//! Content hashes (SHA-256, hex) that name models, settings and artifacts.
+//! Content hashes (SHA-256, hex) that name models, settings and artifacts: the
+//! compiler's, so that model ids and settings hashes are computed one way.
 
-use sha2::{Digest, Sha256};
-
-/// SHA-256 of some bytes, hex-encoded.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// SHA-256 over several parts, each length-prefixed so that boundaries matter.
-pub fn sha256_parts(parts: &[&[u8]]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p);
-    }
-    hex::encode(h.finalize())
-}
+pub use zkinfer_compiler::hash::{sha256_hex, sha256_parts};

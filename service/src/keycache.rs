@@ -1,14 +1,15 @@
-//! Proving keys cached on disk by settings hash (model, quantization, circuit shape,
-//! SRS), so compiling the same model again skips key generation.
+//! Proving keys cached on disk by key id (a halo2 model's settings hash: model,
+//! quantization, circuit shape, SRS; a Groth16 model's quantized graph), so compiling
+//! the same model again skips key generation.
 
 use std::path::PathBuf;
 
-use zkinfer_circuits::CircuitShape;
+use zkinfer_compiler::KeyCache;
 
-use crate::fsio::{read, read_json, write_atomic};
-use crate::pipeline::KeyCache;
+use crate::fsio::{read, write_atomic};
 
-/// A content-addressed key folder: `ROOT/<settings hash>/{pk.bin, shape.json}`.
+/// A content-addressed key folder: `ROOT/<key id>/<file>` (`pk.bin` and `shape.json`
+/// for halo2, `groth16-pk.bin` for Groth16), and insecure test SRS files in `ROOT`.
 pub struct DiskKeyCache {
     pub root: PathBuf,
 }
@@ -23,25 +24,13 @@ impl DiskKeyCache {
     }
 }
 
-impl DiskKeyCache {
-    /// A Groth16 proving key stored under `id` (see `pipeline_groth16::key_id`).
-    pub fn get_groth16(&self, id: &str) -> Option<Vec<u8>> {
-        read(&self.root.join(id).join("groth16-pk.bin")).ok()
-    }
-
-    /// Stores a Groth16 proving key; failures only cost a later setup.
-    pub fn put_groth16(&self, id: &str, pk: &[u8]) -> bool {
-        write_atomic(&self.root.join(id).join("groth16-pk.bin"), pk).is_ok()
-    }
-}
-
 impl KeyCache for DiskKeyCache {
-    fn get(&self, settings_hash: &str) -> Option<(Vec<u8>, CircuitShape)> {
-        let dir = self.root.join(settings_hash);
-        // A shape that would configure a vacuous circuit is a cache miss, not a key.
-        let shape: CircuitShape = read_json(&dir.join("shape.json")).ok().filter(|s: &CircuitShape| s.validate().is_ok())?;
-        let pk = read(&dir.join("pk.bin")).ok()?;
-        Some((pk, shape))
+    fn get(&self, id: &str, file: &str) -> Option<Vec<u8>> {
+        read(&self.root.join(id).join(file)).ok()
+    }
+
+    fn put(&self, id: &str, file: &str, bytes: &[u8]) -> bool {
+        write_atomic(&self.root.join(id).join(file), bytes).is_ok()
     }
 
     fn test_srs(&self, k: u32) -> Option<Vec<u8>> {
@@ -50,13 +39,5 @@ impl KeyCache for DiskKeyCache {
 
     fn put_test_srs(&self, k: u32, bytes: &[u8]) {
         let _ = write_atomic(&self.root.join(format!("insecure-test-srs-k{k}.bin")), bytes);
-    }
-
-    fn put(&self, settings_hash: &str, pk: &[u8], shape: &CircuitShape) {
-        let dir = self.root.join(settings_hash);
-        // pk first: a shape.json without its pk.bin is never visible.
-        if write_atomic(&dir.join("pk.bin"), pk).is_ok() {
-            let _ = write_atomic(&dir.join("shape.json"), &serde_json::to_vec(shape).expect("serializable"));
-        }
     }
 }

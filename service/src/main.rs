@@ -2,31 +2,36 @@
 
 use clap::Parser;
 use zkinfer_service::cli::{commands, service_cmds, Cli, Command};
+use zkinfer_service::environment::{self, Tools};
+use zkinfer_verifier_contracts::ContractError;
 
 fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Run { model, input, device } => commands::run(model, input, device),
-        Command::Compile { model, input, out, flags, json } => commands::compile(model, input, out, flags, *json),
+        Command::Run { model, input, device, tools } => commands::run(model, input, device, &Tools::resolve(tools)),
+        Command::Compile { model, input, out, flags, json, tools } => commands::compile(model, input, out, flags, *json, &Tools::resolve(tools)),
         Command::Prove { dir, input, out } => commands::prove(dir, input, out),
         Command::Hash { dir, input, params: _ } => commands::hash(dir, input.as_deref()),
         Command::Verify { dir, proof } => commands::verify(dir, proof),
         Command::VerifyEvm { dir, proof } => commands::verify_evm(dir, proof),
         Command::Serve(args) => service_cmds::serve(args),
-        Command::Register { model, calibration, target, max_k, optimize, wait, client } => {
-            service_cmds::register(client, model, calibration, target, *max_k, *optimize, *wait)
+        Command::Register { model, calibration, options, wait, client } => {
+            service_cmds::register(client, model, calibration, &options.options(), *wait)
         }
         Command::Submit { model_id, input, priority, idempotency_key, watch, client } => {
             service_cmds::submit(client, model_id, input, *priority, idempotency_key.clone(), *watch)
         }
         Command::Job { id, watch, client } => service_cmds::job(client, id, *watch),
         Command::Fetch { id, kind, out, client } => service_cmds::fetch(client, id, kind, out),
-        Command::Conformance { dir, report, only, evm } => {
-            zkinfer_service::cli::conformance_cmd::conformance(dir, report.as_ref(), only.as_deref(), *evm)
+        Command::Conformance { dir, report, only, evm, tools } => {
+            zkinfer_service::cli::conformance_cmd::conformance(dir, report.as_ref(), only.as_deref(), *evm, &Tools::resolve(tools))
         }
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
+        if let Some(hint) = e.chain().find_map(|c| c.downcast_ref::<ContractError>()).and_then(environment::flag_hint) {
+            eprintln!("hint: {hint}");
+        }
         std::process::exit(1);
     }
 }

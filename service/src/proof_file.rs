@@ -5,10 +5,10 @@ use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
 use serde::{Deserialize, Serialize};
 
 use zkinfer_circuits::InstanceLayout;
-use zkinfer_models::QuantGraph;
+use zkinfer_compiler::{Model, Proved};
+use zkinfer_prover::ModelProof;
 
 use crate::error::ServiceError;
-use crate::pipeline::{ProofBundle, Settings};
 
 /// What `zkinfer prove` writes and `verify` / `verify-evm` read.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -28,7 +28,7 @@ pub struct ProofFile {
     /// `packed input[a..b]` / `packed output[a..b]` (flat value ranges), `output hash`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub instance_meanings: Vec<String>,
-    /// The halo2 proof (SHPLONK, Keccak transcript), hex.
+    /// The backend's proof (halo2: SHPLONK with a Keccak transcript; Groth16: compressed), hex.
     pub proof: String,
     pub prove_seconds: f64,
 }
@@ -53,18 +53,30 @@ pub fn fr_from_hex(s: &str) -> Result<Fr, ServiceError> {
 }
 
 impl ProofFile {
-    /// The proof file of a halo2 proof `bundle` for the model of `settings`.
-    pub fn new(settings: &Settings, quant: &QuantGraph, bundle: &ProofBundle) -> ProofFile {
+    /// The proof file of `proved`, a proof of `model`.
+    pub fn new(model: &Model, proved: &Proved) -> ProofFile {
+        let quant = model.quant();
         ProofFile {
-            model_hash: settings.model_hash.clone(),
-            settings_hash: settings.settings_hash.clone(),
-            outputs: bundle.outputs.clone(),
-            output_shapes: settings.output_shapes.clone(),
-            instances: bundle.instances.iter().map(fr_to_hex).collect(),
-            instance_meanings: InstanceLayout::new(quant, &settings.shape.visibility).meanings(quant.bits),
-            proof: format!("0x{}", hex::encode(&bundle.proof)),
-            prove_seconds: bundle.prove_seconds,
+            model_hash: model.settings.model_hash.clone(),
+            settings_hash: model.settings.settings_hash.clone(),
+            outputs: proved.outputs.clone(),
+            output_shapes: model.settings.output_shapes.clone(),
+            instances: proved.proof.instances.iter().map(fr_to_hex).collect(),
+            instance_meanings: InstanceLayout::new(quant, &model.settings.visibility()).meanings(quant.bits),
+            proof: format!("0x{}", hex::encode(&proved.proof.proof)),
+            prove_seconds: proved.prove_seconds,
         }
+    }
+
+    /// The proof for `model`, after checking the file names its settings.
+    pub fn proof_for(&self, model: &Model) -> Result<ModelProof, ServiceError> {
+        if self.settings_hash != model.settings.settings_hash {
+            return Err(ServiceError::Input(format!(
+                "the proof is for settings {}, this model is {}",
+                self.settings_hash, model.settings.settings_hash
+            )));
+        }
+        Ok(ModelProof { backend: model.settings.backend(), instances: self.instances()?, proof: self.proof_bytes()? })
     }
 
     /// Parses the instances.

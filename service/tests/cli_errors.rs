@@ -42,6 +42,26 @@ fn truncated_onnx_is_a_clear_error() {
 }
 
 #[test]
+fn missing_tools_say_how_to_install_and_where_to_point() {
+    let d = tmp("tools");
+    let (model, input) = (corpus("1l_mlp", "network.onnx"), corpus("1l_mlp", "input.json"));
+    assert_clear_error(&["run", &model, "--input", &input, "--ort-library", "/nonexistent/libonnxruntime.so"], "--ort-library names /nonexistent/libonnxruntime.so");
+    let out = d.join("out");
+    let compile = |tool: &[&str]| {
+        let mut args = vec!["compile", &model, "--input", &input, "--out", out.to_str().unwrap()];
+        args.extend_from_slice(tool);
+        zkinfer(&args)
+    };
+    let (code, _, err) = compile(&["--solc-dir", "/nonexistent/solc"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("cd /nonexistent/solc && npm install solc@0.8.19") && err.contains("hint: --solc-dir DIR"), "{err}");
+    let (code, _, err) = compile(&["--node", "/nonexistent/node"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("install Node.js") && err.contains("hint: --node PATH"), "{err}");
+    assert!(!out.join("settings.json").exists());
+}
+
+#[test]
 fn unsupported_op_names_the_op_and_the_node() {
     let d = tmp("unsup");
     let m = unsupported_model::write(&d);

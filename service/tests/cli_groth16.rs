@@ -23,7 +23,7 @@ fn groth16_round_trip_and_tampering() {
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = zkinfer(&["verify", dir_s, proof_s]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("Groth16"));
+    assert!(out.contains("groth16"), "{out}");
     let (code, out, err) = zkinfer(&["verify-evm", dir_s, proof_s]);
     assert_eq!(code, 0, "{err}");
     let gas: u64 = out.trim().rsplit(' ').next().unwrap().parse().unwrap();
@@ -47,4 +47,25 @@ fn groth16_round_trip_and_tampering() {
     assert!(!err.contains("panicked"), "{err}");
     let (code, _, _) = zkinfer(&["verify-evm", dir_s, proof_s]);
     assert_eq!(code, 1);
+}
+
+/// Options Groth16 cannot honour are refused naming the flag, before anything is compiled
+/// (they were once silently ignored).
+#[test]
+fn groth16_refuses_halo2_only_flags() {
+    let model = format!("{CORPUS}/1l_mlp/network.onnx");
+    let input = format!("{CORPUS}/1l_mlp/input.json");
+    let out = std::env::temp_dir().join(format!("zkinfer-g16-flags-{}", std::process::id()));
+    for (flags, named) in [
+        (&["--k", "10"][..], "--k"),
+        (&["--input-visibility", "hashed"][..], "--input-visibility"),
+        (&["--mac-width", "2"][..], "--mac-width"),
+    ] {
+        let mut args = vec!["compile", &model, "--input", &input, "--out", out.to_str().unwrap(), "--backend", "groth16"];
+        args.extend_from_slice(flags);
+        let (code, _, err) = zkinfer(&args);
+        assert_eq!(code, 1, "{flags:?} accepted");
+        assert!(err.contains(named) && err.contains("halo2") || err.contains(named) && err.contains("public"), "{flags:?}: {err}");
+        assert!(!out.join("settings.json").exists(), "nothing is written");
+    }
 }

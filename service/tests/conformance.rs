@@ -11,16 +11,21 @@ mod unsupported_model;
 use std::path::Path;
 
 use zkinfer_service::conformance::{run_dir, run_model, ConformanceOptions, Status};
-use zkinfer_service::pipeline::NoCache;
+use zkinfer_compiler::NoCache;
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
+
+/// The insecure test SRS and the solc the zkinfer binary finds without flags.
+fn env() -> zkinfer_compiler::Environment {
+    zkinfer_compiler::Environment::new(zkinfer_service::environment::Tools::resolve(&Default::default()).solc)
+}
 
 const QUICK: &[&str] = &["1l_sigmoid", "1l_softmax", "1l_max_pool", "softsign", "decision_tree", "1l_conv", "lstm", "rnn", "gather_elements", "hummingbird_decision_tree", "1l_topk"];
 
 #[test]
 fn quick_subset_proves_verifies_and_reports_unsupported_ops() {
     let opts = ConformanceOptions { evm: true, ..Default::default() };
-    let results = run_dir(Path::new(CORPUS), &|n| QUICK.contains(&n), &opts, &NoCache, |r| {
+    let results = run_dir(Path::new(CORPUS), &|n| QUICK.contains(&n), &opts, &env(), &NoCache, |r| {
         println!("{}", zkinfer_service::conformance::table_row(r))
     })
     .unwrap();
@@ -31,7 +36,7 @@ fn quick_subset_proves_verifies_and_reports_unsupported_ops() {
         assert!(r.k.unwrap() <= 14 && r.prove_seconds.is_some());
     }
     let dir = tempfile::tempdir().unwrap();
-    let r = run_model(&unsupported_model::write(dir.path()), &opts, &NoCache);
+    let r = run_model(&unsupported_model::write(dir.path()), &opts, &env(), &NoCache);
     // The reason names the op first, then why this instance of it is refused.
     let prefix = format!("unsupported op {}", unsupported_model::OP);
     let Status::Unsupported(reason) = &r.status else { panic!("{r:?}") };
@@ -50,7 +55,7 @@ fn full_corpus_report() {
     let opts = ConformanceOptions::default();
     let only = std::env::var("CONFORMANCE_ONLY").ok();
     let filter = |n: &str| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == n));
-    let results = run_dir(Path::new(CORPUS), &filter, &opts, &NoCache, |r| {
+    let results = run_dir(Path::new(CORPUS), &filter, &opts, &env(), &NoCache, |r| {
         println!("{}", zkinfer_service::conformance::table_row(r))
     })
     .unwrap();

@@ -5,10 +5,14 @@
 
 use std::process::Command;
 
-use zkinfer_circuits::{InstanceLayout, ParamVisibility, Visibility, VisibilityConfig};
+use zkinfer_circuits::hash::hash_packed;
+use zkinfer_circuits::{Fr, InstanceLayout, ParamVisibility, Visibility, VisibilityConfig};
+use zkinfer_compiler::{CompileInput, CompileOptions, CompiledModel, Environment, NoCache, Silent};
 use zkinfer_models::input_json::InputData;
-use zkinfer_service::pipeline::{self, CompileOptions, NoCache};
-use zkinfer_service::progress::Silent;
+use zkinfer_models::interp::quantize_inputs;
+use zkinfer_models::QuantGraph;
+use zkinfer_prover::statement::param_hash;
+use zkinfer_prover::{Expected, VerifyError};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
@@ -18,6 +22,18 @@ fn mlp() -> (Vec<u8>, InputData, Vec<Vec<Vec<f64>>>) {
     let input = InputData::from_path(format!("{CORPUS}/1l_mlp/input.json")).unwrap();
     let samples = input.samples();
     (onnx, input, samples)
+}
+
+/// Compiles 1l_mlp's bytes `onnx` with `opts` (no key cache).
+fn compile(onnx: &[u8], input: &InputData, samples: &[Vec<Vec<f64>>], opts: &CompileOptions) -> CompiledModel {
+    let ci = CompileInput { onnx, samples, input_shapes: input.input_shapes.as_deref(), reference: None };
+    zkinfer_compiler::compile(&ci, opts, &Environment::new(zkinfer_service::environment::Tools::resolve(&Default::default()).solc), &NoCache, &Silent).unwrap()
+}
+
+/// The Poseidon hash of a sample's quantized inputs: a hashed-input proof's first instance.
+fn input_hash(quant: &QuantGraph, sample: &[Vec<f64>]) -> Fr {
+    let q = quantize_inputs(quant, sample).unwrap();
+    hash_packed(&q.iter().flatten().map(|v| *v as i128).collect::<Vec<_>>(), quant.bits)
 }
 
 #[test]
@@ -30,34 +46,34 @@ fn hashed_proofs_verify_and_bind_their_values() {
         VisibilityConfig { inputs: Visibility::Hashed, outputs: Visibility::Public, ..Default::default() },
         VisibilityConfig { inputs: Visibility::Private, outputs: Visibility::Hashed, ..Default::default() },
     ] {
-        let mut opts = CompileOptions::default();
-        opts.plan.visibility = vis;
-        let c = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), None, &opts, &NoCache, &Silent).unwrap();
-        let layout = InstanceLayout::new(&c.quant, &vis);
-        assert_eq!(c.settings.num_instances, layout.len());
-        let b = pipeline::prove(&c.quant, &c.params, &c.keys, &samples[0]).unwrap();
-        assert!(pipeline::verify(&c.params, c.keys.vk(), &b.instances, &b.proof), "{vis:?}: native rejects honest proof");
-        let (ok, gas) = pipeline::verify_evm(&c.verifier.code(), &b.instances, &b.proof).unwrap();
-        assert!(ok, "{vis:?}: EVM rejects honest proof");
-        println!("{vis:?}: {} instances, proof {} B, gas {gas}", b.instances.len(), b.proof.len());
+        let opts = CompileOptions { input_visibility: vis.inputs, output_visibility: vis.outputs, ..Default::default() };
+        let c = compile(&onnx, &input, &samples, &opts);
+        let (quant, prover) = (c.quant(), c.prover());
+        let layout = InstanceLayout::new(quant, &vis);
+        assert_eq!(c.settings().num_instances, layout.len());
+        let b = c.model.prove(&samples[0]).unwrap();
+        c.model.verify(&b.proof, Some(&b.outputs)).unwrap_or_else(|e| panic!("{vis:?}: native rejects honest proof: {e}"));
+        let code = c.verifier.code();
+        let r = prover.verify_on_evm(&code, &b.proof).unwrap();
+        assert!(r.accepted, "{vis:?}: EVM rejects honest proof");
+        println!("{vis:?}: {} instances, proof {} B, gas {}", b.proof.instances.len(), b.proof.proof.len(), r.gas_used);
 
         if let Some(i) = layout.input_hash_index() {
-            assert_eq!(b.instances[i], pipeline::input_hash(&c.quant, &samples[0]).unwrap());
+            assert_eq!(b.proof.instances[i], input_hash(quant, &samples[0]));
             // The proof of samples[0] against the hash of `other`: rejected.
-            let other_hash = pipeline::input_hash(&c.quant, &other).unwrap();
-            assert_ne!(other_hash, b.instances[i]);
-            let mut bad = b.instances.clone();
-            bad[i] = other_hash;
-            assert!(!pipeline::verify(&c.params, c.keys.vk(), &bad, &b.proof), "{vis:?}: native accepts another input's hash");
-            let (ok, _) = pipeline::verify_evm(&c.verifier.code(), &bad, &b.proof).unwrap();
-            assert!(!ok, "{vis:?}: EVM accepts another input's hash");
+            let other_hash = input_hash(quant, &other);
+            assert_ne!(other_hash, b.proof.instances[i]);
+            let mut bad = b.proof.clone();
+            bad.instances[i] = other_hash;
+            assert!(matches!(prover.verify(&bad, &Expected::default()), Err(VerifyError::InvalidProof)), "{vis:?}: native accepts another input's hash");
+            assert!(!prover.verify_on_evm(&code, &bad).unwrap().accepted, "{vis:?}: EVM accepts another input's hash");
         }
         if layout.output_hash_index().is_some() {
-            assert_eq!(pipeline::outputs_from_instances(&c.quant, &vis, &b.instances).unwrap(), None);
-            assert_eq!(pipeline::check_output_hash(&c.quant, &vis, &b.instances, &b.outputs).unwrap(), Some(true));
+            assert_eq!(prover.public_outputs(&b.proof).unwrap(), None);
+            assert!(b.outputs_attested, "hashed outputs are attested by their hash");
             let mut lied = b.outputs.clone();
-            lied[0][0] += c.quant.dequantize(1);
-            assert_eq!(pipeline::check_output_hash(&c.quant, &vis, &b.instances, &lied).unwrap(), Some(false));
+            lied[0][0] += quant.dequantize(1);
+            assert!(matches!(c.model.verify(&b.proof, Some(&lied)), Err(VerifyError::OutputHashMismatch)));
         }
     }
 }
@@ -136,68 +152,66 @@ fn perturbed(onnx: &[u8]) -> Vec<u8> {
 }
 
 fn param_opts(params: ParamVisibility) -> CompileOptions {
-    let mut opts = CompileOptions::default();
-    opts.quant.scale = Some(7);
-    opts.quant.param_scale = Some(7);
-    opts.plan.visibility = VisibilityConfig { params, ..Default::default() };
-    opts
+    CompileOptions { scale: Some(7), param_scale: Some(7), param_visibility: params, ..Default::default() }
 }
 
 #[test]
 fn hashed_params_one_key_serves_two_weight_sets_and_binds_each() {
-    use zkinfer_prover::halo2::write_vk;
     let (onnx_a, input, samples) = mlp();
     let onnx_b = perturbed(&onnx_a);
     let opts = param_opts(ParamVisibility::Hashed);
-    let compile = |onnx: &[u8]| pipeline::compile(onnx, &samples, input.input_shapes.clone(), None, &opts, &NoCache, &Silent).unwrap();
     // Two key generations, no cache: the keys cannot come from each other.
-    let (a, b) = (compile(&onnx_a), compile(&onnx_b));
-    assert_ne!(a.quant.param_values(), b.quant.param_values());
-    assert_ne!(a.settings.model_hash, b.settings.model_hash);
-    assert_eq!(a.settings.settings_hash, b.settings.settings_hash, "the key name ignores weight values");
-    assert_eq!(write_vk(a.keys.vk()), write_vk(b.keys.vk()), "the verifying key depends on the weights");
+    let (a, b) = (compile(&onnx_a, &input, &samples, &opts), compile(&onnx_b, &input, &samples, &opts));
+    assert_ne!(a.quant().param_values(), b.quant().param_values());
+    assert_ne!(a.settings().model_hash, b.settings().model_hash);
+    assert_eq!(a.settings().settings_hash, b.settings().settings_hash, "the key name ignores weight values");
+    assert_eq!(a.prover().verifying_key_bytes(), b.prover().verifying_key_bytes(), "the verifying key depends on the weights");
     assert_eq!(a.verifier.code(), b.verifier.code(), "the verifier depends on the weights");
-    let layout = InstanceLayout::new(&a.quant, &opts.plan.visibility);
+    let layout = InstanceLayout::new(a.quant(), &opts.visibility());
     let at = layout.param_hash_index().unwrap();
     let verifier = &a.verifier.code();
     let mut proofs = Vec::new();
     for (name, m) in [("a", &a), ("b", &b)] {
-        // Each weight set proved with a's keys, verified with b's key and a's verifier.
-        let p = pipeline::prove(&m.quant, &a.params, &a.keys, &samples[0]).unwrap();
-        assert_eq!(p.instances[at], pipeline::param_hash(&m.quant).unwrap(), "{name}");
-        assert!(pipeline::verify(&b.params, b.keys.vk(), &p.instances, &p.proof), "{name}: native rejects an honest proof");
-        let (ok, gas) = pipeline::verify_evm(verifier, &p.instances, &p.proof).unwrap();
-        assert!(ok, "{name}: EVM rejects an honest proof");
-        println!("hashed params ({name}): k = {}, proof {} B, prove {:.2} s, gas {gas}", a.settings.stats.k, p.proof.len(), p.prove_seconds);
+        // Each weight set proved, verified with the other's key and a's verifier: the
+        // keys are one (equal verifying keys above).
+        let p = m.model.prove(&samples[0]).unwrap().proof;
+        assert_eq!(p.instances[at], param_hash(m.quant()), "{name}");
+        let expected = Expected { outputs: None, param_hash: Some(param_hash(m.quant())) };
+        b.prover().verify(&p, &expected).unwrap_or_else(|e| panic!("{name}: b's key rejects an honest proof: {e}"));
+        a.prover().verify(&p, &expected).unwrap_or_else(|e| panic!("{name}: a's key rejects an honest proof: {e}"));
+        let r = a.prover().verify_on_evm(verifier, &p).unwrap();
+        assert!(r.accepted, "{name}: EVM rejects an honest proof");
+        println!("hashed params ({name}): k = {}, proof {} B, gas {}", a.settings().k().unwrap(), p.proof.len(), r.gas_used);
         proofs.push(p);
     }
     assert_ne!(proofs[0].instances[at], proofs[1].instances[at]);
-    // a's proof against b's weight hash (and the reverse): rejected.
+    assert!(matches!(b.prover().verify(&proofs[0], &Expected::default()), Err(VerifyError::ParamHashMismatch)), "b accepts a's weights");
+    // a's proof against b's weight hash (and the reverse): rejected by the proof system.
     for (p, other) in [(&proofs[0], &proofs[1]), (&proofs[1], &proofs[0])] {
-        let mut bad = p.instances.clone();
-        bad[at] = other.instances[at];
-        assert!(!pipeline::verify(&a.params, a.keys.vk(), &bad, &p.proof), "native accepts another weight set's hash");
-        let (ok, _) = pipeline::verify_evm(verifier, &bad, &p.proof).unwrap();
-        assert!(!ok, "EVM accepts another weight set's hash");
+        let mut bad = p.clone();
+        bad.instances[at] = other.instances[at];
+        assert!(!a.prover().verify_proof(&bad).unwrap(), "native accepts another weight set's hash");
+        assert!(!a.prover().verify_on_evm(verifier, &bad).unwrap().accepted, "EVM accepts another weight set's hash");
     }
 }
 
 #[test]
-fn private_params_verify_and_need_pinned_scales() {
+fn private_params_verify_with_calibrated_or_pinned_scales() {
     let (onnx, input, samples) = mlp();
-    let mut unpinned = param_opts(ParamVisibility::Private);
-    unpinned.quant.scale = None;
-    let r = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), None, &unpinned, &NoCache, &Silent);
-    assert!(matches!(&r, Err(zkinfer_service::error::ServiceError::Input(m)) if m.contains("--scale")), "{:?}", r.err());
-    let opts = param_opts(ParamVisibility::Private);
-    let c = pipeline::compile(&onnx, &samples, input.input_shapes.clone(), None, &opts, &NoCache, &Silent).unwrap();
-    assert_eq!(c.settings.num_instances, InstanceLayout::new(&c.quant, &opts.plan.visibility).len());
-    assert!(pipeline::param_hash(&c.quant).is_ok(), "private params are listed in the graph");
-    let p = pipeline::prove(&c.quant, &c.params, &c.keys, &samples[0]).unwrap();
-    assert!(pipeline::verify(&c.params, c.keys.vk(), &p.instances, &p.proof), "native rejects an honest proof");
-    let (ok, gas) = pipeline::verify_evm(&c.verifier.code(), &p.instances, &p.proof).unwrap();
-    assert!(ok, "EVM rejects an honest proof");
-    println!("private params: k = {}, proof {} B, prove {:.2} s, gas {gas}", c.settings.stats.k, p.proof.len(), p.prove_seconds);
+    // Calibrated scales: compiles, and says what the key serves.
+    let calibrated = CompileOptions { param_visibility: ParamVisibility::Private, ..Default::default() };
+    let c = compile(&onnx, &input, &samples, &calibrated);
+    assert!(c.settings().notes.iter().any(|n| n.contains("calibrated scales")), "{:?}", c.settings().notes);
+    for opts in [calibrated, param_opts(ParamVisibility::Private)] {
+        let c = compile(&onnx, &input, &samples, &opts);
+        assert_eq!(c.settings().num_instances, InstanceLayout::new(c.quant(), &opts.visibility()).len());
+        assert!(c.quant().private_params, "private params are listed in the graph");
+        let p = c.model.prove(&samples[0]).unwrap();
+        c.model.verify(&p.proof, Some(&p.outputs)).unwrap_or_else(|e| panic!("native rejects an honest proof: {e}"));
+        let r = c.prover().verify_on_evm(&c.verifier.code(), &p.proof).unwrap();
+        assert!(r.accepted, "EVM rejects an honest proof");
+        println!("private params ({:?}): k = {}, proof {} B, prove {:.2} s, gas {}", opts.scale, c.settings().k().unwrap(), p.proof.proof.len(), p.prove_seconds, r.gas_used);
+    }
 }
 
 #[test]

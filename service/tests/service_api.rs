@@ -142,10 +142,11 @@ async fn bad_requests_get_their_status_codes_and_the_server_keeps_serving() {
     assert!(e.message().starts_with("calibration_json"), "{}", e.message());
     let e = c.register_model(register(onnx.clone(), b"{\"input_data\": [[1.0, 2.0]]}".to_vec(), None)).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument, "{}", e.message());
-    let unpinned = pb::CompileOptions { param_visibility: pb::ParamVisibility::Hashed as i32, ..Default::default() };
-    let e = c.register_model(register(onnx.clone(), input.clone(), Some(unpinned))).await.unwrap_err();
+    // An option the backend cannot honour is refused, naming it (never ignored).
+    let groth16_k = pb::CompileOptions { backend: pb::compile_options::Backend::Groth16 as i32, k: 10, ..Default::default() };
+    let e = c.register_model(register(onnx.clone(), input.clone(), Some(groth16_k))).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
-    assert!(e.message().contains("options.param_visibility") && e.message().contains("scale"), "{}", e.message());
+    assert!(e.message().contains("options.k") && e.message().contains("halo2"), "{}", e.message());
     let big = pb::CompileOptions { max_k: 40, ..Default::default() };
     let e = c.register_model(register(onnx.clone(), input.clone(), Some(big))).await.unwrap_err();
     assert_eq!(e.code(), Code::InvalidArgument);
@@ -277,8 +278,10 @@ async fn hashed_inputs_and_params_over_grpc() {
     let quant: zkinfer_models::QuantGraph =
         serde_json::from_slice(&artifact(&mut c, Owner::ModelId(r.model_id.clone()), pb::ArtifactKind::QuantizedModel).await).unwrap();
     let flat: Vec<Vec<f64>> = sample.inputs.iter().map(|t| t.data.clone()).collect();
-    assert_eq!(instances[0], zkinfer_service::pipeline::input_hash(&quant, &flat).unwrap(), "instance 0: input hash");
-    assert_eq!(instances[1], zkinfer_service::pipeline::param_hash(&quant).unwrap(), "instance 1: param hash");
+    let qin = zkinfer_models::interp::quantize_inputs(&quant, &flat).unwrap();
+    let input_hash = zkinfer_circuits::hash::hash_packed(&qin.iter().flatten().map(|v| *v as i128).collect::<Vec<_>>(), quant.bits);
+    assert_eq!(instances[0], input_hash, "instance 0: input hash");
+    assert_eq!(instances[1], zkinfer_prover::statement::param_hash(&quant), "instance 1: param hash");
     let (ok, _) = v.call_evm(&mut c, &job_id, false).await;
     assert!(ok, "the EVM verifier accepts the job's proof");
     let (ok, _) = v.call_evm(&mut c, &job_id, true).await;

@@ -13,7 +13,7 @@ pub enum ContractError {
     /// The `node` executable could not be started.
     #[error(
         "could not run Node.js (`{node}`): {source}; install Node.js (>= 16) and make sure \
-         `node` is on PATH, or point ZKINFER_NODE at the binary"
+         `node` is on PATH, or point the solc location's `node` at the binary"
     )]
     NodeNotFound {
         /// The program that was tried.
@@ -23,17 +23,17 @@ pub enum ContractError {
         source: std::io::Error,
     },
 
-    /// The npm `solc` package was not found.
+    /// The npm `solc` package is not where the solc location says.
     #[error(
-        "npm package `solc` not found (looked in {searched:?}); install it with \
-         `mkdir -p {install_dir} && cd {install_dir} && npm install solc@0.8.19`, \
-         or set ZKINFER_SOLC_DIR to a directory containing node_modules/solc"
+        "npm package `solc` not found at {}; install it with \
+         `mkdir -p {} && cd {} && npm install solc@0.8.19` (or run scripts/setup.sh)",
+        package.display(), install_dir.display(), install_dir.display()
     )]
     SolcNotFound {
-        /// The paths that were checked.
-        searched: Vec<PathBuf>,
+        /// The package directory that was checked.
+        package: PathBuf,
         /// Where the install command should be run.
-        install_dir: String,
+        install_dir: PathBuf,
     },
 
     /// The Node.js helper that drives solc failed (crashed, bad exit status).

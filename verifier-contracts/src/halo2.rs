@@ -16,7 +16,7 @@ use snark_verifier_sdk::{CircuitExt, SHPLONK};
 use crate::error::ContractError;
 use crate::evm::Evm;
 use crate::split::{split_verifier, VerifierCode, VerifierContracts};
-use crate::solc::{compile_solidity, EIP170_LIMIT};
+use crate::solc::{compile_solidity, Solc, EIP170_LIMIT};
 
 /// Solidity source of the verifier for a circuit with one instance column of
 /// `num_instances` public values, proved with
@@ -46,27 +46,28 @@ pub fn estimated_runtime_bytes(source: &str) -> usize {
 /// The compiled verifier for `vk`: one contract when it fits EIP-170, else split
 /// into parts that each do (see [`crate::split`]).
 pub fn build_halo2_verifier(
+    solc: &Solc,
     params: &ParamsKZG<Bn256>,
     vk: &VerifyingKey<G1Affine>,
     num_instances: usize,
 ) -> Result<VerifierContracts, ContractError> {
-    compile_halo2_verifier(halo2_verifier_source(params, vk, num_instances))
+    compile_halo2_verifier(solc, halo2_verifier_source(params, vk, num_instances))
 }
 
 /// [`build_halo2_verifier`] from a source [`halo2_verifier_source`] already generated.
-pub fn compile_halo2_verifier(source: String) -> Result<VerifierContracts, ContractError> {
+pub fn compile_halo2_verifier(solc: &Solc, source: String) -> Result<VerifierContracts, ContractError> {
     // A source far over the limit is split without compiling it whole (solc takes
     // minutes on the largest).
     let mut size = estimated_runtime_bytes(&source);
     if size <= EIP170_LIMIT * 6 / 5 {
-        let single = compile_solidity(&source, Some("Halo2Verifier"))?;
+        let single = compile_solidity(solc, &source, Some("Halo2Verifier"))?;
         if single.runtime_code.len() <= EIP170_LIMIT {
             return Ok(VerifierContracts::single(source, single));
         }
         size = single.runtime_code.len();
     }
     // Parts a tenth under the limit each, to start with.
-    split_verifier(&source, (size * 10).div_ceil(EIP170_LIMIT * 9), EIP170_LIMIT)
+    split_verifier(solc, &source, (size * 10).div_ceil(EIP170_LIMIT * 9), EIP170_LIMIT)
 }
 
 /// Calldata for the verifier: the instances of the single instance column

@@ -6,7 +6,8 @@
 //! * [`split`]: a verifier over EIP-170 cut into contracts under it, called in
 //!   turn by an entry contract ([`build_halo2_verifier`] splits when needed).
 //! * [`solc`]: compile Solidity with the real compiler (npm `solc`,
-//!   standard-JSON, optimizer off) — [`compile_solidity`].
+//!   standard-JSON, optimizer off) — [`compile_solidity`], at the location a
+//!   [`Solc`] value gives (the caller finds it: this crate reads no environment).
 //! * [`evm`]: an in-memory revm instance to deploy and call contracts, with
 //!   EIP-170 enforced — [`Evm`].
 //!
@@ -16,7 +17,8 @@
 //! # fn demo(params: &halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG<halo2_base::halo2_proofs::halo2curves::bn256::Bn256>,
 //! #         vk: &halo2_base::halo2_proofs::plonk::VerifyingKey<halo2_base::halo2_proofs::halo2curves::bn256::G1Affine>,
 //! #         instances: &[halo2_base::halo2_proofs::halo2curves::bn256::Fr], proof: &[u8]) -> Result<(), ContractError> {
-//! let verifier = build_halo2_verifier(params, vk, instances.len())?;
+//! let solc = Solc::in_dir("node", std::path::Path::new("/opt/zkinfer/solc"));
+//! let verifier = build_halo2_verifier(&solc, params, vk, instances.len())?;
 //! let result = verify_on_evm(&verifier.code(), instances, proof)?;
 //! assert!(result.accepted);
 //! # Ok(()) }
@@ -37,5 +39,5 @@ pub use groth16::{
 pub use halo2::{build_halo2_verifier, compile_halo2_verifier, encode_calldata, estimated_runtime_bytes, halo2_verifier_source, verify_on_evm, EvmVerification};
 pub use split::{split_verifier, VerifierCode, VerifierContracts};
 pub use solc::{
-    compile_solidity, compile_solidity_all_with, compile_solidity_with, solc_package_dir, solc_version, CompiledContract, SolcOptions, EIP170_LIMIT, EIP3860_LIMIT,
+    compile_solidity, compile_solidity_all_with, compile_solidity_with, solc_version, CompiledContract, Solc, SolcOptions, EIP170_LIMIT, EIP3860_LIMIT,
 };

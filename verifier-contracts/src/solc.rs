@@ -5,13 +5,8 @@
 //! halo2 verifiers hit "stack too deep" with the optimizer and are
 //! miscompiled through the IR pipeline.
 //!
-//! Locating the compiler:
-//! * `ZKINFER_SOLC_DIR`: a directory containing `node_modules/solc`, or the
-//!   `solc` package directory itself;
-//! * otherwise `$HOME/.cache/zkinfer/solc` (install there with
-//!   `npm install solc@0.8.19`).
-//!
-//! `ZKINFER_NODE` may name the Node.js binary (default `node`).
+//! The caller says where the compiler is, with a [`Solc`] value: this crate reads no
+//! environment variable to find it.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -31,7 +26,7 @@ pub const EIP3860_LIMIT: usize = 2 * EIP170_LIMIT;
 const SOURCE_NAME: &str = "Contract.sol";
 
 /// Node.js program: reads standard-JSON from stdin, compiles it with the solc
-/// module named by `ZKINFER_SOLC_MODULE`, writes
+/// module named by `ZKINFER_SOLC_MODULE` (set for the child process only), writes
 /// `{"version": "...", "output": <standard-JSON output>}` to stdout.
 const DRIVER_JS: &str = r#"
 const solc = require(process.env.ZKINFER_SOLC_MODULE);
@@ -43,6 +38,38 @@ process.stdin.on('end', () => {
   process.stdout.write('{"version":' + JSON.stringify(solc.version()) + ',"output":' + output + '}');
 });
 "#;
+
+/// Where the Solidity compiler is: the npm `solc` package (0.8.19) and the Node.js
+/// binary that runs it. The package is checked when a compilation needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Solc {
+    /// The Node.js executable: a path, or a name looked up on `PATH`.
+    pub node: PathBuf,
+    /// The npm `solc` package directory (`package.json`, `soljson.js`, `index.js`).
+    pub package: PathBuf,
+}
+
+impl Solc {
+    /// The solc package in `dir`: `dir/node_modules/solc` (`npm install solc` ran in
+    /// `dir`) or `dir` itself, the first that holds the package; when neither does,
+    /// `dir/node_modules/solc`, which compilations then report missing.
+    pub fn in_dir(node: impl Into<PathBuf>, dir: &Path) -> Solc {
+        let installed = dir.join("node_modules").join("solc");
+        let package = if !is_solc_package(&installed) && is_solc_package(dir) { dir.to_path_buf() } else { installed };
+        Solc { node: node.into(), package }
+    }
+
+    /// Fails unless [`Solc::package`] holds the npm solc package, saying how to install it.
+    pub fn check(&self) -> Result<(), ContractError> {
+        if is_solc_package(&self.package) {
+            return Ok(());
+        }
+        let p = &self.package;
+        let under_node_modules = p.parent().filter(|d| d.file_name().is_some_and(|n| n == "node_modules"));
+        let install_dir = under_node_modules.and_then(Path::parent).unwrap_or(p).to_path_buf();
+        Err(ContractError::SolcNotFound { package: p.clone(), install_dir })
+    }
+}
 
 /// A compiled contract.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,10 +89,11 @@ pub struct CompiledContract {
 /// Error-severity diagnostics become [`ContractError::Compile`]; a missing
 /// Node.js or solc package gives an error that says how to install it.
 pub fn compile_solidity(
+    solc: &Solc,
     source: &str,
     contract_name: Option<&str>,
 ) -> Result<CompiledContract, ContractError> {
-    compile_solidity_with(source, contract_name, SolcOptions::default())
+    compile_solidity_with(solc, source, contract_name, SolcOptions::default())
 }
 
 /// Compiler settings other than the defaults zkinfer's own verifiers need.
@@ -83,11 +111,12 @@ pub struct SolcOptions {
 /// [`compile_solidity`] with explicit settings: used to compile third-party verifiers
 /// (EZKL's needs the optimizer and `viaIR`) for side-by-side measurements.
 pub fn compile_solidity_with(
+    solc: &Solc,
     source: &str,
     contract_name: Option<&str>,
     options: SolcOptions,
 ) -> Result<CompiledContract, ContractError> {
-    let candidates = compile_solidity_all_with(source, options)?;
+    let candidates = compile_solidity_all_with(solc, source, options)?;
     let chosen = match contract_name {
         Some(wanted) => candidates
             .into_iter()
@@ -113,7 +142,7 @@ pub fn compile_solidity_with(
 
 /// Every contract of `source` (interfaces and abstract contracts with empty code),
 /// compiled in one solc run with `options`.
-pub fn compile_solidity_all_with(source: &str, options: SolcOptions) -> Result<Vec<CompiledContract>, ContractError> {
+pub fn compile_solidity_all_with(solc: &Solc, source: &str, options: SolcOptions) -> Result<Vec<CompiledContract>, ContractError> {
     let optimizer = match options.optimizer_runs {
         Some(runs) => json!({ "enabled": true, "runs": runs }),
         None => json!({ "enabled": false }),
@@ -132,7 +161,7 @@ pub fn compile_solidity_all_with(source: &str, options: SolcOptions) -> Result<V
     if options.no_metadata_hash {
         input["settings"]["metadata"] = json!({ "bytecodeHash": "none" });
     }
-    let (_version, output) = run_solc(&input.to_string())?;
+    let (_version, output) = run_solc(solc, &input.to_string())?;
     check_errors(&output)?;
 
     let contracts = output
@@ -154,35 +183,10 @@ pub fn compile_solidity_all_with(source: &str, options: SolcOptions) -> Result<V
 
 /// The version string of the npm solc that [`compile_solidity`] uses,
 /// e.g. `0.8.19+commit.7dd6d404.Emscripten.clang`.
-pub fn solc_version() -> Result<String, ContractError> {
+pub fn solc_version(solc: &Solc) -> Result<String, ContractError> {
     let input = json!({ "language": "Solidity", "sources": {} });
-    let (version, _) = run_solc(&input.to_string())?;
+    let (version, _) = run_solc(solc, &input.to_string())?;
     Ok(version)
-}
-
-/// Finds the npm `solc` package directory (see the module docs).
-pub fn solc_package_dir() -> Result<PathBuf, ContractError> {
-    let base = match std::env::var_os("ZKINFER_SOLC_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
-        _ => default_solc_dir(),
-    };
-    let candidates = [base.join("node_modules").join("solc"), base.clone()];
-    for dir in &candidates {
-        if is_solc_package(dir) {
-            return Ok(dir.clone());
-        }
-    }
-    Err(ContractError::SolcNotFound {
-        searched: candidates.to_vec(),
-        install_dir: base.display().to_string(),
-    })
-}
-
-fn default_solc_dir() -> PathBuf {
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
-    home.join(".cache").join("zkinfer").join("solc")
 }
 
 fn is_solc_package(dir: &Path) -> bool {
@@ -192,19 +196,18 @@ fn is_solc_package(dir: &Path) -> bool {
 }
 
 /// Runs the Node.js driver on a standard-JSON input; returns (version, output).
-fn run_solc(input: &str) -> Result<(String, Value), ContractError> {
-    let package = solc_package_dir()?;
-    let node = std::env::var("ZKINFER_NODE").unwrap_or_else(|_| "node".to_string());
-    let mut child = Command::new(&node)
+fn run_solc(solc: &Solc, input: &str) -> Result<(String, Value), ContractError> {
+    solc.check()?;
+    let mut child = Command::new(&solc.node)
         .arg("-e")
         .arg(DRIVER_JS)
-        .env("ZKINFER_SOLC_MODULE", &package)
+        .env("ZKINFER_SOLC_MODULE", &solc.package)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|source| ContractError::NodeNotFound {
-            node: node.clone(),
+            node: solc.node.display().to_string(),
             source,
         })?;
 

@@ -30,7 +30,7 @@ use revm::primitives::keccak256;
 
 use crate::error::ContractError;
 use crate::evm::{Address, Deployed, Evm};
-use crate::solc::{compile_solidity_with, CompiledContract, SolcOptions};
+use crate::solc::{compile_solidity_with, CompiledContract, Solc, SolcOptions};
 
 /// A halo2 verifier: one contract, or parts under EIP-170 each and an entry contract
 /// that calls them.
@@ -265,7 +265,7 @@ fn cut_block(item: &str, max: usize) -> Vec<String> {
             size = 0;
         }
         if let Some(rest) = line.strip_prefix("let ") {
-            let name = rest.split(|c: char| c == ' ' || c == ':').next().unwrap_or(rest);
+            let name = rest.split([' ', ':']).next().unwrap_or(rest);
             vars.push(name);
             if vars.len() > SCRATCH_SLOTS {
                 return vec![item.to_string()];
@@ -349,7 +349,7 @@ const PREAMBLE: &str = "// SPDX-License-Identifier: MIT\n// A halo2 verifier (sn
 /// Splits the snark-verifier verifier `source` into as few parts as keep each under
 /// `limit` bytes of runtime code (EIP-170 in production; smaller in tests), starting
 /// from `min_parts`.
-pub fn split_verifier(source: &str, min_parts: usize, limit: usize) -> Result<VerifierContracts, ContractError> {
+pub fn split_verifier(solc: &Solc, source: &str, min_parts: usize, limit: usize) -> Result<VerifierContracts, ContractError> {
     // Items of at most a fifth of a part (about 4.3 source characters per code byte).
     let g = parse(source, MAX_ITEM.min(limit))?;
     let mut n = min_parts.max(2);
@@ -370,7 +370,7 @@ pub fn split_verifier(source: &str, min_parts: usize, limit: usize) -> Result<Ve
         let parts = sources
             .iter()
             .enumerate()
-            .map(|(i, src)| compile_solidity_with(&format!("{PREAMBLE}{src}"), Some(&format!("Halo2VerifierPart{}", i + 1)), split_solc_options()))
+            .map(|(i, src)| compile_solidity_with(solc, &format!("{PREAMBLE}{src}"), Some(&format!("Halo2VerifierPart{}", i + 1)), split_solc_options()))
             .collect::<Result<Vec<_>, _>>()?;
         let largest = parts.iter().map(|p| p.runtime_code.len()).max().unwrap_or(0);
         if let Some((i, p)) = groups.iter().zip(&parts).enumerate().find(|(_, (g, p))| g.len() == 1 && p.runtime_code.len() > limit).map(|(i, (_, p))| (i, p)) {
@@ -388,7 +388,7 @@ pub fn split_verifier(source: &str, min_parts: usize, limit: usize) -> Result<Ve
         }
         let hashes: Vec<[u8; 32]> = parts.iter().map(|p| keccak256(&p.runtime_code).0).collect();
         let entry_src = entry_source(&g, &hashes);
-        let entry = compile_solidity_with(&format!("{PREAMBLE}{entry_src}"), Some("Halo2Verifier"), split_solc_options())?;
+        let entry = compile_solidity_with(solc, &format!("{PREAMBLE}{entry_src}"), Some("Halo2Verifier"), split_solc_options())?;
         let full = format!("{PREAMBLE}{}\n{entry_src}", sources.concat());
         return Ok(VerifierContracts { source: full, entry, parts });
     }

@@ -3,6 +3,8 @@
 //! is accepted; changed or out-of-range values, tampered or non-canonical proof words
 //! and malformed calldata are rejected.
 
+mod common;
+
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, Proof};
 use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable};
@@ -65,7 +67,7 @@ fn groth16_verifier_accepts_honest_and_rejects_tampered_proofs() {
     let values: Vec<i128> = vec![3, -1, 0, (1 << 31) - 1, -(1 << 31), 42, -42, 7, 1_000_000];
     let (vk, proof) = prove(&values);
     let source = groth16_verifier_source(&vk, BITS, values.len()).unwrap();
-    let contract = compile_solidity(&source, Some(GROTH16_CONTRACT)).expect("verifier compiles");
+    let contract = compile_solidity(&common::solc(), &source, Some(GROTH16_CONTRACT)).expect("verifier compiles");
     assert!(contract.runtime_code.len() <= EIP170_LIMIT);
 
     let honest = verify_groth16_on_evm(&contract.deployment_code, &proof, &values).unwrap();

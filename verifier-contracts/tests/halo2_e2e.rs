@@ -3,6 +3,8 @@
 //! in revm. Guards against a miscompiled verifier: the honest proof must be
 //! accepted and tampered proofs / instances rejected.
 
+mod common;
+
 use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::circuit::{BaseCircuitParams, CircuitBuilderStage};
 use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
@@ -114,7 +116,7 @@ fn halo2_verifier_accepts_honest_and_rejects_tampered_proofs() {
     // Generate and compile the verifier with our npm solc driver.
     let source = halo2_verifier_source(&params, pk.get_vk(), instances.len());
     assert!(source.contains("contract Halo2Verifier"));
-    let contract = compile_solidity(&source, Some("Halo2Verifier")).expect("verifier compiles");
+    let contract = compile_solidity(&common::solc(), &source, Some("Halo2Verifier")).expect("verifier compiles");
     assert!(contract.runtime_code.len() <= EIP170_LIMIT);
 
     // Honest proof.
@@ -153,13 +155,13 @@ fn halo2_verifier_accepts_honest_and_rejects_tampered_proofs() {
 fn split_verifier_accepts_honest_and_rejects_tampered_proofs_and_wrong_parts() {
     let (params, pk, instances, proof) = toy_proof();
     let source = halo2_verifier_source(&params, pk.get_vk(), instances.len());
-    let single = compile_solidity(&source, Some("Halo2Verifier")).expect("verifier compiles");
+    let single = compile_solidity(&common::solc(), &source, Some("Halo2Verifier")).expect("verifier compiles");
     let unsplit = verify_on_evm(&VerifierCode::single(single.deployment_code.clone()), &instances, &proof).expect("evm run");
     assert!(unsplit.accepted);
 
     // At least three parts, each under half the unsplit size.
     let limit = single.runtime_code.len() / 2;
-    let verifier = split_verifier(&source, 3, limit).expect("splits");
+    let verifier = split_verifier(&common::solc(), &source, 3, limit).expect("splits");
     assert!(verifier.parts.len() >= 3);
     assert!(verifier.parts.iter().all(|p| p.runtime_code.len() <= limit));
     assert_eq!(verifier.contracts(), verifier.parts.len() + 1);
@@ -178,7 +180,7 @@ fn split_verifier_accepts_honest_and_rejects_tampered_proofs_and_wrong_parts() {
 
     // The published source, compiled whole with the stated settings, gives the same code
     // (the entry pins the parts' code hashes).
-    let whole = compile_solidity_all_with(&verifier.source, SolcOptions { no_metadata_hash: true, ..Default::default() }).expect("compiles");
+    let whole = compile_solidity_all_with(&common::solc(), &verifier.source, SolcOptions { no_metadata_hash: true, ..Default::default() }).expect("compiles");
     for c in verifier.parts.iter().chain(std::iter::once(&verifier.entry)) {
         let same = whole.iter().find(|w| w.name == c.name).expect("in the source");
         assert_eq!(same.runtime_code, c.runtime_code, "{}", c.name);
@@ -186,7 +188,7 @@ fn split_verifier_accepts_honest_and_rejects_tampered_proofs_and_wrong_parts() {
 
     // Parts of at most 900 bytes: large blocks are cut too (their variables pass
     // through scratch memory), and the verifier still decides the same.
-    let tiny = split_verifier(&source, 2, 900).expect("splits finely");
+    let tiny = split_verifier(&common::solc(), &source, 2, 900).expect("splits finely");
     assert!(tiny.parts.iter().all(|p| p.runtime_code.len() <= 900));
     assert!(tiny.source.contains("mstore(0x0, "), "no block was cut");
     println!("toy verifier in {} parts of at most 900 bytes", tiny.parts.len());

@@ -1,5 +1,7 @@
 //! npm solc compilation and the in-process EVM, on small hand-written contracts.
 
+mod common;
+
 use zkinfer_verifier_contracts::{
     compile_solidity, solc_version, ContractError, Evm, EIP170_LIMIT,
 };
@@ -48,7 +50,7 @@ const FAIL: [u8; 4] = [0xa9, 0xcc, 0x47, 0x18];
 
 #[test]
 fn solc_is_0_8_19() {
-    let version = solc_version().expect("solc version");
+    let version = solc_version(&common::solc()).expect("solc version");
     assert!(
         version.starts_with("0.8.19"),
         "unexpected solc version {version}"
@@ -57,15 +59,15 @@ fn solc_is_0_8_19() {
 
 #[test]
 fn compile_deploy_and_call() {
-    let named = compile_solidity(COUNTER, Some("Counter")).expect("compile");
+    let named = compile_solidity(&common::solc(), COUNTER, Some("Counter")).expect("compile");
     assert_eq!(named.name, "Counter");
     assert!(!named.runtime_code.is_empty());
     assert!(named.deployment_code.len() > named.runtime_code.len());
 
     // Without a name, the last contract declared with bytecode is taken.
-    let unnamed = compile_solidity(COUNTER, None).expect("compile");
+    let unnamed = compile_solidity(&common::solc(), COUNTER, None).expect("compile");
     assert_eq!(unnamed, named);
-    let helper = compile_solidity(COUNTER, Some("Helper")).expect("compile");
+    let helper = compile_solidity(&common::solc(), COUNTER, Some("Helper")).expect("compile");
     assert_ne!(helper.runtime_code, named.runtime_code);
 
     let mut evm = Evm::new();
@@ -122,7 +124,7 @@ fn runtime_code_over_eip170_is_refused() {
         "// SPDX-License-Identifier: MIT\npragma solidity 0.8.19;\n\
          contract Big {{ function blob() external pure returns (bytes memory) {{ return hex\"{blob}\"; }} }}"
     );
-    let big = compile_solidity(&source, Some("Big")).expect("compile");
+    let big = compile_solidity(&common::solc(), &source, Some("Big")).expect("compile");
     assert!(
         big.runtime_code.len() > EIP170_LIMIT,
         "runtime {} bytes",
@@ -145,7 +147,7 @@ fn runtime_code_over_eip170_is_refused() {
     ));
 
     // The Evm is still usable afterwards (nonce consumed by the failed creation).
-    let small = compile_solidity(COUNTER, Some("Counter")).expect("compile");
+    let small = compile_solidity(&common::solc(), COUNTER, Some("Counter")).expect("compile");
     let deployed = evm.deploy_contract(&small).expect("deploy after failure");
     assert!(
         evm.call(deployed.address, &calldata(ADD, &[1]))
@@ -157,7 +159,7 @@ fn runtime_code_over_eip170_is_refused() {
 #[test]
 fn syntax_error_is_a_compile_error() {
     let source = "pragma solidity 0.8.19; contract Broken { function f( external {} }";
-    match compile_solidity(source, None) {
+    match compile_solidity(&common::solc(), source, None) {
         Err(ContractError::Compile(msg)) => {
             assert!(msg.contains("ParserError"), "message: {msg}")
         }
@@ -167,6 +169,6 @@ fn syntax_error_is_a_compile_error() {
 
 #[test]
 fn unknown_contract_name_is_reported() {
-    let err = compile_solidity(COUNTER, Some("Missing")).unwrap_err();
+    let err = compile_solidity(&common::solc(), COUNTER, Some("Missing")).unwrap_err();
     assert!(matches!(err, ContractError::ContractNotFound(_)), "{err}");
 }

@@ -28,7 +28,7 @@ fn main() -> Result<()> {
     let mut last = None;
     let mut found = None;
     for (label, opts) in attempts {
-        match compile_solidity_with(&src, name, opts) {
+        match compile_solidity_with(&zkinfer_benches::solc(), &src, name, opts) {
             Ok(c) => {
                 found = Some((c, label));
                 break;

@@ -28,10 +28,10 @@ fn main() -> Result<()> {
     let n = InstanceLayout::new(&m.quant, &plan.shape.visibility).len();
     let src = zkinfer_verifier_contracts::halo2_verifier_source(&params, &vk, n);
     std::fs::write(&a[5], &src)?;
-    let c = zkinfer_verifier_contracts::compile_solidity(&src, None)?;
+    let c = zkinfer_verifier_contracts::compile_solidity(&zkinfer_benches::solc(), &src, None)?;
     println!("instances {n}, unsplit runtime {} bytes (estimated {})", c.runtime_code.len(), zkinfer_verifier_contracts::estimated_runtime_bytes(&src));
     let t = std::time::Instant::now();
-    let v = zkinfer_verifier_contracts::build_halo2_verifier(&params, &vk, n)?;
+    let v = zkinfer_verifier_contracts::build_halo2_verifier(&zkinfer_benches::solc(), &params, &vk, n)?;
     std::fs::write(format!("{}.split.sol", a[5]), &v.source)?;
     println!("built in {:.1} s: {} contracts, largest {} bytes, parts {:?}", t.elapsed().as_secs_f64(), v.contracts(), v.largest_runtime(), v.parts.iter().map(|p| p.runtime_code.len()).collect::<Vec<_>>());
     Ok(())

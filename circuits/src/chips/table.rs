@@ -139,7 +139,7 @@ impl<F: ScalarField> Tables<F> {
         self.lookups.lock().unwrap().entry(tag).or_default().push(cells);
     }
 
-    /// Number of cells pairs to look up.
+    /// Number of `(key, value, slope)` cell triples to look up.
     pub fn num_lookups(&self) -> usize {
         self.lookups.lock().unwrap().values().map(Vec::len).sum()
     }

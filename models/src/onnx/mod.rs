@@ -107,7 +107,7 @@ fn declared_dims(v: &ValueInfoProto) -> (Vec<Option<usize>>, DType) {
 /// fit, else the first symbolic dim from the data length, others 1.
 pub fn resolve_shape(name: &str, dims: &[Option<usize>], explicit: Option<&Vec<usize>>, len: Option<usize>) -> Result<Vec<usize>> {
     if let Some(s) = explicit {
-        let fits = s.len() == dims.len() && dims.iter().zip(s).all(|(d, v)| d.map_or(true, |d| d == *v));
+        let fits = s.len() == dims.len() && dims.iter().zip(s).all(|(d, v)| d.is_none_or(|d| d == *v));
         if fits {
             return Ok(s.clone());
         }

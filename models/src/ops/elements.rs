@@ -140,7 +140,7 @@ impl Elements {
 
     /// Output shape and, per output element, `(input, flat index)`: input 0 is data, 1
     /// the updates (constant indices only).
-    pub fn index_map(&self, data: &[usize]) -> Result<(Vec<usize>, Vec<(usize, usize)>)> {
+    pub fn index_map(&self, data: &[usize]) -> Result<super::SourceMap> {
         let idx = self.indices.as_ref().ok_or_else(|| ModelError::Shape(format!("{} with activation indices is not an index map", self.name())))?;
         let s = self.sites(data);
         if self.scatter {

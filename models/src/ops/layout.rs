@@ -66,7 +66,7 @@ fn import_reshape(ctx: &NodeCtx) -> Result<Imported> {
     }
     if let Some(i) = infer {
         let known: usize = out.iter().product();
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(ctx.err(format!("cannot reshape {input:?} to {target:?}")));
         }
         out[i] = total / known;
@@ -221,7 +221,7 @@ impl Layout {
     }
 
     /// Output shape and, for every output element, `(input slot, flat index)` of its source.
-    pub fn index_map(&self, shapes: &[&[usize]]) -> Result<(Vec<usize>, Vec<(usize, usize)>)> {
+    pub fn index_map(&self, shapes: &[&[usize]]) -> Result<super::SourceMap> {
         let input = shapes[0];
         match self {
             Layout::Reshape { shape } => {

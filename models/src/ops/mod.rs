@@ -40,6 +40,9 @@ pub use norm::Norm;
 pub use reduce::{Reduce, ReduceKind};
 pub use remap::Remap;
 
+/// An output shape and, per output element, the `(input slot, flat index)` it is read from.
+pub type SourceMap = (Vec<usize>, Vec<(usize, usize)>);
+
 /// A graph operation, grouped by family.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Op {

@@ -187,6 +187,11 @@ fn import_split(c: &NodeCtx) -> Result<Imported> {
     Ok(Imported::Multi(parts))
 }
 
+/// What [`Remap::gather_rows`] returns: the output shape, per output element the flat
+/// data index of every candidate along the axis, and per output element the index input's
+/// element that selects among them.
+pub type GatherRows = (Vec<usize>, Vec<Vec<usize>>, Vec<usize>);
+
 impl Remap {
     /// The op's name.
     pub fn name(&self) -> &'static str {
@@ -275,7 +280,7 @@ impl Remap {
 
     /// Gather with activation indices: output shape and, per output element and per
     /// candidate index `j` along the axis, the flat index into the constant data.
-    pub fn gather_rows(&self, x: &[usize]) -> Result<(Vec<usize>, Vec<Vec<usize>>, Vec<usize>)> {
+    pub fn gather_rows(&self, x: &[usize]) -> Result<GatherRows> {
         let Remap::Gather { axis, idx_shape, .. } = self else {
             return Err(ModelError::Shape("not a Gather".into()));
         };

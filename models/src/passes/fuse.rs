@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(f.nodes.len(), 1);
         assert!(matches!(f.nodes[0].op, Op::Pointwise(_)));
         let x = Tensor::new(vec![1, 4], vec![-3.0, -0.5, 0.25, 2.5], DType::F32);
-        let (want, got) = (eval(&g, &[x.clone()]).unwrap(), eval(&f, &[x]).unwrap());
+        let (want, got) = (eval(&g, std::slice::from_ref(&x)).unwrap(), eval(&f, &[x]).unwrap());
         for (w, v) in want[0].data.iter().zip(&got[0].data) {
             assert!((w - v).abs() < 1e-12, "{w} vs {v}");
         }

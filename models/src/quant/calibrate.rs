@@ -140,7 +140,7 @@ pub fn calibrate(graph: &Graph, samples: &[Vec<Tensor>], opts: &QuantOptions) ->
     let needed = max_abs * opts.headroom * 2f64.powi(scale as i32);
     if needed >= 2f64.powi(opts.bits as i32 - 1) {
         return Err(ModelError::Quantization(format!(
-            "activations up to {max_abs:.4e} do not fit {} bits at scale 2^{scale}; raise --bits or lower --scale",
+            "activations up to {max_abs:.4e} do not fit {} bits at scale 2^{scale}; raise the activation bits (`bits`) or lower the activation scale (`scale`)",
             opts.bits
         )));
     }

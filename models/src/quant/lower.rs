@@ -3,8 +3,9 @@
 //! The [`Builder`] holds the quantized nodes emitted so far and small emitters (a
 //! linear combination with float coefficients, products, Relu, tables, ...); the
 //! per-family lowering lives in `lower_linear` (products and arithmetic),
-//! `lower_nonlinear` (activations, logic, reductions, index maps) and `lower_norm`
-//! (normalisations and soft-max). Every activation stays at the one scale `2^scale`.
+//! `lower_nonlinear` (activations, logic, reductions, index maps), `lower_norm`
+//! (normalisations and soft-max), `lower_elements` (GatherElements, ScatterElements and
+//! OneHot) and `lower_topk` (TopK by ranks). Every activation stays at the one scale `2^scale`.
 
 use std::collections::HashMap;
 

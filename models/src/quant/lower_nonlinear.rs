@@ -93,7 +93,7 @@ fn activation(b: &mut Builder, node: &Node, a: Activation) -> Result<QValueId> {
         }
         // Exact: y^2 <= (x * 2^s) < (y + 1)^2, no table.
         A::Sqrt => Ok(b.emit(name, QOp::Sqrt { scale: b.s(), offset: 0 }, vec![x], n)),
-        A::Pow { exponent } if exponent == 1.0 => Ok(x),
+        A::Pow { exponent: 1.0 } => Ok(x),
         A::Pow { exponent } if exponent == 2.0 || exponent == 3.0 => {
             let sq = b.mul(&format!("{name}:sq"), x, x);
             Ok(if exponent == 2.0 { sq } else { b.mul(name, sq, x) })

@@ -145,8 +145,9 @@ pub fn build(f: &dyn Fn(f64) -> f64, req: TableRequest, scale: u32, bits: u32, t
     let sat_lo = if req.floor.is_finite() { None } else { saturated(-1.0) };
     let sat_hi = if req.ceil.is_finite() { None } else { saturated(1.0) };
     let (mut cmin, mut cmax) = (req.min.max(req.floor), req.max.min(req.ceil));
-    if !(cmin <= cmax) {
-        (cmin, cmax) = (req.floor.max(-1.0).min(0.0), req.ceil.min(1.0).max(0.0));
+    // Also for NaN bounds.
+    if !matches!(cmin.partial_cmp(&cmax), Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)) {
+        (cmin, cmax) = (req.floor.clamp(-1.0, 0.0), req.ceil.clamp(0.0, 1.0));
     }
     let centre = (cmin + cmax) / 2.0;
     let half = ((cmax - cmin) / 2.0).max(centre.abs() * 0.25).max(16.0 / 2f64.powi(scale as i32));
@@ -200,7 +201,7 @@ pub fn build(f: &dyn Fn(f64) -> f64, req: TableRequest, scale: u32, bits: u32, t
     }
     Err(ModelError::Quantization(format!(
         "no lookup table of at most 2^{table_bits} entries covers the calibrated input range [{:.4}, {:.4}] \
-         with outputs inside {bits} bits; raise --table-bits or --bits",
+         with outputs inside {bits} bits; raise the table size (`table_bits`) or the activation bits (`bits`)",
         req.min, req.max
     )))
 }

@@ -6,6 +6,7 @@
 //! * [`keys`]: setup, key serialization and import of keys made elsewhere.
 //! * [`proof`]: prove (self-checked) and verify.
 //! * [`prover`]: [`Groth16Prover`], this backend behind [`crate::backend::Prover`].
+//! * [`cost`]: the memory one proof takes.
 //!
 //! Costs per element: a `Linear` or `Bilinear` output with a rescale by `2^s` costs
 //! `bits + s + 3` constraints (plus one per product for `Bilinear`); ReLU after a
@@ -17,6 +18,7 @@
 pub mod builder;
 pub mod circuit;
 pub mod compare;
+pub mod cost;
 pub mod div;
 pub mod error;
 pub mod field;

@@ -2,13 +2,14 @@
 
 pub mod commands;
 pub mod conformance_cmd;
-pub mod groth16;
 pub mod progress;
 pub mod service_cmds;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+use crate::environment::ToolArgs;
 
 /// zkinfer: prove ONNX model inference with halo2 (KZG over BN254), verify natively and on the EVM.
 #[derive(Parser, Debug)]
@@ -18,48 +19,55 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Quantization and layout flags of `compile`.
-#[derive(clap::Args, Debug, Clone)]
-pub struct CompileFlags {
-    /// Calibration samples (EZKL input format, one or several samples); defaults to --input.
+/// The compile options, one flag each: shared by `compile` and `register`, so both
+/// front ends compile the same circuit for the same flags. Unset flags are unset options
+/// (the compiler's defaults); a flag the chosen backend does not support is an error.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct OptionFlags {
+    /// Proof system: `halo2` (universal SRS) or `groth16` (circuit-specific setup, cheapest to verify on-chain).
+    #[arg(long, default_value = "halo2")]
+    pub backend: zkinfer_prover::Backend,
+    /// Calibration search target: `accuracy` (most precise setting) or `resources`
+    /// (cheapest setting within --max-error, 1% by default: 24-bit activations, scales up to 2^8).
+    #[arg(long, default_value = "accuracy")]
+    pub target: zkinfer_compiler::Target,
+    /// Refuse to compile unless the quantized model stays within this relative error
+    /// (max |error| over the output's range) on every calibration sample.
     #[arg(long)]
-    pub calibration: Option<PathBuf>,
-    /// A KZG SRS in halo2's format (from a ceremony); without it an INSECURE test SRS is generated.
+    pub max_error: Option<f64>,
+    /// Activations satisfy |q| < 2^(bits-1) (default: 32; 24 with --target resources).
     #[arg(long)]
-    pub srs: Option<PathBuf>,
-    /// Use exactly this k (log2 of the rows).
-    #[arg(long)]
-    pub k: Option<u32>,
-    /// Largest k the planner may choose.
-    #[arg(long, default_value_t = 23)]
-    pub max_k: u32,
-    /// Most advice columns, lookup columns included: few give the least gas, more the
-    /// fastest proofs. Default: 3 below k = 16 and 6 from there on; a circuit that needs
-    /// k >= 14 (16) that way may also take up to 6 (24) columns at a smaller k, when its
-    /// estimated proving time is lower.
-    #[arg(long)]
-    pub max_advice: Option<usize>,
-    /// Width of the multiply-accumulate gate for dense and conv layers: dot products over
-    /// the same inputs accumulated side by side (0: never use it).
-    /// Default: the planner uses it, at the width of least proving cost, when the plain
-    /// layout would need k >= 14.
-    #[arg(long)]
-    pub mac_width: Option<usize>,
-    /// What the layout planner optimizes among the shapes that fit: `prove` (least
-    /// proving time; a proof estimated under about a second takes the cheapest verifier
-    /// among those that fast), `gas` (fewest verifier commitments: least verification gas, at a
-    /// slower proof) or `balanced` (least product of the two estimates).
-    #[arg(long, default_value = "prove")]
-    pub optimize: zkinfer_circuits::layout::Optimize,
-    /// Activations satisfy |q| < 2^(bits-1).
-    #[arg(long, default_value_t = 32)]
-    pub bits: u32,
+    pub bits: Option<u32>,
     /// Fixed activation scale (fractional bits) instead of the calibrated one.
     #[arg(long)]
     pub scale: Option<u32>,
     /// Fixed weight scale (fractional bits) instead of the calibrated one.
     #[arg(long)]
     pub param_scale: Option<u32>,
+    /// Use exactly this k (log2 of the rows; halo2).
+    #[arg(long)]
+    pub k: Option<u32>,
+    /// Largest k the planner may choose (halo2; default 23).
+    #[arg(long)]
+    pub max_k: Option<u32>,
+    /// Most advice columns, lookup columns included (halo2): few give the least gas, more
+    /// the fastest proofs. Default: 3 below k = 16 and 6 from there on; a circuit that
+    /// needs k >= 14 (16) that way may also take up to 6 (24) columns at a smaller k,
+    /// when its estimated proving time is lower.
+    #[arg(long)]
+    pub max_advice: Option<usize>,
+    /// Width of the multiply-accumulate gate for dense and conv layers (halo2): dot
+    /// products over the same inputs accumulated side by side (0: never use it).
+    /// Default: the planner uses it, at the width of least proving cost, when the plain
+    /// layout would need k >= 14.
+    #[arg(long)]
+    pub mac_width: Option<usize>,
+    /// What the layout planner optimizes among the shapes that fit (halo2): `prove`
+    /// (least proving time, the default; a proof estimated under about a second takes the
+    /// cheapest verifier among those that fast), `gas` (fewest verifier commitments: least
+    /// verification gas, at a slower proof) or `balanced` (least product of the two estimates).
+    #[arg(long)]
+    pub optimize: Option<zkinfer_circuits::layout::Optimize>,
     /// Inputs as public instances (`public`), private witness (`private`), or private
     /// witness with their Poseidon hash as one public instance (`hashed`).
     #[arg(long, default_value = "public")]
@@ -69,25 +77,51 @@ pub struct CompileFlags {
     #[arg(long, default_value = "public")]
     pub output_visibility: zkinfer_circuits::Visibility,
     /// Weights and biases as constants bound by the verifying key (`fixed`), private
-    /// witness (`private`: the key serves every weight set of the architecture and
-    /// binds none), or private witness with their Poseidon hash as one public instance
-    /// (`hashed`). `private` and `hashed` need --scale and --param-scale.
+    /// witness (`private`: the key serves every weight set of the architecture that
+    /// quantizes to the same scales, and binds none), or private witness with their
+    /// Poseidon hash as one public instance (`hashed`). Pin --scale and --param-scale to
+    /// share one key across weight sets that calibrate differently.
     #[arg(long, default_value = "fixed")]
     pub param_visibility: zkinfer_circuits::ParamVisibility,
-    /// Calibration search target: `accuracy` (most precise setting) or `resources`
-    /// (cheapest setting within --max-error, 1% by default).
-    #[arg(long, default_value = "accuracy")]
-    pub target: crate::calibration::Target,
-    /// Refuse to compile unless the quantized model stays within this relative error
-    /// (max |error| over the output's range) on every calibration sample.
+}
+
+impl OptionFlags {
+    /// The compile options these flags set (explicit defaults normalized away).
+    pub fn options(&self) -> zkinfer_compiler::CompileOptions {
+        zkinfer_compiler::CompileOptions {
+            backend: self.backend,
+            target: self.target,
+            max_error: self.max_error,
+            bits: self.bits,
+            scale: self.scale,
+            param_scale: self.param_scale,
+            k: self.k,
+            max_k: self.max_k,
+            max_advice: self.max_advice,
+            mac_width: self.mac_width,
+            optimize: self.optimize,
+            input_visibility: self.input_visibility,
+            output_visibility: self.output_visibility,
+            param_visibility: self.param_visibility,
+        }
+        .normalized()
+    }
+}
+
+/// Flags of `compile`: the options, and where the calibration data, SRS and imported keys come from.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CompileFlags {
+    /// Calibration samples (EZKL input format, one or several samples); defaults to --input.
     #[arg(long)]
-    pub max_error: Option<f64>,
-    /// Proof system: `halo2` (universal SRS) or `groth16` (circuit-specific setup, cheapest to verify on-chain).
-    #[arg(long, default_value = "halo2")]
-    pub backend: String,
+    pub calibration: Option<PathBuf>,
+    /// A KZG SRS in halo2's format (from a ceremony); without it an INSECURE test SRS is generated (halo2).
+    #[arg(long)]
+    pub srs: Option<PathBuf>,
     /// With `--backend groth16`: import this proving key (from a ceremony) instead of a local setup.
     #[arg(long)]
     pub groth16_pk: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: OptionFlags,
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,6 +134,8 @@ pub enum Command {
         /// cpu or cuda (needs the onnxruntime-gpu wheel).
         #[arg(long, default_value = "cpu")]
         device: String,
+        #[command(flatten)]
+        tools: ToolArgs,
     },
     /// Calibrate, quantize, build the circuit, run key generation and emit the Solidity verifier into DIR.
     Compile {
@@ -113,6 +149,8 @@ pub enum Command {
         /// Print the settings as JSON on stdout.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        tools: ToolArgs,
     },
     /// Build the witness and prove; writes outputs, public instances and proof to --out.
     Prove {
@@ -148,6 +186,8 @@ pub enum Command {
         /// Also verify each proof in the EVM with the generated Solidity verifier.
         #[arg(long)]
         evm: bool,
+        #[command(flatten)]
+        tools: ToolArgs,
     },
     /// Run the gRPC proving service (jobs, artifacts, health, reflection) on a data directory.
     Serve(crate::config::ServeArgs),
@@ -157,15 +197,9 @@ pub enum Command {
         /// Calibration inputs (EZKL input.json, one or several samples).
         #[arg(long)]
         calibration: PathBuf,
-        /// accuracy or resources.
-        #[arg(long, default_value = "accuracy")]
-        target: String,
-        /// Largest circuit k.
-        #[arg(long, default_value_t = 23)]
-        max_k: u32,
-        /// What the layout planner optimizes: prove (time), gas or balanced.
-        #[arg(long, default_value = "prove")]
-        optimize: zkinfer_circuits::layout::Optimize,
+        /// The compile options, as `compile` takes them.
+        #[command(flatten)]
+        options: OptionFlags,
         /// Wait for the compile job to finish.
         #[arg(long)]
         wait: bool,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::progress::Progress;
+use zkinfer_compiler::Progress;
 
 /// Spinners on stderr (hidden automatically when stderr is not a terminal).
 #[derive(Default)]

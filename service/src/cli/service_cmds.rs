@@ -16,7 +16,6 @@ use tonic::transport::Channel;
 use crate::config::{ServeArgs, TEST_PAUSE_ENV};
 use crate::fsio::{read, write_atomic};
 use crate::server::pb::{self, get_artifact_request, submit_job_request};
-use zkinfer_circuits::layout::Optimize;
 use crate::server::{self as srv, ProverClient};
 
 /// How to reach a server.
@@ -80,6 +79,14 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     if cfg.server.engine.srs.is_none() {
         tracing::warn!("no --srs: models are compiled with an INSECURE locally generated test SRS");
     }
+    let tools = &cfg.server.engine.tools;
+    match &tools.ort {
+        Ok(ort) => tracing::info!("ONNX Runtime: {}", ort.path.display()),
+        Err(e) => tracing::warn!("float answers come from zkinfer's f64 evaluator: {e}"),
+    }
+    if let Err(e) = tools.solc.check() {
+        tracing::warn!("compile jobs will fail: {e}; {}", crate::environment::flag_hint(&e).unwrap_or_default());
+    }
     runtime()?.block_on(async move {
         let data = cfg.server.engine.data_dir.clone();
         let server = srv::start(cfg.server).await?;
@@ -135,22 +142,14 @@ pub async fn watch(client: &mut Client, job_id: &str) -> Result<()> {
     Ok(())
 }
 
-/// `zkinfer register`.
-pub fn register(c: &ClientArgs, model: &Path, calibration: &Path, target: &str, max_k: u32, optimize: Optimize, wait: bool) -> Result<()> {
-    let target = match target {
-        "accuracy" => pb::Target::Accuracy,
-        "resources" => pb::Target::Resources,
-        t => bail!("--target: `{t}` is neither accuracy nor resources"),
-    };
+/// `zkinfer register`: the options are checked here as the server checks them, so a
+/// bad flag is refused before anything is sent.
+pub fn register(c: &ClientArgs, model: &Path, calibration: &Path, options: &zkinfer_compiler::CompileOptions, wait: bool) -> Result<()> {
+    options.validate().map_err(|e| anyhow::anyhow!("--{}: {}", e.field.replace('_', "-"), e.message))?;
     let req = pb::RegisterModelRequest {
         onnx: read(model)?,
         calibration_json: read(calibration)?,
-        options: Some(pb::CompileOptions {
-            target: target as i32,
-            max_k,
-            optimize: crate::server::convert::wire_optimize(optimize) as i32,
-            ..Default::default()
-        }),
+        options: Some(crate::server::convert::wire_options(options)),
     };
     runtime()?.block_on(async {
         let mut client = connect(c).await?;

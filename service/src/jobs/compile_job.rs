@@ -1,7 +1,7 @@
-//! A compile job: the pipeline's compile on the model's ONNX bytes and calibration,
+//! A compile job: the compiler on the model's ONNX bytes, calibration and options,
 //! then its artifacts into the blob store and the model made ready.
 //!
-//! Phases are the pipeline's steps (reported through [`Progress`]). The pipeline offers
+//! Phases are the compiler's steps (reported through [`Progress`]). The compiler offers
 //! no way to stop between its steps, so cancellation takes effect when it returns,
 //! before anything is stored. Crash safety: blobs and the proving key are written
 //! before the transaction that makes the model ready; a crash before it re-runs the
@@ -11,24 +11,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use zkinfer_circuits::PlanOptions;
+use zkinfer_compiler::{CircuitSettings, CompileInput, Environment, KeyCache, Progress};
 use zkinfer_models::input_json::InputData;
-use zkinfer_models::QuantOptions;
-use zkinfer_prover::halo2 as h2;
-use zkinfer_prover::srs;
 
-use crate::calibration::Target;
-use crate::pipeline::{self, CompileOptions, KeyCache};
-use crate::progress::Progress;
 use crate::store::{ArtifactName, CompileResult, FloatSource};
 
 use super::engine::Engine;
 use super::float::FloatRuntime;
-use super::loaded::LoadedModel;
-use super::memory::prove_estimate;
 use super::runner::{JobEnd, Running};
 use super::scheduler::ModelGate;
-use super::submit::{quant_options, visibility};
 use super::now_ms;
 
 /// Progress of the pipeline's steps, as job phases.
@@ -71,45 +62,24 @@ impl Engine {
         let samples = calibration.samples();
         r.phase("float reference", 2)?;
         // ONNX Runtime's outputs are the fidelity reference when it is available.
-        let runtime = self.floats.get_or_load(&model.id, || FloatRuntime::load(&onnx, &samples, calibration.input_shapes.clone()))?;
+        let runtime = self.floats.get_or_load(&model.id, || FloatRuntime::load(self.cfg.tools.ort(), &onnx, &samples, calibration.input_shapes.clone()))?;
         let tensors = runtime.validate(&samples[0])?;
         let reference = match runtime.answer(&tensors)? {
             (outs, FloatSource::OnnxRuntime) => Some(outs.into_iter().map(|t| t.data).collect::<Vec<_>>()),
             _ => None,
         };
-        let o = &model.options;
-        if o.backend == "groth16" {
-            return self.run_compile_groth16(r, &model, &onnx, &cal_text, &samples, calibration.input_shapes.clone(), reference.as_deref());
-        }
-        let opts = CompileOptions {
-            quant: QuantOptions { scale: o.scale, param_scale: o.param_scale, ..quant_options(&o.target) },
-            plan: PlanOptions {
-                max_k: o.max_k,
-                k: o.k,
-                visibility: visibility(o),
-                optimize: o.optimize.parse().unwrap_or_default(),
-                ..Default::default()
-            }
-            // "Most advice columns" (the API's contract): at every k, wide shapes too.
-            .with_max_advice(o.column_cap()),
-            srs: self.cfg.srs.clone(),
-            target: if o.target == "resources" { Target::Resources } else { Target::Accuracy },
-            max_error: None,
-        };
         let progress = PhaseProgress { running: r };
-        let compiled = pipeline::compile(
-            &onnx,
-            &samples,
-            calibration.input_shapes.clone(),
-            reference.as_deref(),
-            &opts,
-            &self.keys,
-            &progress,
-        )?;
+        let input = CompileInput { onnx: &onnx, samples: &samples, input_shapes: calibration.input_shapes.as_deref(), reference: reference.as_deref() };
+        let env = Environment { srs: self.cfg.srs.clone().unwrap_or_default(), groth16_pk: None, solc: self.cfg.tools.solc.clone() };
+        let compiled = zkinfer_compiler::compile(&input, &model.options, &env, &self.keys, &progress)?;
         r.phase("storing", 95)?;
-        let s = &compiled.settings;
-        let pk_bytes = match self.keys.get(&s.settings_hash) {
-            Some((pk, _)) => pk.len() as u64,
+        let s = compiled.settings();
+        let prover = compiled.prover();
+        // The proving key stays in the key cache (the compiler put it there): a worker
+        // that cannot read it back could not prove.
+        let (key_id, key_file) = s.proving_key();
+        let pk_bytes = match self.keys.get(key_id, key_file) {
+            Some(pk) => pk.len() as u64,
             None => return Err(JobEnd::Failed(format!("the proving key could not be stored under {}", self.keys.root.display()))),
         };
         let mut artifacts = BTreeMap::new();
@@ -121,26 +91,28 @@ impl Engine {
         put(ArtifactName::ONNX, &onnx)?;
         put(ArtifactName::CALIBRATION, cal_text.as_bytes())?;
         put(ArtifactName::SETTINGS, settings_json.as_bytes())?;
-        put(ArtifactName::QUANT, &serde_json::to_vec(&compiled.quant)?)?;
-        put(ArtifactName::VK, &h2::write_vk(compiled.keys.vk()))?;
-        put(ArtifactName::SRS, &srs::write_srs(&compiled.params))?;
+        put(ArtifactName::QUANT, &serde_json::to_vec(prover.graph())?)?;
+        put(ArtifactName::VK, &prover.verifying_key_bytes())?;
+        if let Some(srs) = prover.srs_bytes() {
+            put(ArtifactName::SRS, &srs)?;
+        }
         put(ArtifactName::VERIFIER_SOL, compiled.verifier.source.as_bytes())?;
         put(ArtifactName::VERIFIER_BIN, &compiled.verifier.entry.deployment_code)?;
         put(ArtifactName::VERIFIER_JSON, compiled.verifier.code().to_json().as_bytes())?;
-        let prove_memory = prove_estimate(&s.stats, pk_bytes);
-        let result = CompileResult {
-            settings_hash: s.settings_hash.clone(),
-            k: s.stats.k,
-            settings_json,
-            artifacts,
-            prove_memory,
+        let prove_memory = match &s.circuit {
+            CircuitSettings::Halo2 { stats, .. } => zkinfer_circuits::cost::prove_memory(stats, pk_bytes),
+            CircuitSettings::Groth16 { num_constraints, .. } => zkinfer_prover::groth16::cost::prove_memory(pk_bytes, *num_constraints as u64),
         };
+        // A Groth16 circuit has no k: it is sized by its constraints, in settings.json.
+        let result = CompileResult { settings_hash: s.settings_hash.clone(), k: s.k().unwrap_or(0), settings_json, artifacts, prove_memory };
         r.check_cancel()?;
         if !self.store.finish_compile(&r.job.job.id, &model.id, &result, now_ms())? {
             return Err(JobEnd::Failed("the job was no longer running when it finished".into()));
         }
-        let loaded = LoadedModel::Halo2 { settings: compiled.settings, quant: compiled.quant, params: compiled.params, keys: compiled.keys };
-        self.models.insert(&model.id, Arc::new(loaded));
+        for note in &s.notes {
+            tracing::info!(job = %r.job.job.id, model = %model.id, "{note}");
+        }
+        self.models.insert(&model.id, Arc::new(compiled.model));
         self.sched.set_gate(&model.id, ModelGate::Ready { prove_memory });
         self.publish(&r.job.job.id);
         Ok(())

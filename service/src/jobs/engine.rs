@@ -14,8 +14,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use crate::environment::Tools;
 use crate::keycache::DiskKeyCache;
-use crate::pipeline::SrsSource;
+use zkinfer_compiler::SrsSource;
 use crate::store::*;
 
 use super::error::EngineError;
@@ -38,6 +39,8 @@ pub struct EngineConfig {
     pub memory_budget: u64,
     /// The SRS for new models (`None`: an insecure test SRS).
     pub srs: Option<SrsSource>,
+    /// ONNX Runtime (float answers; without it zkinfer's f64 evaluator) and solc (compile jobs).
+    pub tools: Tools,
     /// A job started this many times and interrupted by crashes each time is failed.
     pub max_attempts: u32,
     /// Loaded models (keys in memory) kept between jobs.
@@ -48,10 +51,11 @@ pub struct EngineConfig {
 }
 
 impl EngineConfig {
-    /// Defaults for a data directory: one worker, 1000 queued jobs, 3/4 of the memory.
-    pub fn new(data_dir: impl Into<PathBuf>) -> EngineConfig {
+    /// Defaults for a data directory and tools: one worker, 1000 queued jobs, 3/4 of the memory.
+    pub fn new(data_dir: impl Into<PathBuf>, tools: Tools) -> EngineConfig {
         EngineConfig {
             data_dir: data_dir.into(),
+            tools,
             workers: 1,
             max_queue: 1000,
             memory_budget: super::memory::default_budget(),

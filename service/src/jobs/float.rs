@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 
 use zkinfer_models::eval::{eval, shape_inputs};
-use zkinfer_models::float::{Device, FloatModel};
+use zkinfer_models::float::{Device, FloatError, FloatModel, OrtLibrary};
 use zkinfer_models::onnx::load_model;
 use zkinfer_models::prepare::hints_for;
 use zkinfer_models::{Graph, ModelError, Tensor};
@@ -24,10 +24,16 @@ pub struct FloatRuntime {
 
 impl FloatRuntime {
     /// Imports the model (shapes resolved from the first calibration sample and
-    /// `input_shapes`) and opens an ONNX Runtime session if possible.
-    pub fn load(onnx: &[u8], calibration: &[Vec<Vec<f64>>], input_shapes: Option<Vec<Vec<usize>>>) -> Result<FloatRuntime, ModelError> {
+    /// `input_shapes`) and opens an ONNX Runtime session if `ort` names a library that
+    /// loads it.
+    pub fn load(
+        ort: Result<&OrtLibrary, FloatError>,
+        onnx: &[u8],
+        calibration: &[Vec<Vec<f64>>],
+        input_shapes: Option<Vec<Vec<usize>>>,
+    ) -> Result<FloatRuntime, ModelError> {
         let graph = load_model(onnx, &hints_for(calibration, input_shapes))?;
-        let ort = match FloatModel::load(onnx, Device::Cpu) {
+        let ort = match ort.and_then(|library| FloatModel::load(library, onnx, Device::Cpu)) {
             Ok(m) => Some(Mutex::new(m)),
             Err(e) => {
                 tracing::info!("float answers from the f64 evaluator: {e}");

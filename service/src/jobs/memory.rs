@@ -1,60 +1,7 @@
-//! Memory estimates that the scheduler admits jobs by.
-//!
-//! A halo2 proof over `n = 2^k` rows keeps, per advice column, its values, its
-//! coefficients and its evaluations on the extended domain (4n for halo2-base's
-//! degree-5 constraints), besides the proving key (fixed columns and permutation in the
-//! same three forms, which `pk_bytes` measures exactly) and the lookup and permutation
-//! argument polynomials. The estimate counts each of those at 32 bytes per field
-//! element, plus a fixed allowance for the witness and runtime. It is meant to be an
-//! upper bound for halo2-base circuits; it is a model, not a measurement.
-
-use zkinfer_circuits::LayoutStats;
-
-/// Bytes per field element.
-const FE: u64 = 32;
-/// Lagrange values, coefficients and the 4n extended evaluations of one column.
-const FORMS: u64 = 6;
-/// Lookup (input, table, permuted and product) and permutation product polynomials,
-/// counted as this many extra columns.
-const ARGUMENT_COLUMNS: u64 = 6;
-/// Quotient polynomial pieces and instance columns, in columns of `n` values.
-const QUOTIENT_COLUMNS: u64 = 8;
-/// Witness generation, transcript and runtime.
-const BASELINE: u64 = 64 << 20;
-
-/// Memory for one proof of a circuit with these statistics and a proving key of
-/// `pk_bytes` serialized bytes (loaded in memory while proving).
-pub fn prove_estimate(stats: &LayoutStats, pk_bytes: u64) -> u64 {
-    let n = 1u64 << stats.k;
-    // Every advice column: gate, range lookup, function-table triples and MAC groups.
-    let columns = stats.advice_columns() as u64 + ARGUMENT_COLUMNS;
-    FE * n * (FORMS * columns + QUOTIENT_COLUMNS) + pk_bytes + BASELINE
-}
-
-/// Memory for one Groth16 proof: the proving key (deserialized, about twice its
-/// compressed bytes, and the serialized copy), the constraint matrices and witness
-/// (about 400 bytes per constraint with ark-relations' sparse rows) and the FFT
-/// domains of the quotient (7 vectors of 32-byte elements per constraint, rounded up
-/// to a power of two). A model, not a measurement.
-pub fn groth16_prove_estimate(pk_bytes: u64, num_constraints: u64) -> u64 {
-    let n = num_constraints.max(1).next_power_of_two();
-    3 * pk_bytes + 400 * num_constraints + 7 * FE * n + BASELINE
-}
-
-/// Memory for compiling a model whose circuit may reach `max_k` rows with up to
-/// `max_advice` advice columns: key generation holds the proving key it builds and
-/// runs the same polynomial work as a proof. The circuit's size is unknown before the
-/// layout is planned, so this is the bound for the largest circuit the options allow.
-pub fn compile_estimate(max_k: u32, max_advice: usize) -> u64 {
-    let stats = LayoutStats { k: max_k, num_advice: max_advice, num_lookup_advice: max_advice, num_fixed: 2, ..Default::default() };
-    let n = 1u64 << max_k;
-    // Fixed, selector and permutation columns of the key, each in three forms.
-    let pk = FE * n * FORMS * (stats.num_fixed as u64 + max_advice as u64 * 2 + 3);
-    // Plus the same columns on the 4 parts of the extended domain, which the key caches
-    // up to a budget.
-    let cache = (pk * 4 / FORMS).min(zkinfer_prover::halo2::EXTENDED_PARTS_BUDGET as u64);
-    2 * prove_estimate(&stats, pk + cache)
-}
+//! The memory budget the scheduler admits jobs by. What a job needs is estimated from
+//! its circuit: [`zkinfer_circuits::cost::prove_memory`] and
+//! [`zkinfer_circuits::cost::compile_memory`] for halo2,
+//! [`zkinfer_prover::groth16::cost::prove_memory`] for Groth16.
 
 /// Parses a byte count: a plain integer or one with a unit (`512MiB`, `8GiB`, `2G`,
 /// `100k`); units are binary (`G` = `GiB` = 2^30).
@@ -97,15 +44,5 @@ mod tests {
         assert_eq!(parse_bytes("2g").unwrap(), 2 << 30);
         assert!(parse_bytes("lots").is_err());
         assert!(parse_bytes("3 parsecs").is_err());
-    }
-
-    #[test]
-    fn estimates_grow_with_k_and_columns() {
-        let small = LayoutStats { k: 10, num_advice: 2, num_lookup_advice: 1, ..Default::default() };
-        let wide = LayoutStats { num_advice: 6, ..small.clone() };
-        let tall = LayoutStats { k: 11, ..small.clone() };
-        assert!(prove_estimate(&wide, 0) > prove_estimate(&small, 0));
-        assert!(prove_estimate(&tall, 0) > prove_estimate(&small, 0));
-        assert!(compile_estimate(23, 6) > compile_estimate(17, 6));
     }
 }

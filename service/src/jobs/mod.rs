@@ -14,7 +14,6 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod float;
-pub mod groth16_job;
 pub mod loaded;
 pub mod lru;
 pub mod memory;

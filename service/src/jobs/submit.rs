@@ -8,9 +8,7 @@
 
 use std::sync::Arc;
 
-use zkinfer_circuits::{ParamVisibility, Visibility, VisibilityConfig};
 use zkinfer_models::input_json::InputData;
-use zkinfer_models::QuantOptions;
 
 use crate::hash::{sha256_hex, sha256_parts};
 use crate::store::*;
@@ -19,14 +17,8 @@ use super::engine::{queued, Engine};
 use super::error::EngineError;
 use super::events::JobEvent;
 use super::float::FloatRuntime;
-use super::memory::compile_estimate;
 use super::scheduler::ModelGate;
 use super::now_ms;
-
-/// Largest `max_k` accepted (2^26 rows).
-pub const MAX_K: u32 = 26;
-/// Smallest `k` the layout planner uses.
-pub const MIN_K: u32 = 6;
 
 /// The input of a prove job.
 #[derive(Clone, Debug)]
@@ -58,68 +50,6 @@ fn canonical_calibration(c: &InputData) -> Vec<u8> {
     serde_json::to_vec(&v).expect("JSON values serialize")
 }
 
-/// Quantization for a target.
-pub fn quant_options(target: &str) -> QuantOptions {
-    match target {
-        "resources" => QuantOptions { bits: 24, max_scale: 8, max_param_scale: 8, param_bits: 16, ..Default::default() },
-        _ => QuantOptions::default(),
-    }
-}
-
-/// Which values are public, from checked options.
-pub fn visibility(o: &ModelOptions) -> VisibilityConfig {
-    VisibilityConfig {
-        inputs: o.input_visibility.parse().unwrap_or_default(),
-        outputs: o.output_visibility.parse().unwrap_or_default(),
-        params: o.param_visibility.parse().unwrap_or_default(),
-    }
-}
-
-fn check_options(o: &ModelOptions) -> Result<(), EngineError> {
-    if o.target != "accuracy" && o.target != "resources" {
-        return Err(EngineError::invalid("options.target", format!("`{}` is neither accuracy nor resources", o.target)));
-    }
-    if !(MIN_K..=MAX_K).contains(&o.max_k) {
-        return Err(EngineError::invalid("options.max_k", format!("{} is outside {MIN_K}..={MAX_K}", o.max_k)));
-    }
-    if let Some(k) = o.k {
-        if !(MIN_K..=o.max_k).contains(&k) {
-            return Err(EngineError::invalid("options.k", format!("{k} is outside {MIN_K}..={} (max_k)", o.max_k)));
-        }
-    }
-    for (field, v) in [("options.input_visibility", &o.input_visibility), ("options.output_visibility", &o.output_visibility)] {
-        v.parse::<Visibility>().map_err(|e| EngineError::invalid(field, e))?;
-    }
-    if !o.param_visibility.is_empty() {
-        let p = o.param_visibility.parse::<ParamVisibility>().map_err(|e| EngineError::invalid("options.param_visibility", e))?;
-        if !p.is_fixed() && (o.scale.is_none() || o.param_scale.is_none()) {
-            return Err(EngineError::invalid(
-                "options.param_visibility",
-                "PRIVATE and HASHED parameters need options.scale and options.param_scale (calibrated scales depend on the weights)",
-            ));
-        }
-    }
-    if o.max_advice > 64 {
-        return Err(EngineError::invalid("options.max_advice", format!("{} is over 64", o.max_advice)));
-    }
-    match o.backend.as_str() {
-        "halo2" => {}
-        "groth16" => {
-            if o.input_visibility != "public" || o.output_visibility != "public" {
-                return Err(EngineError::invalid("options.backend", "GROTH16 proves with PUBLIC inputs and outputs only"));
-            }
-            if !(o.param_visibility.is_empty() || o.param_visibility == "fixed") {
-                return Err(EngineError::invalid("options.backend", "GROTH16 proves with FIXED parameters only"));
-            }
-            if o.k.is_some() {
-                return Err(EngineError::invalid("options.k", "a fixed k applies to HALO2 only, not to GROTH16"));
-            }
-        }
-        other => return Err(EngineError::invalid("options.backend", format!("`{other}` is neither halo2 nor groth16"))),
-    }
-    Ok(())
-}
-
 fn new_job_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
@@ -131,10 +61,11 @@ impl Engine {
         if onnx.is_empty() {
             return Err(EngineError::invalid("onnx", "empty"));
         }
-        check_options(&options)?;
+        let options = options.normalized();
+        options.validate().map_err(|e| EngineError::invalid(format!("options.{}", e.field), e.message))?;
         let calibration = parse_calibration(calibration_json)?;
         let samples = calibration.samples();
-        let runtime = FloatRuntime::load(onnx, &samples, calibration.input_shapes.clone())
+        let runtime = FloatRuntime::load(self.cfg.tools.ort(), onnx, &samples, calibration.input_shapes.clone())
             .map_err(|e| EngineError::invalid("onnx", e))?;
         for (i, s) in samples.iter().enumerate() {
             runtime.validate(s).map_err(|e| EngineError::invalid(format!("calibration_json: sample {i}"), e))?;
@@ -142,7 +73,8 @@ impl Engine {
         let canonical = canonical_calibration(&calibration);
         let options_json = serde_json::to_vec(&options).expect("options serialize");
         let onnx_sha256 = sha256_hex(onnx);
-        let id = sha256_parts(&[b"zkinfer model v1", onnx_sha256.as_bytes(), &canonical, &options_json]);
+        // v2: the options are the compiler's typed CompileOptions (their JSON differs from v1's).
+        let id = sha256_parts(&[b"zkinfer model v2", onnx_sha256.as_bytes(), &canonical, &options_json]);
         if let Some(m) = self.store.model(&id)?.filter(|m| m.state != ModelState::Failed) {
             return Ok((m, true));
         }
@@ -166,8 +98,9 @@ impl Engine {
             created_ms: now,
         };
         // The budget at the largest k: the cap, or the planner's default there.
-        let columns = zkinfer_circuits::PlanOptions::default().with_max_advice(options.column_cap()).max_advice_large;
-        let memory = compile_estimate(options.k.unwrap_or(options.max_k), columns).min(self.sched.budget());
+        let columns = options.plan_options().max_advice_large;
+        let parts_budget = zkinfer_prover::halo2::EXTENDED_PARTS_BUDGET as u64;
+        let memory = zkinfer_circuits::cost::compile_memory(options.k.unwrap_or(options.max_k()), columns, parts_budget).min(self.sched.budget());
         let job = NewJob {
             id: new_job_id(),
             kind: JobKind::Compile,
@@ -200,7 +133,7 @@ impl Engine {
         self.floats.get_or_load(&m.id, || {
             let onnx = self.blobs.get(&m.onnx_sha256)?;
             let cal = parse_calibration(&self.blobs.get(&m.calibration_sha256)?)?;
-            FloatRuntime::load(&onnx, &cal.samples(), cal.input_shapes.clone()).map_err(|e| EngineError::invalid("onnx", e))
+            FloatRuntime::load(self.cfg.tools.ort(), &onnx, &cal.samples(), cal.input_shapes.clone()).map_err(|e| EngineError::invalid("onnx", e))
         })
     }
 

@@ -5,6 +5,9 @@ use crate::store::{self, ArtifactName, JobRecord, ModelOptions, ModelRecord, Ten
 
 use super::pb;
 use zkinfer_circuits::layout::Optimize;
+use zkinfer_circuits::{ParamVisibility, Visibility};
+use zkinfer_compiler::Target;
+use zkinfer_prover::Backend;
 
 fn tensor(t: &TensorValue) -> pb::Tensor {
     pb::Tensor { shape: t.shape.iter().map(|&d| d as u64).collect(), data: t.data.clone() }
@@ -123,41 +126,50 @@ pub fn event(e: &JobEvent) -> pb::JobEvent {
     }
 }
 
-/// Registration options from the wire.
+/// Registration options from the wire: unset fields (0, UNSPECIFIED) are unset options.
+/// Ranges and backend support are checked by [`ModelOptions::validate`], whose errors
+/// name the field as `options.<name>`.
 pub fn model_options(o: Option<pb::CompileOptions>) -> Result<ModelOptions, EngineError> {
     let o = o.unwrap_or_default();
     let visibility = |v: pb::Visibility| match v {
-        pb::Visibility::Unspecified | pb::Visibility::Public => "public".to_string(),
-        pb::Visibility::Private => "private".to_string(),
-        pb::Visibility::Hashed => "hashed".to_string(),
+        pb::Visibility::Unspecified | pb::Visibility::Public => Visibility::Public,
+        pb::Visibility::Private => Visibility::Private,
+        pb::Visibility::Hashed => Visibility::Hashed,
     };
-    Ok(ModelOptions {
+    let options = ModelOptions {
+        backend: match o.backend() {
+            pb::compile_options::Backend::Unspecified | pb::compile_options::Backend::Halo2 => Backend::Halo2,
+            pb::compile_options::Backend::Groth16 => Backend::Groth16,
+        },
+        target: match o.target() {
+            pb::Target::Resources => Target::Resources,
+            pb::Target::Unspecified | pb::Target::Accuracy => Target::Accuracy,
+        },
+        max_error: o.max_error,
+        bits: o.bits,
+        scale: o.scale,
+        param_scale: o.param_scale,
+        k: (o.k != 0).then_some(o.k),
+        max_k: (o.max_k != 0).then_some(o.max_k),
+        max_advice: (o.max_advice != 0).then_some(o.max_advice as usize),
+        mac_width: o.mac_width.map(|w| w as usize),
+        optimize: match o.optimize() {
+            pb::compile_options::Optimize::Unspecified => None,
+            pb::compile_options::Optimize::Prove => Some(Optimize::Prove),
+            pb::compile_options::Optimize::Gas => Some(Optimize::Gas),
+            pb::compile_options::Optimize::Balanced => Some(Optimize::Balanced),
+        },
         input_visibility: visibility(o.input_visibility()),
         output_visibility: visibility(o.output_visibility()),
         param_visibility: match o.param_visibility() {
-            pb::ParamVisibility::Unspecified | pb::ParamVisibility::Fixed => String::new(),
-            pb::ParamVisibility::Private => "private".into(),
-            pb::ParamVisibility::Hashed => "hashed".into(),
+            pb::ParamVisibility::Unspecified | pb::ParamVisibility::Fixed => ParamVisibility::Fixed,
+            pb::ParamVisibility::Private => ParamVisibility::Private,
+            pb::ParamVisibility::Hashed => ParamVisibility::Hashed,
         },
-        scale: o.scale,
-        param_scale: o.param_scale,
-        target: match o.target() {
-            pb::Target::Resources => "resources".into(),
-            pb::Target::Unspecified | pb::Target::Accuracy => "accuracy".into(),
-        },
-        max_k: if o.max_k == 0 { 23 } else { o.max_k },
-        k: (o.k != 0).then_some(o.k),
-        max_advice: o.max_advice as usize,
-        backend: match o.backend() {
-            pb::compile_options::Backend::Unspecified | pb::compile_options::Backend::Halo2 => "halo2".into(),
-            pb::compile_options::Backend::Groth16 => "groth16".into(),
-        },
-        optimize: match o.optimize() {
-            pb::compile_options::Optimize::Unspecified | pb::compile_options::Optimize::Prove => String::new(),
-            pb::compile_options::Optimize::Gas => "gas".into(),
-            pb::compile_options::Optimize::Balanced => "balanced".into(),
-        },
-    })
+    }
+    .normalized();
+    options.validate().map_err(|e| EngineError::invalid(format!("options.{}", e.field), e.message))?;
+    Ok(options)
 }
 
 /// The planner objective on the wire.
@@ -169,19 +181,45 @@ pub fn wire_optimize(o: Optimize) -> pb::compile_options::Optimize {
     }
 }
 
-fn wire_visibility(v: &str) -> pb::Visibility {
+fn wire_visibility(v: Visibility) -> pb::Visibility {
     match v {
-        "private" => pb::Visibility::Private,
-        "hashed" => pb::Visibility::Hashed,
-        _ => pb::Visibility::Public,
+        Visibility::Public => pb::Visibility::Public,
+        Visibility::Private => pb::Visibility::Private,
+        Visibility::Hashed => pb::Visibility::Hashed,
     }
 }
 
-fn wire_param_visibility(v: &str) -> pb::ParamVisibility {
+fn wire_param_visibility(v: ParamVisibility) -> pb::ParamVisibility {
     match v {
-        "private" => pb::ParamVisibility::Private,
-        "hashed" => pb::ParamVisibility::Hashed,
-        _ => pb::ParamVisibility::Fixed,
+        ParamVisibility::Fixed => pb::ParamVisibility::Fixed,
+        ParamVisibility::Private => pb::ParamVisibility::Private,
+        ParamVisibility::Hashed => pb::ParamVisibility::Hashed,
+    }
+}
+
+/// Options on the wire (the inverse of [`model_options`] for the fields the wire has).
+pub fn wire_options(o: &ModelOptions) -> pb::CompileOptions {
+    pb::CompileOptions {
+        target: match o.target {
+            Target::Resources => pb::Target::Resources,
+            Target::Accuracy => pb::Target::Accuracy,
+        } as i32,
+        input_visibility: wire_visibility(o.input_visibility) as i32,
+        output_visibility: wire_visibility(o.output_visibility) as i32,
+        max_k: o.max_k(),
+        k: o.k.unwrap_or(0),
+        max_advice: o.max_advice.unwrap_or(0) as u32,
+        param_visibility: wire_param_visibility(o.param_visibility) as i32,
+        scale: o.scale,
+        param_scale: o.param_scale,
+        backend: match o.backend {
+            Backend::Groth16 => pb::compile_options::Backend::Groth16,
+            Backend::Halo2 => pb::compile_options::Backend::Halo2,
+        } as i32,
+        optimize: o.optimize.map_or(pb::compile_options::Optimize::Unspecified, wire_optimize) as i32,
+        max_error: o.max_error,
+        bits: o.bits,
+        mac_width: o.mac_width.map(|w| w as u32),
     }
 }
 
@@ -196,19 +234,7 @@ pub fn model(m: &ModelRecord) -> pb::Model {
         } as i32,
         compile_job_id: m.compile_job_id.clone(),
         onnx_sha256: m.onnx_sha256.clone(),
-        options: Some(pb::CompileOptions {
-            target: if m.options.target == "resources" { pb::Target::Resources } else { pb::Target::Accuracy } as i32,
-            input_visibility: wire_visibility(&m.options.input_visibility) as i32,
-            output_visibility: wire_visibility(&m.options.output_visibility) as i32,
-            max_k: m.options.max_k,
-            k: m.options.k.unwrap_or(0),
-            max_advice: m.options.max_advice as u32,
-            param_visibility: wire_param_visibility(&m.options.param_visibility) as i32,
-            scale: m.options.scale,
-            param_scale: m.options.param_scale,
-            backend: if m.options.backend == "groth16" { pb::compile_options::Backend::Groth16 } else { pb::compile_options::Backend::Halo2 } as i32,
-            optimize: wire_optimize(m.options.optimize.parse().unwrap_or_default()) as i32,
-        }),
+        options: Some(wire_options(&m.options)),
         input_shapes: m.input_shapes.iter().map(|s| flat(s, &[])).collect(),
         settings_json: m.settings_json.clone().unwrap_or_default(),
         settings_hash: m.settings_hash.clone().unwrap_or_default(),

@@ -81,61 +81,9 @@ text_enum!(JobState { Queued = "queued", Running = "running", Done = "done", Fai
 text_enum!(ModelState { Compiling = "compiling", Ready = "ready", Failed = "failed" });
 text_enum!(FloatSource { OnnxRuntime = "onnx-runtime", F64Evaluator = "f64-evaluator" });
 
-/// Compile options of a model, as registered (they are part of the model id).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ModelOptions {
-    /// `accuracy` or `resources`.
-    pub target: String,
-    pub max_k: u32,
-    pub k: Option<u32>,
-    /// Most advice columns at every k; 0: the planner's defaults (registrations before
-    /// this meaning stored 6 for an unset value).
-    pub max_advice: usize,
-    /// `public`, `private` or `hashed`.
-    pub input_visibility: String,
-    /// `public`, `private` or `hashed`.
-    pub output_visibility: String,
-    /// `fixed` (empty: fixed, as stored before parameters could be private), `private`
-    /// or `hashed`; absent from the JSON (and the model id) when fixed.
-    #[serde(default, skip_serializing_if = "is_fixed")]
-    pub param_visibility: String,
-    /// Pinned activation and weight scales (required with private parameters).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scale: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub param_scale: Option<u32>,
-    /// `halo2` or `groth16`. Left out of the JSON (and so of the model id) for halo2,
-    /// which keeps the ids of models registered before the option existed.
-    #[serde(default = "halo2", skip_serializing_if = "is_halo2")]
-    pub backend: String,
-    /// What the planner optimizes: `prove` (empty: prove, left out of the JSON and the
-    /// model id), `gas` or `balanced`.
-    #[serde(default, skip_serializing_if = "is_prove")]
-    pub optimize: String,
-}
-
-impl ModelOptions {
-    /// The column cap to plan with: `max_advice`, or `None` (the planner's defaults) for 0.
-    pub fn column_cap(&self) -> Option<usize> {
-        (self.max_advice > 0).then_some(self.max_advice)
-    }
-}
-
-fn is_prove(v: &str) -> bool {
-    v.is_empty() || v == "prove"
-}
-
-fn is_fixed(v: &str) -> bool {
-    v.is_empty() || v == "fixed"
-}
-
-fn halo2() -> String {
-    "halo2".into()
-}
-
-fn is_halo2(b: &String) -> bool {
-    b == "halo2"
-}
+/// Compile options of a model, as registered (they are part of the model id): the
+/// compiler's typed options, stored as their JSON.
+pub use zkinfer_compiler::CompileOptions as ModelOptions;
 
 /// A tensor value (flat, row-major).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

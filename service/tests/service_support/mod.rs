@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio_stream::StreamExt;
 use zkinfer_prover::{halo2 as h2, srs};
 use zkinfer_service::cli::service_cmds::{connect, Client, ClientArgs};
+use zkinfer_service::environment::{ToolArgs, Tools};
 use zkinfer_service::jobs::EngineConfig;
-use zkinfer_service::pipeline::{self, Settings};
+use zkinfer_compiler::{CircuitSettings, Settings};
 use zkinfer_service::proof_file::fr_from_hex;
 use zkinfer_service::server::pb::{self, get_artifact_request::Owner};
 use zkinfer_service::server::{self, ApiKeys, RunningServer, ServerOptions};
@@ -40,7 +41,7 @@ impl TestServer {
     /// Starts a server; `tune` adjusts the options (workers, queue, keys, test pause).
     pub async fn start(tune: impl FnOnce(&mut ServerOptions)) -> TestServer {
         let data = tempfile::tempdir().unwrap();
-        let mut engine = EngineConfig::new(data.path());
+        let mut engine = EngineConfig::new(data.path(), Tools::resolve(&ToolArgs::default()));
         engine.memory_budget = 8 << 30;
         let mut opts = ServerOptions::new(engine);
         opts.listen = "127.0.0.1:0".parse().unwrap();
@@ -134,9 +135,10 @@ impl Verifier {
     /// Fetches the settings, SRS, verifying key and verifier bytecode of a model.
     pub async fn fetch(client: &mut Client, model_id: &str) -> Verifier {
         let m = || Owner::ModelId(model_id.into());
-        let settings: Settings = serde_json::from_slice(&artifact(client, m(), pb::ArtifactKind::Settings).await).unwrap();
-        let params = srs::read_srs(&artifact(client, m(), pb::ArtifactKind::Srs).await, settings.shape.k()).unwrap();
-        let vk = h2::read_vk(&artifact(client, m(), pb::ArtifactKind::VerifyingKey).await, &settings.shape).unwrap();
+        let settings = Settings::from_json(&artifact(client, m(), pb::ArtifactKind::Settings).await).unwrap();
+        let CircuitSettings::Halo2 { shape, .. } = &settings.circuit else { panic!("model {model_id} is not a halo2 model") };
+        let params = srs::read_srs(&artifact(client, m(), pb::ArtifactKind::Srs).await, shape.k()).unwrap();
+        let vk = h2::read_vk(&artifact(client, m(), pb::ArtifactKind::VerifyingKey).await, shape).unwrap();
         let bytecode = artifact(client, m(), pb::ArtifactKind::VerifierBytecode).await;
         Verifier { settings, params, vk, bytecode }
     }
@@ -147,7 +149,7 @@ impl Verifier {
         let proof = artifact(client, j(), pb::ArtifactKind::Proof).await;
         let hex: Vec<String> = serde_json::from_slice(&artifact(client, j(), pb::ArtifactKind::PublicInstances).await).unwrap();
         let instances: Vec<_> = hex.iter().map(|h| fr_from_hex(h).unwrap()).collect();
-        assert!(pipeline::verify(&self.params, &self.vk, &instances, &proof), "job {job_id}: the proof verifies natively");
+        assert!(h2::verify(&self.params, &self.vk, &instances, &proof), "job {job_id}: the proof verifies natively");
         (instances, proof)
     }
 

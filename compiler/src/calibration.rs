@@ -1,4 +1,4 @@
-//! The calibration search behind `compile --target accuracy|resources --max-error E`.
+//! The calibration search behind the `target` and `max_error` options.
 //!
 //! Candidates are quantization settings (activation scale, table resolution). Each is
 //! quantized and run through the integer interpreter on every calibration sample; its
@@ -11,7 +11,7 @@ use zkinfer_models::onnx::ShapeHints;
 use zkinfer_models::prepare::{prepare, FidelityReport, Prepared};
 use zkinfer_models::quant::{Calibration, QuantOptions};
 
-use crate::error::ServiceError;
+use crate::error::CompileError;
 
 /// What the search optimizes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,7 +51,7 @@ pub struct Chosen {
     pub tried: Vec<Tried>,
 }
 
-fn evaluate(p: &Prepared, samples: &[Vec<Vec<f64>>], reference0: Option<&[Vec<f64>]>) -> Result<(FidelityReport, f64, f64), ServiceError> {
+fn evaluate(p: &Prepared, samples: &[Vec<Vec<f64>>], reference0: Option<&[Vec<f64>]>) -> Result<(FidelityReport, f64, f64), CompileError> {
     let mut first = None;
     let (mut rel, mut abs) = (0.0f64, 0.0f64);
     for (i, s) in samples.iter().enumerate() {
@@ -92,7 +92,7 @@ pub fn search(
     reference0: Option<&[Vec<f64>]>,
     target: Target,
     max_error: f64,
-) -> Result<Chosen, ServiceError> {
+) -> Result<Chosen, CompileError> {
     let calibrated = prepare(onnx, samples, hints, base)?;
     let s0 = match target {
         Target::Accuracy => calibrated.calibration.scale,
@@ -131,9 +131,10 @@ pub fn search(
         }
     }
     let best = tried.iter().map(|t| t.max_rel_error).fold(f64::INFINITY, f64::min);
-    Err(ServiceError::Input(format!(
-        "no quantization setting meets --max-error {max_error}: the best relative error over {} calibration sample(s) was {best:.3e} (tried {}); raise --max-error or --bits",
-        samples.len(),
-        tried.iter().map(|t| format!("scale 2^{} tables 2^{}", t.scale, t.table_bits)).collect::<Vec<_>>().join(", ")
-    )))
+    Err(CompileError::MaxError {
+        max_error,
+        best,
+        samples: samples.len(),
+        tried: tried.iter().map(|t| format!("scale 2^{} tables 2^{}", t.scale, t.table_bits)).collect::<Vec<_>>().join(", "),
+    })
 }

@@ -2,13 +2,12 @@
 //! natively and in the EVM; outputs within tolerance of onnxruntime's; a flipped proof
 //! byte and a changed public output are rejected natively and in the EVM.
 
-use zkinfer_circuits::Fr;
-use zkinfer_models::input_json::{ExpectedOutput, InputData};
-use zkinfer_service::pipeline::{self, CompileOptions, NoCache};
-use zkinfer_circuits::PlanOptions;
-use zkinfer_service::progress::Silent;
+mod common;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
+use common::{Folder, CORPUS, ZOO};
+use zkinfer_circuits::Fr;
+use zkinfer_compiler::CompileOptions;
+use zkinfer_prover::{Expected, ModelProof, VerifyError};
 
 const TIER1: &[&str] = &[
     "1l_concat", "1l_flatten", "1l_identity", "1l_linear", "1l_mlp", "1l_relu", "1l_reshape", "1l_slice",
@@ -19,23 +18,15 @@ const TIER1: &[&str] = &[
 /// checks the outputs against onnxruntime's and that a flipped proof byte and a changed
 /// public output are rejected both ways. Returns a report line.
 fn check_end_to_end(name: &str, dir: &str, opts: &CompileOptions) -> (String, zkinfer_circuits::LayoutStats) {
-    let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
-    let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
-    let expected = ExpectedOutput::from_path(format!("{dir}/expected_output.json")).unwrap();
-    let samples = input.samples();
-    let c = pipeline::compile(
-        &onnx,
-        &samples,
-        input.input_shapes.clone(),
-        Some(&expected.output_data),
-        opts,
-        &NoCache,
-        &Silent,
-    )
-    .unwrap_or_else(|e| panic!("{name}: compile: {e}"));
-    assert!(c.settings.verifier_runtime_bytes <= 24_576, "{name}: verifier over EIP-170");
+    let f = Folder::read(dir);
+    let expected = f.expected.as_ref().unwrap_or_else(|| panic!("{name}: no expected_output.json"));
+    let c = f.compile(opts).unwrap_or_else(|e| panic!("{name}: compile: {e}"));
+    let s = c.settings();
+    assert!(s.verifier_runtime_bytes <= 24_576, "{name}: verifier over EIP-170");
+    let stats = s.stats().expect("a halo2 circuit").clone();
 
-    let b = pipeline::prove(&c.quant, &c.params, &c.keys, &samples[0]).unwrap_or_else(|e| panic!("{name}: prove: {e}"));
+    let samples = f.input.samples();
+    let b = c.model.prove(&samples[0]).unwrap_or_else(|e| panic!("{name}: prove: {e}"));
     // Outputs within tolerance of onnxruntime's.
     for (got, want) in b.outputs.iter().zip(&expected.output_data) {
         assert_eq!(got.len(), want.len(), "{name}");
@@ -45,38 +36,46 @@ fn check_end_to_end(name: &str, dir: &str, opts: &CompileOptions) -> (String, zk
         }
     }
 
-    // Honest proof: accepted natively and on the EVM.
-    assert!(pipeline::verify(&c.params, c.keys.vk(), &b.instances, &b.proof), "{name}: native rejects honest proof");
-    let (ok, gas) = pipeline::verify_evm(&c.verifier.code(), &b.instances, &b.proof).unwrap();
-    assert!(ok, "{name}: EVM rejects honest proof");
+    // Honest proof: accepted natively (with its outputs) and on the EVM.
+    let prover = c.prover();
+    c.model.verify(&b.proof, Some(&b.outputs)).unwrap_or_else(|e| panic!("{name}: native rejects honest proof: {e}"));
+    let code = c.verifier.code();
+    let honest = prover.verify_on_evm(&code, &b.proof).unwrap();
+    assert!(honest.accepted, "{name}: EVM rejects honest proof");
 
     // A flipped proof byte: rejected.
     let mut bad_proof = b.proof.clone();
-    let at = bad_proof.len() / 3;
-    bad_proof[at] ^= 0x01;
-    assert!(!pipeline::verify(&c.params, c.keys.vk(), &b.instances, &bad_proof), "{name}: native accepts tampered proof");
-    let (ok, _) = pipeline::verify_evm(&c.verifier.code(), &b.instances, &bad_proof).unwrap();
-    assert!(!ok, "{name}: EVM accepts tampered proof");
+    let at = bad_proof.proof.len() / 3;
+    bad_proof.proof[at] ^= 0x01;
+    assert!(matches!(c.model.verify(&bad_proof, None), Err(VerifyError::InvalidProof)), "{name}: native accepts tampered proof");
+    assert!(!prover.verify_on_evm(&code, &bad_proof).unwrap().accepted, "{name}: EVM accepts tampered proof");
 
     // A changed public output (the last instance): rejected.
-    if !b.instances.is_empty() {
-        let mut bad_inst = b.instances.clone();
-        let last = bad_inst.len() - 1;
-        bad_inst[last] += Fr::from(1);
-        assert!(!pipeline::verify(&c.params, c.keys.vk(), &bad_inst, &b.proof), "{name}: native accepts changed output");
-        let (ok, _) = pipeline::verify_evm(&c.verifier.code(), &bad_inst, &b.proof).unwrap();
-        assert!(!ok, "{name}: EVM accepts changed output");
+    if !b.proof.instances.is_empty() {
+        let mut instances = b.proof.instances.clone();
+        let last = instances.len() - 1;
+        instances[last] += Fr::from(1);
+        let bad = ModelProof { instances, ..b.proof.clone() };
+        assert!(prover.verify(&bad, &Expected::default()).is_err(), "{name}: native accepts changed output");
+        assert!(!prover.verify_on_evm(&code, &bad).unwrap().accepted, "{name}: EVM accepts changed output");
+    }
+    // Claimed outputs other than the proved ones: rejected.
+    if let Some(first) = b.outputs.first().and_then(|o| o.first()) {
+        let mut claimed = b.outputs.clone();
+        claimed[0][0] = first + 1.0;
+        assert!(matches!(c.model.verify(&b.proof, Some(&claimed)), Err(VerifyError::OutputMismatch)), "{name}: a wrong claimed output");
     }
     let row = format!(
-        "{name:22} k={:2} rows={:5} prove={:.3}s proof={}B verifier={}B gas={gas} max_abs_err={:.2e}",
-        c.settings.stats.k,
-        c.settings.stats.rows,
+        "{name:22} k={:2} rows={:5} prove={:.3}s proof={}B verifier={}B gas={} max_abs_err={:.2e}",
+        stats.k,
+        stats.rows,
         b.prove_seconds,
-        b.proof.len(),
-        c.settings.verifier_runtime_bytes,
-        c.settings.fidelity.as_ref().map(|f| f.max_abs_error()).unwrap_or(0.0),
+        b.proof.proof.len(),
+        s.verifier_runtime_bytes,
+        honest.gas_used,
+        s.fidelity.max_abs_error(),
     );
-    (row, c.settings.stats.clone())
+    (row, stats)
 }
 
 #[test]
@@ -90,13 +89,13 @@ fn tier1_models_prove_and_verify_natively_and_on_the_evm() {
 /// the same end-to-end guarantees, natively and in the EVM.
 #[test]
 fn mac_gate_models_prove_and_verify_natively_and_on_the_evm() {
-    let zoo = concat!(env!("CARGO_MANIFEST_DIR"), "/../models/zoo/credit_mlp");
+    let zoo = format!("{ZOO}/credit_mlp");
     for (name, dir, width) in [
         ("1l_mlp", format!("{CORPUS}/1l_mlp"), 3),
         ("2l_relu_fc", format!("{CORPUS}/2l_relu_fc"), 8),
-        ("credit_mlp", zoo.to_string(), 4),
+        ("credit_mlp", zoo.clone(), 4),
     ] {
-        let opts = CompileOptions { plan: PlanOptions { mac_width: Some(width), ..Default::default() }, ..Default::default() };
+        let opts = CompileOptions { mac_width: Some(width), ..Default::default() };
         let (row, stats) = check_end_to_end(name, &dir, &opts);
         assert_eq!(stats.mac_width, width, "{name}: the MAC gate was not used");
         assert!(stats.mac_sets >= 1, "{name}");
