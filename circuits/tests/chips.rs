@@ -3,51 +3,26 @@
 
 mod common;
 
-use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
-use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
+use common::{base_test, Expect};
+
+use halo2_base::halo2_proofs::dev::VerifyFailure;
 use halo2_base::{AssignedValue, Context};
 use zkinfer_circuits::chips::linear::Quotient;
 use zkinfer_circuits::chips::{io, linear, relu, Chips};
-use zkinfer_circuits::field::{fe, to_i128};
-use zkinfer_circuits::layout::BLINDING_ROWS;
+use zkinfer_circuits::field::fe;
 use zkinfer_circuits::Fr;
 use zkinfer_models::quant::rescale;
 
 const K: usize = 9;
 const BITS: u32 = 16;
 
-/// Builds a one-context circuit with `f`, exposes what it returns as instances and runs
-/// MockProver; `tamper_instances` may alter the public values handed to the verifier.
+/// The harness ([`common::base_test`]) at `k = 9`, without tables: the closure gets the
+/// context and chips, the tamper changes the instances handed to the verifier.
 fn run(
     f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>) -> Vec<AssignedValue<Fr>>,
-    tamper_instances: impl FnOnce(&mut Vec<Fr>),
+    tamper_instances: impl FnOnce(&mut Vec<Fr>) + 'static,
 ) -> (Vec<i128>, Result<(), Vec<VerifyFailure>>) {
-    let mut builder = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
-        .use_k(K)
-        .use_lookup_bits(K - 1)
-        .use_instance_columns(1);
-    let range = builder.range_chip();
-    let chips = Chips { range: &range, bits: BITS, mac: None, q_checked_by_relu: false };
-    let out = f(builder.main(0), &chips);
-    let mut instances: Vec<Fr> = out.iter().map(|c| *c.value()).collect();
-    let ints = instances.iter().map(|v| to_i128(v).unwrap()).collect();
-    builder.assigned_instances = vec![out];
-    builder.calculate_params(Some(BLINDING_ROWS));
-    tamper_instances(&mut instances);
-    let result = MockProver::run(K as u32, &builder, vec![instances]).unwrap().verify();
-    (ints, result)
-}
-
-fn has_lookup_failure(r: &Result<(), Vec<VerifyFailure>>) -> bool {
-    matches!(r, Err(fs) if fs.iter().any(|f| matches!(f, VerifyFailure::Lookup { .. })))
-}
-
-fn has_gate_failure(r: &Result<(), Vec<VerifyFailure>>) -> bool {
-    matches!(r, Err(fs) if fs.iter().any(|f| matches!(f, VerifyFailure::ConstraintNotSatisfied { .. })))
-}
-
-fn has_permutation_failure(r: &Result<(), Vec<VerifyFailure>>) -> bool {
-    matches!(r, Err(fs) if fs.iter().any(|f| matches!(f, VerifyFailure::Permutation { .. })))
+    base_test().k(K).tamper_instances(tamper_instances).run(|ctx, chips, _| f(ctx, chips))
 }
 
 #[test]
@@ -99,7 +74,7 @@ fn forged_rescale_quotient_fails_the_remainder_lookup() {
         },
         |_| {},
     );
-    assert!(has_lookup_failure(&r), "{r:?}");
+    assert!(Expect::Lookup.seen_in(&r), "{r:?}");
 }
 
 #[test]
@@ -113,7 +88,7 @@ fn tampered_remainder_fails_the_gate() {
         },
         |_| {},
     );
-    assert!(has_gate_failure(&r), "{r:?}");
+    assert!(Expect::Gate.seen_in(&r), "{r:?}");
 }
 
 #[test]
@@ -147,7 +122,7 @@ fn forged_relu_sign_fails_the_lookup() {
         |_| {},
     );
     assert_eq!(out, vec![0]);
-    assert!(has_lookup_failure(&r), "{r:?}");
+    assert!(Expect::Lookup.seen_in(&r), "{r:?}");
 }
 
 #[test]
@@ -161,7 +136,7 @@ fn flipped_relu_bit_fails_the_gate() {
         },
         |_| {},
     );
-    assert!(has_gate_failure(&r), "{r:?}");
+    assert!(Expect::Gate.seen_in(&r), "{r:?}");
 }
 
 /// Issue 19.4: a sign bit of 1/2 satisfies both ReLU rows for `x = 10`: `out + n x = x`
@@ -183,7 +158,7 @@ fn a_half_relu_sign_fails_the_bit_check() {
         |_| {},
     );
     assert_eq!(out, vec![5]);
-    assert!(has_gate_failure(&r) && !has_lookup_failure(&r) && !has_permutation_failure(&r), "{r:?}");
+    assert!(Expect::Gate.seen_in(&r) && !Expect::Lookup.seen_in(&r) && !Expect::Permutation.seen_in(&r), "{r:?}");
 }
 
 /// Each of several instances, changed at once, fails its own copy constraint.
@@ -209,7 +184,7 @@ fn relu_rows_that_disagree_on_the_sign_fail_the_copy() {
         |_| {},
     );
     assert_eq!(out, vec![-9]);
-    assert!(has_permutation_failure(&r) && !has_gate_failure(&r), "{r:?}");
+    assert!(Expect::Permutation.seen_in(&r) && !Expect::Gate.seen_in(&r), "{r:?}");
 }
 
 #[test]
@@ -217,9 +192,9 @@ fn out_of_range_input_fails_the_lookup() {
     // x + 2^(bits-1) = 2^bits: its limbs recompose to 0, so the range check's
     // recomposition equality (a copy constraint) rejects it.
     let (_, r) = run(|ctx, chips| vec![io::checked_input(ctx, chips, 1 << (BITS - 1))], |_| {});
-    assert!(has_lookup_failure(&r) || has_permutation_failure(&r), "{r:?}");
+    assert!(Expect::Lookup.seen_in(&r) || Expect::Permutation.seen_in(&r), "{r:?}");
     let (_, r) = run(|ctx, chips| vec![io::checked_input(ctx, chips, -(1 << (BITS - 1)) - 1)], |_| {});
-    assert!(has_lookup_failure(&r) || has_permutation_failure(&r), "{r:?}");
+    assert!(Expect::Lookup.seen_in(&r) || Expect::Permutation.seen_in(&r), "{r:?}");
     let (_, r) = run(|ctx, chips| vec![io::checked_input(ctx, chips, (1 << (BITS - 1)) - 1)], |_| {});
     r.unwrap();
 }
@@ -233,7 +208,7 @@ fn changed_public_output_fails_the_instance_copy() {
         },
         |inst| inst[0] += fe::<Fr>(1),
     );
-    assert!(has_permutation_failure(&r), "{r:?}");
+    assert!(Expect::Permutation.seen_in(&r), "{r:?}");
 }
 
 /// A rescale whose output feeds a ReLU leaves the quotient's range check to the ReLU's
@@ -268,7 +243,7 @@ fn rescale_quotient_left_to_relu_is_still_unique() {
         if forged {
             // Its sign decomposition has no in-range low part: the decomposition gate or
             // the low part's range lookup fails, whichever the witness breaks.
-            assert!(has_lookup_failure(&r) || has_gate_failure(&r), "forged quotient accepted: {r:?}");
+            assert!(Expect::Lookup.seen_in(&r) || Expect::Gate.seen_in(&r), "forged quotient accepted: {r:?}");
         } else {
             r.unwrap();
             assert_eq!(out, vec![rescale(1001, 3)]);

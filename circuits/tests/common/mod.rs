@@ -1,9 +1,14 @@
 //! The whole-model MockProver check shared by the corpus tests, and the witness prank
 //! the chip tests share.
 
+use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::halo2_proofs::dev::{FailureLocation, MockProver, VerifyFailure};
 use halo2_base::halo2_proofs::plonk::{Any, Assigned};
 use halo2_base::{AssignedValue, Context};
+use zkinfer_circuits::chips::table::Tables;
+use zkinfer_circuits::chips::Chips;
+use zkinfer_circuits::field::to_i128;
+use zkinfer_circuits::layout::BLINDING_ROWS;
 use zkinfer_circuits::{plan, CircuitBuilderStage, Fr, LayoutStats, ModelCircuit, PlanOptions};
 use zkinfer_models::input_json::InputData;
 use zkinfer_models::interp;
@@ -101,4 +106,104 @@ pub fn prank_copies<F: zkinfer_circuits::field::ScalarField>(ctx: &mut Context<F
         ctx.advice[c.offset] = Assigned::Trivial(v);
     }
     AssignedValue { value: Assigned::Trivial(v), cell: cell.cell }
+}
+
+/// What MockProver must say about a chip test's circuit: accept it, or report (among its
+/// failures) one of this kind.
+#[allow(dead_code)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    Ok,
+    /// A custom gate's constraint (halo2-base's flex gate: a bit check, a decomposition).
+    Gate,
+    /// A lookup: a range-check limb or a function-table row.
+    Lookup,
+    /// A copy constraint: between cells, from a constant, or to an instance.
+    Permutation,
+}
+
+#[allow(dead_code)]
+impl Expect {
+    /// Whether MockProver's verdict `r` is this one.
+    pub fn seen_in(self, r: &Result<(), Vec<VerifyFailure>>) -> bool {
+        match (self, r) {
+            (Expect::Ok, r) => r.is_ok(),
+            (_, Ok(())) => false,
+            (e, Err(fs)) => fs.iter().any(|f| match f {
+                VerifyFailure::ConstraintNotSatisfied { .. } => e == Expect::Gate,
+                VerifyFailure::Lookup { .. } => e == Expect::Lookup,
+                VerifyFailure::Permutation { .. } => e == Expect::Permutation,
+                _ => false,
+            }),
+        }
+    }
+}
+
+/// The chip-test harness (halo2-lib's `base_test()` style): one context of a model
+/// circuit with a function-table column set, `bits`-bit activations, range checks in
+/// halo2-base's lookup or (`range_in_table`) in the table's; what the test's closure
+/// returns is public, and `tamper` may change the instances handed to the verifier.
+#[allow(dead_code)]
+pub struct ChipTest {
+    k: usize,
+    bits: u32,
+    range_in_table: bool,
+    tamper: Option<Box<dyn FnOnce(&mut Vec<Fr>)>>,
+}
+
+/// A [`ChipTest`] at `k = 10`, 16-bit activations, halo2-base's range lookup.
+#[allow(dead_code)]
+pub fn base_test() -> ChipTest {
+    ChipTest { k: 10, bits: 16, range_in_table: false, tamper: None }
+}
+
+#[allow(dead_code)]
+impl ChipTest {
+    pub fn k(self, k: usize) -> ChipTest {
+        ChipTest { k, ..self }
+    }
+
+    pub fn range_in_table(self, on: bool) -> ChipTest {
+        ChipTest { range_in_table: on, ..self }
+    }
+
+    pub fn tamper_instances(self, f: impl FnOnce(&mut Vec<Fr>) + 'static) -> ChipTest {
+        ChipTest { tamper: Some(Box::new(f)), ..self }
+    }
+
+    /// The circuit and its public values, without running MockProver.
+    pub fn build(&self, f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<AssignedValue<Fr>>) -> (Vec<i128>, ModelCircuit<Fr>) {
+        let mut builder = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
+            .use_k(self.k)
+            .use_lookup_bits(self.k - 1)
+            .use_instance_columns(1);
+        let range = builder.range_chip();
+        let chips = Chips { range: &range, bits: self.bits, mac: None, q_checked_by_relu: false };
+        let mut tables = Tables::new(false, builder.core().copy_manager.clone());
+        let out = f(builder.main(0), &chips, &mut tables);
+        let instances: Vec<Fr> = out.iter().map(|c| *c.value()).collect();
+        let values = instances.iter().map(|v| to_i128(v).unwrap_or(i128::MAX)).collect();
+        builder.assigned_instances = vec![out];
+        let mut params = builder.calculate_params(Some(BLINDING_ROWS));
+        if self.range_in_table {
+            // The range table joins the function table, its mark one more constant.
+            params.num_lookup_advice_per_phase = vec![0];
+            params.num_fixed += 1;
+            builder = builder.use_params(params);
+        }
+        let range_in_table = self.range_in_table;
+        let circuit = ModelCircuit { builder, instances, public_values: vec![], tables, table_sets: 1, macs: None, mac_width: 0, mac_sets: 0, degree: 0, range_in_table };
+        (values, circuit)
+    }
+
+    /// Builds the circuit and runs MockProver on it: the public values (the instances as
+    /// integers, `i128::MAX` for a large one) and the verdict.
+    pub fn run(self, f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<AssignedValue<Fr>>) -> (Vec<i128>, Result<(), Vec<VerifyFailure>>) {
+        let (values, circuit) = self.build(f);
+        let mut instances = circuit.instances.clone();
+        if let Some(t) = self.tamper {
+            t(&mut instances);
+        }
+        (values, MockProver::run(self.k as u32, &circuit, vec![instances]).unwrap().verify())
+    }
 }
