@@ -265,7 +265,8 @@ mod tests {
     /// gas_estimate, balanced_cost).
     #[test]
     fn estimates_are_pinned() {
-        let expected: [(usize, usize, usize, usize, u64, u64, u64, u64); 5] = [
+        type Pinned = (usize, usize, usize, usize, u64, u64, u64, u64);
+        let expected: [Pinned; 5] = [
             (3, 5, 2, 0, 642_560, 21, 421_500, 13_493_760),
             (10, 12, 5, 5, 4_352_000, 46, 619_000, 200_192_000),
             (19, 15, 17, 5, 43_581_440, 72, 760_000, 3_137_863_680),

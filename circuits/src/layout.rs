@@ -307,7 +307,9 @@ pub fn natural_mac_width(graph: &QuantGraph) -> Option<usize> {
     let mut terms_by_width: BTreeMap<usize, usize> = BTreeMap::new();
     for node in &graph.nodes {
         if let QOp::Linear { offsets, slot, idx, .. } = &node.op {
-            let mut groups: HashMap<(&[u8], &[u32]), (usize, usize)> = HashMap::new();
+            // Outputs over the same input slots and indices: (count, terms each).
+            type Inputs<'a> = (&'a [u8], &'a [u32]);
+            let mut groups: HashMap<Inputs, (usize, usize)> = HashMap::new();
             for o in 0..node.len {
                 let span = offsets[o]..offsets[o + 1];
                 let g = groups.entry((&slot[span.clone()], &idx[span.clone()])).or_default();

@@ -93,13 +93,16 @@ pub fn range_mark<F: ScalarField>() -> F {
     F::from(2u64).pow_vartime([100u64])
 }
 
+/// Lookup triples queued per context (halo2-base's lookup managers key them the same way).
+type LookupQueue<F> = BTreeMap<ContextTag, Vec<[AssignedValue<F>; TABLE_WIDTH]>>;
+
 /// The tables of one model and the `(key, value, slope)` cells to look up in them.
 #[derive(Clone, Debug)]
 pub struct Tables<F: ScalarField> {
     /// Table rows, starting with `(0, 0, 0)`.
     pub rows: Vec<[F; TABLE_WIDTH]>,
     /// Cells to look up, by context as halo2-base's lookup managers keep them.
-    lookups: Arc<Mutex<BTreeMap<ContextTag, Vec<[AssignedValue<F>; TABLE_WIDTH]>>>>,
+    lookups: Arc<Mutex<LookupQueue<F>>>,
     copy_manager: SharedCopyConstraintManager<F>,
     witness_gen_only: bool,
     /// Tests only: `(i, v)` writes `v` into the slope cell of range row `i` instead of

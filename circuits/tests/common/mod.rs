@@ -139,6 +139,9 @@ impl Expect {
     }
 }
 
+/// Changes the instances handed to the verifier.
+type Tamper = Box<dyn FnOnce(&mut Vec<Fr>)>;
+
 /// The chip-test harness (halo2-lib's `base_test()` style): one context of a model
 /// circuit with a function-table column set, `bits`-bit activations, range checks in
 /// halo2-base's lookup or (`range_in_table`) in the table's; what the test's closure
@@ -148,7 +151,7 @@ pub struct ChipTest {
     k: usize,
     bits: u32,
     range_in_table: bool,
-    tamper: Option<Box<dyn FnOnce(&mut Vec<Fr>)>>,
+    tamper: Option<Tamper>,
 }
 
 /// A [`ChipTest`] at `k = 10`, 16-bit activations, halo2-base's range lookup.
