@@ -15,5 +15,7 @@ pub mod keycache;
 pub mod proof_file;
 pub mod server;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 
 pub use error::ServiceError;
