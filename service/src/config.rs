@@ -26,6 +26,7 @@ use crate::jobs::memory::{default_budget, parse_bytes};
 use crate::jobs::EngineConfig;
 use zkinfer_compiler::SrsSource;
 use crate::server::{ApiKeys, ServerOptions};
+use crate::store::{artifacts_dir, StoreUrl};
 
 /// TEST ONLY: milliseconds each prove job sleeps at the start of its proving phase, so
 /// crash-recovery tests can kill the server while a proof is in progress.
@@ -74,6 +75,13 @@ pub struct ServeArgs {
     /// Log filter (tracing `EnvFilter` syntax; default RUST_LOG, else `info,halo2_base=error`).
     #[arg(long)]
     pub log: Option<String>,
+    /// Job store: sqlite:///DIR (default: the data directory's) or postgres://USER:PASSWORD@HOST:PORT/DB,
+    /// shared by API nodes and `zkinfer worker` processes.
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Artifact store: file:///DIR (default: DATA/blobs); with a shared --store, one every node reaches.
+    #[arg(long)]
+    pub artifacts: Option<String>,
 }
 
 /// The TOML file.
@@ -91,6 +99,8 @@ struct FileConfig {
     workers: Option<usize>,
     srs: Option<PathBuf>,
     log: Option<String>,
+    store: Option<String>,
+    artifacts: Option<String>,
 }
 
 /// The resolved configuration.
@@ -136,9 +146,17 @@ impl ServeArgs {
             (None, None) => Ok(default_budget()),
         }
         .map_err(|message| ConfigError::Value { key: "memory-budget", message })?;
+        let store = match self.store.clone().or(file.store) {
+            Some(u) => Some(StoreUrl::parse(&u).map_err(|e| ConfigError::Value { key: "store", message: e.to_string() })?),
+            None => None,
+        };
+        let artifacts = match self.artifacts.clone().or(file.artifacts) {
+            Some(u) => Some(artifacts_dir(&u).map_err(|e| ConfigError::Value { key: "artifacts", message: e.to_string() })?),
+            None => None,
+        };
         let workers = self.workers.or(file.workers).unwrap_or(1);
-        if workers == 0 {
-            return Err(ConfigError::Value { key: "workers", message: "at least 1".into() });
+        if workers == 0 && !store.as_ref().is_some_and(|s| s.is_shared()) {
+            return Err(ConfigError::Value { key: "workers", message: "at least 1 (0, an API-only node, needs a shared --store postgres://...)".into() });
         }
         let max_queue = self.max_queue.or(file.max_queue).unwrap_or(1000);
         let api_keys = match self.api_key_file.clone().or(file.api_key_file) {
@@ -164,6 +182,8 @@ impl ServeArgs {
         engine.memory_budget = memory_budget;
         engine.srs = srs;
         engine.test_pause_before_prove = test_pause_before_prove;
+        engine.store = store;
+        engine.artifacts = artifacts;
         let mut server = ServerOptions::new(engine);
         server.listen = listen;
         server.api_keys = api_keys;

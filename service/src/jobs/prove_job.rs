@@ -15,7 +15,6 @@ use crate::store::{ArtifactName, ModelState, ProveResult};
 use super::engine::Engine;
 use super::loaded;
 use super::runner::{JobEnd, Running};
-use super::now_ms;
 
 impl Engine {
     pub(super) fn run_prove(&self, r: &Running<'_>) -> Result<(), JobEnd> {
@@ -52,7 +51,7 @@ impl Engine {
         // With private outputs the proof attests no output values: none are reported.
         let proven_outputs = if loaded.settings.visibility().outputs == zkinfer_circuits::Visibility::Public { proved.outputs } else { Vec::new() };
         let result = ProveResult { proven_outputs, prove_seconds: proved.prove_seconds, artifacts };
-        if !self.store.finish_prove(&r.job.job.id, &result, now_ms())? {
+        if !r.finish_prove(&result)? {
             return Err(JobEnd::Failed("the job was no longer running when it finished".into()));
         }
         self.publish(&r.job.job.id);
