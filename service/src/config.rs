@@ -26,7 +26,7 @@ use crate::jobs::memory::{default_budget, parse_bytes};
 use crate::jobs::EngineConfig;
 use zkinfer_compiler::SrsSource;
 use crate::server::{ApiKeys, ServerOptions};
-use crate::store::{artifacts_dir, StoreUrl};
+use crate::store::{ArtifactsUrl, StoreUrl};
 
 /// TEST ONLY: milliseconds each prove job sleeps at the start of its proving phase, so
 /// crash-recovery tests can kill the server while a proof is in progress.
@@ -79,7 +79,8 @@ pub struct ServeArgs {
     /// shared by API nodes and `zkinfer worker` processes.
     #[arg(long)]
     pub store: Option<String>,
-    /// Artifact store: file:///DIR (default: DATA/blobs); with a shared --store, one every node reaches.
+    /// Artifact store: file:///DIR (default: DATA/blobs) or s3://BUCKET/PREFIX (AWS_* variables); with a
+    /// shared --store, one that every node reaches.
     #[arg(long)]
     pub artifacts: Option<String>,
 }
@@ -151,7 +152,7 @@ impl ServeArgs {
             None => None,
         };
         let artifacts = match self.artifacts.clone().or(file.artifacts) {
-            Some(u) => Some(artifacts_dir(&u).map_err(|e| ConfigError::Value { key: "artifacts", message: e.to_string() })?),
+            Some(u) => Some(ArtifactsUrl::parse(&u).map_err(|e| ConfigError::Value { key: "artifacts", message: e.to_string() })?),
             None => None,
         };
         let workers = self.workers.or(file.workers).unwrap_or(1);

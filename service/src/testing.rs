@@ -173,3 +173,73 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// A local S3-compatible server (PyPI's `moto[server]`, installed by `scripts/test.sh`
+/// under `$ZKINFER_HOME/moto`), standing in for a cloud bucket; one per test process,
+/// stopped by a watchdog once the process has exited.
+pub struct S3Server {
+    pub port: u16,
+}
+
+static S3: OnceLock<Result<S3Server, String>> = OnceLock::new();
+
+/// The test process's S3 server, started on first use.
+pub fn s3() -> &'static S3Server {
+    match S3.get_or_init(S3Server::start) {
+        Ok(s) => s,
+        Err(e) => panic!("cannot start the test S3 server: {e}"),
+    }
+}
+
+impl S3Server {
+    fn start() -> Result<S3Server, String> {
+        let home = std::env::var_os("ZKINFER_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/zkinfer"));
+        let python = home.join("moto/bin/python");
+        if !python.exists() {
+            return Err(format!("{} is missing: scripts/test.sh installs moto[server]", python.display()));
+        }
+        let port = free_port();
+        let child = Command::new(&python)
+            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{}: {e}", python.display()))?;
+        let script = format!("while kill -0 {} 2>/dev/null; do sleep 1; done; kill {} 2>/dev/null", std::process::id(), child.id());
+        let _ = Command::new("sh").args(["-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
+        let up = wait_until(Duration::from_secs(60), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        if !up {
+            return Err(format!("moto did not listen on 127.0.0.1:{port} within a minute"));
+        }
+        Ok(S3Server { port })
+    }
+
+    /// The endpoint URL.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The `AWS_*` variables that point a client at this server.
+    pub fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("AWS_REGION", "us-east-1".into()),
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ALLOW_HTTP", "true".into()),
+        ]
+    }
+
+    /// Creates a bucket (a plain unsigned `PUT /BUCKET`, which moto accepts).
+    pub fn create_bucket(&self, bucket: &str) {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("the S3 server accepts connections");
+        write!(s, "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", self.port).unwrap();
+        let mut answer = String::new();
+        let _ = s.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "creating bucket {bucket}: {answer}");
+    }
+}

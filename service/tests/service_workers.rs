@@ -16,7 +16,7 @@ use tokio_stream::StreamExt;
 use zkinfer_service::cli::service_cmds::{connect, Client, ClientArgs};
 use zkinfer_service::config::TEST_PAUSE_ENV;
 use zkinfer_service::server::pb;
-use zkinfer_service::testing::cluster;
+use zkinfer_service::testing::{cluster, s3};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zkinfer");
 
@@ -54,15 +54,25 @@ struct Cluster {
     store: String,
     root: tempfile::TempDir,
     next: std::sync::atomic::AtomicU32,
+    /// `--artifacts`; `None`: a folder of `root`.
+    artifacts: Option<String>,
+    env: Vec<(&'static str, String)>,
 }
 
 impl Cluster {
     fn new() -> Cluster {
-        Cluster { store: cluster().database(), root: tempfile::tempdir().unwrap(), next: Default::default() }
+        Cluster { store: cluster().database(), root: tempfile::tempdir().unwrap(), next: Default::default(), artifacts: None, env: vec![] }
+    }
+
+    /// With artifacts in a bucket of the local S3 server.
+    fn with_s3(bucket: &str) -> Cluster {
+        let server = s3();
+        server.create_bucket(bucket);
+        Cluster { artifacts: Some(format!("s3://{bucket}/zkinfer")), env: server.env(), ..Cluster::new() }
     }
 
     fn artifacts(&self) -> String {
-        format!("file://{}", self.root.path().join("artifacts").display())
+        self.artifacts.clone().unwrap_or_else(|| format!("file://{}", self.root.path().join("artifacts").display()))
     }
 
     fn dir(&self, what: &str) -> PathBuf {
@@ -77,6 +87,7 @@ impl Cluster {
         let mut cmd = Command::new(BIN);
         cmd.args(args).args(["--store", &self.store, "--artifacts", &self.artifacts(), "--data"]).arg(dir);
         cmd.stdout(Stdio::null()).stderr(std::fs::File::create(&log).unwrap()).env("RUST_LOG", "info,halo2_base=error");
+        cmd.envs(self.env.iter().map(|(k, v)| (*k, v.as_str())));
         match pause_ms {
             Some(ms) => cmd.env(TEST_PAUSE_ENV, ms.to_string()),
             None => cmd.env_remove(TEST_PAUSE_ENV),
@@ -102,8 +113,11 @@ impl Cluster {
 
     /// A worker process with a short lease.
     fn worker(&self, name: &str, budget: &str, pause_ms: Option<u64>) -> Proc {
-        let dir = self.dir(name);
-        self.spawn(&dir, &["worker", "--name", name, "--memory-budget", budget, "--lease-seconds", "2", "--max-attempts", "3"], pause_ms)
+        self.worker_in(&self.dir(name), name, budget, pause_ms)
+    }
+
+    fn worker_in(&self, dir: &Path, name: &str, budget: &str, pause_ms: Option<u64>) -> Proc {
+        self.spawn(dir, &["worker", "--name", name, "--memory-budget", budget, "--lease-seconds", "2", "--max-attempts", "3"], pause_ms)
     }
 }
 
@@ -233,4 +247,36 @@ fn bad_store_configuration_is_a_clear_startup_error() {
     }
     let out = Command::new(BIN).args(["serve", "--workers", "0", "--data"]).arg(data.path()).output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs a shared --store"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifacts_and_keys_travel_through_an_s3_bucket() {
+    let cl = Cluster::with_s3("zkinfer-e2e");
+    let (_api, mut c) = cl.api().await;
+    let compiler = cl.worker("compiler", "64GiB", None);
+    let model_id = register_mlp(&mut c).await;
+    let first = submit(&mut c, &model_id, mlp_sample(0.0), "s3-1").await.unwrap();
+    let (_, done) = wait_job(&mut c, &first.job_id).await;
+    assert_eq!(done.state(), pb::JobState::Done, "{}", done.error);
+    drop(compiler);
+    // A fresh worker has no key: it fetches the proving key from the bucket and caches it.
+    let fresh = cl.dir("fresh");
+    let _w = cl.worker_in(&fresh, "fresh", "64GiB", None);
+    let second = submit(&mut c, &model_id, mlp_sample(0.04), "s3-2").await.unwrap();
+    let (_, done) = wait_job(&mut c, &second.job_id).await;
+    assert_eq!(done.state(), pb::JobState::Done, "{}", done.error);
+    let cached: Vec<_> = std::fs::read_dir(fresh.join("keys")).unwrap().flatten().filter(|e| e.path().is_dir()).collect();
+    assert_eq!(cached.len(), 1, "the key is cached by its settings hash");
+    let v = Verifier::fetch(&mut c, &model_id).await;
+    v.check_native(&mut c, &first.job_id).await;
+    v.check_native(&mut c, &second.job_id).await;
+    // A bucket that does not exist is a startup error.
+    let out = Command::new(BIN)
+        .args(["worker", "--store", &cl.store, "--artifacts", "s3://no-such-bucket/p", "--data"])
+        .arg(cl.dir("bad"))
+        .envs(cl.env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.contains("s3://no-such-bucket/p") && err.contains("cannot list the bucket"), "{err}");
 }

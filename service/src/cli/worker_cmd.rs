@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use crate::config::{DEFAULT_LOG, TEST_PAUSE_ENV};
 use crate::jobs::memory::{default_budget, parse_bytes};
 use crate::jobs::{Engine, EngineConfig};
-use crate::store::{artifacts_dir, StoreUrl};
+use crate::store::{ArtifactsUrl, StoreUrl};
 use zkinfer_compiler::SrsSource;
 
 /// Flags of `zkinfer worker`.
@@ -19,9 +19,13 @@ pub struct WorkerArgs {
     /// The shared job store: postgres://USER:PASSWORD@HOST:PORT/DATABASE.
     #[arg(long)]
     pub store: String,
-    /// The artifact store every node reaches: file:///DIR (default: DATA/blobs, for one machine).
+    /// The artifact store every node reaches: file:///DIR or s3://BUCKET/PREFIX (credentials and
+    /// endpoint from the AWS_* variables); default DATA/blobs, for one machine.
     #[arg(long)]
     pub artifacts: Option<String>,
+    /// Most bytes of proving keys cached in DATA/keys; the least recently used are evicted.
+    #[arg(long, default_value = "32GiB")]
+    pub key_cache: String,
     /// Local folder: the proving-key cache.
     #[arg(long)]
     pub data: PathBuf,
@@ -64,7 +68,8 @@ impl WorkerArgs {
         }
         let mut cfg = EngineConfig::new(&self.data);
         cfg.store = Some(store);
-        cfg.artifacts = self.artifacts.as_deref().map(artifacts_dir).transpose()?;
+        cfg.artifacts = self.artifacts.as_deref().map(ArtifactsUrl::parse).transpose()?;
+        cfg.key_cache_bytes = Some(parse_bytes(&self.key_cache).map_err(|e| anyhow::anyhow!("--key-cache: {e}"))?);
         cfg.workers = self.workers;
         cfg.max_attempts = self.max_attempts.max(1);
         cfg.memory_budget = match &self.memory_budget {

@@ -225,6 +225,17 @@ impl Engine {
         }
     }
 
+    /// Keeps the key cache within its bound, evicting least recently used keys but never
+    /// the one of `settings`.
+    pub(super) fn bound_key_cache(&self, settings: &zkinfer_compiler::Settings) {
+        if let Some(limit) = self.cfg.key_cache_bytes {
+            let evicted = self.keys.evict_to(limit, settings.proving_key().0);
+            if !evicted.is_empty() {
+                tracing::info!(?evicted, limit, "proving keys evicted from the local cache");
+            }
+        }
+    }
+
     /// Cancellation with a shared store: a queued job ends at once; a running one is
     /// asked to stop, which its worker sees at its next lease renewal.
     pub(super) fn cancel_shared(&self, job: JobRecord) -> Result<JobRecord, EngineError> {

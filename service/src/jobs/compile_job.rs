@@ -89,6 +89,7 @@ impl Engine {
             artifacts.insert(ArtifactName::PROVING_KEY.to_string(), self.blobs.put(&pk)?);
         }
         drop(pk);
+        self.bound_key_cache(s);
         let mut put = |name: &str, bytes: &[u8]| -> Result<(), JobEnd> {
             artifacts.insert(name.to_string(), self.blobs.put(bytes)?);
             Ok(())

@@ -49,7 +49,9 @@ pub struct EngineConfig {
     /// (PostgreSQL) workers claim jobs from it under leases, and `workers` may be 0.
     pub store: Option<StoreUrl>,
     /// Where artifacts are stored (`None`: `data_dir/blobs`).
-    pub artifacts: Option<PathBuf>,
+    pub artifacts: Option<ArtifactsUrl>,
+    /// Most bytes of proving keys kept in `data_dir/keys` (least recently used evicted; `None`: unbounded).
+    pub key_cache_bytes: Option<u64>,
     /// Leases of jobs claimed from a shared store, and this process's name in them.
     pub lease: super::claim::LeaseConfig,
 }
@@ -68,6 +70,7 @@ impl EngineConfig {
             test_pause_before_prove: None,
             store: None,
             artifacts: None,
+            key_cache_bytes: None,
             lease: Default::default(),
         }
     }
@@ -112,7 +115,7 @@ impl Engine {
     pub fn open(cfg: EngineConfig) -> Result<Arc<Engine>, EngineError> {
         let url = cfg.store.clone().unwrap_or_else(|| StoreUrl::default_for(&cfg.data_dir));
         let store = open_store(&url)?;
-        let blobs = BlobStore::open(cfg.artifacts.clone().unwrap_or_else(|| cfg.data_dir.join("blobs")))?;
+        let blobs = BlobStore::open_url(&cfg.artifacts.clone().unwrap_or_else(|| ArtifactsUrl::File(cfg.data_dir.join("blobs"))))?;
         let keys = DiskKeyCache { root: cfg.data_dir.join("keys") };
         let engine = Engine {
             sched: Scheduler::new(cfg.memory_budget),

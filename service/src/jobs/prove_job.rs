@@ -25,6 +25,7 @@ impl Engine {
         let input = r.job.job.input.clone().ok_or_else(|| JobEnd::Failed("the job has no input".into()))?;
         r.phase("loading keys", 5)?;
         let loaded = self.models.get_or_load(&model.id, || loaded::load(&model, &self.blobs, &self.keys))?;
+        self.bound_key_cache(&loaded.settings);
         r.phase("witness", 10)?;
         // The interpreter names the node when the input leaves the calibrated range.
         let quant = loaded.quant();

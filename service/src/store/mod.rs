@@ -17,12 +17,12 @@ mod sqlite_rows;
 mod tests;
 pub mod url;
 
-pub use blobs::BlobStore;
+pub use blobs::{ArtifactsUrl, BlobStore};
 pub use lease::{Claim, Lease, LeaseState};
 pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
-pub use url::{artifacts_dir, open_store, StoreUrl};
+pub use url::{open_store, StoreUrl};
 
 use thiserror::Error;
 
@@ -34,6 +34,9 @@ pub enum StoreError {
     /// The database could not be reached or refused the connection (startup).
     #[error("cannot connect to the job store {url}: {message}")]
     Connect { url: String, message: String },
+    /// The artifact store failed or cannot be reached.
+    #[error("artifact store {url}: {message}")]
+    Artifacts { url: String, message: String },
     /// A `--store` URL that names no supported store.
     #[error("store URL `{url}`: {message}")]
     BadUrl { url: String, message: String },

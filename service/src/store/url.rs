@@ -67,14 +67,6 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-/// The folder of a `file:///DIR` artifact store.
-pub fn artifacts_dir(url: &str) -> Result<PathBuf, StoreError> {
-    match url.strip_prefix("file://") {
-        Some(path) if path.starts_with('/') => Ok(PathBuf::from(path)),
-        _ => Err(StoreError::BadUrl { url: redact(url), message: "expected file:///ABSOLUTE/DIR".into() }),
-    }
-}
-
 /// Opens the store a URL names (migrating its schema); a clear error, never a hang,
 /// when a database cannot be reached or refuses the credentials.
 pub fn open_store(url: &StoreUrl) -> Result<Arc<dyn JobStore>, StoreError> {
