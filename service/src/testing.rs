@@ -60,6 +60,11 @@ fn free_port() -> u16 {
 }
 
 impl PgCluster {
+    /// A cluster of its own (for a test that restarts it), stopped like the shared one.
+    pub fn new_cluster() -> PgCluster {
+        PgCluster::start().unwrap_or_else(|e| panic!("cannot start a test PostgreSQL cluster: {e}"))
+    }
+
     fn start() -> Result<PgCluster, String> {
         let bin = bin_dir()?;
         let run_as = is_root().then(|| "postgres".to_string());

@@ -16,7 +16,7 @@ use tokio_stream::StreamExt;
 use zkinfer_service::cli::service_cmds::{connect, Client, ClientArgs};
 use zkinfer_service::config::TEST_PAUSE_ENV;
 use zkinfer_service::server::pb;
-use zkinfer_service::testing::{cluster, s3};
+use zkinfer_service::testing::{cluster, s3, PgCluster};
 
 const BIN: &str = env!("CARGO_BIN_EXE_zkinfer");
 
@@ -28,7 +28,7 @@ struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-CONT", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill").args(["-CONT", &self.child.id().to_string()]).stderr(Stdio::null()).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -57,11 +57,16 @@ struct Cluster {
     /// `--artifacts`; `None`: a folder of `root`.
     artifacts: Option<String>,
     env: Vec<(&'static str, String)>,
+    max_attempts: &'static str,
 }
 
 impl Cluster {
     fn new() -> Cluster {
-        Cluster { store: cluster().database(), root: tempfile::tempdir().unwrap(), next: Default::default(), artifacts: None, env: vec![] }
+        Cluster::on(cluster().database())
+    }
+
+    fn on(store: String) -> Cluster {
+        Cluster { store, root: tempfile::tempdir().unwrap(), next: Default::default(), artifacts: None, env: vec![], max_attempts: "3" }
     }
 
     /// With artifacts in a bucket of the local S3 server.
@@ -117,7 +122,7 @@ impl Cluster {
     }
 
     fn worker_in(&self, dir: &Path, name: &str, budget: &str, pause_ms: Option<u64>) -> Proc {
-        self.spawn(dir, &["worker", "--name", name, "--memory-budget", budget, "--lease-seconds", "2", "--max-attempts", "3"], pause_ms)
+        self.spawn(dir, &["worker", "--name", name, "--memory-budget", budget, "--lease-seconds", "2", "--max-attempts", self.max_attempts], pause_ms)
     }
 }
 
@@ -279,4 +284,192 @@ async fn artifacts_and_keys_travel_through_an_s3_bucket() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.code() == Some(1) && err.contains("s3://no-such-bucket/p") && err.contains("cannot list the bucket"), "{err}");
+}
+
+/// Server reflection answers in both protocol versions (on an API-only node).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_answers_as_v1_and_v1alpha() {
+    let cl = Cluster::new();
+    let dir = cl.dir("api");
+    let _api = cl.spawn(&dir, &["serve", "--workers", "0", "--listen", "127.0.0.1:0"], None);
+    let t0 = Instant::now();
+    let addr = loop {
+        if let Ok(a) = std::fs::read_to_string(dir.join("server.addr")) {
+            break a;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(60), "the API node starts");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    {
+        use tonic_reflection::pb::v1::{server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest, server_reflection_response::MessageResponse, ServerReflectionRequest};
+        let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+        let mut s = ServerReflectionClient::new(channel.clone()).server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
+        let Some(MessageResponse::ListServicesResponse(l)) = s.next().await.unwrap().unwrap().message_response else { panic!("v1 lists services") };
+        assert!(l.service.iter().any(|s| s.name == "zkinfer.v1.Prover"));
+    }
+    use tonic_reflection::pb::v1alpha::{server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest, server_reflection_response::MessageResponse, ServerReflectionRequest};
+    let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let mut s = ServerReflectionClient::new(channel).server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
+    let Some(MessageResponse::ListServicesResponse(l)) = s.next().await.unwrap().unwrap().message_response else { panic!("v1alpha lists services") };
+    let names: Vec<_> = l.service.iter().map(|s| s.name.as_str()).collect();
+    assert!(names.contains(&"zkinfer.v1.Prover") && names.contains(&"grpc.health.v1.Health"), "{names:?}");
+}
+
+/// Submits with retries (the idempotency key makes a retry safe while the database restarts).
+async fn submit_retrying(c: &mut Client, model_id: &str, input_json: &[u8], key: &str) -> String {
+    for _ in 0..60 {
+        let req = pb::SubmitJobRequest {
+            model_id: model_id.into(),
+            input: Some(pb::submit_job_request::Input::InputJson(input_json.to_vec())),
+            idempotency_key: key.into(),
+            priority: 0,
+        };
+        match c.submit_job(req).await {
+            Ok(r) => return r.into_inner().job_id,
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    panic!("submission {key} kept failing");
+}
+
+/// A job read with retries (an API node may answer UNAVAILABLE while the database restarts).
+async fn job_retrying(c: &mut Client, id: &str) -> pb::Job {
+    for _ in 0..60 {
+        match c.get_job(pb::GetJobRequest { job_id: id.into() }).await {
+            Ok(j) => return j.into_inner(),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    panic!("job {id} could not be read");
+}
+
+/// Two API nodes and three workers on one PostgreSQL and one artifact folder; 40 jobs
+/// over 3 models from 4 parallel clients; workers killed with SIGKILL at random moments
+/// and restarted, PostgreSQL restarted once. Every accepted job ends DONE, once; every
+/// proof verifies natively and on the EVM; both API nodes list the same jobs; every
+/// referenced artifact exists and matches its hash.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chaos_kills_and_a_database_restart_lose_no_job() {
+    let pg = std::sync::Arc::new(PgCluster::new_cluster());
+    let mut cl = Cluster::on(pg.database());
+    cl.max_attempts = "20";
+    let cl = std::sync::Arc::new(cl);
+    let (_a, mut ca) = cl.api().await;
+    let (_b, mut cb) = cl.api().await;
+    let dirs: Vec<PathBuf> = (0..3).map(|i| cl.dir(&format!("w{i}"))).collect();
+    // Each proof pauses a little, so that the run lasts long enough to be disturbed.
+    let workers: Vec<Option<Proc>> = (0..3).map(|i| Some(cl.worker_in(&dirs[i], &format!("w{i}-g0"), "64GiB", Some(300)))).collect();
+    let workers = std::sync::Arc::new(std::sync::Mutex::new(workers));
+
+    let names = ["1l_mlp", "1l_relu", "2l_relu_small"];
+    let mut models = Vec::new();
+    for name in names {
+        let dir = corpus(name);
+        let (onnx, input) = (std::fs::read(dir.join("network.onnx")).unwrap(), std::fs::read(dir.join("input.json")).unwrap());
+        let r = ca.register_model(pb::RegisterModelRequest { onnx, calibration_json: input.clone(), options: None }).await.unwrap().into_inner();
+        models.push((r.model_id, r.compile_job_id, input));
+    }
+    for (_, compile, _) in &models {
+        let (_, j) = wait_job(&mut cb, compile).await;
+        assert_eq!(j.state(), pb::JobState::Done, "compile: {}", j.error);
+    }
+
+    // Chaos: 5 SIGKILLs of random workers (each restarted at once) and one PostgreSQL restart.
+    let chaos = {
+        let (cl, workers, pg, dirs) = (cl.clone(), workers.clone(), pg.clone(), dirs.clone());
+        let mut watcher = ca.clone();
+        tokio::spawn(async move {
+            let mut log = Vec::new();
+            for round in 0..6u32 {
+                tokio::time::sleep(Duration::from_millis(700 + rand::random::<u64>() % 600)).await;
+                if round == 3 {
+                    let pg = pg.clone();
+                    tokio::task::spawn_blocking(move || pg.restart()).await.unwrap();
+                    log.push("PostgreSQL restarted (immediate stop, start)".to_string());
+                    continue;
+                }
+                let running = watcher
+                    .list_jobs(pb::ListJobsRequest { page_size: 100, states: vec![pb::JobState::Running as i32], ..Default::default() })
+                    .await
+                    .map(|r| r.into_inner().jobs.iter().map(|j| j.phase.clone()).collect::<Vec<_>>())
+                    .unwrap_or_default();
+                let i = (rand::random::<u32>() % 3) as usize;
+                let old = workers.lock().unwrap()[i].take().unwrap();
+                old.kill9();
+                let new = cl.worker_in(&dirs[i], &format!("w{i}-g{}", round + 1), "64GiB", Some(300));
+                workers.lock().unwrap()[i] = Some(new);
+                log.push(format!("SIGKILL w{i} while running jobs were in phases {running:?}; restarted"));
+            }
+            log
+        })
+    };
+
+    // 40 jobs from 4 parallel clients, alternating API nodes and models.
+    let mut clients = Vec::new();
+    for t in 0..4usize {
+        let (mut a, mut b, models) = (ca.clone(), cb.clone(), models.clone());
+        clients.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for n in 0..10usize {
+                let i = t * 10 + n;
+                let (model_id, _, input) = &models[i % 3];
+                let c = if i % 2 == 0 { &mut a } else { &mut b };
+                ids.push((i % 3, submit_retrying(c, model_id, input, &format!("chaos-{i}")).await));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            ids
+        }));
+    }
+    let mut jobs = Vec::new();
+    for c in clients {
+        jobs.extend(c.await.unwrap());
+    }
+    let log = chaos.await.unwrap();
+    eprintln!("chaos: {log:#?}");
+
+    let t0 = Instant::now();
+    let mut finals = Vec::new();
+    for (m, id) in &jobs {
+        let j = loop {
+            let j = job_retrying(&mut cb, id).await;
+            if matches!(j.state(), pb::JobState::Done | pb::JobState::Failed | pb::JobState::Cancelled) {
+                break j;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(300), "job {id} ends: {j:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(j.state(), pb::JobState::Done, "job {id}: {}", j.error);
+        finals.push((*m, j));
+    }
+    let mut ids: Vec<_> = jobs.iter().map(|(_, id)| id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40, "40 distinct jobs");
+    let retried = finals.iter().filter(|(_, j)| j.attempts > 1).count();
+    eprintln!("chaos: {retried} of 40 jobs ran more than once; took {:?} after the last submission", t0.elapsed());
+
+    // Both API nodes list the same jobs, each once.
+    let list = |mut c: Client| async move {
+        let r = c.list_jobs(pb::ListJobsRequest { page_size: 100, ..Default::default() }).await.unwrap().into_inner();
+        let mut v: Vec<_> = r.jobs.iter().map(|j| (j.id.clone(), j.state, j.attempts)).collect();
+        v.sort();
+        v
+    };
+    let (la, lb) = (list(ca.clone()).await, list(cb.clone()).await);
+    assert_eq!(la, lb);
+    assert_eq!(la.len(), 43, "3 compile jobs and 40 proofs, no duplicates");
+
+    // Every proof verifies natively and on the EVM; every referenced artifact is whole.
+    let mut verifiers = Vec::new();
+    for (model_id, _, _) in &models {
+        verifiers.push(Verifier::fetch(&mut ca, model_id).await);
+    }
+    for (m, j) in &finals {
+        verifiers[*m].check_native(&mut cb, &j.id).await;
+        assert!(verifiers[*m].call_evm(&mut ca, &j.id, false).await.0, "job {} verifies on the EVM", j.id);
+        for kind in j.artifacts() {
+            artifact(&mut ca, pb::get_artifact_request::Owner::JobId(j.id.clone()), kind).await;
+        }
+    }
 }

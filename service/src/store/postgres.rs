@@ -175,17 +175,25 @@ impl PgStore {
         self.with(|c| Ok(c.query_one("SELECT MAX(version) FROM zkinfer_migrations", &[])?.get(0)))
     }
 
-    /// Runs `f` on a pooled connection; a connection that broke is dropped.
-    fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    /// Runs `f` on a pooled connection; a connection that broke is dropped. When a pooled
+    /// connection turns out to be broken (the database restarted since it was last used),
+    /// `f` runs once more on a new connection: the old one failed before anything reached
+    /// the database.
+    fn with<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let pooled = {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             std::iter::from_fn(|| idle.pop()).find(|c| !c.is_closed())
         };
-        let mut client = match pooled {
-            Some(c) => c,
-            None => self.open_client()?,
+        let (mut client, reused) = match pooled {
+            Some(c) => (c, true),
+            None => (self.open_client()?, false),
         };
-        let out = f(&mut client);
+        let mut out = f(&mut client);
+        if out.is_err() && reused && client.is_closed() {
+            drop_off_runtime(client);
+            client = self.open_client()?;
+            out = f(&mut client);
+        }
         if !client.is_closed() {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             if idle.len() < POOL {
@@ -197,7 +205,7 @@ impl PgStore {
         out
     }
 
-    fn tx<T>(&self, f: impl FnOnce(&mut Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    fn tx<T>(&self, mut f: impl FnMut(&mut Transaction<'_>) -> Result<T, StoreError>) -> Result<T, StoreError> {
         self.with(|c| {
             let mut tx = c.transaction()?;
             let out = f(&mut tx)?;
