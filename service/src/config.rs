@@ -79,6 +79,10 @@ pub struct ServeArgs {
     /// shared by API nodes and `zkinfer worker` processes.
     #[arg(long)]
     pub store: Option<String>,
+    /// Serve Prometheus /metrics and /healthz over HTTP here (port 0: any free port; the bound
+    /// address is written to DATA/metrics.addr).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
     /// Artifact store: file:///DIR (default: DATA/blobs) or s3://BUCKET/PREFIX (AWS_* variables); with a
     /// shared --store, one that every node reaches.
     #[arg(long)]

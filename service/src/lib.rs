@@ -12,6 +12,7 @@ pub mod fsio;
 pub mod hash;
 pub mod jobs;
 pub mod keycache;
+pub mod metrics;
 pub mod proof_file;
 pub mod server;
 pub mod store;

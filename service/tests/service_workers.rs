@@ -47,6 +47,25 @@ impl Proc {
     fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// GET of a path on the process's metrics port (`DATA/metrics.addr`).
+    fn http_get(&self, path: &str) -> String {
+        use std::io::{Read, Write};
+        let dir = self.log.parent().unwrap();
+        let t0 = Instant::now();
+        let addr = loop {
+            if let Ok(a) = std::fs::read_to_string(dir.join("metrics.addr")) {
+                break a;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "the metrics port opens: {}", self.log_text());
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut s = std::net::TcpStream::connect(addr.trim()).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer
+    }
 }
 
 /// One deployment: a database, a shared artifact folder, nodes and workers.
@@ -103,7 +122,7 @@ impl Cluster {
     /// An API-only node; its client.
     async fn api(&self) -> (Proc, Client) {
         let dir = self.dir("api");
-        let p = self.spawn(&dir, &["serve", "--workers", "0", "--listen", "127.0.0.1:0"], None);
+        let p = self.spawn(&dir, &["serve", "--workers", "0", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"], None);
         let t0 = Instant::now();
         let addr = loop {
             if let Ok(a) = std::fs::read_to_string(dir.join("server.addr")) {
@@ -122,7 +141,7 @@ impl Cluster {
     }
 
     fn worker_in(&self, dir: &Path, name: &str, budget: &str, pause_ms: Option<u64>) -> Proc {
-        self.spawn(dir, &["worker", "--name", name, "--memory-budget", budget, "--lease-seconds", "2", "--max-attempts", self.max_attempts], pause_ms)
+        self.spawn(dir, &["worker", "--name", name, "--memory-budget", budget, "--lease-seconds", "2", "--max-attempts", self.max_attempts, "--metrics-listen", "127.0.0.1:0"], pause_ms)
     }
 }
 
@@ -158,10 +177,19 @@ async fn a_worker_killed_mid_proof_loses_its_job_to_another() {
     // The second API node watches the job that a worker of the first one's store runs.
     wait_phase(&mut c2, &j.job_id, "proving").await;
     w1.kill9();
-    let _w2 = cl.worker("w2", "64GiB", None);
+    let w2 = cl.worker("w2", "64GiB", None);
     let (_, done) = wait_job(&mut c2, &j.job_id).await;
     assert_eq!(done.state(), pb::JobState::Done, "{}", done.error);
     assert_eq!(done.attempts, 2, "the killed attempt and the one that finished");
+    // Operators see it in the metrics: the queue by state on an API node, the worker's own work.
+    let api_metrics = _api.http_get("/metrics");
+    assert!(api_metrics.starts_with("HTTP/1.1 200") && api_metrics.contains("zkinfer_jobs{state=\"done\"} 2"), "{api_metrics}");
+    let w2_metrics = w2.http_get("/metrics");
+    for line in [format!("zkinfer_proofs_total{{model=\"{model_id}\"}} 1"), "zkinfer_leases_claimed_total 1".into(), "zkinfer_leases_held 0".into()] {
+        assert!(w2_metrics.contains(&line), "{line} in {w2_metrics}");
+    }
+    assert!(w2_metrics.contains("zkinfer_job_phase_seconds_count{kind=\"prove\",phase=\"proving\"} 1"), "{w2_metrics}");
+    assert!(w2.http_get("/healthz").ends_with("ok\n"));
     // Both API nodes answer for the same jobs; the proof verifies.
     let list = |c: &mut Client| {
         let mut c = c.clone();

@@ -82,6 +82,11 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     runtime()?.block_on(async move {
         let data = cfg.server.engine.data_dir.clone();
         let server = srv::start(cfg.server).await?;
+        if let Some(listen) = &args.metrics_listen {
+            let addr: std::net::SocketAddr = listen.parse().with_context(|| format!("--metrics-listen `{listen}`"))?;
+            let bound = crate::metrics::serve(addr, server.engine.store()).await.with_context(|| format!("--metrics-listen {addr}"))?;
+            write_atomic(&data.join("metrics.addr"), bound.to_string().as_bytes())?;
+        }
         // Tools and tests read the bound address from here (useful with port 0).
         write_atomic(&data.join("server.addr"), server.addr.to_string().as_bytes())?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -51,6 +51,10 @@ pub struct WorkerArgs {
     /// Log filter (tracing `EnvFilter` syntax).
     #[arg(long)]
     pub log: Option<String>,
+    /// Serve Prometheus /metrics and /healthz over HTTP here (port 0: any free port; the
+    /// bound address is written to DATA/metrics.addr).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
 }
 
 impl WorkerArgs {
@@ -109,6 +113,12 @@ pub fn worker(args: &WorkerArgs) -> Result<()> {
     let threads = engine.start_workers();
     tracing::info!(worker = %name, workers, memory_budget = budget, "zkinfer worker claiming jobs");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if let Some(listen) = &args.metrics_listen {
+        let addr: std::net::SocketAddr = listen.parse().with_context(|| format!("--metrics-listen `{listen}`"))?;
+        let bound = rt.block_on(crate::metrics::serve(addr, engine.store())).with_context(|| format!("--metrics-listen {addr}"))?;
+        crate::fsio::write_atomic(&args.data.join("metrics.addr"), bound.to_string().as_bytes())?;
+        tracing::info!(%bound, "metrics on http://{bound}/metrics");
+    }
     rt.block_on(async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {

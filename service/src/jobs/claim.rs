@@ -59,6 +59,11 @@ impl Engine {
         self.cfg.store.as_ref().is_some_and(|u| u.is_shared())
     }
 
+    /// The job store (for metrics and operators' tools).
+    pub fn store(&self) -> Arc<dyn crate::store::JobStore> {
+        self.store.clone()
+    }
+
     /// Relays changes committed by other processes to this process's watchers.
     pub(super) fn listen_for_changes(&self) -> Result<(), EngineError> {
         let hub = self.events.clone();
@@ -145,6 +150,9 @@ impl Engine {
         let id = job.job.id.clone();
         tracing::info!(job = %id, kind = %job.job.kind, model = %job.job.model_id, attempt = lease.token, worker = %lease.worker, "job claimed");
         self.publish(&id);
+        let metrics = crate::metrics::metrics();
+        metrics.lease(1);
+        metrics.phase(&id, job.job.kind.as_str(), "starting");
         let lost = AtomicBool::new(false);
         let finished = AtomicBool::new(false);
         let t0 = Instant::now();
@@ -152,7 +160,12 @@ impl Engine {
             scope.spawn(|| self.renew_until(&id, &lease, &finished, &lost, cancel));
             let outcome = self.run_claimed(&job, &lease, cancel);
             finished.store(true, Ordering::SeqCst);
+            metrics.job_ended(&id, job.job.kind.as_str(), None);
+            metrics.lease(-1);
             let lost = lost.load(Ordering::SeqCst);
+            if lost {
+                metrics.lease_lost();
+            }
             let (state, reason) = match outcome {
                 Ok(()) => return tracing::info!(job = %id, seconds = t0.elapsed().as_secs_f64(), "job done"),
                 Err(JobEnd::Cancelled) => (JobState::Cancelled, "cancelled by request".to_string()),

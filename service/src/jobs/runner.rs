@@ -53,29 +53,43 @@ impl Running<'_> {
     /// Stores the phase (under the lease, if any); `false` when the lease is lost.
     pub fn record_phase(&self, phase: &str, progress: u32) -> Result<bool, crate::store::StoreError> {
         let id = &self.job.job.id;
-        match &self.lease {
+        let recorded = match &self.lease {
             Some(l) => self.engine.store.set_phase_leased(id, l, phase, progress),
             None => self.engine.store.set_phase(id, phase, progress).map(|_| true),
+        };
+        if let Ok(true) = recorded {
+            crate::metrics::metrics().phase(id, self.job.job.kind.as_str(), phase);
         }
+        recorded
     }
 
     /// Publishes a proof's result (under the lease, if any); `false` if the job was no
     /// longer running (under this lease).
     pub fn finish_prove(&self, result: &ProveResult) -> Result<bool, crate::store::StoreError> {
         let id = &self.job.job.id;
-        match &self.lease {
+        let done = match &self.lease {
             Some(l) => self.engine.store.finish_prove_leased(id, l, result, now_ms()),
             None => self.engine.store.finish_prove(id, result, now_ms()),
+        };
+        if let Ok(true) = done {
+            let m = crate::metrics::metrics();
+            m.proof(&self.job.job.model_id);
+            m.job_ended(id, self.job.job.kind.as_str(), Some((now_ms() - self.job.job.created_ms) as f64 / 1000.0));
         }
+        done
     }
 
     /// Publishes a compile job's result and makes its model ready, like [`Self::finish_prove`].
     pub fn finish_compile(&self, model_id: &str, result: &CompileResult) -> Result<bool, crate::store::StoreError> {
         let id = &self.job.job.id;
-        match &self.lease {
+        let done = match &self.lease {
             Some(l) => self.engine.store.finish_compile_leased(id, l, model_id, result, now_ms()),
             None => self.engine.store.finish_compile(id, model_id, result, now_ms()),
+        };
+        if let Ok(true) = done {
+            crate::metrics::metrics().job_ended(id, self.job.job.kind.as_str(), Some((now_ms() - self.job.job.created_ms) as f64 / 1000.0));
         }
+        done
     }
 
     /// `Err(Cancelled)` if cancellation was asked.
@@ -145,7 +159,10 @@ impl Engine {
             }
         }
         match self.store.start_job(id, "starting", now_ms()) {
-            Ok(true) => self.publish(id),
+            Ok(true) => {
+                crate::metrics::metrics().phase(id, job.job.kind.as_str(), "starting");
+                self.publish(id)
+            }
             Ok(false) => return,
             Err(e) => return tracing::error!(job = %id, "cannot start the job: {e}"),
         }
@@ -156,6 +173,7 @@ impl Engine {
             JobKind::Compile => self.run_compile(&running),
             JobKind::Prove => self.run_prove(&running),
         }));
+        crate::metrics::metrics().job_ended(id, job.job.kind.as_str(), None);
         match outcome {
             Ok(Ok(())) => tracing::info!(job = %id, seconds = t0.elapsed().as_secs_f64(), "job done"),
             Ok(Err(JobEnd::Cancelled)) => self.end(&job, JobState::Cancelled, "cancelled by request"),
