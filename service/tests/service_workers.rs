@@ -501,3 +501,44 @@ async fn chaos_kills_and_a_database_restart_lose_no_job() {
         }
     }
 }
+
+/// Artifacts larger than gRPC's default 4 MiB message limit reach a client with default
+/// limits through the chunked download (here the SRS of a k = 16 circuit), where the
+/// unary GetArtifact cannot; the `fetch` command downloads the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_artifacts_stream_in_chunks_under_default_message_limits() {
+    let cl = Cluster::new();
+    let (api, mut c) = cl.api().await;
+    let _w = cl.worker("w", "64GiB", None);
+    let (onnx, input) = mlp();
+    let options = pb::CompileOptions { k: 16, ..Default::default() };
+    let r = c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options) }).await.unwrap().into_inner();
+    let (_, j) = wait_job(&mut c, &r.compile_job_id).await;
+    assert_eq!(j.state(), pb::JobState::Done, "{}", j.error);
+    let addr = std::fs::read_to_string(api.log.parent().unwrap().join("server.addr")).unwrap();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let mut plain = zkinfer_service::server::ProverClient::new(channel);
+    let req = || pb::GetArtifactRequest { owner: Some(pb::get_artifact_request::Owner::ModelId(r.model_id.clone())), kind: pb::ArtifactKind::Srs as i32 };
+    let unary = plain.get_artifact(req()).await;
+    assert!(unary.is_err(), "over the default limit, one message cannot carry the SRS");
+    let mut stream = plain.download_artifact(req()).await.unwrap().into_inner();
+    let (mut content, mut chunks, mut sha) = (Vec::new(), 0, String::new());
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        if chunk.offset == 0 {
+            sha = chunk.sha256.clone();
+        }
+        assert_eq!(chunk.offset, content.len() as u64);
+        content.extend_from_slice(&chunk.data);
+        chunks += 1;
+    }
+    assert!(content.len() > 4 << 20 && chunks >= 5, "{} bytes in {chunks} chunks", content.len());
+    assert_eq!(zkinfer_service::hash::sha256_hex(&content), sha);
+    let out = cl.dir("fetched").join("srs.bin");
+    let fetched = Command::new(BIN)
+        .args(["fetch", &r.model_id, "--kind", "srs", "--out", out.to_str().unwrap(), "--server", &format!("http://{addr}")])
+        .output()
+        .unwrap();
+    assert!(fetched.status.success(), "{}", String::from_utf8_lossy(&fetched.stderr));
+    assert_eq!(std::fs::read(&out).unwrap(), content);
+}
