@@ -263,3 +263,10 @@ impl Engine {
         self.job(&id)
     }
 }
+
+impl Drop for Engine {
+    /// The store's change listener (a thread of its own) stops with the engine.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
