@@ -542,3 +542,23 @@ async fn large_artifacts_stream_in_chunks_under_default_message_limits() {
     assert!(fetched.status.success(), "{}", String::from_utf8_lossy(&fetched.stderr));
     assert_eq!(std::fs::read(&out).unwrap(), content);
 }
+
+/// Cancellation through an API node: a queued job ends at once; a running one is asked
+/// through the store, and its worker stops at its next lease renewal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_queued_and_running_jobs_of_other_processes() {
+    let cl = Cluster::new();
+    let (_api, mut c) = cl.api().await;
+    let w = cl.worker("w", "64GiB", Some(60_000));
+    let model_id = register_mlp(&mut c).await;
+    let running = submit(&mut c, &model_id, mlp_sample(0.0), "run").await.unwrap();
+    wait_phase(&mut c, &running.job_id, "proving").await;
+    let queued = submit(&mut c, &model_id, mlp_sample(0.01), "queued").await.unwrap();
+    let q = c.cancel_job(pb::CancelJobRequest { job_id: queued.job_id.clone() }).await.unwrap().into_inner();
+    assert_eq!(q.state(), pb::JobState::Cancelled);
+    c.cancel_job(pb::CancelJobRequest { job_id: running.job_id.clone() }).await.unwrap();
+    let (_, r) = wait_job(&mut c, &running.job_id).await;
+    assert_eq!((r.state(), r.error.as_str()), (pb::JobState::Cancelled, "cancelled by request"));
+    assert!(c.cancel_job(pb::CancelJobRequest { job_id: running.job_id.clone() }).await.is_err(), "it has ended");
+    assert!(!w.log_text().contains("panicked"));
+}
