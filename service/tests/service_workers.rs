@@ -562,3 +562,33 @@ async fn cancelling_queued_and_running_jobs_of_other_processes() {
     assert!(c.cancel_job(pb::CancelJobRequest { job_id: running.job_id.clone() }).await.is_err(), "it has ended");
     assert!(!w.log_text().contains("panicked"));
 }
+
+/// A job whose workers keep dying (SIGKILL in its proving phase, each time) fails after
+/// `--max-attempts` (3 here) with that reason, instead of killing workers for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_killing_its_workers_fails_with_the_reason() {
+    let cl = Cluster::new();
+    let (_api, mut c) = cl.api().await;
+    let compiler = cl.worker("compiler", "64GiB", None);
+    let model_id = register_mlp(&mut c).await;
+    drop(compiler);
+    let j = submit(&mut c, &model_id, mlp_sample(0.05), "deadly").await.unwrap();
+    for attempt in 1..=3 {
+        let w = cl.worker(&format!("victim{attempt}"), "64GiB", Some(60_000));
+        let t0 = Instant::now();
+        loop {
+            let now = job(&mut c, &j.job_id).await;
+            if now.attempts == attempt && now.phase == "proving" {
+                break;
+            }
+            assert!(t0.elapsed() < PATIENCE, "attempt {attempt} reaches proving: {now:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        w.kill9();
+    }
+    // The next worker finds the third lease expired: the job fails, it does not run a fourth time.
+    let _last = cl.worker("last", "64GiB", None);
+    let (_, failed) = wait_job(&mut c, &j.job_id).await;
+    assert_eq!((failed.state(), failed.attempts), (pb::JobState::Failed, 3));
+    assert!(failed.error.contains("stopped renewing the lease 3 times"), "{}", failed.error);
+}
