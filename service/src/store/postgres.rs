@@ -641,10 +641,10 @@ fn listen(config: Config, url: String, on_change: Box<dyn Fn(&str) + Send>, stop
             {
                 let mut notes = client.notifications();
                 let mut it = notes.timeout_iter(Duration::from_millis(250));
-                loop {
-                    match it.next() {
-                        Ok(Some(n)) => on_change(n.payload()),
-                        Ok(None) | Err(_) => break,
+                while let Ok(Some(n)) = it.next() {
+                    on_change(n.payload());
+                    if stop.load(Ordering::SeqCst) {
+                        break;
                     }
                 }
             }
