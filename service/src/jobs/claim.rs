@@ -30,7 +30,8 @@ use super::now_ms;
 pub struct LeaseConfig {
     /// How long a claim holds without renewal.
     pub duration: Duration,
-    /// How often an idle worker looks for work.
+    /// How often an idle worker looks for work without being told (a notification wakes
+    /// it at once).
     pub poll: Duration,
     /// This process's name in leases (unique among live workers).
     pub worker: String,
@@ -41,7 +42,7 @@ impl Default for LeaseConfig {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "host".into());
         LeaseConfig {
             duration: Duration::from_secs(30),
-            poll: Duration::from_millis(250),
+            poll: Duration::from_secs(1),
             worker: format!("{host}-{}-{:06x}", std::process::id(), rand::random::<u32>() & 0xff_ffff),
         }
     }
@@ -65,9 +66,17 @@ impl Engine {
     }
 
     /// Relays changes committed by other processes to this process's watchers.
-    pub(super) fn listen_for_changes(&self) -> Result<(), EngineError> {
-        let hub = self.events.clone();
-        let relay = move |id: &str| hub.publish(JobEvent::changed(id));
+    /// Idle claiming workers wake when a job may have become claimable.
+    pub(super) fn listen_for_changes(self: &Arc<Self>) -> Result<(), EngineError> {
+        let engine = Arc::downgrade(self);
+        let relay = move |id: &str| {
+            let Some(e) = engine.upgrade() else { return };
+            if id == crate::store::QUEUED {
+                e.sched.wake();
+            } else {
+                e.events.publish(JobEvent::changed(id));
+            }
+        };
         self.store.watch_changes(Box::new(relay), self.stop.clone())?;
         Ok(())
     }

@@ -130,9 +130,10 @@ impl Engine {
         };
         if url.is_shared() {
             // Nothing to recover or load: workers claim from the store, and jobs of dead workers come back when their lease expires.
+            let engine = Arc::new(engine);
             engine.listen_for_changes()?;
             tracing::info!(store = %url.display(), "shared job store");
-            return Ok(Arc::new(engine));
+            return Ok(engine);
         }
         let recovery = engine.store.recover(engine.cfg.max_attempts, now_ms())?;
         if !recovery.requeued.is_empty() || !recovery.failed.is_empty() {

@@ -219,6 +219,11 @@ impl Scheduler {
         cancel
     }
 
+    /// Wakes idle waiters ([`Self::idle_wait`]).
+    pub fn wake(&self) {
+        self.wake.notify_all();
+    }
+
     /// Whether [`Self::close`] was called.
     pub fn is_closed(&self) -> bool {
         self.lock().closed

@@ -26,6 +26,9 @@ pub use url::{open_store, StoreUrl};
 
 use thiserror::Error;
 
+/// What [`JobStore::watch_changes`] reports when a job may have become claimable.
+pub const QUEUED: &str = "*queued";
+
 /// Failures of the store.
 #[derive(Debug, Error)]
 pub enum StoreError {
@@ -153,7 +156,8 @@ pub trait JobStore: Send + Sync {
     /// recorded it already. Returns how many jobs were marked.
     fn note_unfit(&self, budget: u64) -> Result<usize, StoreError>;
 
-    /// Calls `on_change(job_id)` for changes committed by other processes, until `stop`
+    /// Calls `on_change(job_id)` for changes committed by other processes (`""`: any job
+    /// may have changed; [`QUEUED`]: a job may have become claimable), until `stop`
     /// is set; `Ok(false)` when the store has no such notifications (one process owns
     /// it), so watchers rely on this process's own events.
     fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send>, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<bool, StoreError> {

@@ -24,8 +24,11 @@ use super::records::*;
 use super::url::redact;
 use super::{JobStore, StoreError};
 
-/// The channel of job change notifications.
+/// The channel of job change notifications (payload: the job id).
 pub const CHANNEL: &str = "zkinfer_jobs";
+/// The channel that tells idle workers that a job may have become claimable (a new job,
+/// a requeued one, or prove jobs of a model that became ready).
+pub const QUEUE_CHANNEL: &str = "zkinfer_queue";
 /// Advisory lock keys: schema migrations, and submissions (queue limit, idempotency).
 const MIGRATION_LOCK: i64 = 0x7a6b_696e_0001;
 const SUBMIT_LOCK: i64 = 0x7a6b_696e_0002;
@@ -69,6 +72,11 @@ fn notify(tx: &mut Transaction<'_>, job_id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+fn notify_queue(tx: &mut Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_notify($1, '')", &[&QUEUE_CHANNEL])?;
+    Ok(())
+}
+
 fn get_job(tx: &mut impl postgres::GenericClient, id: &str) -> Result<Option<JobRecord>, StoreError> {
     tx.query_opt("SELECT * FROM jobs WHERE id = $1", &[&id])?.map(|r| job_from_row(&r)).transpose()
 }
@@ -102,6 +110,7 @@ fn insert_job(tx: &mut Transaction<'_>, j: &NewJob) -> Result<(), StoreError> {
             &j.created_ms,
         ],
     )?;
+    notify_queue(tx)?;
     notify(tx, &j.id)
 }
 
@@ -423,6 +432,7 @@ impl JobStore for PgStore {
                         &[&id],
                     )?;
                     out.requeued.push(id.clone());
+                    notify_queue(tx)?;
                 }
                 notify(tx, &id)?;
             }
@@ -456,6 +466,7 @@ impl JobStore for PgStore {
                         &[&id],
                     )?;
                     out.expired.requeued.push(id.clone());
+                    notify_queue(tx)?;
                 }
                 notify(tx, &id)?;
             }
@@ -606,6 +617,8 @@ impl JobStore for PgStore {
 }
 
 fn set_ready(tx: &mut Transaction<'_>, model_id: &str, r: &CompileResult) -> Result<(), StoreError> {
+    // Its waiting prove jobs become claimable.
+    notify_queue(tx)?;
     tx.execute(
         "UPDATE models SET state = 'ready', settings_json = $2, settings_hash = $3, k = $4, artifacts_json = $5, \
          prove_memory = $6, error = NULL WHERE id = $1",
@@ -621,7 +634,8 @@ fn set_ready(tx: &mut Transaction<'_>, model_id: &str, r: &CompileResult) -> Res
 fn listen(config: Config, url: String, on_change: Box<dyn Fn(&str) + Send>, stop: Arc<AtomicBool>) {
     let mut warned = false;
     while !stop.load(Ordering::SeqCst) {
-        let mut client = match config.connect(NoTls).and_then(|mut c| c.batch_execute(&format!("LISTEN {CHANNEL}")).map(|_| c)) {
+        let listen = format!("LISTEN {CHANNEL}; LISTEN {QUEUE_CHANNEL}");
+        let mut client = match config.connect(NoTls).and_then(|mut c| c.batch_execute(&listen).map(|_| c)) {
             Ok(c) => c,
             Err(e) => {
                 if !warned {
@@ -642,7 +656,7 @@ fn listen(config: Config, url: String, on_change: Box<dyn Fn(&str) + Send>, stop
                 let mut notes = client.notifications();
                 let mut it = notes.timeout_iter(Duration::from_millis(250));
                 while let Ok(Some(n)) = it.next() {
-                    on_change(n.payload());
+                    on_change(if n.channel() == QUEUE_CHANNEL { super::QUEUED } else { n.payload() });
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
