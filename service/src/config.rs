@@ -30,6 +30,7 @@ use crate::jobs::memory::{default_budget, parse_bytes};
 use crate::jobs::EngineConfig;
 use zkinfer_compiler::SrsSource;
 use crate::server::{ApiKeys, ServerOptions};
+use crate::store::{ArtifactsUrl, StoreUrl};
 
 /// TEST ONLY: milliseconds each prove job sleeps at the start of its proving phase, so
 /// crash-recovery tests can kill the server while a proof is in progress.
@@ -80,6 +81,18 @@ pub struct ServeArgs {
     pub log: Option<String>,
     #[command(flatten)]
     pub tools: ToolArgs,
+    /// Job store: sqlite:///DIR (default: the data directory's) or postgres://USER:PASSWORD@HOST:PORT/DB,
+    /// shared by API nodes and `zkinfer worker` processes.
+    #[arg(long)]
+    pub store: Option<String>,
+    /// Serve Prometheus /metrics and /healthz over HTTP here (port 0: any free port; the bound
+    /// address is written to DATA/metrics.addr).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
+    /// Artifact store: file:///DIR (default: DATA/blobs) or s3://BUCKET/PREFIX (AWS_* variables); with a
+    /// shared --store, one that every node reaches.
+    #[arg(long)]
+    pub artifacts: Option<String>,
 }
 
 /// The TOML file.
@@ -102,6 +115,8 @@ struct FileConfig {
     #[serde(alias = "solc_dir")]
     solc_dir: Option<PathBuf>,
     node: Option<PathBuf>,
+    store: Option<String>,
+    artifacts: Option<String>,
 }
 
 /// The resolved configuration.
@@ -147,9 +162,17 @@ impl ServeArgs {
             (None, None) => Ok(default_budget()),
         }
         .map_err(|message| ConfigError::Value { key: "memory-budget", message })?;
+        let store = match self.store.clone().or(file.store) {
+            Some(u) => Some(StoreUrl::parse(&u).map_err(|e| ConfigError::Value { key: "store", message: e.to_string() })?),
+            None => None,
+        };
+        let artifacts = match self.artifacts.clone().or(file.artifacts) {
+            Some(u) => Some(ArtifactsUrl::parse(&u).map_err(|e| ConfigError::Value { key: "artifacts", message: e.to_string() })?),
+            None => None,
+        };
         let workers = self.workers.or(file.workers).unwrap_or(1);
-        if workers == 0 {
-            return Err(ConfigError::Value { key: "workers", message: "at least 1".into() });
+        if workers == 0 && !store.as_ref().is_some_and(|s| s.is_shared()) {
+            return Err(ConfigError::Value { key: "workers", message: "at least 1 (0, an API-only node, needs a shared --store postgres://...)".into() });
         }
         let max_queue = self.max_queue.or(file.max_queue).unwrap_or(1000);
         let api_keys = match self.api_key_file.clone().or(file.api_key_file) {
@@ -176,6 +199,8 @@ impl ServeArgs {
         engine.memory_budget = memory_budget;
         engine.srs = srs;
         engine.test_pause_before_prove = test_pause_before_prove;
+        engine.store = store;
+        engine.artifacts = artifacts;
         let mut server = ServerOptions::new(engine);
         server.listen = listen;
         server.api_keys = api_keys;

@@ -13,8 +13,11 @@ pub mod fsio;
 pub mod hash;
 pub mod jobs;
 pub mod keycache;
+pub mod metrics;
 pub mod proof_file;
 pub mod server;
 pub mod store;
+#[doc(hidden)]
+pub mod testing;
 
 pub use error::ServiceError;

@@ -15,6 +15,7 @@ fn main() {
         Command::Verify { dir, proof } => commands::verify(dir, proof),
         Command::VerifyEvm { dir, proof } => commands::verify_evm(dir, proof),
         Command::Serve(args) => service_cmds::serve(args),
+        Command::Worker(args) => zkinfer_service::cli::worker_cmd::worker(args),
         Command::Register { model, calibration, options, wait, client } => {
             service_cmds::register(client, model, calibration, &options.options(), *wait)
         }

@@ -4,6 +4,7 @@ pub mod commands;
 pub mod conformance_cmd;
 pub mod progress;
 pub mod service_cmds;
+pub mod worker_cmd;
 
 use std::path::PathBuf;
 
@@ -191,6 +192,8 @@ pub enum Command {
     },
     /// Run the gRPC proving service (jobs, artifacts, health, reflection) on a data directory.
     Serve(crate::config::ServeArgs),
+    /// Claim and run jobs from a shared job store (PostgreSQL); no gRPC port.
+    Worker(worker_cmd::WorkerArgs),
     /// Register a model with a running server (compiling runs there as a job); prints its id.
     Register {
         model: PathBuf,

@@ -90,6 +90,11 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     runtime()?.block_on(async move {
         let data = cfg.server.engine.data_dir.clone();
         let server = srv::start(cfg.server).await?;
+        if let Some(listen) = &args.metrics_listen {
+            let addr: std::net::SocketAddr = listen.parse().with_context(|| format!("--metrics-listen `{listen}`"))?;
+            let bound = crate::metrics::serve(addr, server.engine.store()).await.with_context(|| format!("--metrics-listen {addr}"))?;
+            write_atomic(&data.join("metrics.addr"), bound.to_string().as_bytes())?;
+        }
         // Tools and tests read the bound address from here (useful with port 0).
         write_atomic(&data.join("server.addr"), server.addr.to_string().as_bytes())?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -212,6 +217,27 @@ pub const KIND_NAMES: [(&str, pb::ArtifactKind); 12] = [
 ];
 
 /// `zkinfer fetch`: ID is a job id (32 hex digits) or a model id (64).
+/// An artifact through the streaming download: its content, checked against its hash.
+pub async fn download(client: &mut Client, req: pb::GetArtifactRequest) -> Result<(Vec<u8>, String)> {
+    let mut stream = client.download_artifact(req).await.map_err(status)?.into_inner();
+    let (mut content, mut sha256, mut total) = (Vec::new(), String::new(), 0u64);
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(status)?;
+        if chunk.offset == 0 {
+            (sha256, total) = (chunk.sha256, chunk.total_size);
+            content.reserve(total as usize);
+        }
+        if chunk.offset != content.len() as u64 {
+            bail!("the download skipped from byte {} to {}", content.len(), chunk.offset);
+        }
+        content.extend_from_slice(&chunk.data);
+    }
+    if content.len() as u64 != total || crate::hash::sha256_hex(&content) != sha256 {
+        bail!("the download is incomplete or damaged ({} of {total} bytes)", content.len());
+    }
+    Ok((content, sha256))
+}
+
 pub fn fetch(c: &ClientArgs, id: &str, kind: &str, out: &Path) -> Result<()> {
     let Some((_, k)) = KIND_NAMES.iter().find(|(n, _)| *n == kind) else {
         let names: Vec<&str> = KIND_NAMES.iter().map(|(n, _)| *n).collect();
@@ -220,13 +246,9 @@ pub fn fetch(c: &ClientArgs, id: &str, kind: &str, out: &Path) -> Result<()> {
     let owner = if id.len() == 64 { get_artifact_request::Owner::ModelId(id.into()) } else { get_artifact_request::Owner::JobId(id.into()) };
     runtime()?.block_on(async {
         let mut client = connect(c).await?;
-        let a = client
-            .get_artifact(pb::GetArtifactRequest { owner: Some(owner), kind: *k as i32 })
-            .await
-            .map_err(status)?
-            .into_inner();
-        write_atomic(out, &a.content)?;
-        eprintln!("{} bytes written to {} (sha256 {})", a.content.len(), out.display(), a.sha256);
+        let (content, sha256) = download(&mut client, pb::GetArtifactRequest { owner: Some(owner), kind: *k as i32 }).await?;
+        write_atomic(out, &content)?;
+        eprintln!("{} bytes written to {} (sha256 {sha256})", content.len(), out.display());
         Ok(())
     })
 }

@@ -20,7 +20,6 @@ use super::engine::Engine;
 use super::float::FloatRuntime;
 use super::runner::{JobEnd, Running};
 use super::scheduler::ModelGate;
-use super::now_ms;
 
 /// Progress of the pipeline's steps, as job phases.
 struct PhaseProgress<'a, 'b> {
@@ -42,7 +41,7 @@ fn step_percent(step: &str) -> u32 {
 impl Progress for PhaseProgress<'_, '_> {
     fn start(&self, step: &str) {
         let r = self.running;
-        if let Err(e) = r.engine.store.set_phase(&r.job.job.id, step, step_percent(step)) {
+        if let Err(e) = r.record_phase(step, step_percent(step)) {
             tracing::warn!(job = %r.job.job.id, "cannot record the phase: {e}");
         }
         r.engine.publish(&r.job.job.id);
@@ -78,11 +77,18 @@ impl Engine {
         // The proving key stays in the key cache (the compiler put it there): a worker
         // that cannot read it back could not prove.
         let (key_id, key_file) = s.proving_key();
-        let pk_bytes = match self.keys.get(key_id, key_file) {
-            Some(pk) => pk.len() as u64,
+        let pk = match self.keys.get(key_id, key_file) {
+            Some(pk) => pk,
             None => return Err(JobEnd::Failed(format!("the proving key could not be stored under {}", self.keys.root.display()))),
         };
+        let pk_bytes = pk.len() as u64;
         let mut artifacts = BTreeMap::new();
+        // Workers on other machines fetch the key from the artifact store.
+        if self.is_shared() {
+            artifacts.insert(ArtifactName::PROVING_KEY.to_string(), self.blobs.put(&pk)?);
+        }
+        drop(pk);
+        self.bound_key_cache(s);
         let mut put = |name: &str, bytes: &[u8]| -> Result<(), JobEnd> {
             artifacts.insert(name.to_string(), self.blobs.put(bytes)?);
             Ok(())
@@ -106,7 +112,7 @@ impl Engine {
         // A Groth16 circuit has no k: it is sized by its constraints, in settings.json.
         let result = CompileResult { settings_hash: s.settings_hash.clone(), k: s.k().unwrap_or(0), settings_json, artifacts, prove_memory };
         r.check_cancel()?;
-        if !self.store.finish_compile(&r.job.job.id, &model.id, &result, now_ms())? {
+        if !r.finish_compile(&model.id, &result)? {
             return Err(JobEnd::Failed("the job was no longer running when it finished".into()));
         }
         for note in &s.notes {

@@ -48,6 +48,15 @@ pub struct EngineConfig {
     /// TEST ONLY: sleep this long at the start of the proving phase of every prove job,
     /// so tests can kill the server while a proof is in progress.
     pub test_pause_before_prove: Option<Duration>,
+    /// The job store (`None`: the embedded database in `data_dir`). With a shared store
+    /// (PostgreSQL) workers claim jobs from it under leases, and `workers` may be 0.
+    pub store: Option<StoreUrl>,
+    /// Where artifacts are stored (`None`: `data_dir/blobs`).
+    pub artifacts: Option<ArtifactsUrl>,
+    /// Most bytes of proving keys kept in `data_dir/keys` (least recently used evicted; `None`: unbounded).
+    pub key_cache_bytes: Option<u64>,
+    /// Leases of jobs claimed from a shared store, and this process's name in them.
+    pub lease: super::claim::LeaseConfig,
 }
 
 impl EngineConfig {
@@ -63,6 +72,10 @@ impl EngineConfig {
             max_attempts: 5,
             model_cache: 4,
             test_pause_before_prove: None,
+            store: None,
+            artifacts: None,
+            key_cache_bytes: None,
+            lease: Default::default(),
         }
     }
 }
@@ -84,6 +97,8 @@ pub struct Engine {
     pub(super) events: EventHub,
     pub(super) models: Lru<LoadedModel>,
     pub(super) floats: Lru<FloatRuntime>,
+    /// Stops the store's change listener (shared stores).
+    pub(super) stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A queue entry for a stored job.
@@ -102,19 +117,28 @@ impl Engine {
     /// Opens the data directory: the store (locked against a second server), recovery of
     /// jobs interrupted by a crash (back to the queue), and the queue itself.
     pub fn open(cfg: EngineConfig) -> Result<Arc<Engine>, EngineError> {
-        let store = SqliteStore::open(&cfg.data_dir.join("zkinfer.sqlite3"))?;
-        let blobs = BlobStore::open(cfg.data_dir.join("blobs"))?;
+        let url = cfg.store.clone().unwrap_or_else(|| StoreUrl::default_for(&cfg.data_dir));
+        let store = open_store(&url)?;
+        let blobs = BlobStore::open_url(&cfg.artifacts.clone().unwrap_or_else(|| ArtifactsUrl::File(cfg.data_dir.join("blobs"))))?;
         let keys = DiskKeyCache { root: cfg.data_dir.join("keys") };
         let engine = Engine {
             sched: Scheduler::new(cfg.memory_budget),
             models: Lru::new(cfg.model_cache),
             floats: Lru::new(cfg.model_cache.max(8)),
-            store: Arc::new(store),
+            store,
             blobs,
+            stop: Default::default(),
             keys,
             events: EventHub::default(),
             cfg,
         };
+        if url.is_shared() {
+            // Nothing to recover or load: workers claim from the store, and jobs of dead workers come back when their lease expires.
+            let engine = Arc::new(engine);
+            engine.listen_for_changes()?;
+            tracing::info!(store = %url.display(), "shared job store");
+            return Ok(engine);
+        }
         let recovery = engine.store.recover(engine.cfg.max_attempts, now_ms())?;
         if !recovery.requeued.is_empty() || !recovery.failed.is_empty() {
             tracing::warn!(requeued = ?recovery.requeued, failed = ?recovery.failed, "recovered jobs interrupted by a crash");
@@ -134,6 +158,9 @@ impl Engine {
 
     /// Starts the worker threads; they run until [`Engine::shutdown`].
     pub fn start_workers(self: &Arc<Self>) -> Vec<JoinHandle<()>> {
+        if self.is_shared() {
+            return self.start_claim_workers();
+        }
         (0..self.cfg.workers.max(1))
             .map(|i| {
                 let engine = self.clone();
@@ -147,6 +174,7 @@ impl Engine {
 
     /// Workers finish their current job and stop.
     pub fn shutdown(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
         self.sched.close();
     }
 
@@ -188,6 +216,9 @@ impl Engine {
         let job = self.job(id)?;
         if job.state.is_terminal() {
             return Err(EngineError::FailedPrecondition(format!("job {id} has already ended ({})", job.state)));
+        }
+        if self.is_shared() {
+            return self.cancel_shared(job);
         }
         match self.sched.cancel(id) {
             CancelOutcome::Signalled => {}

@@ -45,6 +45,17 @@ pub fn load(m: &ModelRecord, blobs: &BlobStore, keys: &DiskKeyCache) -> Result<L
         None => None,
     };
     let (key_id, file) = settings.proving_key();
-    let pk = keys.get(key_id, file).ok_or_else(|| LoadError::NoKey { key_id: key_id.to_string() })?;
+    let pk = match keys.get(key_id, file) {
+        Some(pk) => pk,
+        // Compiled by another worker: the key is in the artifact store, cached here from now on.
+        None if m.artifacts.contains_key(ArtifactName::PROVING_KEY) => {
+            let pk = blob(blobs, m, ArtifactName::PROVING_KEY)?;
+            if !keys.put(key_id, file, &pk) {
+                tracing::warn!(key = key_id, "cannot cache the proving key under {}", keys.root.display());
+            }
+            pk
+        }
+        None => return Err(LoadError::NoKey { key_id: key_id.to_string() }),
+    };
     Ok(Model::load(settings, quant, &pk, srs.as_deref()).map_err(ServiceError::from)?)
 }

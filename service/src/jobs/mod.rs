@@ -9,6 +9,7 @@
 //! - [`events`]: job state changes for watchers; [`float`]: the optimistic answer;
 //! - [`memory`]: memory estimates; [`loaded`], [`lru`]: models loaded for proving.
 
+pub mod claim;
 pub mod compile_job;
 pub mod engine;
 pub mod error;

@@ -15,7 +15,6 @@ use crate::store::{ArtifactName, ModelState, ProveResult};
 use super::engine::Engine;
 use super::loaded;
 use super::runner::{JobEnd, Running};
-use super::now_ms;
 
 impl Engine {
     pub(super) fn run_prove(&self, r: &Running<'_>) -> Result<(), JobEnd> {
@@ -26,6 +25,7 @@ impl Engine {
         let input = r.job.job.input.clone().ok_or_else(|| JobEnd::Failed("the job has no input".into()))?;
         r.phase("loading keys", 5)?;
         let loaded = self.models.get_or_load(&model.id, || loaded::load(&model, &self.blobs, &self.keys))?;
+        self.bound_key_cache(&loaded.settings);
         r.phase("witness", 10)?;
         // The interpreter names the node when the input leaves the calibrated range.
         let quant = loaded.quant();
@@ -52,7 +52,7 @@ impl Engine {
         // With private outputs the proof attests no output values: none are reported.
         let proven_outputs = if loaded.settings.visibility().outputs == zkinfer_circuits::Visibility::Public { proved.outputs } else { Vec::new() };
         let result = ProveResult { proven_outputs, prove_seconds: proved.prove_seconds, artifacts };
-        if !self.store.finish_prove(&r.job.job.id, &result, now_ms())? {
+        if !r.finish_prove(&result)? {
             return Err(JobEnd::Failed("the job was no longer running when it finished".into()));
         }
         self.publish(&r.job.job.id);

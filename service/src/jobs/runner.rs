@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::store::{JobKind, JobRecord, JobState};
+use crate::store::{CompileResult, JobKind, JobRecord, JobState, Lease, ProveResult};
 
 use super::engine::Engine;
 use super::scheduler::{Admitted, ModelGate, Verdict};
@@ -35,15 +35,61 @@ pub(super) struct Running<'a> {
     pub engine: &'a Engine,
     pub job: JobRecord,
     pub cancel: &'a AtomicBool,
+    /// The lease of a job claimed from a shared store: every write is fenced by it.
+    pub lease: Option<Lease>,
 }
 
 impl Running<'_> {
     /// Records a new phase (a phase boundary): stops here if cancellation was asked.
     pub fn phase(&self, phase: &str, progress: u32) -> Result<(), JobEnd> {
         self.check_cancel()?;
-        self.engine.store.set_phase(&self.job.job.id, phase, progress)?;
+        if !self.record_phase(phase, progress)? {
+            return Err(JobEnd::Failed("the job's lease was lost".into()));
+        }
         self.engine.publish(&self.job.job.id);
         Ok(())
+    }
+
+    /// Stores the phase (under the lease, if any); `false` when the lease is lost.
+    pub fn record_phase(&self, phase: &str, progress: u32) -> Result<bool, crate::store::StoreError> {
+        let id = &self.job.job.id;
+        let recorded = match &self.lease {
+            Some(l) => self.engine.store.set_phase_leased(id, l, phase, progress),
+            None => self.engine.store.set_phase(id, phase, progress).map(|_| true),
+        };
+        if let Ok(true) = recorded {
+            crate::metrics::metrics().phase(id, self.job.job.kind.as_str(), phase);
+        }
+        recorded
+    }
+
+    /// Publishes a proof's result (under the lease, if any); `false` if the job was no
+    /// longer running (under this lease).
+    pub fn finish_prove(&self, result: &ProveResult) -> Result<bool, crate::store::StoreError> {
+        let id = &self.job.job.id;
+        let done = match &self.lease {
+            Some(l) => self.engine.store.finish_prove_leased(id, l, result, now_ms()),
+            None => self.engine.store.finish_prove(id, result, now_ms()),
+        };
+        if let Ok(true) = done {
+            let m = crate::metrics::metrics();
+            m.proof(&self.job.job.model_id);
+            m.job_ended(id, self.job.job.kind.as_str(), Some((now_ms() - self.job.job.created_ms) as f64 / 1000.0));
+        }
+        done
+    }
+
+    /// Publishes a compile job's result and makes its model ready, like [`Self::finish_prove`].
+    pub fn finish_compile(&self, model_id: &str, result: &CompileResult) -> Result<bool, crate::store::StoreError> {
+        let id = &self.job.job.id;
+        let done = match &self.lease {
+            Some(l) => self.engine.store.finish_compile_leased(id, l, model_id, result, now_ms()),
+            None => self.engine.store.finish_compile(id, model_id, result, now_ms()),
+        };
+        if let Ok(true) = done {
+            crate::metrics::metrics().job_ended(id, self.job.job.kind.as_str(), Some((now_ms() - self.job.job.created_ms) as f64 / 1000.0));
+        }
+        done
     }
 
     /// `Err(Cancelled)` if cancellation was asked.
@@ -65,7 +111,7 @@ impl Running<'_> {
     }
 }
 
-fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+pub(super) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())
@@ -113,17 +159,21 @@ impl Engine {
             }
         }
         match self.store.start_job(id, "starting", now_ms()) {
-            Ok(true) => self.publish(id),
+            Ok(true) => {
+                crate::metrics::metrics().phase(id, job.job.kind.as_str(), "starting");
+                self.publish(id)
+            }
             Ok(false) => return,
             Err(e) => return tracing::error!(job = %id, "cannot start the job: {e}"),
         }
         tracing::info!(job = %id, kind = %job.job.kind, model = %job.job.model_id, memory = a.memory, "job started");
         let t0 = Instant::now();
-        let running = Running { engine: self, job: job.clone(), cancel: &a.cancel };
+        let running = Running { engine: self, job: job.clone(), cancel: &a.cancel, lease: None };
         let outcome = catch_unwind(AssertUnwindSafe(|| match job.job.kind {
             JobKind::Compile => self.run_compile(&running),
             JobKind::Prove => self.run_prove(&running),
         }));
+        crate::metrics::metrics().job_ended(id, job.job.kind.as_str(), None);
         match outcome {
             Ok(Ok(())) => tracing::info!(job = %id, seconds = t0.elapsed().as_secs_f64(), "job done"),
             Ok(Err(JobEnd::Cancelled)) => self.end(&job, JobState::Cancelled, "cancelled by request"),

@@ -204,6 +204,39 @@ impl Scheduler {
         self.wake.notify_all();
     }
 
+    /// Memory not reserved by running jobs.
+    pub fn free(&self) -> u64 {
+        self.budget.saturating_sub(self.lock().used)
+    }
+
+    /// Reserves memory for a job claimed from a shared store (not from this queue) until
+    /// [`Self::finished`]; the returned flag is its cancellation flag.
+    pub fn reserve(&self, job_id: &str, memory: u64) -> Arc<AtomicBool> {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let mut s = self.lock();
+        s.used += memory;
+        s.running.insert(job_id.to_string(), (memory, cancel.clone()));
+        cancel
+    }
+
+    /// Wakes idle waiters ([`Self::idle_wait`]).
+    pub fn wake(&self) {
+        self.wake.notify_all();
+    }
+
+    /// Whether [`Self::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Sleeps up to `d`, waking early when the scheduler is closed or a job finishes.
+    pub fn idle_wait(&self, d: std::time::Duration) {
+        let s = self.lock();
+        if !s.closed {
+            let _ = self.wake.wait_timeout(s, d);
+        }
+    }
+
     /// Current counts.
     pub fn stats(&self) -> SchedulerStats {
         let s = self.lock();

@@ -120,7 +120,9 @@ impl Engine {
                 self.floats.insert(&id, Arc::new(runtime));
                 self.sched.set_gate(&id, ModelGate::Pending);
                 let stored = self.job(&job.id)?;
-                self.sched.enqueue(queued(&stored));
+                if !self.is_shared() {
+                    self.sched.enqueue(queued(&stored));
+                }
                 self.events.publish(JobEvent::of(&stored));
                 tracing::info!(model = %id, job = %job.id, "model registered; compiling");
                 Ok((m, false))
@@ -170,7 +172,8 @@ impl Engine {
         let tensors = runtime.validate(&sample).map_err(|e| EngineError::invalid(field, e))?;
         let (float_outputs, source) = runtime.answer(&tensors).map_err(|e| EngineError::invalid(field, e))?;
         let memory = model.prove_memory.unwrap_or(0);
-        if memory > self.sched.budget() {
+        // A shared store's workers have budgets of their own: a job no worker fits waits, saying why.
+        if memory > self.sched.budget() && !self.is_shared() {
             return Err(EngineError::ResourceExhausted(format!(
                 "a proof of this model needs about {memory} bytes, over the server's memory budget of {}",
                 self.sched.budget()
@@ -192,7 +195,9 @@ impl Engine {
         match self.store.submit_job(&job, self.cfg.max_queue)? {
             Submitted::Existing(j) => Ok((j, true)),
             Submitted::Created(j) => {
-                self.sched.enqueue(queued(&j));
+                if !self.is_shared() {
+                    self.sched.enqueue(queued(&j));
+                }
                 self.events.publish(JobEvent::of(&j));
                 Ok((j, false))
             }

@@ -44,6 +44,24 @@ impl ProverApi {
     }
 }
 
+impl ProverApi {
+    /// The artifact a request names: its kind, content and hash.
+    async fn artifact(&self, r: pb::GetArtifactRequest) -> Result<(pb::ArtifactKind, Vec<u8>, String), Status> {
+        let kind = r.kind();
+        let (name, of_job) = convert::artifact_name(kind).map_err(status_of)?;
+        let owner = match r.owner {
+            Some(get_artifact_request::Owner::ModelId(id)) if !id.is_empty() => Owner::Model(id),
+            Some(get_artifact_request::Owner::JobId(id)) if !id.is_empty() => Owner::Job(id),
+            _ => return Err(Status::invalid_argument("owner: model_id or job_id is required")),
+        };
+        let (content, sha256) = self.blocking(move |e| e.artifact(&owner, name, of_job)).await?;
+        Ok((kind, content, sha256))
+    }
+}
+
+/// Bytes per chunk of `DownloadArtifact` (well under gRPC's default 4 MiB message limit).
+pub const DOWNLOAD_CHUNK: usize = 1 << 20;
+
 fn required(field: &str, v: &str) -> Result<(), Status> {
     if v.is_empty() {
         return Err(Status::invalid_argument(format!("{field}: required")));
@@ -133,15 +151,35 @@ impl Prover for ProverApi {
     }
 
     async fn get_artifact(&self, req: Request<pb::GetArtifactRequest>) -> Result<Response<pb::Artifact>, Status> {
-        let r = req.into_inner();
-        let kind = r.kind();
-        let (name, of_job) = convert::artifact_name(kind).map_err(status_of)?;
-        let owner = match r.owner {
-            Some(get_artifact_request::Owner::ModelId(id)) if !id.is_empty() => Owner::Model(id),
-            Some(get_artifact_request::Owner::JobId(id)) if !id.is_empty() => Owner::Job(id),
-            _ => return Err(Status::invalid_argument("owner: model_id or job_id is required")),
-        };
-        let (content, sha256) = self.blocking(move |e| e.artifact(&owner, name, of_job)).await?;
+        let (kind, content, sha256) = self.artifact(req.into_inner()).await?;
         Ok(Response::new(pb::Artifact { kind: kind as i32, content, sha256 }))
+    }
+
+    type DownloadArtifactStream = ReceiverStream<Result<pb::ArtifactChunk, Status>>;
+
+    async fn download_artifact(&self, req: Request<pb::GetArtifactRequest>) -> Result<Response<Self::DownloadArtifactStream>, Status> {
+        let (kind, content, sha256) = self.artifact(req.into_inner()).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            let total = content.len() as u64;
+            let mut offset = 0usize;
+            loop {
+                let end = (offset + DOWNLOAD_CHUNK).min(content.len());
+                let first = offset == 0;
+                let chunk = pb::ArtifactChunk {
+                    kind: if first { kind as i32 } else { 0 },
+                    sha256: if first { sha256.clone() } else { String::new() },
+                    total_size: if first { total } else { 0 },
+                    offset: offset as u64,
+                    data: content[offset..end].to_vec(),
+                };
+                // The client went away: stop.
+                if tx.send(Ok(chunk)).await.is_err() || end == content.len() {
+                    return;
+                }
+                offset = end;
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
     }
 }

@@ -1,6 +1,6 @@
 //! The gRPC server: `zkinfer.v1.Prover` (behind API keys when configured), standard
 //! health checking (`grpc.health.v1.Health`) and server reflection
-//! (`grpc.reflection.v1.ServerReflection`), over one TCP listener.
+//! (`grpc.reflection.v1.ServerReflection` and `grpc.reflection.v1alpha.ServerReflection`), over one TCP listener.
 
 pub mod api;
 pub mod auth;
@@ -106,13 +106,19 @@ pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServerError> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .map_err(|e| ServerError::Reflection(e.to_string()))?;
+    // The same, for clients that still speak v1alpha (Python's stock reflection client, older grpcurl).
+    let reflection_alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(|e| ServerError::Reflection(e.to_string()))?;
     let prover = ProverServer::new(ProverApi::new(engine.clone()))
         .max_decoding_message_size(opts.max_message_bytes)
         .max_encoding_message_size(opts.max_message_bytes);
     let prover = InterceptedService::new(prover, opts.api_keys.clone());
 
     let (stop, stopped) = oneshot::channel::<()>();
-    let router = Server::builder().add_service(health_service).add_service(reflection).add_service(prover);
+    let router = Server::builder().add_service(health_service).add_service(reflection).add_service(reflection_alpha).add_service(prover);
     let task = tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
         let _ = stopped.await;
     }));

@@ -8,6 +8,7 @@
 //! client goes away.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -17,6 +18,10 @@ use crate::jobs::{Engine, JobEvent};
 
 use super::convert;
 use super::pb;
+
+/// With a shared store, how often a watcher reads its job even without a notification
+/// (the fallback when notifications are lost, e.g. while the database restarts).
+pub const POLL: Duration = Duration::from_secs(1);
 
 /// Items of a watch stream.
 pub type WatchItem = Result<pb::JobEvent, Status>;
@@ -33,6 +38,7 @@ async fn stored(engine: &Arc<Engine>, id: &str) -> Result<JobEvent, Status> {
 /// Starts watching a job; NOT_FOUND for an unknown id.
 pub async fn watch(engine: Arc<Engine>, job_id: String) -> Result<ReceiverStream<WatchItem>, Status> {
     let mut events = engine.subscribe();
+    let poll = engine.is_shared().then_some(POLL);
     let first = stored(&engine, &job_id).await?;
     let (tx, rx) = mpsc::channel::<WatchItem>(16);
     tokio::spawn(async move {
@@ -45,9 +51,11 @@ pub async fn watch(engine: Arc<Engine>, job_id: String) -> Result<ReceiverStream
             let next = tokio::select! {
                 r = events.recv() => r,
                 _ = tx.closed() => return,
+                // Shared stores: changes by other processes arrive as notifications, or are polled for.
+                _ = tokio::time::sleep(poll.unwrap_or(POLL)), if poll.is_some() => Err(broadcast::error::RecvError::Lagged(0)),
             };
             match next {
-                Ok(ev) if ev.job_id == job_id => {}
+                Ok(ev) if ev.job_id == job_id || ev.job_id.is_empty() => {}
                 Ok(_) => continue,
                 Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return,

@@ -7,23 +7,42 @@
 //! an artifact is written before the transaction that references it.
 
 pub mod blobs;
+pub mod lease;
+mod postgres;
+mod postgres_rows;
 pub mod records;
 mod sqlite;
 mod sqlite_rows;
 #[cfg(test)]
 mod tests;
+pub mod url;
 
-pub use blobs::BlobStore;
+pub use blobs::{ArtifactsUrl, BlobStore};
+pub use lease::{Claim, Lease, LeaseState};
+pub use postgres::PgStore;
 pub use records::*;
 pub use sqlite::SqliteStore;
+pub use url::{open_store, StoreUrl};
 
 use thiserror::Error;
+
+/// What [`JobStore::watch_changes`] reports when a job may have become claimable.
+pub const QUEUED: &str = "*queued";
 
 /// Failures of the store.
 #[derive(Debug, Error)]
 pub enum StoreError {
     #[error("job store database: {0}")]
     Db(String),
+    /// The database could not be reached or refused the connection (startup).
+    #[error("cannot connect to the job store {url}: {message}")]
+    Connect { url: String, message: String },
+    /// The artifact store failed or cannot be reached.
+    #[error("artifact store {url}: {message}")]
+    Artifacts { url: String, message: String },
+    /// A `--store` URL that names no supported store.
+    #[error("store URL `{url}`: {message}")]
+    BadUrl { url: String, message: String },
     #[error("the data directory {path} is in use by another zkinfer server")]
     Locked { path: String },
     #[error("{path}: {message}")]
@@ -101,4 +120,51 @@ pub trait JobStore: Send + Sync {
     /// After a crash: running jobs go back to the queue, except those already started
     /// `max_attempts` times, which fail (a job that keeps killing the server).
     fn recover(&self, max_attempts: u32, now_ms: i64) -> Result<Recovery, StoreError>;
+
+    /// Claims the queued job that a worker with `free_memory` bytes free should run next
+    /// (higher priority first, then submission order; prove jobs only of ready or failed
+    /// models; a job whose memory estimate exceeds `free_memory` is skipped, for a larger
+    /// worker) and leases it to `worker` until `now_ms + lease_ms`: `Queued -> Running`,
+    /// one more attempt, the attempt number being the fencing token. In the same
+    /// transaction, jobs whose lease expired go back to the queue, or fail once started
+    /// `max_attempts` times (a job that keeps killing its workers).
+    fn claim(&self, worker: &str, free_memory: u64, lease_ms: i64, max_attempts: u32, now_ms: i64) -> Result<Claim, StoreError>;
+
+    /// Extends a held lease to `now_ms + lease_ms`; [`LeaseState::Lost`] when the job is
+    /// no longer running under this lease (expired and claimed again, or ended).
+    fn renew_lease(&self, id: &str, lease: &Lease, lease_ms: i64, now_ms: i64) -> Result<LeaseState, StoreError>;
+
+    /// [`JobStore::set_phase`] under a lease; `false` (nothing written) when the lease is lost.
+    fn set_phase_leased(&self, id: &str, lease: &Lease, phase: &str, progress: u32) -> Result<bool, StoreError>;
+
+    /// [`JobStore::finish_prove`] under a lease: `false`, and nothing written, unless the
+    /// job is running under exactly this lease (the fencing token).
+    fn finish_prove_leased(&self, id: &str, lease: &Lease, result: &ProveResult, now_ms: i64) -> Result<bool, StoreError>;
+
+    /// [`JobStore::finish_compile`] under a lease, fenced like [`JobStore::finish_prove_leased`].
+    fn finish_compile_leased(&self, job_id: &str, lease: &Lease, model_id: &str, result: &CompileResult, now_ms: i64) -> Result<bool, StoreError>;
+
+    /// [`JobStore::end_job`] of a running job under a lease, fenced likewise.
+    fn end_job_leased(&self, id: &str, lease: &Lease, state: JobState, reason: &str, now_ms: i64) -> Result<bool, StoreError>;
+
+    /// Asks the worker running a job to cancel it (seen at its next lease renewal);
+    /// `false` if the job is not running.
+    fn request_cancel(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Records on queued jobs that need more memory than `budget` (the whole budget of a
+    /// worker that skipped them) why they wait, unless a worker with a larger budget
+    /// recorded it already. Returns how many jobs were marked.
+    fn note_unfit(&self, budget: u64) -> Result<usize, StoreError>;
+
+    /// Calls `on_change(job_id)` for changes committed by other processes (`""`: any job
+    /// may have changed; [`QUEUED`]: a job may have become claimable), until `stop`
+    /// is set; `Ok(false)` when the store has no such notifications (one process owns
+    /// it), so watchers rely on this process's own events.
+    fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send>, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<bool, StoreError> {
+        let _ = (on_change, stop);
+        Ok(false)
+    }
+
+    /// Jobs by state (all jobs, any process), for metrics and operators.
+    fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError>;
 }

@@ -174,6 +174,8 @@ impl ArtifactName {
     pub const QUANT: &'static str = "quant.json";
     pub const ONNX: &'static str = "model.onnx";
     pub const CALIBRATION: &'static str = "calibration.json";
+    /// The proving key, for workers that did not compile the model (shared stores only).
+    pub const PROVING_KEY: &'static str = "proving-key";
 }
 
 /// What a finished prove job stores.

@@ -11,7 +11,8 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::sqlite_rows::{job_from_row, model_from_row, to_json, JOB_COLS, MODEL_COLS, SCHEMA};
+use super::lease::{unfit_phase, Claim, Lease, LeaseState, NEED_SQL};
+use super::sqlite_rows::{job_from_row, model_from_row, to_json, JOB_COLS, MIGRATIONS, MODEL_COLS};
 use super::{JobStore, StoreError};
 use super::records::*;
 
@@ -51,6 +52,21 @@ fn get_job(conn: &Connection, id: &str) -> Result<Option<JobRecord>, StoreError>
     Ok(conn.query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE id = ?1"), [id], job_from_row).optional()?)
 }
 
+/// The condition that `?2` (worker) and `?3` (token) hold the lease of job `?1`.
+const HELD: &str = "id = ?1 AND state = 'running' AND lease_owner = ?2 AND attempts = ?3";
+
+/// Fails a compile job's model along with it.
+fn fail_model_of(tx: &rusqlite::Transaction<'_>, job: &JobRecord, state: JobState, reason: &str) -> Result<(), StoreError> {
+    if job.job.kind == JobKind::Compile {
+        let id = &job.job.id;
+        tx.execute(
+            "UPDATE models SET state = 'failed', error = ?3 WHERE id = ?1 AND compile_job_id = ?2",
+            params![job.job.model_id, id, format!("compile job {id} {state}: {reason}")],
+        )?;
+    }
+    Ok(())
+}
+
 fn get_model(conn: &Connection, id: &str) -> Result<Option<ModelRecord>, StoreError> {
     Ok(conn.query_row(&format!("SELECT {MODEL_COLS} FROM models WHERE id = ?1"), [id], model_from_row).optional()?)
 }
@@ -73,7 +89,14 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "FULL").map_err(busy)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(busy)?;
         // The first write takes the exclusive lock and keeps it while the process lives.
-        conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;")).map_err(busy)?;
+        conn.execute_batch("BEGIN IMMEDIATE;").map_err(busy)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (v, sql) in MIGRATIONS {
+            if version < *v {
+                conn.execute_batch(&format!("{sql}; PRAGMA user_version = {v};"))?;
+            }
+        }
+        conn.execute_batch("COMMIT;")?;
         Ok(SqliteStore { conn: Mutex::new(conn) })
     }
 
@@ -307,6 +330,180 @@ impl JobStore for SqliteStore {
                 }
             }
             tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn claim(&self, worker: &str, free_memory: u64, lease_ms: i64, max_attempts: u32, now_ms: i64) -> Result<Claim, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut out = Claim::default();
+            let expired: Vec<JobRecord> = {
+                let mut st = tx.prepare(&format!(
+                    "SELECT {JOB_COLS} FROM jobs WHERE state = 'running' AND lease_until IS NOT NULL AND lease_until < ?1 ORDER BY seq"
+                ))?;
+                let rows = st.query_map([now_ms], job_from_row)?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for j in expired {
+                let id = j.job.id.clone();
+                if j.attempts >= max_attempts {
+                    let reason = format!("its worker stopped renewing the lease {} times (killed or lost); not retried", j.attempts);
+                    tx.execute(
+                        "UPDATE jobs SET state = 'failed', phase = 'failed', error = ?2, finished_ms = ?3, lease_owner = NULL, lease_until = NULL WHERE id = ?1",
+                        params![id, reason, now_ms],
+                    )?;
+                    fail_model_of(&tx, &j, JobState::Failed, &reason)?;
+                    out.expired.failed.push(id);
+                } else {
+                    tx.execute(
+                        "UPDATE jobs SET state = 'queued', phase = 'requeued: its worker stopped renewing the lease', progress = 0, \
+                         lease_owner = NULL, lease_until = NULL WHERE id = ?1",
+                        [&id],
+                    )?;
+                    out.expired.requeued.push(id);
+                }
+            }
+            let next: Option<String> = tx
+                .query_row(
+                    &format!(
+                        "SELECT j.id FROM jobs j JOIN models m ON m.id = j.model_id WHERE j.state = 'queued' \
+                         AND (j.kind = 'compile' OR m.state IN ('ready', 'failed')) AND {NEED_SQL} <= ?1 \
+                         ORDER BY j.priority DESC, j.seq LIMIT 1"
+                    ),
+                    [free_memory.min(i64::MAX as u64) as i64],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = next {
+                tx.execute(
+                    "UPDATE jobs SET state = 'running', phase = 'starting', progress = 0, attempts = attempts + 1, started_ms = ?2, \
+                     lease_owner = ?3, lease_until = ?4, cancel_requested = 0, waiting_budget = NULL WHERE id = ?1",
+                    params![id, now_ms, worker, now_ms + lease_ms],
+                )?;
+                let job = get_job(&tx, &id)?.expect("just claimed");
+                let lease = Lease { worker: worker.to_string(), token: job.attempts };
+                out.job = Some((job, lease));
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn renew_lease(&self, id: &str, lease: &Lease, lease_ms: i64, now_ms: i64) -> Result<LeaseState, StoreError> {
+        self.with(|conn| {
+            let cancel: Option<bool> = conn
+                .query_row(
+                    &format!("UPDATE jobs SET lease_until = ?4 WHERE {HELD} RETURNING cancel_requested"),
+                    params![id, lease.worker, lease.token, now_ms + lease_ms],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(match cancel {
+                Some(cancel) => LeaseState::Held { cancel },
+                None => LeaseState::Lost,
+            })
+        })
+    }
+
+    fn set_phase_leased(&self, id: &str, lease: &Lease, phase: &str, progress: u32) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            let n = conn.execute(
+                &format!("UPDATE jobs SET phase = ?4, progress = ?5 WHERE {HELD}"),
+                params![id, lease.worker, lease.token, phase, progress],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn finish_prove_leased(&self, id: &str, lease: &Lease, r: &ProveResult, now_ms: i64) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            let n = conn.execute(
+                &format!(
+                    "UPDATE jobs SET state = 'done', phase = 'done', progress = 100, proven_outputs_json = ?4, prove_seconds = ?5, \
+                     artifacts_json = ?6, finished_ms = ?7, lease_until = NULL WHERE {HELD}"
+                ),
+                params![id, lease.worker, lease.token, to_json(&r.proven_outputs), r.prove_seconds, to_json(&r.artifacts), now_ms],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn finish_compile_leased(&self, job_id: &str, lease: &Lease, model_id: &str, r: &CompileResult, now_ms: i64) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                &format!("UPDATE jobs SET state = 'done', phase = 'done', progress = 100, finished_ms = ?4, lease_until = NULL WHERE {HELD}"),
+                params![job_id, lease.worker, lease.token, now_ms],
+            )?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.execute(
+                "UPDATE models SET state = 'ready', settings_json = ?2, settings_hash = ?3, k = ?4, artifacts_json = ?5, \
+                 prove_memory = ?6, error = NULL WHERE id = ?1",
+                params![model_id, r.settings_json, r.settings_hash, r.k, to_json(&r.artifacts), r.prove_memory as i64],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn end_job_leased(&self, id: &str, lease: &Lease, state: JobState, reason: &str, now_ms: i64) -> Result<bool, StoreError> {
+        debug_assert!(matches!(state, JobState::Failed | JobState::Cancelled));
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let n = tx.execute(
+                &format!("UPDATE jobs SET state = ?4, phase = ?4, error = ?5, finished_ms = ?6, lease_until = NULL WHERE {HELD}"),
+                params![id, lease.worker, lease.token, state.as_str(), reason, now_ms],
+            )?;
+            if n != 1 {
+                return Ok(false);
+            }
+            let job = get_job(&tx, id)?.expect("just ended");
+            fail_model_of(&tx, &job, state, reason)?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn request_cancel(&self, id: &str) -> Result<bool, StoreError> {
+        self.with(|conn| Ok(conn.execute("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1 AND state = 'running'", [id])? == 1))
+    }
+
+    fn note_unfit(&self, budget: u64) -> Result<usize, StoreError> {
+        let budget = budget.min(i64::MAX as u64) as i64;
+        self.with(|conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let unfit: Vec<(String, i64)> = {
+                let mut st = tx.prepare(&format!(
+                    "SELECT j.id, {NEED_SQL} FROM jobs j JOIN models m ON m.id = j.model_id WHERE j.state = 'queued' \
+                     AND (j.kind = 'compile' OR m.state = 'ready') AND {NEED_SQL} > ?1 \
+                     AND (j.waiting_budget IS NULL OR j.waiting_budget < ?1)"
+                ))?;
+                let rows = st.query_map([budget], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            for (id, need) in &unfit {
+                tx.execute(
+                    "UPDATE jobs SET waiting_budget = ?2, phase = ?3 WHERE id = ?1",
+                    params![id, budget, unfit_phase(*need as u64, budget as u64)],
+                )?;
+            }
+            tx.commit()?;
+            Ok(unfit.len())
+        })
+    }
+
+    fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError> {
+        self.with(|conn| {
+            let mut st = conn.prepare("SELECT state, COUNT(*) FROM jobs GROUP BY state ORDER BY state")?;
+            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (state, n) = row?;
+                out.push((state.parse().map_err(|m| StoreError::BadRecord { id: state.clone(), message: m })?, n as u64));
+            }
             Ok(out)
         })
     }

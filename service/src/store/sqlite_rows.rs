@@ -11,7 +11,7 @@ use super::records::*;
 
 /// Schema version 1. Jobs are ordered by `seq` (insertion order); `idempotency_key` is
 /// unique when present.
-pub(super) const SCHEMA: &str = "
+const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS models (
   id TEXT PRIMARY KEY,
   state TEXT NOT NULL,
@@ -57,12 +57,26 @@ CREATE INDEX IF NOT EXISTS jobs_by_model ON jobs(model_id, seq);
 PRAGMA user_version = 1;
 ";
 
+/// Schema version 2: leases of jobs claimed by worker processes (owner, expiry, the
+/// attempt as fencing token), cancellation asked of a running job, and the largest
+/// worker budget a queued job was found not to fit.
+const SCHEMA_V2: &str = "
+ALTER TABLE jobs ADD COLUMN lease_owner TEXT;
+ALTER TABLE jobs ADD COLUMN lease_until INTEGER;
+ALTER TABLE jobs ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN waiting_budget INTEGER;
+CREATE INDEX IF NOT EXISTS jobs_by_lease ON jobs(state, lease_until);
+";
+
+/// Migrations by version, applied in order to a database at a lower `user_version`.
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2)];
+
 /// Columns read by [`model_from_row`], in order.
-pub(super) const MODEL_COLS: &str = "id, state, compile_job_id, onnx_sha256, calibration_sha256, options_json, \
+pub(crate) const MODEL_COLS: &str = "id, state, compile_job_id, onnx_sha256, calibration_sha256, options_json, \
      input_shapes_json, settings_json, settings_hash, k, artifacts_json, prove_memory, error, created_ms";
 
 /// Columns read by [`job_from_row`], in order.
-pub(super) const JOB_COLS: &str = "id, kind, model_id, priority, idempotency_key, request_hash, input_json, \
+pub(crate) const JOB_COLS: &str = "id, kind, model_id, priority, idempotency_key, request_hash, input_json, \
      float_outputs_json, float_source, memory_estimate, created_ms, seq, state, phase, progress, \
      proven_outputs_json, prove_seconds, artifacts_json, error, attempts, started_ms, finished_ms";
 

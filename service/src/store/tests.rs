@@ -1,7 +1,14 @@
-//! The SQLite store's transactions: idempotency, the queue limit, state transitions,
-//! crash recovery and the lock against a second server.
+//! The job store suite, run against SQLite and PostgreSQL alike: idempotency, the queue
+//! limit, state transitions, crash recovery, claims, leases and fencing; then what is
+//! particular to each (SQLite's lock against a second server, PostgreSQL's migrations,
+//! notifications and connection errors).
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::*;
+use crate::testing::cluster;
 
 fn model(id: &str) -> ModelRecord {
     ModelRecord {
@@ -38,23 +45,40 @@ fn job(id: &str, kind: JobKind, key: Option<&str>, request_hash: &str) -> NewJob
     }
 }
 
-#[test]
-fn jobs_move_through_their_states_and_survive_reopening() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db.sqlite3");
+/// Opens the same store again, as a new process would (the previous one dropped first).
+type Open<'a> = &'a dyn Fn() -> Box<dyn JobStore>;
+
+fn ready(s: &dyn JobStore, model_id: &str, compile_id: &str, prove_memory: u64) {
+    let mut c = job(compile_id, JobKind::Compile, None, model_id);
+    c.model_id = model_id.into();
+    assert!(matches!(s.register_model(&model(model_id), &c, 100).unwrap(), Registered::Created(_)));
+    assert!(s.start_job(compile_id, "starting", 3).unwrap());
+    let result = CompileResult { settings_json: "{}".into(), settings_hash: "h".into(), k: 7, artifacts: Default::default(), prove_memory };
+    assert!(s.finish_compile(compile_id, model_id, &result, 4).unwrap());
+}
+
+fn prove(id: &str, model_id: &str, priority: i32) -> NewJob {
+    let mut j = job(id, JobKind::Prove, None, id);
+    j.model_id = model_id.into();
+    j.priority = priority;
+    j
+}
+
+fn lifecycle(open: Open<'_>) {
     {
-        let s = SqliteStore::open(&path).unwrap();
-        assert!(matches!(SqliteStore::open(&path), Err(StoreError::Locked { .. })), "a second server is refused");
+        let s = open();
         assert!(matches!(s.register_model(&model("m"), &job("c", JobKind::Compile, None, "m"), 10).unwrap(), Registered::Created(_)));
         assert!(matches!(s.register_model(&model("m"), &job("c2", JobKind::Compile, None, "m"), 10).unwrap(), Registered::Existing(_)));
         assert!(s.start_job("c", "starting", 3).unwrap());
         let result = CompileResult { settings_json: "{}".into(), settings_hash: "h".into(), k: 7, artifacts: Default::default(), prove_memory: 99 };
         assert!(s.finish_compile("c", "m", &result, 4).unwrap());
         assert_eq!(s.model("m").unwrap().unwrap().prove_memory, Some(99));
+        assert_eq!(s.models_in_state(ModelState::Ready).unwrap().len(), 1);
 
         assert!(matches!(s.submit_job(&job("a", JobKind::Prove, Some("k"), "r1"), 2).unwrap(), Submitted::Created(_)));
         assert!(matches!(s.submit_job(&job("a2", JobKind::Prove, Some("k"), "r1"), 2).unwrap(), Submitted::Existing(j) if j.job.id == "a"));
         assert!(matches!(s.submit_job(&job("a3", JobKind::Prove, Some("k"), "r2"), 2), Err(StoreError::KeyReused { .. })));
+        assert_eq!(s.job_by_idempotency_key("k").unwrap().unwrap().job.id, "a");
         s.submit_job(&job("b", JobKind::Prove, None, "r3"), 2).unwrap();
         assert!(matches!(s.submit_job(&job("x", JobKind::Prove, None, "r4"), 2), Err(StoreError::QueueFull { limit: 2 })));
         assert!(s.start_job("a", "starting", 5).unwrap());
@@ -64,15 +88,233 @@ fn jobs_move_through_their_states_and_survive_reopening() {
         assert!(!s.end_job("b", JobState::Failed, "late", 7).unwrap(), "final states are final");
         // "a" is running when the process dies.
     }
-    let s = SqliteStore::open(&path).unwrap();
+    let s = open();
+    let a = s.job("a").unwrap().unwrap();
+    assert_eq!((a.state, a.phase.as_str(), a.progress), (JobState::Running, "proving", 25));
     let r = s.recover(2, 8).unwrap();
     assert_eq!(r, Recovery { requeued: vec!["a".into()], failed: vec![] });
     let a = s.job("a").unwrap().unwrap();
     assert_eq!((a.state, a.attempts, a.job.input.clone()), (JobState::Queued, 1, Some(vec![vec![1.0, 2.5, -3.0]])));
+    assert_eq!(a.job.float_outputs, vec![TensorValue { shape: vec![1], data: vec![0.25] }]);
     assert_eq!(s.queued_jobs().unwrap().len(), 1);
     assert!(s.start_job("a", "starting", 9).unwrap());
     assert_eq!(s.recover(2, 10).unwrap().failed, vec!["a".to_string()], "a job that keeps crashing the server fails");
     let filter = JobFilter { states: vec![JobState::Cancelled, JobState::Failed], model_id: Some("m".into()), before_seq: None, limit: 10 };
     let ids: Vec<_> = s.list_jobs(&filter).unwrap().into_iter().map(|j| j.job.id).collect();
     assert_eq!(ids, vec!["b".to_string(), "a".to_string()], "newest first");
+    let all = s.list_jobs(&JobFilter { limit: 10, ..Default::default() }).unwrap();
+    assert_eq!(all.len(), 3);
+    let page2 = s.list_jobs(&JobFilter { limit: 10, before_seq: Some(all[0].seq), ..Default::default() }).unwrap();
+    assert_eq!(page2.len(), 2);
+    let mut counts = s.count_by_state().unwrap();
+    counts.sort_by_key(|(st, _)| st.as_str());
+    assert_eq!(counts, vec![(JobState::Cancelled, 1), (JobState::Done, 1), (JobState::Failed, 1)]);
+}
+
+fn claims_leases_and_fencing(open: Open<'_>) {
+    let s = open();
+    let s = &*s;
+    // A model still compiling: its prove jobs are not claimed.
+    let mut c = job("cw", JobKind::Compile, None, "w");
+    let mw = model("w");
+    c.model_id = "w".into();
+    c.memory_estimate = 50;
+    s.register_model(&mw, &c, 100).unwrap();
+    ready(s, "m", "cm", 40);
+    s.submit_job(&prove("p-low", "m", 0), 100).unwrap();
+    s.submit_job(&prove("p-high", "m", 5), 100).unwrap();
+    s.submit_job(&prove("p-waits", "w", 9), 100).unwrap();
+
+    // Not enough memory for anything.
+    let none = s.claim("w1", 39, 1000, 3, 100).unwrap();
+    assert!(none.job.is_none());
+    assert_eq!(s.note_unfit(39).unwrap(), 3, "the compile job (50) and both prove jobs (40) do not fit 39");
+    let waiting = s.job("p-low").unwrap().unwrap();
+    assert!(waiting.phase.contains("waiting for a worker with more memory"), "{}", waiting.phase);
+    assert_eq!(s.note_unfit(39).unwrap(), 0, "recorded once per budget");
+    assert_eq!(s.note_unfit(45).unwrap(), 1, "a larger worker that still cannot fit the compile job says so");
+
+    // Priority first, then order; the compile job (50) is skipped by a 45-byte worker.
+    let (j1, l1) = s.claim("w1", 45, 1000, 3, 100).unwrap().job.unwrap();
+    assert_eq!((j1.job.id.as_str(), j1.state, j1.attempts, l1.token), ("p-high", JobState::Running, 1, 1));
+    let (j2, _) = s.claim("w2", 100, 1000, 3, 100).unwrap().job.unwrap();
+    assert_eq!(j2.job.id, "cw", "submitted before p-low, and this worker fits it");
+    let (j3, l3) = s.claim("w2", 100, 1000, 3, 100).unwrap().job.unwrap();
+    assert_eq!(j3.job.id, "p-low");
+    assert!(s.claim("w3", 1 << 40, 1000, 3, 100).unwrap().job.is_none(), "p-waits waits for its model");
+
+    // Renewal, phases, cancellation requests.
+    assert_eq!(s.renew_lease("p-high", &l1, 1000, 500).unwrap(), LeaseState::Held { cancel: false });
+    assert!(s.set_phase_leased("p-high", &l1, "proving", 30).unwrap());
+    assert!(s.request_cancel("p-low").unwrap());
+    assert_eq!(s.renew_lease("p-low", &l3, 1000, 500).unwrap(), LeaseState::Held { cancel: true });
+    assert!(s.end_job_leased("p-low", &l3, JobState::Cancelled, "cancelled by request", 600).unwrap());
+    assert!(!s.request_cancel("p-low").unwrap(), "not running any more");
+
+    // w1 stops renewing: at 1501 its lease (until 1500) has expired; w3 takes the job over.
+    let c = s.claim("w3", 100, 1000, 3, 1501).unwrap();
+    assert_eq!(c.expired.requeued, vec!["cw".to_string(), "p-high".to_string()], "in submission order");
+    let (again, l_new) = c.job.unwrap();
+    assert_eq!((again.job.id.as_str(), again.attempts, l_new.token), ("p-high", 2, 2));
+    // The zombie w1 comes back: it can neither renew, nor report, nor publish, nor end.
+    assert_eq!(s.renew_lease("p-high", &l1, 1000, 1600).unwrap(), LeaseState::Lost);
+    assert!(!s.set_phase_leased("p-high", &l1, "storing", 95).unwrap());
+    let result = ProveResult { proven_outputs: vec![vec![1.0]], prove_seconds: 0.5, artifacts: [("proof".to_string(), "aa".to_string())].into() };
+    assert!(!s.finish_prove_leased("p-high", &l1, &result, 1700).unwrap());
+    assert!(!s.end_job_leased("p-high", &l1, JobState::Failed, "zombie", 1700).unwrap());
+    let forged = Lease { worker: "w1".into(), token: 2 };
+    assert!(!s.finish_prove_leased("p-high", &forged, &result, 1700).unwrap(), "the token is the holder's only with its worker");
+    assert_eq!(s.job("p-high").unwrap().unwrap().phase, "starting");
+    // The holder publishes once.
+    let mine = ProveResult { artifacts: [("proof".to_string(), "bb".to_string())].into(), ..result.clone() };
+    assert!(s.finish_prove_leased("p-high", &l_new, &mine, 1800).unwrap());
+    assert!(!s.finish_prove_leased("p-high", &l_new, &mine, 1801).unwrap(), "published once");
+    let done = s.job("p-high").unwrap().unwrap();
+    assert_eq!((done.state, done.attempts, done.artifacts["proof"].as_str()), (JobState::Done, 2, "bb"));
+
+    // A compile job that kills every worker: requeued until max_attempts, then failed with its model.
+    let mut t = 2000;
+    for attempt in 2..=3 {
+        let c = s.claim("killer", 100, 10, 3, t).unwrap();
+        let (j, l) = c.job.unwrap();
+        assert_eq!((j.job.id.as_str(), l.token), ("cw", attempt));
+        t += 100;
+    }
+    let c = s.claim("w4", 100, 10, 3, t).unwrap();
+    assert_eq!(c.expired.failed, vec!["cw".to_string()]);
+    let cw = s.job("cw").unwrap().unwrap();
+    assert_eq!(cw.state, JobState::Failed);
+    assert!(cw.error.as_deref().unwrap().contains("stopped renewing the lease 3 times"), "{:?}", cw.error);
+    assert_eq!(s.model("w").unwrap().unwrap().state, ModelState::Failed);
+    // Now its prove job is claimable: a worker fails it with the model's reason.
+    let (pw, lw) = c.job.expect("p-waits, of a failed model");
+    assert_eq!(pw.job.id, "p-waits");
+    assert!(s.end_job_leased("p-waits", &lw, JobState::Failed, "the model failed to compile", t).unwrap());
+
+    // A compile job published under its lease makes the model ready.
+    let mut cx = job("cx", JobKind::Compile, None, "x");
+    cx.model_id = "x".into();
+    let mx = model("x");
+    s.register_model(&mx, &cx, 100).unwrap();
+    let (j, l) = s.claim("w5", 100, 1000, 3, t).unwrap().job.unwrap();
+    assert_eq!(j.job.id, "cx");
+    let r = CompileResult { settings_json: "{}".into(), settings_hash: "hx".into(), k: 9, artifacts: Default::default(), prove_memory: 7 };
+    assert!(!s.finish_compile_leased("cx", &Lease { worker: "w6".into(), token: 1 }, "x", &r, t).unwrap());
+    assert_eq!(s.model("x").unwrap().unwrap().state, ModelState::Compiling);
+    assert!(s.finish_compile_leased("cx", &l, "x", &r, t).unwrap());
+    assert_eq!(s.model("x").unwrap().unwrap().k, Some(9));
+}
+
+fn concurrent_claims_take_each_job_once(open: Open<'_>) {
+    let s: Arc<dyn JobStore> = Arc::from(open());
+    ready(&*s, "m", "c", 1);
+    for i in 0..40 {
+        s.submit_job(&prove(&format!("j{i:02}"), "m", 0), 100).unwrap();
+    }
+    let taken = Arc::new(Mutex::new(Vec::new()));
+    let threads: Vec<_> = (0..4)
+        .map(|w| {
+            let (s, taken) = (s.clone(), taken.clone());
+            std::thread::spawn(move || {
+                while let Some((j, l)) = s.claim(&format!("w{w}"), 100, 60_000, 3, crate::jobs::now_ms()).unwrap().job {
+                    let r = ProveResult { proven_outputs: vec![], prove_seconds: 0.0, artifacts: Default::default() };
+                    assert!(s.finish_prove_leased(&j.job.id, &l, &r, crate::jobs::now_ms()).unwrap());
+                    taken.lock().unwrap().push(j.job.id);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut taken = taken.lock().unwrap().clone();
+    taken.sort();
+    taken.dedup();
+    assert_eq!(taken.len(), 40, "every job claimed exactly once");
+    let done = s.list_jobs(&JobFilter { states: vec![JobState::Done], limit: 100, ..Default::default() }).unwrap();
+    assert!(done.iter().all(|j| j.attempts == 1) && done.len() == 41);
+}
+
+fn sqlite_opener(dir: &std::path::Path) -> impl Fn() -> Box<dyn JobStore> + '_ {
+    move || Box::new(SqliteStore::open(&dir.join("db.sqlite3")).unwrap())
+}
+
+fn pg_opener(url: String) -> impl Fn() -> Box<dyn JobStore> {
+    move || Box::new(PgStore::connect(&url).unwrap())
+}
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_suite {
+            use super::*;
+            $(#[test] fn $name() { let dir = tempfile::tempdir().unwrap(); super::$name(&sqlite_opener(dir.path())); })*
+        }
+        mod postgres_suite {
+            use super::*;
+            $(#[test] fn $name() { super::$name(&pg_opener(cluster().database())); })*
+        }
+    };
+}
+
+both!(lifecycle, claims_leases_and_fencing, concurrent_claims_take_each_job_once);
+
+#[test]
+fn sqlite_refuses_a_second_server_and_migrates_version_1_databases() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    {
+        // A database as written before leases existed (schema version 1).
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(super::sqlite_rows::MIGRATIONS[0].1).unwrap();
+        assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 1);
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert!(matches!(SqliteStore::open(&path), Err(StoreError::Locked { .. })), "a second server is refused");
+    ready(&s, "m", "c", 1);
+    s.submit_job(&prove("p", "m", 0), 10).unwrap();
+    assert_eq!(s.claim("w", 10, 100, 3, 1).unwrap().job.unwrap().1.token, 1);
+    drop(s);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 2);
+}
+
+#[test]
+fn postgres_migrates_once_and_relays_changes_from_other_processes() {
+    let url = cluster().database();
+    let a = PgStore::connect(&url).unwrap();
+    let b = PgStore::connect(&url).unwrap();
+    assert_eq!(a.schema_version().unwrap(), 2, "both migrations applied, once");
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let sink = seen.clone();
+    assert!(a.watch_changes(Box::new(move |id| sink.lock().unwrap().push(id.to_string())), stop.clone()).unwrap());
+    // The listener is connected once it reports "" (changes may have been missed).
+    assert!(crate::testing::wait_until(Duration::from_secs(20), || seen.lock().unwrap().iter().any(|s| s.is_empty())));
+    ready(&b, "m", "c", 1);
+    b.submit_job(&prove("p", "m", 0), 10).unwrap();
+    assert!(crate::testing::wait_until(Duration::from_secs(20), || seen.lock().unwrap().iter().any(|s| s == "p")), "a NOTIFY from another store");
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+fn postgres_configuration_errors_are_clear_and_quick() {
+    let c = cluster();
+    let t0 = Instant::now();
+    // Nothing listens on this port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let unreachable = format!("postgres://{}:{}@127.0.0.1:{port}/x", crate::testing::USER, crate::testing::PASSWORD);
+    let e = PgStore::connect(&unreachable).err().expect("unreachable database");
+    assert!(matches!(e, StoreError::Connect { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains("cannot connect to the job store") && !msg.contains(crate::testing::PASSWORD), "{msg}");
+    let wrong = c.url("postgres").replace(crate::testing::PASSWORD, "wrong-password");
+    let e = PgStore::connect(&wrong).err().expect("wrong password").to_string();
+    assert!(e.contains("password authentication failed") && !e.contains("wrong-password"), "{e}");
+    let e = PgStore::connect(&c.url("no_such_database")).err().expect("missing database").to_string();
+    assert!(e.contains("does not exist"), "{e}");
+    assert!(matches!(PgStore::connect("postgres://u@127.0.0.1:notaport/db"), Err(StoreError::BadUrl { .. })));
+    // A timeout in the URL is honoured.
+    let e = PgStore::connect(&format!("postgres://u:p@127.0.0.1:{port}/x?connect_timeout=2")).err().unwrap();
+    assert!(matches!(e, StoreError::Connect { .. }));
+    assert!(t0.elapsed() < Duration::from_secs(30), "errors, not hangs: {:?}", t0.elapsed());
 }
