@@ -1,5 +1,6 @@
 //! The `zkinfer` command line.
 
+pub mod chain_cmds;
 pub mod commands;
 pub mod conformance_cmd;
 pub mod progress;
@@ -167,7 +168,26 @@ pub enum Command {
     /// Native verification: exit 0 only if the proof is valid for these outputs.
     Verify { dir: PathBuf, proof: PathBuf },
     /// Deploy DIR's verifier in an in-process EVM (revm) and call it; prints the gas used.
-    VerifyEvm { dir: PathBuf, proof: PathBuf },
+    /// With --rpc: call the contracts `zkinfer deploy` deployed on that chain instead
+    /// (eth_call and a gas estimate; no key needed).
+    VerifyEvm {
+        dir: PathBuf,
+        proof: PathBuf,
+        /// JSON-RPC URL of a chain where `zkinfer deploy` deployed DIR's contracts.
+        #[arg(long)]
+        rpc: Option<String>,
+    },
+    /// Deploy DIR's verifier (every part of a split one) and attestor to a chain; writes
+    /// DIR/deployment.json. Rerunning finds them (by code hash) and deploys nothing.
+    Deploy {
+        dir: PathBuf,
+        /// JSON-RPC URL.
+        #[arg(long)]
+        rpc: String,
+        /// File holding the deployer's hex private key (else the ZKINFER_PRIVATE_KEY variable).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
     /// Compile, prove and verify every model folder under DIR; prints a table, writes a JSON report.
     Conformance {
         dir: PathBuf,
