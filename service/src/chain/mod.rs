@@ -12,6 +12,7 @@ pub mod client;
 pub mod coordinator;
 pub mod deploy;
 pub mod keys;
+pub mod node;
 
 pub use client::{connect, revert_data, Chain};
 pub use deploy::{attestor_spec, deploy, verify_on_chain, Deployment, DeployedContract, OnChainVerification};

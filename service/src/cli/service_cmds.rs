@@ -79,9 +79,12 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     if cfg.server.engine.srs.is_none() {
         tracing::warn!("no --srs: models are compiled with an INSECURE locally generated test SRS");
     }
+    let follower = crate::chain::node::config_from_args(args)?;
     runtime()?.block_on(async move {
         let data = cfg.server.engine.data_dir.clone();
         let server = srv::start(cfg.server).await?;
+        let (stop_follower, stopped) = tokio::sync::watch::channel(false);
+        let follower = follower.map(|f| tokio::spawn(crate::chain::node::follow(server.engine.clone(), f, stopped)));
         // Tools and tests read the bound address from here (useful with port 0).
         write_atomic(&data.join("server.addr"), server.addr.to_string().as_bytes())?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -90,6 +93,10 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             _ = term.recv() => {}
         }
         tracing::info!("shutting down");
+        let _ = stop_follower.send(true);
+        if let Some(f) = follower {
+            let _ = f.await;
+        }
         server.shutdown().await?;
         Ok(())
     })

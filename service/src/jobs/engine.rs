@@ -146,6 +146,11 @@ impl Engine {
         self.sched.close();
     }
 
+    /// The job store (the chain follower keeps its cursor there).
+    pub fn store(&self) -> &Arc<dyn JobStore> {
+        &self.store
+    }
+
     /// The configuration.
     pub fn config(&self) -> &EngineConfig {
         &self.cfg

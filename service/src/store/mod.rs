@@ -101,4 +101,10 @@ pub trait JobStore: Send + Sync {
     /// After a crash: running jobs go back to the queue, except those already started
     /// `max_attempts` times, which fail (a job that keeps killing the server).
     fn recover(&self, max_attempts: u32, now_ms: i64) -> Result<Recovery, StoreError>;
+
+    /// The next block a chain follower named `key` scans (`None`: it never stored one).
+    fn chain_cursor(&self, key: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Stores the next block the chain follower `key` scans.
+    fn set_chain_cursor(&self, key: &str, next_block: u64) -> Result<(), StoreError>;
 }

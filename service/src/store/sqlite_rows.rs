@@ -55,6 +55,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, seq);
 CREATE INDEX IF NOT EXISTS jobs_by_model ON jobs(model_id, seq);
 PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS chain_cursors (
+  key TEXT PRIMARY KEY,
+  next_block INTEGER NOT NULL
+);
 ";
 
 /// Columns read by [`model_from_row`], in order.

@@ -76,3 +76,19 @@ fn jobs_move_through_their_states_and_survive_reopening() {
     let ids: Vec<_> = s.list_jobs(&filter).unwrap().into_iter().map(|j| j.job.id).collect();
     assert_eq!(ids, vec!["b".to_string(), "a".to_string()], "newest first");
 }
+
+#[test]
+fn chain_cursors_are_per_key_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("jobs.db");
+    {
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.chain_cursor("31337:0xabc").unwrap(), None);
+        s.set_chain_cursor("31337:0xabc", 7).unwrap();
+        s.set_chain_cursor("31337:0xabc", 12).unwrap();
+        s.set_chain_cursor("1:0xabc", 3).unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.chain_cursor("31337:0xabc").unwrap(), Some(12));
+    assert_eq!(s.chain_cursor("1:0xabc").unwrap(), Some(3));
+}
