@@ -19,7 +19,7 @@ use chain_support::{anvil, s, Scratch, ZOO};
 use cli_support::zkinfer;
 use zkinfer_service::artifacts::ModelDir;
 use zkinfer_service::chain::anvil::{DEV_KEY, DEV_KEY_2, DEV_KEY_3};
-use zkinfer_service::chain::bindings::ICreditLendingPool;
+use zkinfer_service::chain::bindings::{ICreditLendingPool, IZkinferCoordinator};
 use zkinfer_service::chain::coordinator::{deliver, deploy_contract, deploy_coordinator, delivered, model_id_bytes, register_model, requested_id};
 use zkinfer_service::chain::{connect, Chain, Deployment};
 
@@ -191,5 +191,52 @@ fn request_prove_deliver_callback_and_every_wrong_delivery_reverts() {
         let rr = borrower.send(Some(pool), reclaim.clone(), U256::ZERO).await.unwrap();
         assert_eq!(balance(&borrower, borrower.sender.unwrap()).await, before + fee - fee_paid(&rr));
         assert!(borrower.send(Some(pool), reclaim, U256::ZERO).await.is_err(), "reclaimed twice");
+    });
+}
+
+/// A hashed-input model: the request names the Poseidon hash of the inputs (`zkinfer
+/// hash`), a proof of those inputs delivers it, a request for another hash is refused.
+/// An EOA requester gets no callback but the delivery stands.
+#[test]
+fn hashed_input_requests_are_matched_by_their_input_hash() {
+    let scratch = Scratch::new("chain-coordinator-hashed");
+    let (dir, proof) = (scratch.path("m"), scratch.path("p.json"));
+    let zoo = format!("{ZOO}/credit_mlp");
+    let (model, input) = (format!("{zoo}/network.onnx"), format!("{zoo}/input.json"));
+    let (code, _, err) = zkinfer(&["compile", &model, "--input", &input, "--out", s(&dir), "--input-visibility", "hashed"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = zkinfer(&["prove", s(&dir), "--input", &input, "--out", s(&proof)]);
+    assert_eq!(code, 0, "{err}");
+    let (code, hash, err) = zkinfer(&["hash", s(&dir), "--input", &input]);
+    assert_eq!(code, 0, "{err}");
+    let hash = alloy_primitives::I256::from_raw(U256::from_str_radix(hash.trim().trim_start_matches("0x"), 16).unwrap());
+    let node = anvil();
+    let url = node.url();
+    let (code, _, err) = zkinfer(&["deploy", s(&dir), "--rpc", &url, "--key-file", s(&scratch.key_file())]);
+    assert_eq!(code, 0, "{err}");
+    let settings = ModelDir::new(&dir).settings().unwrap();
+    let honest = read_proof(&proof);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let owner = as_party(&url, DEV_KEY).await;
+        let requester = as_party(&url, DEV_KEY_2).await;
+        let prover = as_party(&url, DEV_KEY_3).await;
+        let coordinator = deploy_coordinator(&owner, TIMEOUT_S).await.unwrap();
+        let model_id = model_id_bytes(&settings.settings_hash).unwrap();
+        let attestor = Deployment::read(&dir, owner.chain_id).unwrap().unwrap().attestor().unwrap();
+        register_model(&owner, coordinator, model_id, attestor).await.unwrap();
+        let fee = U256::from(1_000_000u64);
+        let request = |inputs: Vec<alloy_primitives::I256>| IZkinferCoordinator::requestInferenceCall { modelId: model_id, inputs, callbackGasLimit: 0 }.abi_encode();
+        // The plain inputs are refused: a hashed-input model takes one value, the hash.
+        let e = requester.send(Some(coordinator), request(vec![hash, hash]), fee).await.unwrap_err().to_string();
+        assert!(e.contains("WrongInputCount"), "{e}");
+        let other = requested_id(&requester.send(Some(coordinator), request(vec![hash + alloy_primitives::I256::ONE]), fee).await.unwrap()).unwrap();
+        let e = deliver(&prover, coordinator, other, &honest.proof, &honest.instances).await.unwrap_err().to_string();
+        assert!(e.contains("InputMismatch"), "{e}");
+        let id = requested_id(&requester.send(Some(coordinator), request(vec![hash]), fee).await.unwrap()).unwrap();
+        let before = balance(&prover, prover.sender.unwrap()).await;
+        let d = deliver(&prover, coordinator, id, &honest.proof, &honest.instances).await.unwrap();
+        assert_eq!(delivered(&d), Some(false), "an EOA requester gets no callback");
+        assert_eq!(balance(&prover, prover.sender.unwrap()).await, before + fee - fee_paid(&d));
     });
 }

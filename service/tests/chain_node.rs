@@ -3,7 +3,7 @@
 //! (registered with the server, its verifier and attestor deployed from the server's
 //! artifacts). Exactly once across `kill -9`: after the node saw a request and before it
 //! delivered, and right after it sent the delivery; the chain RPC going away and coming
-//! back (through a loopback proxy) while gRPC keeps serving.
+//! back (through a loopback proxy) while gRPC keeps serving; `--confirmations`.
 
 mod chain_support;
 #[allow(dead_code)]
@@ -42,11 +42,16 @@ struct Node {
 
 impl Node {
     fn start(data: &Path, rpc: &str, coordinator: Address, key: &Path, env: &[(&str, &str)]) -> Node {
+        Self::start_with(data, rpc, coordinator, key, env, &[])
+    }
+
+    fn start_with(data: &Path, rpc: &str, coordinator: Address, key: &Path, env: &[(&str, &str)], args: &[&str]) -> Node {
         let _ = std::fs::remove_file(data.join("server.addr"));
         let log = data.with_extension(format!("log{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--data", s(data), "--listen", "127.0.0.1:0", "--log", "info,halo2_base=error"])
             .args(["--chain-rpc", rpc, "--coordinator", &coordinator.to_string(), "--key-file", s(key)])
+            .args(args)
             .env("ZKINFER_CACHE", data.join("cache"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
@@ -286,4 +291,19 @@ fn the_node_serves_on_chain_requests_exactly_once_across_crashes_and_rpc_outages
         assert_eq!(deliveries(&borrower, coordinator, id).await, 1);
     });
     assert!(node.log_text().contains("chain follower:"), "the outage was not noticed:\n{}", node.log_text());
+
+    // 5. With --confirmations 2 a request waits for two blocks above it.
+    node.kill9();
+    let node = Node::start_with(&data, &url, coordinator, &key, &[], &["--confirmations", "2"]);
+    node.wait_log("connected to the chain", Duration::from_secs(30));
+    let id = rt.block_on(request(&borrower));
+    std::thread::sleep(Duration::from_secs(3));
+    rt.block_on(async {
+        assert_eq!(deliveries(&borrower, coordinator, id).await, 0, "served before its confirmations");
+        for _ in 0..2 {
+            let _: serde_json::Value = owner.provider.raw_request("evm_mine".into(), ()).await.unwrap();
+        }
+        delivered(&borrower, coordinator, id, Duration::from_secs(120), &node).await;
+        assert_eq!(deliveries(&borrower, coordinator, id).await, 1);
+    });
 }
