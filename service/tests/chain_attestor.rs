@@ -92,6 +92,12 @@ fn check(name: &str, opts: CompileOptions) {
     changed[last] ^= U256::from(1u8);
     let e = verify_and_decode(&mut evm, at, &proved.proof.proof, &changed).unwrap_err();
     assert!(e.contains("ProofRejected") || e.contains("BadPacking"), "{name}: {e}");
+    // A bit above the last packed word's digits (all these models leave some unused).
+    let last_packed = words.len() - 1 - (vis.outputs == Visibility::Hashed) as usize;
+    let mut high = words.clone();
+    high[last_packed] |= U256::from(1u8) << 250;
+    let e = verify_and_decode(&mut evm, at, &proved.proof.proof, &high).unwrap_err();
+    assert!(e.contains("BadPacking"), "{name}: {e}");
     if vis.params == ParamVisibility::Hashed {
         let mut other = words.clone();
         other[vis.inputs.eq(&Visibility::Hashed) as usize] += U256::from(1u8);

@@ -139,24 +139,35 @@ contract ZkinferAttestor {{
             if (instances[i] >= FIELD_ORDER) revert NonCanonicalInstance(i);
         }}
 {input_hash_line}{param_check}{output_hash_line}        d.scale = SCALE;
-        d.inputs = new int256[](NUM_INPUTS);
-        d.outputs = new int256[](NUM_OUTPUTS);
-        uint256 mask = (uint256(1) << BITS) - 1;
-        int256 offset = int256(uint256(1) << (BITS - 1));
-        uint256 k = 0;
-        for (uint256 i = 0; i < PACKED; i++) {{
-            uint256 w = instances[PACKED_START + i];
-            uint256 count = NUM_INPUTS + NUM_OUTPUTS - k;
-            if (count > PER_INSTANCE) count = PER_INSTANCE;
-            for (uint256 t = 0; t < count; t++) {{
-                int256 v = int256(w & mask) - offset;
-                w >>= BITS;
-                if (k < NUM_INPUTS) d.inputs[k] = v;
-                else d.outputs[k - NUM_INPUTS] = v;
-                k++;
+        int256[] memory inputs = new int256[](NUM_INPUTS);
+        int256[] memory outputs = new int256[](NUM_OUTPUTS);
+        // Digit t of instance i is value i * PER_INSTANCE + t, stored as v + 2^(BITS-1);
+        // the bits above the last digit must be 0. (Assembly: the loop runs once per
+        // value, its indices are in bounds by construction.)
+        uint256 bad = 0;
+        assembly {{
+            let mask := sub(shl(BITS, 1), 1)
+            let offset := shl(sub(BITS, 1), 1)
+            let total := add(NUM_INPUTS, NUM_OUTPUTS)
+            let k := 0
+            for {{ let i := 0 }} lt(i, PACKED) {{ i := add(i, 1) }} {{
+                let w := calldataload(add(instances.offset, mul(add(PACKED_START, i), 0x20)))
+                let count := sub(total, k)
+                if gt(count, PER_INSTANCE) {{ count := PER_INSTANCE }}
+                for {{ let t := 0 }} lt(t, count) {{ t := add(t, 1) }} {{
+                    let v := sub(and(w, mask), offset)
+                    w := shr(BITS, w)
+                    switch lt(k, NUM_INPUTS)
+                    case 1 {{ mstore(add(inputs, mul(add(k, 1), 0x20)), v) }}
+                    default {{ mstore(add(outputs, mul(add(sub(k, NUM_INPUTS), 1), 0x20)), v) }}
+                    k := add(k, 1)
+                }}
+                if and(iszero(bad), gt(w, 0)) {{ bad := add(add(PACKED_START, i), 1) }}
             }}
-            if (w != 0) revert BadPacking(PACKED_START + i);
         }}
+        if (bad != 0) revert BadPacking(bad - 1);
+        d.inputs = inputs;
+        d.outputs = outputs;
     }}
 }}
 "#,

@@ -64,6 +64,7 @@ alloy_sol_types::sol! {
         function reclaim(uint256 requestId) external;
         function isPending(uint256 requestId) external view returns (bool);
         function nextRequestId() external view returns (uint256);
+        function requestTimeout() external view returns (uint64);
         function models(bytes32 modelId) external view returns (address owner, address attestor, bool hashedInputs, uint32 numInputs);
         function requests(uint256 requestId) external view returns (address requester, uint96 fee, bytes32 modelId, bytes32 inputsHash, uint64 deadline, uint32 callbackGasLimit, uint8 status);
     }

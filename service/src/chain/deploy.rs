@@ -206,6 +206,8 @@ pub struct OnChainVerification {
     pub gas_estimate: Option<u64>,
     /// What the attestor decoded (when accepted and there is an attestor).
     pub decoded: Option<Decoded>,
+    /// `eth_estimateGas` of the attestor's `verifyAndDecode` (when it decoded).
+    pub attestor_gas_estimate: Option<u64>,
     /// The attestor's named error, or why the verifier refused.
     pub reason: Option<String>,
 }
@@ -216,18 +218,25 @@ pub async fn verify_on_chain(chain: &Chain, deployment: &Deployment, calldata: V
     let verifier = deployment.verifier()?;
     let accepted = matches!(chain.call(Some(verifier), calldata.clone()).await?, CallResult::Returned(ref out) if out.is_empty());
     if !accepted {
-        return Ok(OnChainVerification { accepted, gas_estimate: None, decoded: None, reason: Some("the verifier reverted".into()) });
+        return Ok(OnChainVerification { accepted, gas_estimate: None, decoded: None, attestor_gas_estimate: None, reason: Some("the verifier reverted".into()) });
     }
     let gas_estimate = Some(chain.estimate_gas(verifier, calldata, U256::ZERO).await?);
     let Ok(attestor) = deployment.attestor() else {
-        return Ok(OnChainVerification { accepted, gas_estimate, decoded: None, reason: None });
+        return Ok(OnChainVerification { accepted, gas_estimate, decoded: None, attestor_gas_estimate: None, reason: None });
     };
     let call = IZkinferAttestor::verifyAndDecodeCall { proof: proof.to_vec().into(), instances: instances.to_vec() };
     match chain.call(Some(attestor), call.abi_encode()).await? {
         CallResult::Returned(out) => {
             let d = IZkinferAttestor::verifyAndDecodeCall::abi_decode_returns(&out).map_err(|e| ServiceError::Input(format!("attestor returned undecodable data: {e}")))?;
-            Ok(OnChainVerification { accepted, gas_estimate, decoded: Some(d), reason: None })
+            let attestor_gas_estimate = Some(chain.estimate_gas(attestor, call.abi_encode(), U256::ZERO).await?);
+            Ok(OnChainVerification { accepted, gas_estimate, decoded: Some(d), attestor_gas_estimate, reason: None })
         }
-        CallResult::Reverted(d) => Ok(OnChainVerification { accepted: false, gas_estimate, decoded: None, reason: Some(format!("the attestor reverted: {}", revert_reason(&d))) }),
+        CallResult::Reverted(d) => Ok(OnChainVerification {
+            accepted: false,
+            gas_estimate,
+            decoded: None,
+            attestor_gas_estimate: None,
+            reason: Some(format!("the attestor reverted: {}", revert_reason(&d))),
+        }),
     }
 }

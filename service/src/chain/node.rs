@@ -5,7 +5,8 @@
 //! idempotency key is `chain:<chain id>:<coordinator>:<request id>`, and sends
 //! `deliver` when the job is done.
 //!
-//! Exactly once, across crashes: the cursor in the job store is the first block that
+//! The first start scans from `requestTimeout` blocks below the head (older requests
+//! have expired: blocks are at least a second apart). Exactly once, across crashes: the cursor in the job store is the first block that
 //! still holds an unresolved request (or the next block to scan when none is). After a
 //! restart the follower rescans from it: a request seen before maps to the same job by
 //! its idempotency key, and before any `deliver` the coordinator is asked whether the
@@ -142,7 +143,12 @@ impl Follower {
         let key = cursor_key(chain.chain_id, self.cfg.coordinator);
         let mut next = match self.next {
             Some(n) => n,
-            None => self.engine.store().chain_cursor(&key).map_err(|e| ServiceError::Internal(e.to_string()))?.unwrap_or(0),
+            None => match self.engine.store().chain_cursor(&key).map_err(|e| ServiceError::Internal(e.to_string()))? {
+                Some(n) => n,
+                // First start: requests older than the coordinator's timeout have expired,
+                // and that many blocks span at least that many seconds.
+                None => head.saturating_sub(request_timeout(&chain, self.cfg.coordinator).await?),
+            },
         };
         if head >= self.cfg.confirmations {
             let safe = head - self.cfg.confirmations;
@@ -286,6 +292,17 @@ impl Follower {
             return Err(ServiceError::Input(format!("deliver {tx_hash} reverted")));
         }
         Ok(format!("delivered in {tx_hash} (block {}, gas {})", receipt.block_number.unwrap_or_default(), receipt.gas_used))
+    }
+}
+
+/// The coordinator's request timeout in seconds.
+async fn request_timeout(chain: &Chain, coordinator: Address) -> Result<u64, ServiceError> {
+    use alloy_sol_types::SolCall;
+    let call = super::bindings::IZkinferCoordinator::requestTimeoutCall {};
+    match chain.call(Some(coordinator), call.abi_encode()).await? {
+        super::client::CallResult::Returned(out) => super::bindings::IZkinferCoordinator::requestTimeoutCall::abi_decode_returns(&out)
+            .map_err(|e| ServiceError::Input(format!("{coordinator} is not a zkinfer coordinator: {e}"))),
+        super::client::CallResult::Reverted(_) => Err(ServiceError::Input(format!("{coordinator} is not a zkinfer coordinator"))),
     }
 }
 

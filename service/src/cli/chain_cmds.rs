@@ -76,8 +76,9 @@ pub fn verify_evm_rpc(dir: &Path, proof: &Path, rpc: &str) -> Result<()> {
             }
         }
         println!(
-            "attestor {}: outputs {:?} at scale 2^-{}{}",
+            "attestor {}: verifyAndDecode gas estimate {}; outputs {:?} at scale 2^-{}{}",
             d.attestor()?,
+            r.attestor_gas_estimate.unwrap_or_default(),
             decoded,
             dec.scale,
             if dec.outputs.is_empty() { format!(" (output hash 0x{:064x})", dec.outputHash) } else { String::new() }
