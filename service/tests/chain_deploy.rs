@@ -49,8 +49,12 @@ fn deploy_is_idempotent_and_the_deployed_verifier_decides_like_revm() {
 
     let (code, out, err) = zkinfer(&["verify-evm", s(&dir), s(&proof), "--rpc", &node.url()]);
     assert_eq!(code, 0, "{err}");
-    let estimate = number_after(&out, "gas estimate");
-    let revm = number_after(&out, "in-process EVM: gas used");
+    let verifier_line = out.lines().find(|l| l.starts_with("accepted on chain")).unwrap_or_else(|| panic!("{out}"));
+    let estimate = number_after(verifier_line, "gas estimate");
+    let revm = number_after(verifier_line, "in-process EVM: gas used");
+    let decode = number_after(&out, "verifyAndDecode gas estimate");
+    eprintln!("credit_mlp: verifyAndDecode gas estimate on anvil {decode}");
+    assert!(decode > estimate, "decoding includes the verifier call");
     eprintln!("credit_mlp: verifier gas estimate on anvil {estimate}, in-process revm {revm}");
     // Both count the whole transaction (21000 intrinsic + calldata + execution). The
     // estimate may exceed the gas used by what the 63/64 rule holds back around the
