@@ -14,6 +14,10 @@ fn main() {
         Command::VerifyEvm { dir, proof, rpc: None } => commands::verify_evm(dir, proof),
         Command::VerifyEvm { dir, proof, rpc: Some(rpc) } => zkinfer_service::cli::chain_cmds::verify_evm_rpc(dir, proof, rpc),
         Command::Deploy { dir, rpc, key_file } => zkinfer_service::cli::chain_cmds::deploy(dir, rpc, key_file.as_deref()),
+        Command::DeployCoordinator { rpc, key_file, timeout } => zkinfer_service::cli::chain_cmds::deploy_coordinator(rpc, key_file.as_deref(), *timeout),
+        Command::RegisterOnchain { dir, coordinator, model_id, rpc, key_file } => {
+            zkinfer_service::cli::chain_cmds::register_onchain(dir, coordinator, model_id.as_deref(), rpc, key_file.as_deref())
+        }
         Command::Serve(args) => service_cmds::serve(args),
         Command::Register { model, calibration, options, wait, client } => {
             service_cmds::register(client, model, calibration, &options.options(), *wait)

@@ -27,7 +27,7 @@ use cli_support::zkinfer;
 use zkinfer_service::chain::anvil::{DEV_KEY, DEV_KEY_2, DEV_KEY_3};
 use zkinfer_service::chain::bindings::{ICreditLendingPool, IZkinferCoordinator};
 use zkinfer_service::chain::client::CallResult;
-use zkinfer_service::chain::coordinator::{deploy_contract, deploy_coordinator, model_id_bytes, register_model, requested_id};
+use zkinfer_service::chain::coordinator::{deploy_contract, model_id_bytes, register_model, requested_id};
 use zkinfer_service::chain::node::TEST_EXIT_AFTER_SEND_ENV;
 use zkinfer_service::chain::{connect, Chain, Deployment};
 use zkinfer_service::config::TEST_PAUSE_ENV;
@@ -182,7 +182,9 @@ fn the_node_serves_on_chain_requests_exactly_once_across_crashes_and_rpc_outages
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let owner = rt.block_on(party(&url, DEV_KEY));
     let borrower = rt.block_on(party(&url, DEV_KEY_2));
-    let coordinator = rt.block_on(deploy_coordinator(&owner, 3600)).unwrap();
+    let (code, out, err) = zkinfer(&["deploy-coordinator", "--rpc", &url, "--key-file", s(&owner_key)]);
+    assert_eq!(code, 0, "{err}");
+    let coordinator: Address = out.trim().parse().unwrap();
 
     // The node, and the model registered with it.
     let node = Node::start(&data, &url, coordinator, &key, &[]);
@@ -202,7 +204,8 @@ fn the_node_serves_on_chain_requests_exactly_once_across_crashes_and_rpc_outages
     assert_eq!(code, 0, "{err}");
     let attestor = Deployment::read(&dir, 31337).unwrap().unwrap().attestor().unwrap();
     let mid = model_id_bytes(&model_id).unwrap();
-    rt.block_on(register_model(&owner, coordinator, mid, attestor)).unwrap();
+    let (code, _, err) = zkinfer(&["register-onchain", s(&dir), "--coordinator", &coordinator.to_string(), "--model-id", &model_id, "--rpc", &url, "--key-file", s(&owner_key)]);
+    assert_eq!(code, 0, "{err}");
     let (pool, _) = rt.block_on(deploy_contract(&owner, "CreditLendingPool", "", &(coordinator, mid, U256::from(1_000_000u64)).abi_encode_params())).unwrap();
 
     let sample: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("{zoo}/input.json")).unwrap()).unwrap();

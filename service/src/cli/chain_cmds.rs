@@ -41,6 +41,33 @@ pub fn deploy(dir: &Path, rpc: &str, key_file: Option<&Path>) -> Result<()> {
     })
 }
 
+/// `zkinfer deploy-coordinator`.
+pub fn deploy_coordinator(rpc: &str, key_file: Option<&Path>, timeout: u64) -> Result<()> {
+    let signer = load_key(key_file)?;
+    runtime()?.block_on(async {
+        let chain = connect(rpc, Some(signer)).await?;
+        let address = chain::coordinator::deploy_coordinator(&chain, timeout).await?;
+        println!("{address}");
+        Ok(())
+    })
+}
+
+/// `zkinfer register-onchain`.
+pub fn register_onchain(dir: &Path, coordinator: &str, model_id: Option<&str>, rpc: &str, key_file: Option<&Path>) -> Result<()> {
+    let signer = load_key(key_file)?;
+    let coordinator: alloy_primitives::Address = coordinator.parse().with_context(|| format!("--coordinator {coordinator}"))?;
+    let settings = ModelDir::new(dir).settings()?;
+    let id = chain::coordinator::model_id_bytes(model_id.unwrap_or(&settings.settings_hash))?;
+    runtime()?.block_on(async {
+        let chain = connect(rpc, Some(signer)).await?;
+        let d = Deployment::read(dir, chain.chain_id)?
+            .with_context(|| format!("no deployment.json in {} for chain {}: run `zkinfer deploy` first", dir.display(), chain.chain_id))?;
+        let r = chain::coordinator::register_model(&chain, coordinator, id, d.attestor()?).await?;
+        println!("registered model {id} with attestor {} on coordinator {coordinator} (tx {})", d.attestor()?, r.transaction_hash);
+        Ok(())
+    })
+}
+
 /// `zkinfer verify-evm DIR PROOF --rpc URL`: the statement checked natively, the proof
 /// by the deployed verifier (eth_call, gas estimate), the values by the deployed attestor.
 pub fn verify_evm_rpc(dir: &Path, proof: &Path, rpc: &str) -> Result<()> {

@@ -177,6 +177,33 @@ pub enum Command {
         #[arg(long)]
         rpc: Option<String>,
     },
+    /// Deploy a ZkinferCoordinator (verifier-contracts/contracts/) to a chain; prints its address.
+    DeployCoordinator {
+        /// JSON-RPC URL.
+        #[arg(long)]
+        rpc: String,
+        /// File holding the deployer's hex private key (else the ZKINFER_PRIVATE_KEY variable).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Seconds a request stays open before its requester may reclaim the fee.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+    },
+    /// Register DIR's deployed attestor (deployment.json) with a coordinator under a model
+    /// id: --model-id (a server's model id), else DIR's settings hash.
+    RegisterOnchain {
+        dir: PathBuf,
+        #[arg(long)]
+        coordinator: String,
+        #[arg(long)]
+        model_id: Option<String>,
+        /// JSON-RPC URL.
+        #[arg(long)]
+        rpc: String,
+        /// File holding the model owner's hex private key (else the ZKINFER_PRIVATE_KEY variable).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
     /// Deploy DIR's verifier (every part of a split one) and attestor to a chain; writes
     /// DIR/deployment.json. Rerunning finds them (by code hash) and deploys nothing.
     Deploy {
