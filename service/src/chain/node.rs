@@ -13,8 +13,9 @@
 //! request is still pending, so a delivery sent before a crash is never repeated; a
 //! revert for "already fulfilled" counts as delivered. A request that is no longer
 //! pending (delivered by another node, expired, or dropped by a reorg) is resolved
-//! without a delivery and its job cancelled if it had not finished. RPC failures are
-//! retried with exponential backoff (capped); gRPC serving is unaffected.
+//! without a delivery and its job cancelled if it had not finished. RPC failures, and
+//! requests that cannot be submitted yet (the model still compiling), are retried with
+//! exponential backoff (capped, a bounded number of times); gRPC serving is unaffected.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -81,7 +82,9 @@ pub fn config_from_args(args: &crate::config::ServeArgs) -> Result<Option<Follow
 #[derive(Clone, Debug)]
 struct Pending {
     block: u64,
+    /// Empty until its job was submitted (a model still compiling is retried).
     job_id: String,
+    event: RequestEvent,
     attempts: u32,
     next_try: Instant,
 }
@@ -182,19 +185,41 @@ impl Follower {
         if self.pending.contains_key(&ev.request_id) {
             return;
         }
+        let mut p = Pending { block: ev.block_number, job_id: String::new(), event: ev, attempts: 0, next_try: Instant::now() };
+        if self.submit_job(chain.chain_id, &mut p).await {
+            self.pending.insert(p.event.request_id, p);
+        }
+    }
+
+    /// Submits `p`'s job; `false` when the request is not for this node. A failure (the
+    /// model still compiling, say) is retried with backoff, up to the attempt limit.
+    async fn submit_job(&self, chain_id: u64, p: &mut Pending) -> bool {
+        let ev = p.event.clone();
         let model_id = hex::encode(ev.model_id);
-        let key = request_key(chain.chain_id, self.cfg.coordinator, ev.request_id);
+        let key = request_key(chain_id, self.cfg.coordinator, ev.request_id);
         let engine = self.engine.clone();
-        let (request_id, block) = (ev.request_id, ev.block_number);
-        let submitted = tokio::task::spawn_blocking(move || submit(&engine, &model_id, &ev.inputs, key)).await;
-        match submitted {
+        match tokio::task::spawn_blocking(move || submit(&engine, &model_id, &ev.inputs, key)).await {
             Ok(Ok(Some(job_id))) => {
-                tracing::info!(request = %request_id, job = %job_id, "on-chain request accepted");
-                self.pending.insert(request_id, Pending { block, job_id, attempts: 0, next_try: Instant::now() });
+                tracing::info!(request = %ev.request_id, job = %job_id, "on-chain request accepted");
+                p.job_id = job_id;
+                true
             }
-            Ok(Ok(None)) => {}
-            Ok(Err(e)) => tracing::warn!(request = %request_id, "on-chain request skipped: {e}"),
-            Err(e) => tracing::error!(request = %request_id, "submitting the request's job panicked: {e}"),
+            Ok(Ok(None)) => false,
+            Ok(Err(e)) => {
+                p.attempts += 1;
+                if p.attempts >= MAX_DELIVERY_ATTEMPTS {
+                    tracing::warn!(request = %ev.request_id, "on-chain request skipped: {e}");
+                    return false;
+                }
+                let wait = (self.cfg.poll * 2u32.pow(p.attempts)).min(MAX_BACKOFF);
+                tracing::warn!(request = %ev.request_id, retry_in = ?wait, "on-chain request not accepted yet: {e}");
+                p.next_try = Instant::now() + wait;
+                true
+            }
+            Err(e) => {
+                tracing::error!(request = %ev.request_id, "submitting the request's job panicked: {e}");
+                false
+            }
         }
     }
 
@@ -202,8 +227,17 @@ impl Follower {
     async fn deliver_ready(&mut self, chain: &Chain) {
         let ids: Vec<U256> = self.pending.keys().copied().collect();
         for id in ids {
-            let p = self.pending[&id].clone();
+            let mut p = self.pending[&id].clone();
             if p.next_try > Instant::now() {
+                continue;
+            }
+            if p.job_id.is_empty() {
+                let keep = self.submit_job(chain.chain_id, &mut p).await;
+                if keep {
+                    self.pending.insert(id, p);
+                } else {
+                    self.pending.remove(&id);
+                }
                 continue;
             }
             let job = match self.engine.job(&p.job_id) {
