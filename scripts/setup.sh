@@ -2,7 +2,9 @@
 # Installs what zkinfer needs at run time, idempotently, from the package registries only:
 # - ONNX Runtime: the PyPI `onnxruntime` wheel in a virtual environment (its libonnxruntime.so
 #   is loaded dynamically by the `ort` crate);
-# - the Solidity compiler: the npm `solc` package 0.8.19 (runs offline through node).
+# - the Solidity compiler: the npm `solc` package 0.8.19 (runs offline through node);
+# - anvil, Foundry's local Ethereum node (on-chain tests): the Linux x64 binary inside the
+#   npm package `@foundry-rs/anvil-linux-amd64` (runs offline).
 # Everything lands under $ZKINFER_HOME (default ~/.cache/zkinfer).
 set -euo pipefail
 
@@ -45,4 +47,20 @@ if [ "$(node -e "try{console.log(require('$SOLC_DIR/node_modules/solc/package.js
   mkdir -p "$SOLC_DIR"
   (cd "$SOLC_DIR" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --silent --no-audit --no-fund "solc@$SOLC_VERSION" >/dev/null)
 fi
-say "ready: ONNX Runtime $ORT_VERSION, solc $SOLC_VERSION (in $ZKINFER_HOME)"
+
+# anvil (the binary ships inside the npm package; node is not needed to run it).
+ANVIL_VERSION="1.7.1"
+ANVIL_DIR="$ZKINFER_HOME/anvil"
+ANVIL_PKG="$ANVIL_DIR/node_modules/@foundry-rs/anvil-linux-amd64"
+if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
+  if [ "$(node -e "try{console.log(require('$ANVIL_PKG/package.json').version)}catch(e){}" 2>/dev/null)" != "$ANVIL_VERSION" ] || [ ! -x "$ANVIL_PKG/bin/anvil" ]; then
+    say "installing @foundry-rs/anvil-linux-amd64@$ANVIL_VERSION into $ANVIL_DIR"
+    mkdir -p "$ANVIL_DIR"
+    (cd "$ANVIL_DIR" && { [ -f package.json ] || npm init -y >/dev/null; } && npm install --silent --no-audit --no-fund "@foundry-rs/anvil-linux-amd64@$ANVIL_VERSION" >/dev/null)
+  fi
+else
+  say "anvil: no npm binary for $(uname -s)-$(uname -m); on-chain tests need ZKINFER_ANVIL=/path/to/anvil"
+fi
+# The JSON-RPC client's TLS (alloy over hyper-tls) links the system OpenSSL.
+pkg-config --exists openssl 2>/dev/null || need_apt pkg-config libssl-dev
+say "ready: ONNX Runtime $ORT_VERSION, solc $SOLC_VERSION, anvil $ANVIL_VERSION (in $ZKINFER_HOME)"

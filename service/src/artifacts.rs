@@ -9,6 +9,8 @@
 //! | `srs.bin` | halo2: the SRS downsized to the circuit's k (halo2 KZG format) |
 //! | `Verifier.sol`, `verifier.bin` | Solidity verifier source and deployment bytecode (of the entry contract, when split) |
 //! | `verifier.json` | creation code of every verifier contract and how to deploy them |
+//! | `Attestor.sol` | halo2: the attestor (`verifyAndDecode`: proven values as numbers), deployed by `zkinfer deploy` |
+//! | `deployment.json` | written by `zkinfer deploy`: chain id, addresses, transaction and code hashes |
 
 use std::path::PathBuf;
 
@@ -47,6 +49,10 @@ impl ModelDir {
         write_atomic(&self.path("Verifier.sol"), c.verifier.source.as_bytes())?;
         write_atomic(&self.path("verifier.bin"), &c.verifier.entry.deployment_code)?;
         write_atomic(&self.path("verifier.json"), c.verifier.code().to_json().as_bytes())?;
+        if c.settings().backend() == zkinfer_prover::Backend::Halo2 {
+            let spec = crate::chain::attestor_spec(prover.graph(), &prover.visibility());
+            write_atomic(&self.path("Attestor.sol"), zkinfer_verifier_contracts::attestor_source(&spec).as_bytes())?;
+        }
         write_atomic(&self.path("settings.json"), &serde_json::to_vec_pretty(c.settings()).expect("serializable"))?;
         Ok(())
     }

@@ -93,6 +93,18 @@ pub struct ServeArgs {
     /// shared --store, one that every node reaches.
     #[arg(long)]
     pub artifacts: Option<String>,
+    /// Also serve inference requests made on-chain: the JSON-RPC URL of the chain.
+    #[arg(long, requires = "coordinator")]
+    pub chain_rpc: Option<String>,
+    /// The coordinator contract whose requests this node serves (with --chain-rpc).
+    #[arg(long, requires = "chain_rpc")]
+    pub coordinator: Option<String>,
+    /// File with the hex private key that signs deliveries (else ZKINFER_PRIVATE_KEY).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Blocks a request must be below the head before it is served (default 0).
+    #[arg(long)]
+    pub confirmations: Option<u64>,
 }
 
 /// The TOML file.

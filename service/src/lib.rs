@@ -4,6 +4,7 @@
 //! `zkinfer-compiler`; this crate alone does disk and network IO for jobs.
 
 pub mod artifacts;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod conformance;

@@ -13,7 +13,15 @@ fn main() {
         Command::Prove { dir, input, out } => commands::prove(dir, input, out),
         Command::Hash { dir, input, params: _ } => commands::hash(dir, input.as_deref()),
         Command::Verify { dir, proof } => commands::verify(dir, proof),
-        Command::VerifyEvm { dir, proof } => commands::verify_evm(dir, proof),
+        Command::VerifyEvm { dir, proof, rpc: None } => commands::verify_evm(dir, proof),
+        Command::VerifyEvm { dir, proof, rpc: Some(rpc) } => zkinfer_service::cli::chain_cmds::verify_evm_rpc(dir, proof, rpc),
+        Command::Deploy { dir, rpc, key_file, tools } => zkinfer_service::cli::chain_cmds::deploy(dir, rpc, key_file.as_deref(), &Tools::resolve(tools)),
+        Command::DeployCoordinator { rpc, key_file, timeout, tools } => {
+            zkinfer_service::cli::chain_cmds::deploy_coordinator(rpc, key_file.as_deref(), *timeout, &Tools::resolve(tools))
+        }
+        Command::RegisterOnchain { dir, coordinator, model_id, rpc, key_file } => {
+            zkinfer_service::cli::chain_cmds::register_onchain(dir, coordinator, model_id.as_deref(), rpc, key_file.as_deref())
+        }
         Command::Serve(args) => service_cmds::serve(args),
         Command::Worker(args) => zkinfer_service::cli::worker_cmd::worker(args),
         Command::Register { model, calibration, options, wait, client } => {

@@ -1,8 +1,10 @@
 //! A verifier over EIP-170 end to end through the CLI: the MNIST MLP with private
 //! inputs pinned to k = 13 and MAC width 16, whose verifier (about 34.7 KB) is split into
 //! parts. `verify-evm` deploys them from verifier.json and accepts the honest proof;
-//! a flipped proof byte and a changed public output are rejected on-chain.
+//! a flipped proof byte and a changed public output are rejected on-chain. The model's
+//! attestor, over the split verifier, decodes the proof's outputs exactly.
 
+mod chain_support;
 mod cli_support;
 
 use cli_support::{flip_proof_digit, zkinfer};
@@ -59,5 +61,23 @@ fn mnist_mlp_split_verifier_accepts_and_rejects_on_chain() {
         bad[at] ^= 1;
         assert!(!evm.call(entry.address, &bad).unwrap().success, "instance byte {at} changed and accepted");
     }
+
+    // The attestor over the split verifier: every output as proof.json states it.
+    let md = zkinfer_service::artifacts::ModelDir::new(&dir);
+    let quant = md.quant().unwrap();
+    let spec = zkinfer_service::chain::attestor_spec(&quant, &md.settings().unwrap().visibility());
+    let attestor = zkinfer_verifier_contracts::build_attestor(&chain_support::solc(), &spec).unwrap();
+    let at = chain_support::deploy_attestor(&mut evm, &attestor.deployment_code, entry.address);
+    let hex_words: Vec<String> = orig["instances"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_string()).collect();
+    let proof_bytes = hex::decode(orig["proof"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+    let (decoded, gas) = chain_support::verify_and_decode(&mut evm, at, &proof_bytes, &chain_support::words(&hex_words)).unwrap();
+    eprintln!("mlp_784_128_64_10 (split, {} contracts): verifyAndDecode gas {gas}", contracts);
+    let outputs: Vec<f64> = orig["outputs"].as_array().unwrap().iter().flat_map(|o| o.as_array().unwrap().iter().map(|x| x.as_f64().unwrap())).collect();
+    assert_eq!(decoded.outputs.len(), outputs.len());
+    // Compared on the fixed-point grid: JSON float parsing need not round-trip the last bit.
+    for (q, x) in decoded.outputs.iter().zip(&outputs) {
+        assert_eq!(chain_support::int(q), quant.quantize_value(*x) as i128);
+    }
+    assert!(decoded.inputs.is_empty(), "private inputs decode to nothing");
     let _ = std::fs::remove_dir_all(&d);
 }

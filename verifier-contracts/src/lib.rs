@@ -24,6 +24,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod attestor;
+pub mod coordinator;
 pub mod error;
 pub mod evm;
 pub mod groth16;
@@ -31,6 +33,7 @@ pub mod halo2;
 pub mod solc;
 pub mod split;
 
+pub use attestor::{attestor_creation_code, attestor_source, build_attestor, AttestorSpec};
 pub use error::ContractError;
 pub use evm::{Address, CallOutcome, Deployed, Evm, DEFAULT_GAS_LIMIT};
 pub use groth16::{

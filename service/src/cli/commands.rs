@@ -182,7 +182,7 @@ pub fn prove(dir: &Path, input: &Path, out: &Path) -> Result<()> {
 /// Reads a proof file for the folder's model and checks its statement (outputs,
 /// parameter hash, instance layout); the proof itself is checked by the caller's
 /// verifier. Notes what a proof of private values attests.
-fn load_proof(model: &Model, proof: &Path) -> Result<(ProofFile, ModelProof)> {
+pub(crate) fn load_proof(model: &Model, proof: &Path) -> Result<(ProofFile, ModelProof)> {
     let pf: ProofFile = read_json(proof)?;
     let mp = pf.proof_for(model)?;
     let vis = model.settings.visibility();
@@ -196,7 +196,7 @@ fn load_proof(model: &Model, proof: &Path) -> Result<(ProofFile, ModelProof)> {
 }
 
 /// Explains a rejected statement, naming the proof file.
-fn rejected(e: VerifyError, proof: &Path) -> anyhow::Error {
+pub(crate) fn rejected(e: VerifyError, proof: &Path) -> anyhow::Error {
     match e {
         VerifyError::OutputMismatch => anyhow::anyhow!("the outputs in {} do not match its public instances", proof.display()),
         VerifyError::OutputHashMismatch | VerifyError::OutputShape => {

@@ -1,5 +1,6 @@
 //! The `zkinfer` command line.
 
+pub mod chain_cmds;
 pub mod commands;
 pub mod conformance_cmd;
 pub mod progress;
@@ -174,7 +175,57 @@ pub enum Command {
     /// Native verification: exit 0 only if the proof is valid for these outputs.
     Verify { dir: PathBuf, proof: PathBuf },
     /// Deploy DIR's verifier in an in-process EVM (revm) and call it; prints the gas used.
-    VerifyEvm { dir: PathBuf, proof: PathBuf },
+    /// With --rpc: call the contracts `zkinfer deploy` deployed on that chain instead
+    /// (eth_call and a gas estimate; no key needed).
+    VerifyEvm {
+        dir: PathBuf,
+        proof: PathBuf,
+        /// JSON-RPC URL of a chain where `zkinfer deploy` deployed DIR's contracts.
+        #[arg(long)]
+        rpc: Option<String>,
+    },
+    /// Deploy a ZkinferCoordinator (verifier-contracts/contracts/) to a chain; prints its address.
+    DeployCoordinator {
+        /// JSON-RPC URL.
+        #[arg(long)]
+        rpc: String,
+        /// File holding the deployer's hex private key (else the ZKINFER_PRIVATE_KEY variable).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        /// Seconds a request stays open before its requester may reclaim the fee.
+        #[arg(long, default_value_t = 3600)]
+        timeout: u64,
+        #[command(flatten)]
+        tools: ToolArgs,
+    },
+    /// Register DIR's deployed attestor (deployment.json) with a coordinator under a model
+    /// id: --model-id (a server's model id), else DIR's settings hash.
+    RegisterOnchain {
+        dir: PathBuf,
+        #[arg(long)]
+        coordinator: String,
+        #[arg(long)]
+        model_id: Option<String>,
+        /// JSON-RPC URL.
+        #[arg(long)]
+        rpc: String,
+        /// File holding the model owner's hex private key (else the ZKINFER_PRIVATE_KEY variable).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Deploy DIR's verifier (every part of a split one) and attestor to a chain; writes
+    /// DIR/deployment.json. Rerunning finds them (by code hash) and deploys nothing.
+    Deploy {
+        dir: PathBuf,
+        /// JSON-RPC URL.
+        #[arg(long)]
+        rpc: String,
+        /// File holding the deployer's hex private key (else the ZKINFER_PRIVATE_KEY variable).
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+        #[command(flatten)]
+        tools: ToolArgs,
+    },
     /// Compile, prove and verify every model folder under DIR; prints a table, writes a JSON report.
     Conformance {
         dir: PathBuf,

@@ -87,6 +87,7 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
     if let Err(e) = tools.solc.check() {
         tracing::warn!("compile jobs will fail: {e}; {}", crate::environment::flag_hint(&e).unwrap_or_default());
     }
+    let follower = crate::chain::node::config_from_args(args)?;
     runtime()?.block_on(async move {
         let data = cfg.server.engine.data_dir.clone();
         let server = srv::start(cfg.server).await?;
@@ -95,6 +96,8 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             let bound = crate::metrics::serve(addr, server.engine.store()).await.with_context(|| format!("--metrics-listen {addr}"))?;
             write_atomic(&data.join("metrics.addr"), bound.to_string().as_bytes())?;
         }
+        let (stop_follower, stopped) = tokio::sync::watch::channel(false);
+        let follower = follower.map(|f| tokio::spawn(crate::chain::node::follow(server.engine.clone(), f, stopped)));
         // Tools and tests read the bound address from here (useful with port 0).
         write_atomic(&data.join("server.addr"), server.addr.to_string().as_bytes())?;
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -103,6 +106,10 @@ pub fn serve(args: &ServeArgs) -> Result<()> {
             _ = term.recv() => {}
         }
         tracing::info!("shutting down");
+        let _ = stop_follower.send(true);
+        if let Some(f) = follower {
+            let _ = f.await;
+        }
         server.shutdown().await?;
         Ok(())
     })

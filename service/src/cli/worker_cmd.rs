@@ -19,6 +19,9 @@ pub struct WorkerArgs {
     /// The shared job store: postgres://USER:PASSWORD@HOST:PORT/DATABASE.
     #[arg(long)]
     pub store: String,
+    /// Where ONNX Runtime, solc and Node.js are (compile jobs need solc).
+    #[command(flatten)]
+    pub tools: crate::environment::ToolArgs,
     /// The artifact store every node reaches: file:///DIR or s3://BUCKET/PREFIX (credentials and
     /// endpoint from the AWS_* variables); default DATA/blobs, for one machine.
     #[arg(long)]
@@ -70,7 +73,7 @@ impl WorkerArgs {
         if self.lease_seconds < 1 {
             bail!("--lease-seconds: at least 1");
         }
-        let mut cfg = EngineConfig::new(&self.data);
+        let mut cfg = EngineConfig::new(&self.data, crate::environment::Tools::resolve(&self.tools));
         cfg.store = Some(store);
         cfg.artifacts = self.artifacts.as_deref().map(ArtifactsUrl::parse).transpose()?;
         cfg.key_cache_bytes = Some(parse_bytes(&self.key_cache).map_err(|e| anyhow::anyhow!("--key-cache: {e}"))?);

@@ -60,7 +60,7 @@ impl Engine {
         self.cfg.store.as_ref().is_some_and(|u| u.is_shared())
     }
 
-    /// The job store (for metrics and operators' tools).
+    /// The job store (for metrics, operators' tools, and the chain follower's cursor).
     pub fn store(&self) -> Arc<dyn crate::store::JobStore> {
         self.store.clone()
     }

@@ -167,4 +167,9 @@ pub trait JobStore: Send + Sync {
 
     /// Jobs by state (all jobs, any process), for metrics and operators.
     fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError>;
+    /// The next block a chain follower named `key` scans (`None`: it never stored one).
+    fn chain_cursor(&self, key: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Stores the next block the chain follower `key` scans.
+    fn set_chain_cursor(&self, key: &str, next_block: u64) -> Result<(), StoreError>;
 }

@@ -603,6 +603,23 @@ impl JobStore for PgStore {
         Ok(true)
     }
 
+    fn chain_cursor(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        self.with(|c| {
+            let row = c.query_opt("SELECT next_block FROM chain_cursors WHERE key = $1", &[&key])?;
+            Ok(row.map(|r| r.get::<_, i64>(0) as u64))
+        })
+    }
+
+    fn set_chain_cursor(&self, key: &str, next_block: u64) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO chain_cursors (key, next_block) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET next_block = EXCLUDED.next_block",
+                &[&key, &(next_block.min(i64::MAX as u64) as i64)],
+            )?;
+            Ok(())
+        })
+    }
+
     fn count_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError> {
         self.with(|c| {
             let mut out = Vec::new();

@@ -507,4 +507,21 @@ impl JobStore for SqliteStore {
             Ok(out)
         })
     }
+
+    fn chain_cursor(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        self.with(|conn| {
+            let v: Option<i64> = conn.query_row("SELECT next_block FROM chain_cursors WHERE key = ?1", [key], |r| r.get(0)).optional()?;
+            Ok(v.map(|b| b as u64))
+        })
+    }
+
+    fn set_chain_cursor(&self, key: &str, next_block: u64) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO chain_cursors (key, next_block) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET next_block = excluded.next_block",
+                params![key, next_block as i64],
+            )?;
+            Ok(())
+        })
+    }
 }

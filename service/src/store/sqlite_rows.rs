@@ -68,8 +68,17 @@ ALTER TABLE jobs ADD COLUMN waiting_budget INTEGER;
 CREATE INDEX IF NOT EXISTS jobs_by_lease ON jobs(state, lease_until);
 ";
 
+/// Schema version 3: the next block each chain follower scans (key: chain id and
+/// coordinator address), so that a restarted node resumes where it stopped.
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS chain_cursors (
+  key TEXT PRIMARY KEY,
+  next_block INTEGER NOT NULL
+);
+";
+
 /// Migrations by version, applied in order to a database at a lower `user_version`.
-pub(super) const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2)];
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2), (3, SCHEMA_V3)];
 
 /// Columns read by [`model_from_row`], in order.
 pub(crate) const MODEL_COLS: &str = "id, state, compile_job_id, onnx_sha256, calibration_sha256, options_json, \

@@ -256,7 +256,7 @@ macro_rules! both {
     };
 }
 
-both!(lifecycle, claims_leases_and_fencing, concurrent_claims_take_each_job_once);
+both!(lifecycle, claims_leases_and_fencing, concurrent_claims_take_each_job_once, chain_cursors_are_per_key_and_survive_reopening);
 
 #[test]
 fn sqlite_refuses_a_second_server_and_migrates_version_1_databases() {
@@ -275,7 +275,7 @@ fn sqlite_refuses_a_second_server_and_migrates_version_1_databases() {
     assert_eq!(s.claim("w", 10, 100, 3, 1).unwrap().job.unwrap().1.token, 1);
     drop(s);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 2);
+    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 3);
 }
 
 #[test]
@@ -283,7 +283,7 @@ fn postgres_migrates_once_and_relays_changes_from_other_processes() {
     let url = cluster().database();
     let a = PgStore::connect(&url).unwrap();
     let b = PgStore::connect(&url).unwrap();
-    assert_eq!(a.schema_version().unwrap(), 2, "both migrations applied, once");
+    assert_eq!(a.schema_version().unwrap(), 3, "every migration applied, once");
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let sink = seen.clone();
@@ -317,4 +317,17 @@ fn postgres_configuration_errors_are_clear_and_quick() {
     let e = PgStore::connect(&format!("postgres://u:p@127.0.0.1:{port}/x?connect_timeout=2")).err().unwrap();
     assert!(matches!(e, StoreError::Connect { .. }));
     assert!(t0.elapsed() < Duration::from_secs(30), "errors, not hangs: {:?}", t0.elapsed());
+}
+
+fn chain_cursors_are_per_key_and_survive_reopening(open: Open<'_>) {
+    {
+        let s = open();
+        assert_eq!(s.chain_cursor("31337:0xabc").unwrap(), None);
+        s.set_chain_cursor("31337:0xabc", 7).unwrap();
+        s.set_chain_cursor("31337:0xabc", 12).unwrap();
+        s.set_chain_cursor("1:0xabc", 3).unwrap();
+    }
+    let s = open();
+    assert_eq!(s.chain_cursor("31337:0xabc").unwrap(), Some(12));
+    assert_eq!(s.chain_cursor("1:0xabc").unwrap(), Some(3));
 }
