@@ -89,7 +89,7 @@ impl Anvil {
         let _ = self.child.wait();
     }
 
-    /// Whether `path` is the binary this would start (for skipping messages).
+    /// Whether the anvil binary [`anvil_binary`] names can be found.
     pub fn binary_exists() -> bool {
         let b = anvil_binary();
         b.is_file() || which(&b)
