@@ -61,7 +61,11 @@ fn keygen_and_prove(c: &mut Criterion) {
         g.bench_function("prove", |b| b.iter(|| h2::prove(&params, &keys, &m.quant, &m.qin).unwrap()));
         let proof = h2::prove(&params, &keys, &m.quant, &m.qin).unwrap();
         g.bench_function("verify", |b| {
-            b.iter_batched(|| proof.instances.clone(), |inst| assert!(h2::verify(&params, keys.vk(), &inst, &proof.proof)), BatchSize::SmallInput)
+            b.iter_batched(
+                || proof.instances.clone(),
+                |inst| assert!(h2::verify(&params, keys.vk(), &inst, &proof.proof)),
+                BatchSize::SmallInput,
+            )
         });
         g.finish();
     }

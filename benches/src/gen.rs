@@ -30,9 +30,7 @@ fn value_info(name: &str, dims: &[usize]) -> ValueInfoProto {
     let dim = dims.iter().map(|&d| Dimension { dim_value: Some(d as i64), dim_param: None }).collect();
     ValueInfoProto {
         name: name.into(),
-        r#type: Some(TypeProto {
-            tensor_type: Some(TypeProtoTensor { elem_type: FLOAT, shape: Some(TensorShapeProto { dim }) }),
-        }),
+        r#type: Some(TypeProto { tensor_type: Some(TypeProtoTensor { elem_type: FLOAT, shape: Some(TensorShapeProto { dim }) }) }),
     }
 }
 
@@ -107,7 +105,13 @@ pub fn cnn(channels: usize, size: usize, layers: usize, seed: u64) -> Vec<u8> {
         x = r;
     }
     nodes.push(node("GlobalAveragePool", "gap", &[&x], "pooled", vec![]));
-    inits.push(TensorProto { dims: vec![2], data_type: 7, int64_data: vec![1, channels as i64], name: "shape".into(), ..Default::default() });
+    inits.push(TensorProto {
+        dims: vec![2],
+        data_type: 7,
+        int64_data: vec![1, channels as i64],
+        name: "shape".into(),
+        ..Default::default()
+    });
     nodes.push(node("Reshape", "flatten", &["pooled", "shape"], "flat", vec![]));
     inits.push(tensor("wf", &[channels, 10], &mut rng, channels));
     inits.push(tensor("bf", &[10], &mut rng, channels));

@@ -1,30 +1,30 @@
 //! The model circuit: a halo2-base builder with the model lowered into it.
 
-use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseConfig, CircuitBuilderStage};
 use halo2_base::gates::circuit::MaybeRangeConfig;
+use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseConfig, CircuitBuilderStage};
+use halo2_base::gates::RangeInstructions;
 use halo2_base::halo2_proofs::{
     circuit::{Layouter, SimpleFloorPlanner},
     plonk::{Circuit, ConstraintSystem, Error},
 };
-use halo2_base::gates::RangeInstructions;
 use halo2_base::virtual_region::manager::VirtualRegionManager;
 use snark_verifier_sdk::CircuitExt;
 use zkinfer_models::quant::QuantGraph;
 
-use crate::error::CircuitError;
-use crate::field::{to_i128, ScalarField};
 use crate::chips::mac::{self, MacConfig, Macs};
 use crate::chips::table::{RangeRows, TableConfig, Tables};
 use crate::chips::Chips;
-use crate::lower::lower;
+use crate::error::CircuitError;
+use crate::field::{to_i128, ScalarField};
 use crate::hash;
 use crate::instances::{port_len, InstanceLayout};
+use crate::lower::lower;
 use crate::public;
 use crate::visibility::VisibilityConfig;
 
 use crate::shape::usable_rows;
-pub use crate::shape::{mac_layout_for, CircuitShape, ModelParams, MAC_LAYOUT};
 use crate::shape::ShapeError;
+pub use crate::shape::{mac_layout_for, CircuitShape, ModelParams, MAC_LAYOUT};
 
 /// The columns of the model circuit.
 #[derive(Clone, Debug)]
@@ -106,17 +106,10 @@ pub fn synthesize_model<F: ScalarField>(
 impl<F: ScalarField> ModelCircuit<F> {
     /// Builds the circuit at `stage`. `Keygen` and `Mock` take `k`/`lookup_bits` from
     /// `shape` (or `config` when planning); `Prover` needs the break points from keygen.
-    pub fn build(
-        stage: CircuitBuilderStage,
-        graph: &QuantGraph,
-        inputs: &[Vec<i64>],
-        shape: &CircuitShape,
-    ) -> Result<Self, CircuitError> {
+    pub fn build(stage: CircuitBuilderStage, graph: &QuantGraph, inputs: &[Vec<i64>], shape: &CircuitShape) -> Result<Self, CircuitError> {
         shape.validate()?;
         let mut builder = match stage {
-            CircuitBuilderStage::Prover => {
-                BaseCircuitBuilder::prover(shape.params.base.clone(), shape.break_points.clone())
-            }
+            CircuitBuilderStage::Prover => BaseCircuitBuilder::prover(shape.params.base.clone(), shape.break_points.clone()),
             _ => BaseCircuitBuilder::from_stage(stage).use_params(shape.params.base.clone()),
         };
         let p = &shape.params;
@@ -202,7 +195,8 @@ impl<F: ScalarField> Circuit<F> for ModelCircuit<F> {
             // halo2-base's own guard, and ours: range checks land in the function table
             // only with range_in_table and table columns.
             assert!(
-                (self.range_in_table && config.tables.is_some()) || self.builder.statistics().total_lookup_advice_per_phase.iter().all(|n| *n == 0),
+                (self.range_in_table && config.tables.is_some())
+                    || self.builder.statistics().total_lookup_advice_per_phase.iter().all(|n| *n == 0),
                 "range lookups were queued but the circuit was configured without a RangeConfig"
             );
         }

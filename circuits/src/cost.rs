@@ -250,7 +250,14 @@ mod tests {
     /// Plain, with function tables, with a MAC gate and tables at degree 5, with the range
     /// checks in the table, and 1-wide MAC groups beside many instances.
     fn pinned_stats() -> Vec<LayoutStats> {
-        let s = |k, num_advice, num_lookup_advice, num_fixed, instances| LayoutStats { k, num_advice, num_lookup_advice, num_fixed, instances, ..Default::default() };
+        let s = |k, num_advice, num_lookup_advice, num_fixed, instances| LayoutStats {
+            k,
+            num_advice,
+            num_lookup_advice,
+            num_fixed,
+            instances,
+            ..Default::default()
+        };
         vec![
             s(9, 2, 1, 1, 10),
             LayoutStats { table_sets: 2, table_rows: 900, ..s(11, 3, 1, 1, 20) },
@@ -315,4 +322,3 @@ mod tests {
         assert!(compile_memory(23, 6, 512 << 20) > compile_memory(17, 6, 512 << 20));
     }
 }
-

@@ -52,11 +52,7 @@ pub fn hash_values(values: &[i128]) -> Fr {
 
 /// Constrains and returns the Poseidon hash of `cells`, in-circuit. The number of
 /// cells is part of the circuit's shape (fixed length).
-pub fn hash_cells<F: BigPrimeField>(
-    ctx: &mut Context<F>,
-    gate: &impl GateInstructions<F>,
-    cells: &[AssignedValue<F>],
-) -> AssignedValue<F> {
+pub fn hash_cells<F: BigPrimeField>(ctx: &mut Context<F>, gate: &impl GateInstructions<F>, cells: &[AssignedValue<F>]) -> AssignedValue<F> {
     let mut hasher = PoseidonHasher::<F, T, RATE>::new(OptimizedPoseidonSpec::new::<R_F, R_P, 0>());
     hasher.initialize_consts(ctx, gate);
     hasher.hash_fix_len_array(ctx, gate, cells)

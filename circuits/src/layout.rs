@@ -193,7 +193,13 @@ fn try_k<F: ScalarField>(
     let room = usable.saturating_sub(s.table_rows);
     // Only where the full range table did not fit: narrower limbs need the room.
     let needs_room = room < 1 << s.lookup_bits;
-    if !needs_room || s.table_sets == 0 || s.range_in_table || s.num_lookup_advice == 0 || s.rows > usable || room < 1 << MIN_MERGED_LOOKUP_BITS {
+    if !needs_room
+        || s.table_sets == 0
+        || s.range_in_table
+        || s.num_lookup_advice == 0
+        || s.rows > usable
+        || room < 1 << MIN_MERGED_LOOKUP_BITS
+    {
         return Ok((params, s));
     }
     let narrow = try_shape::<F>(graph, inputs, k, visibility, mac_width, room.ilog2() as usize)?;

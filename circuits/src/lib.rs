@@ -40,11 +40,11 @@ pub use circuit::ModelCircuit;
 /// verifying-key digests (`prover/tests/golden_vk.rs`) record it: a key that changes under
 /// the same version fails that test, and a new version needs the digests blessed again.
 pub const CIRCUIT_VERSION: &str = "zkinfer-circuits/5: table indices, positive divisors and private parameters bounded";
+pub use cost::LayoutStats;
 pub use error::CircuitError;
 pub use halo2_base::gates::circuit::CircuitBuilderStage;
 pub use halo2_base::halo2_proofs::halo2curves::bn256::Fr;
-pub use cost::LayoutStats;
+pub use instances::{native_instances, InstanceLayout};
 pub use layout::{plan, plan_candidates, Plan, PlanOptions};
 pub use shape::{CircuitShape, ModelParams, ShapeError};
-pub use instances::{native_instances, InstanceLayout};
 pub use visibility::{ParamVisibility, Visibility, VisibilityConfig};

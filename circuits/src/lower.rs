@@ -121,9 +121,8 @@ pub fn lower<F: ScalarField>(
                     .collect(),
                 QOp::Bilinear { offsets, left, right, shift } => (0..node.len)
                     .map(|o| {
-                        let pairs: Vec<_> = (offsets[o]..offsets[o + 1])
-                            .map(|t| (ins[0][left[t] as usize], ins[1][right[t] as usize]))
-                            .collect();
+                        let pairs: Vec<_> =
+                            (offsets[o]..offsets[o + 1]).map(|t| (ins[0][left[t] as usize], ins[1][right[t] as usize])).collect();
                         linear::bilinear(ctx, chips, &pairs, *shift)
                     })
                     .collect(),
@@ -143,7 +142,9 @@ pub fn lower<F: ScalarField>(
                     ins[0].iter().map(|&x| table::lookup(ctx, chips, &tables, &spec, x)).collect()
                 }
                 QOp::Div { scale, positive: false } => (0..node.len).map(|o| div::div(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),
-                QOp::Div { scale, positive: true } => (0..node.len).map(|o| div::div_positive(ctx, chips, ins[0][o], ins[1][o], *scale)).collect(),
+                QOp::Div { scale, positive: true } => {
+                    (0..node.len).map(|o| div::div_positive(ctx, chips, ins[0][o], ins[1][o], *scale)).collect()
+                }
                 QOp::Sqrt { scale, offset } => ins[0].iter().map(|&x| sqrt::sqrt(ctx, chips, x, *scale, *offset)).collect(),
                 QOp::Cmp { eq, one } => (0..node.len)
                     .map(|o| {

@@ -108,4 +108,3 @@ pub fn pack_cells<F: ScalarField>(
         })
         .collect()
 }
-

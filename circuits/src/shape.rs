@@ -41,7 +41,11 @@ pub const MAC_LAYOUT: usize = 2;
 
 /// The [`ModelParams::mac_layout`] of a shape with `mac_sets` MAC groups built now.
 pub fn mac_layout_for(mac_sets: usize) -> usize {
-    if mac_sets > 0 { MAC_LAYOUT } else { 0 }
+    if mac_sets > 0 {
+        MAC_LAYOUT
+    } else {
+        0
+    }
 }
 
 /// The circuit parameters: halo2-base's, plus the advice column triples looked up in the

@@ -217,8 +217,8 @@ fn changed_public_output_fails_the_instance_copy() {
 /// the ReLU must reject such a quotient, and accept the honest one.
 #[test]
 fn rescale_quotient_left_to_relu_is_still_unique() {
-    use halo2_base::QuantumCell::{Constant, Existing, Witness};
     use halo2_base::gates::{GateInstructions, RangeInstructions};
+    use halo2_base::QuantumCell::{Constant, Existing, Witness};
     for forged in [false, true] {
         let (out, r) = run(
             |ctx, chips| {
@@ -226,17 +226,17 @@ fn rescale_quotient_left_to_relu_is_still_unique() {
                 let x = io::checked_input(ctx, &chips, 1001);
                 // Honest: 1001 + 4 = 125 * 8 + 5. Forged: remainder 6 and q = (1005 - 6) / 8.
                 let acc = chips.gate().add(ctx, x, Constant(fe(4)));
-                let (q, rem) = if forged {
-                    (Fr::from(999u64) * Fr::from(8u64).invert().unwrap(), 6)
-                } else {
-                    (Fr::from(125u64), 5)
-                };
+                let (q, rem) = if forged { (Fr::from(999u64) * Fr::from(8u64).invert().unwrap(), 6) } else { (Fr::from(125u64), 5) };
                 ctx.assign_region([Existing(acc), Witness(q), Constant(fe(-8)), Witness(fe(rem))], [0]);
                 let (q_cell, r_cell) = (ctx.get(-3), ctx.get(-1));
                 chips.range.range_check(ctx, r_cell, 3);
                 let y = relu::relu(ctx, &chips, q_cell);
                 // A forged output is no small integer: keep it out of the instances.
-                if forged { vec![] } else { vec![y] }
+                if forged {
+                    vec![]
+                } else {
+                    vec![y]
+                }
             },
             |_| {},
         );

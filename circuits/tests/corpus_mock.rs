@@ -4,8 +4,21 @@
 mod common;
 
 const TIER1: &[&str] = &[
-    "1l_concat", "1l_flatten", "1l_identity", "1l_linear", "1l_mlp", "1l_relu", "1l_reshape", "1l_slice",
-    "2l_relu_fc", "2l_relu_small", "arange", "blackman_window", "boolean_identity", "eye", "quantize_dequantize",
+    "1l_concat",
+    "1l_flatten",
+    "1l_identity",
+    "1l_linear",
+    "1l_mlp",
+    "1l_relu",
+    "1l_reshape",
+    "1l_slice",
+    "2l_relu_fc",
+    "2l_relu_small",
+    "arange",
+    "blackman_window",
+    "boolean_identity",
+    "eye",
+    "quantize_dequantize",
 ];
 
 #[test]

@@ -4,7 +4,9 @@
 
 use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
 use zkinfer_circuits::hash::{hash_cells, hash_packed, hash_packed_cells, hash_values};
-use zkinfer_circuits::{native_instances, plan, CircuitBuilderStage, Fr, InstanceLayout, ModelCircuit, PlanOptions, Visibility, VisibilityConfig};
+use zkinfer_circuits::{
+    native_instances, plan, CircuitBuilderStage, Fr, InstanceLayout, ModelCircuit, PlanOptions, Visibility, VisibilityConfig,
+};
 use zkinfer_models::input_json::InputData;
 use zkinfer_models::interp;
 use zkinfer_models::prepare::{hints_for, prepare};
@@ -38,7 +40,8 @@ fn packed_hash_in_circuit_equals_native_and_is_injective() {
     let bits = 16;
     let lim = (1i128 << (bits - 1)) - 1;
     // Around the packing factor (252 / 16 = 15 values per element) and the range ends.
-    let lists: Vec<Vec<i128>> = vec![vec![], vec![-lim], (0..15).map(|i| i * 7 - 50).collect(), (0..31).map(|i| if i % 2 == 0 { lim } else { -lim }).collect()];
+    let lists: Vec<Vec<i128>> =
+        vec![vec![], vec![-lim], (0..15).map(|i| i * 7 - 50).collect(), (0..31).map(|i| if i % 2 == 0 { lim } else { -lim }).collect()];
     let mut builder = BaseCircuitBuilder::<Fr>::new(false).use_k(10).use_lookup_bits(8);
     let range = builder.range_chip();
     let chips = Chips { range: &range, bits, mac: None, q_checked_by_relu: false };

@@ -54,7 +54,8 @@ fn mac_accumulator_off_by_one_fails_the_gate() {
     c.macs.as_ref().unwrap().tamper_acc(0, Fr::from(1));
     let fs = failures(&c, k);
     assert!(
-        fs.iter().any(|f| matches!(f, VerifyFailure::ConstraintNotSatisfied { constraint, .. } if format!("{constraint:?}").contains("mac"))),
+        fs.iter()
+            .any(|f| matches!(f, VerifyFailure::ConstraintNotSatisfied { constraint, .. } if format!("{constraint:?}").contains("mac"))),
         "tampered accumulator accepted: {fs:?}"
     );
 }
@@ -95,7 +96,9 @@ fn mac_shift_off_by_one_fails_the_shift_gate() {
     c.macs.as_ref().unwrap().tamper_shift(0, Fr::from(1));
     let fs = failures(&c, k);
     assert!(
-        fs.iter().any(|f| matches!(f, VerifyFailure::ConstraintNotSatisfied { constraint, .. } if format!("{constraint:?}").contains("mac shift"))),
+        fs.iter().any(
+            |f| matches!(f, VerifyFailure::ConstraintNotSatisfied { constraint, .. } if format!("{constraint:?}").contains("mac shift"))
+        ),
         "tampered shift accepted: {fs:?}"
     );
 }

@@ -4,20 +4,20 @@
 
 mod common;
 
+use halo2_base::gates::GateInstructions;
 use halo2_base::halo2_proofs::dev::{MockProver, VerifyFailure};
 use halo2_base::halo2_proofs::halo2curves::ff::Field;
-use halo2_base::{AssignedValue, Context};
-use halo2_base::gates::GateInstructions;
 use halo2_base::QuantumCell::{Constant, Existing};
+use halo2_base::{AssignedValue, Context};
 use zkinfer_circuits::chips::linear::{self, Quotient};
 use zkinfer_circuits::chips::table::{self, TableSpec, Tables};
 use zkinfer_circuits::chips::{compare, div, io, sqrt, Chips};
+use zkinfer_circuits::field::{fe, to_i128};
 use zkinfer_circuits::public;
+use zkinfer_circuits::{Fr, ModelCircuit};
 use zkinfer_models::quant::table::TableOp;
 use zkinfer_models::quant::{QNode, QOp, QPort, QuantGraph};
 use zkinfer_models::{interp, DType};
-use zkinfer_circuits::field::{fe, to_i128};
-use zkinfer_circuits::{Fr, ModelCircuit};
 
 use common::{base_test, prank_copies, Expect};
 
@@ -53,10 +53,12 @@ fn lookups_in(range_in_table: bool, t: &TableOp, xs: &[i64]) -> Outcome {
     base_test().range_in_table(range_in_table).run(|ctx, chips, tables| {
         tables.add_table(1, t);
         let spec = TableSpec::new(1, t);
-        xs.iter().map(|&x| {
-            let c = io::checked_input(ctx, chips, x);
-            table::lookup(ctx, chips, tables, &spec, c)
-        }).collect()
+        xs.iter()
+            .map(|&x| {
+                let c = io::checked_input(ctx, chips, x);
+                table::lookup(ctx, chips, tables, &spec, c)
+            })
+            .collect()
     })
 }
 
@@ -78,15 +80,17 @@ fn table_lookup_matches_the_interpreter_and_clamps_saturated_sides() {
 fn range_rows_in_the_function_table_take_only_range_limbs() {
     let flat = TableOp { values: vec![0; 9], ..op(true) };
     let limb = |v: Fr| {
-        base_test().range_in_table(true).run(|ctx, chips, tables| {
-            tables.add_table(1, &flat);
-            let x = io::checked_input(ctx, chips, 3);
-            let _ = table::lookup(ctx, chips, tables, &TableSpec::new(1, &flat), x);
-            let c = ctx.load_witness(v);
-            chips.range.lookup_manager()[0].add_lookup(ctx.tag(), [c]);
-            vec![x]
-        })
-        .1
+        base_test()
+            .range_in_table(true)
+            .run(|ctx, chips, tables| {
+                tables.add_table(1, &flat);
+                let x = io::checked_input(ctx, chips, 3);
+                let _ = table::lookup(ctx, chips, tables, &TableSpec::new(1, &flat), x);
+                let c = ctx.load_witness(v);
+                chips.range.lookup_manager()[0].add_lookup(ctx.tag(), [c]);
+                vec![x]
+            })
+            .1
     };
     limb(Fr::from((1u64 << (K - 1)) - 1)).unwrap();
     let r = limb(Fr::from(1u64 << (K - 1)));
@@ -113,16 +117,17 @@ fn interpolated_lookup_moves_along_the_line_between_entries() {
 /// the bowl table (no clamping needed).
 fn forged_chain(x: i64, u: i128, r: i128, slope: Option<i128>, step: Option<i128>) -> Result<(), Vec<VerifyFailure>> {
     let t = bowl();
-    base_test().run(|ctx, chips, tables| {
-        tables.add_table(1, &t);
-        let xc = io::checked_input(ctx, chips, x);
-        let (uc, rc) = linear::rescale_parts_with(ctx, chips, xc, t.shift, u, r, Quotient::Signed);
-        let i = t.index(u).unwrap();
-        let [v, s] = table::lookup_with(ctx, chips, tables, 1, uc, t.values[i] as i128, slope.unwrap_or(t.slope(i) as i128));
-        let q = table::interpolation_step(ctx, chips, &TableSpec::new(1, &t), s, rc, step.unwrap_or(t.step(i, r)));
-        vec![chips.gate().add(ctx, v, q)]
-    })
-    .1
+    base_test()
+        .run(|ctx, chips, tables| {
+            tables.add_table(1, &t);
+            let xc = io::checked_input(ctx, chips, x);
+            let (uc, rc) = linear::rescale_parts_with(ctx, chips, xc, t.shift, u, r, Quotient::Signed);
+            let i = t.index(u).unwrap();
+            let [v, s] = table::lookup_with(ctx, chips, tables, 1, uc, t.values[i] as i128, slope.unwrap_or(t.slope(i) as i128));
+            let q = table::interpolation_step(ctx, chips, &TableSpec::new(1, &t), s, rc, step.unwrap_or(t.step(i, r)));
+            vec![chips.gate().add(ctx, v, q)]
+        })
+        .1
 }
 
 #[test]
@@ -178,10 +183,12 @@ fn square_root_is_exact_and_a_forged_root_fails() {
     // x at scale 4 (BITS = 16): y = floor(sqrt((x + 1) * 2^4)).
     let xs = [0i64, 1, 2, 15, 16, 100, 1000, 32000];
     let (out, r) = base_test().run(|ctx, chips, _| {
-        xs.iter().map(|&x| {
-            let c = io::checked_input(ctx, chips, x);
-            sqrt::sqrt(ctx, chips, c, 4, 1)
-        }).collect()
+        xs.iter()
+            .map(|&x| {
+                let c = io::checked_input(ctx, chips, x);
+                sqrt::sqrt(ctx, chips, c, 4, 1)
+            })
+            .collect()
     });
     r.unwrap();
     let want: Vec<i128> = xs.iter().map(|&x| zkinfer_models::quant::isqrt((x as i128 + 1) << 4).unwrap()).collect();
@@ -249,10 +256,13 @@ fn div_ref(a: i128, b: i128, s: u32) -> i128 {
 fn division_matches_the_reference() {
     let pairs = [(100i64, 7i64), (-100, 7), (100, -7), (-5, -3), (0, 9), (255, 256), (1, 2)];
     let (out, r) = base_test().run(|ctx, chips, _| {
-        pairs.iter().map(|&(a, b)| {
-            let (a, b) = (io::checked_input(ctx, chips, a), io::checked_input(ctx, chips, b));
-            div::div(ctx, chips, a, b, 4)
-        }).collect()
+        pairs
+            .iter()
+            .map(|&(a, b)| {
+                let (a, b) = (io::checked_input(ctx, chips, a), io::checked_input(ctx, chips, b));
+                div::div(ctx, chips, a, b, 4)
+            })
+            .collect()
     });
     r.unwrap();
     assert_eq!(out, pairs.iter().map(|&(a, b)| div_ref(a as i128, b as i128, 4)).collect::<Vec<_>>());
@@ -299,10 +309,13 @@ fn tampered_division_remainder_fails_the_gate() {
 fn positive_division_matches_the_reference_for_positive_divisors() {
     let pairs = [(100i64, 7i64), (-100, 7), (0, 9), (255, 256), (1, 2), (-1, 1), (32000, 32001)];
     let (out, r) = base_test().run(|ctx, chips, _| {
-        pairs.iter().map(|&(a, b)| {
-            let (a, b) = (io::checked_input(ctx, chips, a), io::checked_input(ctx, chips, b));
-            div::div_positive(ctx, chips, a, b, 4)
-        }).collect()
+        pairs
+            .iter()
+            .map(|&(a, b)| {
+                let (a, b) = (io::checked_input(ctx, chips, a), io::checked_input(ctx, chips, b));
+                div::div_positive(ctx, chips, a, b, 4)
+            })
+            .collect()
     });
     r.unwrap();
     assert_eq!(out, pairs.iter().map(|&(a, b)| div_ref(a as i128, b as i128, 4)).collect::<Vec<_>>());
@@ -341,20 +354,28 @@ fn open_table() -> TableOp {
 /// `1 + bias` through a shift-0 Linear whose bias is a witness cell (private parameters
 /// make it one; `checked`: with their i64 range check), looked up in the open table 1
 /// with the claimed value and slope; table 2 (`other`) beside it.
-fn steered_lookup(range_in_table: bool, bias: Fr, checked: bool, other: Option<&TableOp>, claim: (i128, i128)) -> Result<(), Vec<VerifyFailure>> {
+fn steered_lookup(
+    range_in_table: bool,
+    bias: Fr,
+    checked: bool,
+    other: Option<&TableOp>,
+    claim: (i128, i128),
+) -> Result<(), Vec<VerifyFailure>> {
     let t = open_table();
-    base_test().range_in_table(range_in_table).run(|ctx, chips, tables| {
-        tables.add_table(1, &t);
-        if let Some(t2) = other {
-            tables.add_table(2, t2);
-        }
-        let x = io::checked_input(ctx, chips, 1);
-        let b = if checked { io::checked_param(ctx, chips, bias) } else { ctx.load_witness(bias) };
-        let sum = linear::linear_cells(ctx, chips, vec![(x, Constant(Fr::ONE))], Existing(b), 0);
-        let (u, _) = table::clamped_index(ctx, chips, &t, sum);
-        vec![table::lookup_with(ctx, chips, tables, 1, u, claim.0, claim.1)[0]]
-    })
-    .1
+    base_test()
+        .range_in_table(range_in_table)
+        .run(|ctx, chips, tables| {
+            tables.add_table(1, &t);
+            if let Some(t2) = other {
+                tables.add_table(2, t2);
+            }
+            let x = io::checked_input(ctx, chips, 1);
+            let b = if checked { io::checked_param(ctx, chips, bias) } else { ctx.load_witness(bias) };
+            let sum = linear::linear_cells(ctx, chips, vec![(x, Constant(Fr::ONE))], Existing(b), 0);
+            let (u, _) = table::clamped_index(ctx, chips, &t, sum);
+            vec![table::lookup_with(ctx, chips, tables, 1, u, claim.0, claim.1)[0]]
+        })
+        .1
 }
 
 /// Issue 19.1: with a free bias a shift-0 sum is any field element, and its key
@@ -407,7 +428,10 @@ fn a_private_parameter_outside_i64_fails_its_range_check() {
         } else {
             // A value past 64 bits leaves limbs that recompose to something else (the
             // decomposition's gate), a fraction limbs outside the table (the lookup).
-            assert!(Expect::Lookup.seen_in(&r) || Expect::Gate.seen_in(&r) || Expect::Permutation.seen_in(&r), "parameter {p:?} accepted: {r:?}");
+            assert!(
+                Expect::Lookup.seen_in(&r) || Expect::Gate.seen_in(&r) || Expect::Permutation.seen_in(&r),
+                "parameter {p:?} accepted: {r:?}"
+            );
         }
     }
 }
@@ -545,8 +569,17 @@ fn a_positive_divisor_of_2_to_the_bits_or_more_is_refused_as_by_the_interpreter(
 /// `1 / -2 = -1` and `-1 / -2 = 0` (ties toward -inf when `b < 0`, toward +inf when
 /// `b > 0`). The interpreter, this chip and the Groth16 gadget
 /// (`prover/tests/groth16_gadgets.rs`) all give these values.
-pub const DIV_TIES: [(i64, i64, u32, i64); 9] =
-    [(1, -2, 0, -1), (-1, -2, 0, 0), (3, -2, 0, -2), (-3, -2, 0, 1), (5, -2, 0, -3), (1, 2, 0, 1), (-1, 2, 0, 0), (1, -32, 4, -1), (-1, -32, 4, 0)];
+pub const DIV_TIES: [(i64, i64, u32, i64); 9] = [
+    (1, -2, 0, -1),
+    (-1, -2, 0, 0),
+    (3, -2, 0, -2),
+    (-3, -2, 0, 1),
+    (5, -2, 0, -3),
+    (1, 2, 0, 1),
+    (-1, 2, 0, 0),
+    (1, -32, 4, -1),
+    (-1, -32, 4, 0),
+];
 
 #[test]
 fn division_ties_with_a_negative_divisor_are_pinned() {
@@ -570,10 +603,13 @@ fn every_changed_instance_of_the_model_circuit_fails_its_copy() {
         let t = op(true);
         tables.add_table(1, &t);
         let spec = TableSpec::new(1, &t);
-        [5i64, -3, 17].iter().map(|&x| {
-            let c = io::checked_input(ctx, chips, x);
-            table::lookup(ctx, chips, tables, &spec, c)
-        }).collect()
+        [5i64, -3, 17]
+            .iter()
+            .map(|&x| {
+                let c = io::checked_input(ctx, chips, x);
+                table::lookup(ctx, chips, tables, &spec, c)
+            })
+            .collect()
     });
     let good = circuit.instances.clone();
     MockProver::run(K as u32, &circuit, vec![good.clone()]).unwrap().assert_satisfied();
@@ -629,8 +665,10 @@ fn a_shape_that_configures_no_range_check_is_refused() {
     params.num_lookup_advice_per_phase = vec![0];
     circuit.builder = circuit.builder.use_params(params);
     let instances = circuit.instances.clone();
-    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| MockProver::run(K as u32, &circuit, vec![instances]).map(|p| p.verify())));
-    let message = panicked.err().and_then(|e| e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())));
+    let panicked =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| MockProver::run(K as u32, &circuit, vec![instances]).map(|p| p.verify())));
+    let message =
+        panicked.err().and_then(|e| e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())));
     assert!(message.as_deref().is_some_and(|m| m.contains("range lookups were queued")), "{message:?}");
 }
 
@@ -654,7 +692,12 @@ fn static_bounds_follow_the_constraints_and_decide_the_index_check() {
         inputs: vec![port("x", 0, 2)],
         outputs: vec![port("y", 4, 1)],
         nodes: vec![
-            node(QOp::Linear { offsets: vec![0, 2], slot: vec![0, 0], idx: vec![0, 1], coeff: vec![3, -2], bias: vec![5], shift: 0 }, vec![0], 1, 1),
+            node(
+                QOp::Linear { offsets: vec![0, 2], slot: vec![0, 0], idx: vec![0, 1], coeff: vec![3, -2], bias: vec![5], shift: 0 },
+                vec![0],
+                1,
+                1,
+            ),
             node(QOp::Bilinear { offsets: vec![0, 2], left: vec![0, 1], right: vec![0, 1], shift: 0 }, vec![0, 0], 2, 1),
             node(QOp::Relu, vec![2], 3, 1),
             node(QOp::Table(open_table()), vec![1], 4, 1),

@@ -75,7 +75,8 @@ pub const COARSE_SCALE: u32 = 16;
 /// the same options capped at it: compile plans both and keeps the finer one only when
 /// it is nearly as cheap and more precise.
 pub fn coarser(base: &QuantOptions, target: Target, chosen: &Calibration) -> Option<QuantOptions> {
-    let calibrated = (base.scale.is_none() && chosen.scale > COARSE_SCALE) || (base.param_scale.is_none() && chosen.param_scale > COARSE_SCALE);
+    let calibrated =
+        (base.scale.is_none() && chosen.scale > COARSE_SCALE) || (base.param_scale.is_none() && chosen.param_scale > COARSE_SCALE);
     (target == Target::Accuracy && calibrated).then(|| QuantOptions {
         max_scale: base.max_scale.min(COARSE_SCALE),
         max_param_scale: base.max_param_scale.min(COARSE_SCALE),

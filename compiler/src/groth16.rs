@@ -53,9 +53,12 @@ pub(crate) fn compile(
     if setup != "cached" {
         cache.put(&id, files::GROTH16_PK, &prover.proving_key_bytes());
     }
-    let verifier = step(progress, "generate and compile the Solidity verifier", || prover.verifier(&env.solc).map_err(CompileError::from), |v| {
-        format!("{} bytes of runtime code", v.entry.runtime_code.len())
-    })?;
+    let verifier = step(
+        progress,
+        "generate and compile the Solidity verifier",
+        || prover.verifier(&env.solc).map_err(CompileError::from),
+        |v| format!("{} bytes of runtime code", v.entry.runtime_code.len()),
+    )?;
     let settings = Settings {
         format_version: SETTINGS_FORMAT,
         model_hash: sha256_hex(input.onnx),

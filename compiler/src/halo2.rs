@@ -249,13 +249,18 @@ fn size_shape(
     cache: &dyn KeyCache,
     progress: &dyn Progress,
 ) -> Result<SizedShape, CompileError> {
-    let (params, srs_info) = step(progress, "load the SRS", || srs_for(srs_source, planned.stats.k, cache), |(_, i)| {
-        if i.is_insecure() {
-            "INSECURE locally generated test SRS (give a ceremony SRS file for production)".to_string()
-        } else {
-            format!("{} (sha256 {})", i.path.clone().unwrap_or_default(), &i.sha256[..16])
-        }
-    })?;
+    let (params, srs_info) = step(
+        progress,
+        "load the SRS",
+        || srs_for(srs_source, planned.stats.k, cache),
+        |(_, i)| {
+            if i.is_insecure() {
+                "INSECURE locally generated test SRS (give a ceremony SRS file for production)".to_string()
+            } else {
+                format!("{} (sha256 {})", i.path.clone().unwrap_or_default(), &i.sha256[..16])
+            }
+        },
+    )?;
     let settings_hash = settings_hash(quant_json, &planned.shape, &srs_info.sha256);
     let keys = match cached_keys(cache, &settings_hash) {
         Some(k) => ShapeKeys::Cached(k),

@@ -228,7 +228,10 @@ mod tests {
         // The job store's rows of earlier versions: strings for enums, 0 for "default columns".
         let old = r#"{"target":"resources","max_k":20,"k":null,"max_advice":0,"input_visibility":"private","output_visibility":"public","backend":"groth16"}"#;
         let o: CompileOptions = serde_json::from_str(old).unwrap();
-        assert_eq!((o.target, o.max_k, o.backend, o.input_visibility), (Target::Resources, Some(20), Backend::Groth16, Visibility::Private));
+        assert_eq!(
+            (o.target, o.max_k, o.backend, o.input_visibility),
+            (Target::Resources, Some(20), Backend::Groth16, Visibility::Private)
+        );
         assert_eq!(o.plan_options().max_advice, PlanOptions::default().max_advice);
     }
 
@@ -284,7 +287,8 @@ mod tests {
 
     #[test]
     fn explicit_defaults_normalize_away() {
-        let explicit = CompileOptions { max_k: Some(DEFAULT_MAX_K), max_advice: Some(0), optimize: Some(Optimize::Prove), ..Default::default() };
+        let explicit =
+            CompileOptions { max_k: Some(DEFAULT_MAX_K), max_advice: Some(0), optimize: Some(Optimize::Prove), ..Default::default() };
         assert_eq!(explicit.normalized(), CompileOptions::default());
         let g = CompileOptions { backend: Backend::Groth16, optimize: Some(Optimize::Prove), ..Default::default() };
         assert_eq!(g.normalized().validate(), Ok(()));
@@ -292,7 +296,8 @@ mod tests {
 
     #[test]
     fn private_parameters_turn_the_mac_gate_off() {
-        let o = CompileOptions { param_visibility: ParamVisibility::Private, mac_width: Some(4), max_advice: Some(5), ..Default::default() };
+        let o =
+            CompileOptions { param_visibility: ParamVisibility::Private, mac_width: Some(4), max_advice: Some(5), ..Default::default() };
         let p = o.plan_options();
         assert_eq!((p.mac_width, p.max_advice, p.max_advice_large, p.max_advice_wide), (Some(0), 5, 5, 5));
         assert!(o.quant_options().private_params);

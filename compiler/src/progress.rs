@@ -19,12 +19,7 @@ impl Progress for Silent {
 }
 
 /// Runs `f` as one reported step; the summary is derived from its result.
-pub fn step<T, E>(
-    p: &dyn Progress,
-    name: &str,
-    f: impl FnOnce() -> Result<T, E>,
-    summary: impl FnOnce(&T) -> String,
-) -> Result<T, E> {
+pub fn step<T, E>(p: &dyn Progress, name: &str, f: impl FnOnce() -> Result<T, E>, summary: impl FnOnce(&T) -> String) -> Result<T, E> {
     p.start(name);
     let t0 = Instant::now();
     let out = f()?;

@@ -10,8 +10,21 @@ use zkinfer_compiler::CompileOptions;
 use zkinfer_prover::{Expected, ModelProof, VerifyError};
 
 const TIER1: &[&str] = &[
-    "1l_concat", "1l_flatten", "1l_identity", "1l_linear", "1l_mlp", "1l_relu", "1l_reshape", "1l_slice",
-    "2l_relu_fc", "2l_relu_small", "arange", "blackman_window", "boolean_identity", "eye", "quantize_dequantize",
+    "1l_concat",
+    "1l_flatten",
+    "1l_identity",
+    "1l_linear",
+    "1l_mlp",
+    "1l_relu",
+    "1l_reshape",
+    "1l_slice",
+    "2l_relu_fc",
+    "2l_relu_small",
+    "arange",
+    "blackman_window",
+    "boolean_identity",
+    "eye",
+    "quantize_dequantize",
 ];
 
 /// Compiles the model in `dir` with `opts`, proves, verifies natively and in the EVM,
@@ -90,11 +103,9 @@ fn tier1_models_prove_and_verify_natively_and_on_the_evm() {
 #[test]
 fn mac_gate_models_prove_and_verify_natively_and_on_the_evm() {
     let zoo = format!("{ZOO}/credit_mlp");
-    for (name, dir, width) in [
-        ("1l_mlp", format!("{CORPUS}/1l_mlp"), 3),
-        ("2l_relu_fc", format!("{CORPUS}/2l_relu_fc"), 8),
-        ("credit_mlp", zoo.clone(), 4),
-    ] {
+    for (name, dir, width) in
+        [("1l_mlp", format!("{CORPUS}/1l_mlp"), 3), ("2l_relu_fc", format!("{CORPUS}/2l_relu_fc"), 8), ("credit_mlp", zoo.clone(), 4)]
+    {
         let opts = CompileOptions { mac_width: Some(width), ..Default::default() };
         let (row, stats) = check_end_to_end(name, &dir, &opts);
         assert_eq!(stats.mac_width, width, "{name}: the MAC gate was not used");

@@ -141,7 +141,12 @@ fn verifying_keys_match_the_golden_digests() {
             }
         }
     }
-    changes.extend(old_models.keys().filter(|n| !now.models.contains_key(*n)).map(|n| format!("{n}: in the golden file but no longer a tier-1 or zoo model")));
+    changes.extend(
+        old_models
+            .keys()
+            .filter(|n| !now.models.contains_key(*n))
+            .map(|n| format!("{n}: in the golden file but no longer a tier-1 or zoo model")),
+    );
 
     if bless {
         assert!(

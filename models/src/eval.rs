@@ -50,9 +50,5 @@ pub fn eval_all(graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Option<Tensor>>>
 /// Evaluates the graph's outputs.
 pub fn eval(graph: &Graph, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
     let vals = eval_all(graph, inputs)?;
-    graph
-        .outputs
-        .iter()
-        .map(|&o| vals[o].clone().ok_or_else(|| ModelError::Shape("output not computed".into())))
-        .collect()
+    graph.outputs.iter().map(|&o| vals[o].clone().ok_or_else(|| ModelError::Shape("output not computed".into()))).collect()
 }

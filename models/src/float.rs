@@ -65,27 +65,14 @@ pub enum FloatError {
     Io { path: PathBuf, message: String },
     /// Wrong number of inputs passed to [`FloatModel::run`].
     #[error("the model has {expected} input(s) ({names}) but {got} tensor(s) were given")]
-    InputCount {
-        expected: usize,
-        got: usize,
-        names: String,
-    },
+    InputCount { expected: usize, got: usize, names: String },
     /// An input tensor's shape does not fit the graph's declared input shape.
     #[error("input {index} (`{name}`): shape {got:?} does not match the model's declared shape {}", fmt_dims(.expected))]
-    InputShape {
-        index: usize,
-        name: String,
-        expected: Vec<Option<usize>>,
-        got: Vec<usize>,
-    },
+    InputShape { index: usize, name: String, expected: Vec<Option<usize>>, got: Vec<usize> },
     /// An input value cannot be converted to the element type the model expects, or the tensor
     /// is inconsistent (data length vs shape).
     #[error("input {index} (`{name}`): {message}")]
-    InputValue {
-        index: usize,
-        name: String,
-        message: String,
-    },
+    InputValue { index: usize, name: String, message: String },
     /// An element type / value kind that this module does not convert.
     #[error("{what}: unsupported element type {ty}")]
     UnsupportedType { what: String, ty: String },
@@ -94,18 +81,11 @@ pub enum FloatError {
     Run(String),
     /// Reading an output back failed.
     #[error("output {index} (`{name}`): {message}")]
-    Output {
-        index: usize,
-        name: String,
-        message: String,
-    },
+    Output { index: usize, name: String, message: String },
 }
 
 fn fmt_dims(dims: &[Option<usize>]) -> String {
-    let parts: Vec<String> = dims
-        .iter()
-        .map(|d| d.map_or("?".to_string(), |d| d.to_string()))
-        .collect();
+    let parts: Vec<String> = dims.iter().map(|d| d.map_or("?".to_string(), |d| d.to_string())).collect();
     format!("[{}]", parts.join(", "))
 }
 
@@ -168,19 +148,9 @@ fn init_runtime(library: &Path) -> Result<OrtRuntime, FloatError> {
     if !library.is_file() {
         return Err(FloatError::LibraryNotFound(format!("no file at {}", library.display())));
     }
-    let builder = ort::init_from(library).map_err(|e| FloatError::LibraryLoad {
-        path: library.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let environment = builder
-        .with_name("zkinfer")
-        .with_telemetry(false)
-        .build()
-        .map_err(|e| FloatError::Init(e.to_string()))?;
-    Ok(OrtRuntime {
-        library: library.to_path_buf(),
-        environment,
-    })
+    let builder = ort::init_from(library).map_err(|e| FloatError::LibraryLoad { path: library.to_path_buf(), message: e.to_string() })?;
+    let environment = builder.with_name("zkinfer").with_telemetry(false).build().map_err(|e| FloatError::Init(e.to_string()))?;
+    Ok(OrtRuntime { library: library.to_path_buf(), environment })
 }
 
 /// Loads ONNX Runtime from `library` unless the process has loaded it (then calls naming
@@ -219,9 +189,7 @@ impl FromStr for Device {
         match s.to_ascii_lowercase().as_str() {
             "cpu" => Ok(Device::Cpu),
             "cuda" | "gpu" => Ok(Device::Cuda),
-            other => Err(format!(
-                "unknown device `{other}` (expected `cpu` or `cuda`)"
-            )),
+            other => Err(format!("unknown device `{other}` (expected `cpu` or `cuda`)")),
         }
     }
 }
@@ -242,8 +210,7 @@ impl ExecutionProvider for CudaProvider {
             if options.is_null() {
                 return Err(ort::Error::new("CreateCUDAProviderOptions returned null"));
             }
-            let status =
-                (api.SessionOptionsAppendExecutionProvider_CUDA_V2)(builder.ptr_mut(), options);
+            let status = (api.SessionOptionsAppendExecutionProvider_CUDA_V2)(builder.ptr_mut(), options);
             (api.ReleaseCUDAProviderOptions)(options);
             ort::Error::result_from_status(status)
         }
@@ -251,8 +218,7 @@ impl ExecutionProvider for CudaProvider {
 }
 
 fn cuda_session_builder(env: &Environment) -> Result<SessionBuilder, FloatError> {
-    let available =
-        CudaProvider::is_available().map_err(|e| FloatError::CudaUnavailable(e.to_string()))?;
+    let available = CudaProvider::is_available().map_err(|e| FloatError::CudaUnavailable(e.to_string()))?;
     if !available {
         return Err(FloatError::CudaUnavailable(
             "the loaded ONNX Runtime library was built without CUDAExecutionProvider; install \
@@ -297,11 +263,7 @@ pub struct FloatModel {
 
 impl fmt::Debug for FloatModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FloatModel")
-            .field("device", &self.device)
-            .field("inputs", &self.inputs)
-            .field("outputs", &self.outputs)
-            .finish()
+        f.debug_struct("FloatModel").field("device", &self.device).field("inputs", &self.inputs).field("outputs", &self.outputs).finish()
     }
 }
 
@@ -327,23 +289,9 @@ fn spec_of(name: &str, ty: &ValueType) -> (IoSpec, Option<TensorElementType>) {
     match ty {
         ValueType::Tensor { ty, shape, .. } => {
             let dims = shape.iter().map(|&d| usize::try_from(d).ok()).collect();
-            (
-                IoSpec {
-                    name: name.to_string(),
-                    dtype: dtype_from_ort(*ty),
-                    dims,
-                },
-                Some(*ty),
-            )
+            (IoSpec { name: name.to_string(), dtype: dtype_from_ort(*ty), dims }, Some(*ty))
         }
-        _ => (
-            IoSpec {
-                name: name.to_string(),
-                dtype: None,
-                dims: Vec::new(),
-            },
-            None,
-        ),
+        _ => (IoSpec { name: name.to_string(), dtype: None, dims: Vec::new() }, None),
     }
 }
 
@@ -353,14 +301,10 @@ impl FloatModel {
     pub fn load(library: &OrtLibrary, onnx_bytes: &[u8], device: Device) -> Result<FloatModel, FloatError> {
         let rt = runtime(library)?;
         let mut builder = match device {
-            Device::Cpu => {
-                Session::builder(&rt.environment).map_err(|e| FloatError::Init(e.to_string()))?
-            }
+            Device::Cpu => Session::builder(&rt.environment).map_err(|e| FloatError::Init(e.to_string()))?,
             Device::Cuda => cuda_session_builder(&rt.environment)?,
         };
-        let session = builder
-            .commit_from_memory(onnx_bytes)
-            .map_err(|e| FloatError::ModelLoad(e.to_string()))?;
+        let session = builder.commit_from_memory(onnx_bytes).map_err(|e| FloatError::ModelLoad(e.to_string()))?;
 
         let mut inputs = Vec::new();
         let mut input_types = Vec::new();
@@ -369,27 +313,14 @@ impl FloatModel {
             inputs.push(spec);
             input_types.push(ty);
         }
-        let outputs = session
-            .outputs()
-            .iter()
-            .map(|o| spec_of(o.name(), o.dtype()).0)
-            .collect();
-        Ok(FloatModel {
-            session,
-            device,
-            inputs,
-            input_types,
-            outputs,
-        })
+        let outputs = session.outputs().iter().map(|o| spec_of(o.name(), o.dtype()).0).collect();
+        Ok(FloatModel { session, device, inputs, input_types, outputs })
     }
 
     /// Reads an `.onnx` file and loads it (see [`FloatModel::load`]).
     pub fn load_file(library: &OrtLibrary, path: impl AsRef<Path>, device: Device) -> Result<FloatModel, FloatError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| FloatError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let bytes = std::fs::read(path).map_err(|e| FloatError::Io { path: path.to_path_buf(), message: e.to_string() })?;
         FloatModel::load(library, &bytes, device)
     }
 
@@ -418,25 +349,13 @@ impl FloatModel {
     /// A model with no inputs also accepts a list of *empty* tensors (EZKL writes `[[]]` for
     /// such models).
     pub fn run(&mut self, inputs: &[Tensor]) -> Result<Vec<Tensor>, FloatError> {
-        let inputs: &[Tensor] = if self.inputs.is_empty() && inputs.iter().all(Tensor::is_empty) {
-            &[]
-        } else {
-            inputs
-        };
+        let inputs: &[Tensor] = if self.inputs.is_empty() && inputs.iter().all(Tensor::is_empty) { &[] } else { inputs };
         if inputs.len() != self.inputs.len() {
-            let names: Vec<String> = self
-                .inputs
-                .iter()
-                .map(|s| format!("`{}`", s.name))
-                .collect();
+            let names: Vec<String> = self.inputs.iter().map(|s| format!("`{}`", s.name)).collect();
             return Err(FloatError::InputCount {
                 expected: self.inputs.len(),
                 got: inputs.len(),
-                names: if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                },
+                names: if names.is_empty() { "none".to_string() } else { names.join(", ") },
             });
         }
 
@@ -446,37 +365,19 @@ impl FloatModel {
             values.push((spec.name.clone(), make_input(index, spec, ty, t)?));
         }
 
-        let outputs = self
-            .session
-            .run(values)
-            .map_err(|e| FloatError::Run(e.to_string()))?;
+        let outputs = self.session.run(values).map_err(|e| FloatError::Run(e.to_string()))?;
         let mut result = Vec::with_capacity(self.outputs.len());
         for (index, spec) in self.outputs.iter().enumerate() {
-            let err = |message: String| FloatError::Output {
-                index,
-                name: spec.name.clone(),
-                message,
-            };
-            let value = outputs
-                .get(spec.name.as_str())
-                .ok_or_else(|| err("ONNX Runtime returned no value for this output".to_string()))?;
+            let err = |message: String| FloatError::Output { index, name: spec.name.clone(), message };
+            let value = outputs.get(spec.name.as_str()).ok_or_else(|| err("ONNX Runtime returned no value for this output".to_string()))?;
             result.push(read_output(index, spec, value)?);
         }
         Ok(result)
     }
 }
 
-fn make_input(
-    index: usize,
-    spec: &IoSpec,
-    ty: Option<TensorElementType>,
-    t: &Tensor,
-) -> Result<DynValue, FloatError> {
-    let value_err = |message: String| FloatError::InputValue {
-        index,
-        name: spec.name.clone(),
-        message,
-    };
+fn make_input(index: usize, spec: &IoSpec, ty: Option<TensorElementType>, t: &Tensor) -> Result<DynValue, FloatError> {
+    let value_err = |message: String| FloatError::InputValue { index, name: spec.name.clone(), message };
     let Some(ty) = ty else {
         return Err(FloatError::UnsupportedType {
             what: format!("input {index} (`{}`)", spec.name),
@@ -484,29 +385,14 @@ fn make_input(
         });
     };
     if numel(&t.shape) != t.data.len() {
-        return Err(value_err(format!(
-            "shape {:?} has {} element(s) but the tensor holds {}",
-            t.shape,
-            numel(&t.shape),
-            t.data.len()
-        )));
+        return Err(value_err(format!("shape {:?} has {} element(s) but the tensor holds {}", t.shape, numel(&t.shape), t.data.len())));
     }
-    let shape_fits = t.shape.len() == spec.dims.len()
-        && t.shape
-            .iter()
-            .zip(&spec.dims)
-            .all(|(&g, d)| d.is_none_or(|d| d == g));
+    let shape_fits = t.shape.len() == spec.dims.len() && t.shape.iter().zip(&spec.dims).all(|(&g, d)| d.is_none_or(|d| d == g));
     if !shape_fits {
-        return Err(FloatError::InputShape {
-            index,
-            name: spec.name.clone(),
-            expected: spec.dims.clone(),
-            got: t.shape.clone(),
-        });
+        return Err(FloatError::InputShape { index, name: spec.name.clone(), expected: spec.dims.clone(), got: t.shape.clone() });
     }
     let shape: Vec<i64> = t.shape.iter().map(|&d| d as i64).collect();
-    let ort_err =
-        |e: ort::Error| value_err(format!("ONNX Runtime could not create the tensor: {e}"));
+    let ort_err = |e: ort::Error| value_err(format!("ONNX Runtime could not create the tensor: {e}"));
 
     const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
     fn ints<T: TryFrom<i64>>(t: &Tensor, type_name: &str) -> Result<Vec<T>, String> {
@@ -515,16 +401,13 @@ fn make_input(
             .enumerate()
             .map(|(i, &x)| {
                 if !x.is_finite() || x.fract() != 0.0 {
-                    return Err(format!(
-                        "element {i} = {x} is not an integer (the model expects {type_name})"
-                    ));
+                    return Err(format!("element {i} = {x} is not an integer (the model expects {type_name})"));
                 }
                 // -2^63 <= x < 2^63, so the cast is exact.
                 if !(-TWO_POW_63..TWO_POW_63).contains(&x) {
                     return Err(format!("element {i} = {x} is out of range for {type_name}"));
                 }
-                T::try_from(x as i64)
-                    .map_err(|_| format!("element {i} = {x} is out of range for {type_name}"))
+                T::try_from(x as i64).map_err(|_| format!("element {i} = {x} is out of range for {type_name}"))
             })
             .collect()
     }
@@ -532,47 +415,25 @@ fn make_input(
     let value: DynValue = match ty {
         TensorElementType::Float32 => {
             let data: Vec<f32> = t.data.iter().map(|&x| x as f32).collect();
-            OrtTensor::from_array((shape, data))
-                .map_err(ort_err)?
-                .into_dyn()
+            OrtTensor::from_array((shape, data)).map_err(ort_err)?.into_dyn()
         }
-        TensorElementType::Float64 => OrtTensor::from_array((shape, t.data.clone()))
-            .map_err(ort_err)?
-            .into_dyn(),
-        TensorElementType::Int8 => {
-            OrtTensor::from_array((shape, ints::<i8>(t, "int8").map_err(value_err)?))
-                .map_err(ort_err)?
-                .into_dyn()
-        }
+        TensorElementType::Float64 => OrtTensor::from_array((shape, t.data.clone())).map_err(ort_err)?.into_dyn(),
+        TensorElementType::Int8 => OrtTensor::from_array((shape, ints::<i8>(t, "int8").map_err(value_err)?)).map_err(ort_err)?.into_dyn(),
         TensorElementType::Int16 => {
-            OrtTensor::from_array((shape, ints::<i16>(t, "int16").map_err(value_err)?))
-                .map_err(ort_err)?
-                .into_dyn()
+            OrtTensor::from_array((shape, ints::<i16>(t, "int16").map_err(value_err)?)).map_err(ort_err)?.into_dyn()
         }
         TensorElementType::Int32 => {
-            OrtTensor::from_array((shape, ints::<i32>(t, "int32").map_err(value_err)?))
-                .map_err(ort_err)?
-                .into_dyn()
+            OrtTensor::from_array((shape, ints::<i32>(t, "int32").map_err(value_err)?)).map_err(ort_err)?.into_dyn()
         }
         TensorElementType::Int64 => {
-            OrtTensor::from_array((shape, ints::<i64>(t, "int64").map_err(value_err)?))
-                .map_err(ort_err)?
-                .into_dyn()
+            OrtTensor::from_array((shape, ints::<i64>(t, "int64").map_err(value_err)?)).map_err(ort_err)?.into_dyn()
         }
-        TensorElementType::Uint8 => {
-            OrtTensor::from_array((shape, ints::<u8>(t, "uint8").map_err(value_err)?))
-                .map_err(ort_err)?
-                .into_dyn()
-        }
+        TensorElementType::Uint8 => OrtTensor::from_array((shape, ints::<u8>(t, "uint8").map_err(value_err)?)).map_err(ort_err)?.into_dyn(),
         TensorElementType::Uint16 => {
-            OrtTensor::from_array((shape, ints::<u16>(t, "uint16").map_err(value_err)?))
-                .map_err(ort_err)?
-                .into_dyn()
+            OrtTensor::from_array((shape, ints::<u16>(t, "uint16").map_err(value_err)?)).map_err(ort_err)?.into_dyn()
         }
         TensorElementType::Uint32 => {
-            OrtTensor::from_array((shape, ints::<u32>(t, "uint32").map_err(value_err)?))
-                .map_err(ort_err)?
-                .into_dyn()
+            OrtTensor::from_array((shape, ints::<u32>(t, "uint32").map_err(value_err)?)).map_err(ort_err)?.into_dyn()
         }
         TensorElementType::Uint64 => {
             let data: Vec<u64> = t
@@ -583,15 +444,11 @@ fn make_input(
                     if x.fract() == 0.0 && (0.0..2.0 * TWO_POW_63).contains(&x) {
                         Ok(x as u64)
                     } else {
-                        Err(value_err(format!(
-                            "element {i} = {x} is not a uint64 value"
-                        )))
+                        Err(value_err(format!("element {i} = {x} is not a uint64 value")))
                     }
                 })
                 .collect::<Result<_, _>>()?;
-            OrtTensor::from_array((shape, data))
-                .map_err(ort_err)?
-                .into_dyn()
+            OrtTensor::from_array((shape, data)).map_err(ort_err)?.into_dyn()
         }
         TensorElementType::Bool => {
             let data: Vec<bool> = t
@@ -601,55 +458,34 @@ fn make_input(
                 .map(|(i, &x)| match x {
                     0.0 => Ok(false),
                     1.0 => Ok(true),
-                    _ => Err(value_err(format!(
-                        "element {i} = {x} is not a bool (expected 0 or 1)"
-                    ))),
+                    _ => Err(value_err(format!("element {i} = {x} is not a bool (expected 0 or 1)"))),
                 })
                 .collect::<Result<_, _>>()?;
-            OrtTensor::from_array((shape, data))
-                .map_err(ort_err)?
-                .into_dyn()
+            OrtTensor::from_array((shape, data)).map_err(ort_err)?.into_dyn()
         }
         TensorElementType::Float16 => {
             let bits: Vec<u16> = t.data.iter().map(|&x| f32_to_f16_bits(x as f32)).collect();
-            let mut tensor =
-                DynTensor::new(&Allocator::default(), TensorElementType::Float16, shape)
-                    .map_err(ort_err)?;
+            let mut tensor = DynTensor::new(&Allocator::default(), TensorElementType::Float16, shape).map_err(ort_err)?;
             if !bits.is_empty() {
                 let mut ptr: *mut c_void = std::ptr::null_mut();
                 // SAFETY: the tensor was just allocated on the CPU with `bits.len()` f16 elements.
                 unsafe {
-                    ort::Error::result_from_status((ort::api().GetTensorMutableData)(
-                        tensor.ptr_mut(),
-                        &mut ptr,
-                    ))
-                    .map_err(ort_err)?;
+                    ort::Error::result_from_status((ort::api().GetTensorMutableData)(tensor.ptr_mut(), &mut ptr)).map_err(ort_err)?;
                     if ptr.is_null() {
-                        return Err(value_err(
-                            "ONNX Runtime returned a null tensor buffer".to_string(),
-                        ));
+                        return Err(value_err("ONNX Runtime returned a null tensor buffer".to_string()));
                     }
                     std::ptr::copy_nonoverlapping(bits.as_ptr(), ptr.cast::<u16>(), bits.len());
                 }
             }
             tensor.into_dyn()
         }
-        other => {
-            return Err(FloatError::UnsupportedType {
-                what: format!("input {index} (`{}`)", spec.name),
-                ty: format!("{other:?}"),
-            })
-        }
+        other => return Err(FloatError::UnsupportedType { what: format!("input {index} (`{}`)", spec.name), ty: format!("{other:?}") }),
     };
     Ok(value)
 }
 
 fn read_output(index: usize, spec: &IoSpec, value: &DynValue) -> Result<Tensor, FloatError> {
-    let err = |message: String| FloatError::Output {
-        index,
-        name: spec.name.clone(),
-        message,
-    };
+    let err = |message: String| FloatError::Output { index, name: spec.name.clone(), message };
     let (ty, shape) = match value.dtype() {
         ValueType::Tensor { ty, shape, .. } => (*ty, shape.clone()),
         other => {
@@ -661,23 +497,13 @@ fn read_output(index: usize, spec: &IoSpec, value: &DynValue) -> Result<Tensor, 
     };
     let dims: Vec<usize> = shape
         .iter()
-        .map(|&d| {
-            usize::try_from(d).map_err(|_| err(format!("negative dimension {d} in output shape")))
-        })
+        .map(|&d| usize::try_from(d).map_err(|_| err(format!("negative dimension {d} in output shape"))))
         .collect::<Result<_, _>>()?;
-    let dtype = dtype_from_ort(ty).ok_or_else(|| FloatError::UnsupportedType {
-        what: format!("output {index} (`{}`)", spec.name),
-        ty: format!("{ty:?}"),
-    })?;
+    let dtype = dtype_from_ort(ty)
+        .ok_or_else(|| FloatError::UnsupportedType { what: format!("output {index} (`{}`)", spec.name), ty: format!("{ty:?}") })?;
 
-    fn get<T: ort::value::PrimitiveTensorElementType + Copy>(
-        value: &DynValue,
-        conv: impl Fn(T) -> f64,
-    ) -> Result<Vec<f64>, String> {
-        value
-            .try_extract_tensor::<T>()
-            .map(|(_, data)| data.iter().map(|&x| conv(x)).collect())
-            .map_err(|e| e.to_string())
+    fn get<T: ort::value::PrimitiveTensorElementType + Copy>(value: &DynValue, conv: impl Fn(T) -> f64) -> Result<Vec<f64>, String> {
+        value.try_extract_tensor::<T>().map(|(_, data)| data.iter().map(|&x| conv(x)).collect()).map_err(|e| e.to_string())
     }
 
     let data = match ty {
@@ -699,11 +525,7 @@ fn read_output(index: usize, spec: &IoSpec, value: &DynValue) -> Result<Tensor, 
     if data.len() != numel(&dims) {
         return Err(err(format!("shape {dims:?} but {} element(s)", data.len())));
     }
-    Ok(Tensor {
-        shape: dims,
-        data,
-        dtype,
-    })
+    Ok(Tensor { shape: dims, data, dtype })
 }
 
 fn read_f16(value: &DynValue, n: usize) -> Result<Vec<f64>, String> {
@@ -714,19 +536,12 @@ fn read_f16(value: &DynValue, n: usize) -> Result<Vec<f64>, String> {
     // SAFETY: `value` is a CPU tensor of element type Float16 with `n` elements (outputs of
     // `Session::run` are in CPU memory); it is only read.
     unsafe {
-        ort::Error::result_from_status((ort::api().GetTensorMutableData)(
-            value.ptr().cast_mut(),
-            &mut ptr,
-        ))
-        .map_err(|e| e.to_string())?;
+        ort::Error::result_from_status((ort::api().GetTensorMutableData)(value.ptr().cast_mut(), &mut ptr)).map_err(|e| e.to_string())?;
         if ptr.is_null() {
             return Err("ONNX Runtime returned a null tensor buffer".to_string());
         }
         let bits = std::slice::from_raw_parts(ptr.cast::<u16>(), n);
-        Ok(bits
-            .iter()
-            .map(|&b| f64::from(f16_bits_to_f32(b)))
-            .collect())
+        Ok(bits.iter().map(|&b| f64::from(f16_bits_to_f32(b))).collect())
     }
 }
 
@@ -790,23 +605,10 @@ mod tests {
 
     #[test]
     fn f16_round_trip() {
-        for &x in &[
-            0.0f32,
-            -0.0,
-            1.0,
-            -2.5,
-            0.1,
-            65504.0,
-            6.1035156e-5,
-            5.9604645e-8,
-            1e-3,
-        ] {
+        for &x in &[0.0f32, -0.0, 1.0, -2.5, 0.1, 65504.0, 6.1035156e-5, 5.9604645e-8, 1e-3] {
             let h = f32_to_f16_bits(x);
             let back = f16_bits_to_f32(h);
-            assert!(
-                (back - x).abs() <= x.abs() * 1e-3 + 6e-8,
-                "{x} -> {h:#x} -> {back}"
-            );
+            assert!((back - x).abs() <= x.abs() * 1e-3 + 6e-8, "{x} -> {h:#x} -> {back}");
         }
         assert_eq!(f32_to_f16_bits(1.0), 0x3c00);
         assert_eq!(f32_to_f16_bits(f32::INFINITY), 0x7c00);

@@ -80,24 +80,14 @@ impl InputData {
             position: "top level".into(),
             message: format!("expected a JSON object, found {}", describe(&root)),
         })?;
-        let data = obj
-            .get("input_data")
-            .ok_or(InputError::MissingKey("input_data"))?;
+        let data = obj.get("input_data").ok_or(InputError::MissingKey("input_data"))?;
         let mut samples = parse_samples(data, "input_data")?;
         let input_shapes = match obj.get("input_shapes") {
             None | Some(Value::Null) => None,
             Some(v) => Some(parse_shapes(v, "input_shapes")?),
         };
-        let input_data = if samples.is_empty() {
-            Vec::new()
-        } else {
-            samples.remove(0)
-        };
-        Ok(InputData {
-            input_data,
-            input_shapes,
-            extra_samples: samples,
-        })
+        let input_data = if samples.is_empty() { Vec::new() } else { samples.remove(0) };
+        Ok(InputData { input_data, input_shapes, extra_samples: samples })
     }
 
     /// Reads and parses an `input.json` file.
@@ -107,11 +97,7 @@ impl InputData {
 
     /// Builds a single-sample value (no shapes).
     pub fn single(input_data: Vec<Vec<f64>>) -> InputData {
-        InputData {
-            input_data,
-            input_shapes: None,
-            extra_samples: Vec::new(),
-        }
+        InputData { input_data, input_shapes: None, extra_samples: Vec::new() }
     }
 
     /// Number of graph inputs per sample.
@@ -168,9 +154,7 @@ impl ExpectedOutput {
             position: "top level".into(),
             message: format!("expected a JSON object, found {}", describe(&root)),
         })?;
-        let data = obj
-            .get("output_data")
-            .ok_or(InputError::MissingKey("output_data"))?;
+        let data = obj.get("output_data").ok_or(InputError::MissingKey("output_data"))?;
         let output_data = parse_flat_lists(data, "output_data")?;
         let output_shapes = match obj.get("output_shapes") {
             None | Some(Value::Null) => None,
@@ -184,12 +168,7 @@ impl ExpectedOutput {
             None | Some(Value::Null) => None,
             Some(v) => Some(parse_strings(v, "output_dtypes")?),
         };
-        Ok(ExpectedOutput {
-            output_data,
-            output_shapes,
-            output_names,
-            output_dtypes,
-        })
+        Ok(ExpectedOutput { output_data, output_shapes, output_names, output_dtypes })
     }
 
     /// Reads and parses an `expected_output.json` file.
@@ -199,10 +178,7 @@ impl ExpectedOutput {
 }
 
 fn read(path: &Path) -> Result<String, InputError> {
-    std::fs::read_to_string(path).map_err(|e| InputError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+    std::fs::read_to_string(path).map_err(|e| InputError::Io { path: path.to_path_buf(), message: e.to_string() })
 }
 
 /// Short description of a JSON value for error messages.
@@ -229,55 +205,31 @@ fn invalid(position: String, message: String) -> InputError {
 }
 
 fn as_list<'a>(v: &'a Value, position: &str) -> Result<&'a Vec<Value>, InputError> {
-    v.as_array().ok_or_else(|| {
-        invalid(
-            position.to_string(),
-            format!("expected a list, found {}", describe(v)),
-        )
-    })
+    v.as_array().ok_or_else(|| invalid(position.to_string(), format!("expected a list, found {}", describe(v))))
 }
 
 /// A number or a boolean (`true` -> 1.0, `false` -> 0.0).
 fn scalar(v: &Value, position: &str) -> Result<f64, InputError> {
     match v {
         Value::Bool(b) => Ok(if *b { 1.0 } else { 0.0 }),
-        Value::Number(n) => n.as_f64().ok_or_else(|| {
-            invalid(
-                position.to_string(),
-                format!("number {n} is not representable as f64"),
-            )
-        }),
-        other => Err(invalid(
-            position.to_string(),
-            format!("expected a number or true/false, found {}", describe(other)),
-        )),
+        Value::Number(n) => n.as_f64().ok_or_else(|| invalid(position.to_string(), format!("number {n} is not representable as f64"))),
+        other => Err(invalid(position.to_string(), format!("expected a number or true/false, found {}", describe(other)))),
     }
 }
 
 fn parse_flat(v: &Value, position: &str) -> Result<Vec<f64>, InputError> {
-    as_list(v, position)?
-        .iter()
-        .enumerate()
-        .map(|(i, x)| scalar(x, &format!("{position}[{i}]")))
-        .collect()
+    as_list(v, position)?.iter().enumerate().map(|(i, x)| scalar(x, &format!("{position}[{i}]"))).collect()
 }
 
 /// `[[..], [..]]`: one flat list per tensor.
 fn parse_flat_lists(v: &Value, position: &str) -> Result<Vec<Vec<f64>>, InputError> {
-    as_list(v, position)?
-        .iter()
-        .enumerate()
-        .map(|(i, x)| parse_flat(x, &format!("{position}[{i}]")))
-        .collect()
+    as_list(v, position)?.iter().enumerate().map(|(i, x)| parse_flat(x, &format!("{position}[{i}]"))).collect()
 }
 
 /// Single-sample (`[[..],[..]]`) or multi-sample (`[[[..],[..]], [[..],[..]]]`) data.
 fn parse_samples(v: &Value, position: &str) -> Result<Vec<Vec<Vec<f64>>>, InputError> {
     let outer = as_list(v, position)?;
-    let multi = outer.iter().any(|e| {
-        e.as_array()
-            .is_some_and(|inner| inner.iter().any(Value::is_array))
-    });
+    let multi = outer.iter().any(|e| e.as_array().is_some_and(|inner| inner.iter().any(Value::is_array)));
     if !multi {
         return Ok(vec![parse_flat_lists(v, position)?]);
     }
@@ -287,10 +239,7 @@ fn parse_samples(v: &Value, position: &str) -> Result<Vec<Vec<Vec<f64>>>, InputE
         let list = sample.as_array().ok_or_else(|| {
             invalid(
                 pos.clone(),
-                format!(
-                    "multi-sample input_data: expected a sample (a list of per-input lists), found {}",
-                    describe(sample)
-                ),
+                format!("multi-sample input_data: expected a sample (a list of per-input lists), found {}", describe(sample)),
             )
         })?;
         let mut inputs = Vec::with_capacity(list.len());
@@ -311,14 +260,7 @@ fn parse_samples(v: &Value, position: &str) -> Result<Vec<Vec<Vec<f64>>>, InputE
         if let Some(first) = samples.first() {
             let first: &Vec<Vec<f64>> = first;
             if first.len() != inputs.len() {
-                return Err(invalid(
-                    pos,
-                    format!(
-                        "sample has {} input(s) but sample 0 has {}",
-                        inputs.len(),
-                        first.len()
-                    ),
-                ));
+                return Err(invalid(pos, format!("sample has {} input(s) but sample 0 has {}", inputs.len(), first.len())));
             }
         }
         samples.push(inputs);
@@ -339,17 +281,9 @@ fn parse_shapes(v: &Value, position: &str) -> Result<Vec<Vec<usize>>, InputError
                 .iter()
                 .enumerate()
                 .map(|(d, dim)| {
-                    dim.as_u64()
-                        .and_then(|x| usize::try_from(x).ok())
-                        .ok_or_else(|| {
-                            invalid(
-                                format!("{spos}[{d}]"),
-                                format!(
-                                    "expected a non-negative integer dimension, found {}",
-                                    describe(dim)
-                                ),
-                            )
-                        })
+                    dim.as_u64().and_then(|x| usize::try_from(x).ok()).ok_or_else(|| {
+                        invalid(format!("{spos}[{d}]"), format!("expected a non-negative integer dimension, found {}", describe(dim)))
+                    })
                 })
                 .collect()
         })
@@ -361,12 +295,9 @@ fn parse_strings(v: &Value, position: &str) -> Result<Vec<String>, InputError> {
         .iter()
         .enumerate()
         .map(|(i, x)| {
-            x.as_str().map(str::to_string).ok_or_else(|| {
-                invalid(
-                    format!("{position}[{i}]"),
-                    format!("expected a string, found {}", describe(x)),
-                )
-            })
+            x.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| invalid(format!("{position}[{i}]"), format!("expected a string, found {}", describe(x))))
         })
         .collect()
 }
@@ -398,9 +329,7 @@ mod tests {
 
     #[test]
     fn stale_shape_is_not_returned() {
-        let d =
-            InputData::from_json_str(r#"{"input_data": [[1, 2, 3]], "input_shapes": [[1, 4]]}"#)
-                .unwrap();
+        let d = InputData::from_json_str(r#"{"input_data": [[1, 2, 3]], "input_shapes": [[1, 4]]}"#).unwrap();
         assert_eq!(d.shape_for(0), None);
         assert_eq!(d.shape_for(1), None);
     }

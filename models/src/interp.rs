@@ -108,10 +108,7 @@ pub fn run(g: &QuantGraph, inputs: &[Vec<i64>]) -> Result<Trace> {
                     check_range(g, &node.name, rescale(acc, *shift))
                 })
                 .collect::<Result<_>>()?,
-            QOp::Relu => ins[0]
-                .iter()
-                .map(|&x| check_range(g, &node.name, x as i128).map(|x| x.max(0)))
-                .collect::<Result<_>>()?,
+            QOp::Relu => ins[0].iter().map(|&x| check_range(g, &node.name, x as i128).map(|x| x.max(0))).collect::<Result<_>>()?,
             QOp::Select { map } => map.iter().map(|&(s, i)| ins[s as usize][i as usize]).collect(),
             QOp::Const { values } => values.clone(),
             QOp::Reduce { max, arg, strict, offsets, idx, one } => (0..node.len)
@@ -157,7 +154,11 @@ pub fn run(g: &QuantGraph, inputs: &[Vec<i64>]) -> Result<Trace> {
                     let (a, b) = (ins[0][o] as i128, ins[1][o] as i128);
                     let positive = sign_bit(g, &node.name, b)?;
                     if b == 0 || (*must_be_positive && b < 0) {
-                        return Err(ModelError::Quantization(format!("node `{}`: division by {}", node.name, if b == 0 { "zero" } else { "a negative divisor where it must be positive" })));
+                        return Err(ModelError::Quantization(format!(
+                            "node `{}`: division by {}",
+                            node.name,
+                            if b == 0 { "zero" } else { "a negative divisor where it must be positive" }
+                        )));
                     }
                     let q = (2 * a * (1i128 << scale) + b.abs()).div_euclid(2 * b.abs());
                     let q = check_range(g, &node.name, q)?;
@@ -234,7 +235,9 @@ mod tests {
     /// Ties: `sign(b) * round_half_up(a / |b|)`, toward -inf for a negative divisor.
     #[test]
     fn division_ties_follow_the_sign_of_the_divisor() {
-        for (a, b, s, want) in [(1, -2, 0, -1), (-1, -2, 0, 0), (3, -2, 0, -2), (-3, -2, 0, 1), (1, 2, 0, 1), (-1, 2, 0, 0), (1, -32, 4, -1), (-1, -32, 4, 0)] {
+        for (a, b, s, want) in
+            [(1, -2, 0, -1), (-1, -2, 0, 0), (3, -2, 0, -2), (-3, -2, 0, 1), (1, 2, 0, 1), (-1, 2, 0, 0), (1, -32, 4, -1), (-1, -32, 4, 0)]
+        {
             assert_eq!(run(&div_graph(false, s), &[vec![a], vec![b]]).unwrap().values[2], vec![want], "{a} / {b} at scale {s}");
         }
     }

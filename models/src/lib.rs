@@ -11,9 +11,9 @@ pub mod input_json;
 pub mod interp;
 pub mod ir;
 pub mod onnx;
+pub mod ops;
 pub mod passes;
 pub mod prepare;
-pub mod ops;
 pub mod quant;
 pub mod tensor;
 

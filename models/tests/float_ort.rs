@@ -4,7 +4,6 @@
 
 mod ort_support;
 
-
 use std::path::PathBuf;
 
 use ort_support::ort;
@@ -13,10 +12,7 @@ use zkinfer_models::input_json::{ExpectedOutput, InputData, InputError};
 use zkinfer_models::tensor::{DType, Tensor};
 
 fn corpus() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/onnx-corpus"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus"))
 }
 
 /// `input_mapping[].shape_used` of a model in catalog.json.
@@ -33,27 +29,18 @@ fn shapes_used(model: &str) -> Vec<Vec<usize>> {
         .as_array()
         .expect("input_mapping")
         .iter()
-        .map(|m| {
-            m["shape_used"]
-                .as_array()
-                .expect("shape_used")
-                .iter()
-                .map(|d| d.as_u64().expect("dim") as usize)
-                .collect()
-        })
+        .map(|m| m["shape_used"].as_array().expect("shape_used").iter().map(|d| d.as_u64().expect("dim") as usize).collect())
         .collect()
 }
 
 fn load(model: &str) -> FloatModel {
-    FloatModel::load_file(&ort(), corpus().join(model).join("network.onnx"), Device::Cpu)
-        .unwrap_or_else(|e| panic!("loading {model}: {e}"))
+    FloatModel::load_file(&ort(), corpus().join(model).join("network.onnx"), Device::Cpu).unwrap_or_else(|e| panic!("loading {model}: {e}"))
 }
 
 fn check_model(model: &str) {
     let dir = corpus().join(model);
     let input = InputData::from_path(dir.join("input.json")).expect("input.json");
-    let expected =
-        ExpectedOutput::from_path(dir.join("expected_output.json")).expect("expected_output.json");
+    let expected = ExpectedOutput::from_path(dir.join("expected_output.json")).expect("expected_output.json");
     let shapes = shapes_used(model);
     let mut m = load(model);
     assert_eq!(m.input_specs().len(), shapes.len(), "{model}: input count");
@@ -63,33 +50,18 @@ fn check_model(model: &str) {
         .iter()
         .zip(&shapes)
         .zip(m.input_specs())
-        .map(|((data, shape), spec)| {
-            Tensor::new(
-                shape.clone(),
-                data.clone(),
-                spec.dtype.unwrap_or(DType::F32),
-            )
-        })
+        .map(|((data, shape), spec)| Tensor::new(shape.clone(), data.clone(), spec.dtype.unwrap_or(DType::F32)))
         .collect();
-    let outputs = m
-        .run(&tensors)
-        .unwrap_or_else(|e| panic!("running {model}: {e}"));
+    let outputs = m.run(&tensors).unwrap_or_else(|e| panic!("running {model}: {e}"));
 
-    assert_eq!(
-        outputs.len(),
-        expected.output_data.len(),
-        "{model}: output count"
-    );
+    assert_eq!(outputs.len(), expected.output_data.len(), "{model}: output count");
     for (k, (got, want)) in outputs.iter().zip(&expected.output_data).enumerate() {
         if let Some(shapes) = &expected.output_shapes {
             assert_eq!(got.shape, shapes[k], "{model}: output {k} shape");
         }
         assert_eq!(got.data.len(), want.len(), "{model}: output {k} length");
         for (i, (g, w)) in got.data.iter().zip(want).enumerate() {
-            assert!(
-                (g - w).abs() <= 1e-5,
-                "{model}: output {k}[{i}] = {g}, expected {w}"
-            );
+            assert!((g - w).abs() <= 1e-5, "{model}: output {k}[{i}] = {g}, expected {w}");
         }
     }
 }
@@ -141,13 +113,7 @@ fn corpus_boolean_identity() {
 #[test]
 fn bool_output_dtype() {
     let mut m = load("boolean_identity");
-    let out = m
-        .run(&[Tensor::new(
-            vec![2, 3],
-            vec![1.0, 0.0, 1.0, 0.0, 0.0, 1.0],
-            DType::Bool,
-        )])
-        .unwrap();
+    let out = m.run(&[Tensor::new(vec![2, 3], vec![1.0, 0.0, 1.0, 0.0, 0.0, 1.0], DType::Bool)]).unwrap();
     assert_eq!(out[0].dtype, DType::Bool);
     assert_eq!(out[0].shape, vec![2, 3]);
     assert_eq!(out[0].data, vec![1.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
@@ -171,29 +137,9 @@ fn wrong_number_of_inputs_is_an_error() {
     let mut m = load("1l_mlp");
     let x = Tensor::new(vec![1, 3], vec![1.0, 2.0, 3.0], DType::F32);
     let err = m.run(&[x.clone(), x.clone()]).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            FloatError::InputCount {
-                expected: 1,
-                got: 2,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, FloatError::InputCount { expected: 1, got: 2, .. }), "{err}");
     let err = m.run(&[]).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            FloatError::InputCount {
-                expected: 1,
-                got: 0,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, FloatError::InputCount { expected: 1, got: 0, .. }), "{err}");
     // the model is still usable afterwards
     assert_eq!(m.run(&[x]).unwrap()[0].shape, vec![1, 4]);
 }
@@ -202,37 +148,22 @@ fn wrong_number_of_inputs_is_an_error() {
 fn shape_and_value_errors() {
     let mut m = load("1l_mlp");
     // wrong fixed dimension
-    let err = m
-        .run(&[Tensor::new(vec![1, 4], vec![0.0; 4], DType::F32)])
-        .unwrap_err();
-    assert!(
-        matches!(err, FloatError::InputShape { index: 0, .. }),
-        "{err}"
-    );
+    let err = m.run(&[Tensor::new(vec![1, 4], vec![0.0; 4], DType::F32)]).unwrap_err();
+    assert!(matches!(err, FloatError::InputShape { index: 0, .. }), "{err}");
     // wrong rank
-    let err = m
-        .run(&[Tensor::new(vec![3], vec![0.0; 3], DType::F32)])
-        .unwrap_err();
+    let err = m.run(&[Tensor::new(vec![3], vec![0.0; 3], DType::F32)]).unwrap_err();
     assert!(matches!(err, FloatError::InputShape { .. }), "{err}");
     // data length does not match the shape (built without Tensor::new's debug assertion)
-    let bad = Tensor {
-        shape: vec![1, 3],
-        data: vec![0.0; 2],
-        dtype: DType::F32,
-    };
+    let bad = Tensor { shape: vec![1, 3], data: vec![0.0; 2], dtype: DType::F32 };
     let err = m.run(&[bad]).unwrap_err();
     assert!(matches!(err, FloatError::InputValue { .. }), "{err}");
     // dynamic batch dim
-    let out = m
-        .run(&[Tensor::new(vec![2, 3], vec![0.5; 6], DType::F32)])
-        .unwrap();
+    let out = m.run(&[Tensor::new(vec![2, 3], vec![0.5; 6], DType::F32)]).unwrap();
     assert_eq!(out[0].shape, vec![2, 4]);
     assert_eq!(out[0].dtype, DType::F32);
 
     let mut b = load("boolean_identity");
-    let err = b
-        .run(&[Tensor::new(vec![1, 3], vec![0.0, 2.0, 1.0], DType::Bool)])
-        .unwrap_err();
+    let err = b.run(&[Tensor::new(vec![1, 3], vec![0.0, 2.0, 1.0], DType::Bool)]).unwrap_err();
     assert!(matches!(err, FloatError::InputValue { .. }), "{err}");
 }
 
@@ -241,13 +172,7 @@ fn cuda_is_an_error_or_works() {
     let bytes = std::fs::read(corpus().join("1l_mlp/network.onnx")).unwrap();
     match FloatModel::load(&ort(), &bytes, Device::Cuda) {
         Ok(mut m) => {
-            let out = m
-                .run(&[Tensor::new(
-                    vec![1, 3],
-                    vec![1.5417295, 0.5346153, 1.2172532],
-                    DType::F32,
-                )])
-                .unwrap();
+            let out = m.run(&[Tensor::new(vec![1, 3], vec![1.5417295, 0.5346153, 1.2172532], DType::F32)]).unwrap();
             assert!((out[0].data[0] - 0.2736676037311554).abs() < 1e-4);
         }
         Err(e) => {
@@ -274,10 +199,7 @@ fn parse_corpus_input_json() {
     assert_eq!(d.input_data[0].len(), 72);
 
     let e = ExpectedOutput::from_path(corpus().join("1l_mlp/expected_output.json")).unwrap();
-    assert_eq!(
-        e.output_data,
-        vec![vec![0.2736676037311554, 0.6484845280647278, 0.0, 0.0]]
-    );
+    assert_eq!(e.output_data, vec![vec![0.2736676037311554, 0.6484845280647278, 0.0, 0.0]]);
     assert_eq!(e.output_shapes, Some(vec![vec![1, 4]]));
     assert_eq!(e.output_names, Some(vec!["output".to_string()]));
     assert_eq!(e.output_dtypes, Some(vec!["float32".to_string()]));
@@ -295,8 +217,7 @@ fn parse_all_corpus_input_files() {
         }
         let expected = dir.join("expected_output.json");
         if expected.is_file() {
-            ExpectedOutput::from_path(&expected)
-                .unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
+            ExpectedOutput::from_path(&expected).unwrap_or_else(|e| panic!("{}: {e}", expected.display()));
         }
     }
     assert!(n > 50, "only {n} input.json files");
@@ -313,10 +234,7 @@ fn parse_bools() {
 
 #[test]
 fn parse_multi_sample() {
-    let d = InputData::from_json_str(
-        r#"{"input_data": [ [[1, 2, 3], [true]], [[4, 5, 6], [false]], [[7, 8, 9], [1]] ]}"#,
-    )
-    .unwrap();
+    let d = InputData::from_json_str(r#"{"input_data": [ [[1, 2, 3], [true]], [[4, 5, 6], [false]], [[7, 8, 9], [1]] ]}"#).unwrap();
     assert!(d.is_multi_sample());
     assert_eq!(d.num_samples(), 3);
     assert_eq!(d.num_inputs(), 2);
@@ -339,22 +257,10 @@ fn parse_multi_sample() {
 
 #[test]
 fn malformed_input_json() {
-    assert!(matches!(
-        InputData::from_json_str("{\"input_data\": [[1, 2"),
-        Err(InputError::Json(_))
-    ));
-    assert!(matches!(
-        InputData::from_json_str("not json"),
-        Err(InputError::Json(_))
-    ));
-    assert!(matches!(
-        InputData::from_json_str("{}"),
-        Err(InputError::MissingKey("input_data"))
-    ));
-    assert!(matches!(
-        InputData::from_json_str("[1, 2]"),
-        Err(InputError::Invalid { .. })
-    ));
+    assert!(matches!(InputData::from_json_str("{\"input_data\": [[1, 2"), Err(InputError::Json(_))));
+    assert!(matches!(InputData::from_json_str("not json"), Err(InputError::Json(_))));
+    assert!(matches!(InputData::from_json_str("{}"), Err(InputError::MissingKey("input_data"))));
+    assert!(matches!(InputData::from_json_str("[1, 2]"), Err(InputError::Invalid { .. })));
 
     let err = InputData::from_json_str(r#"{"input_data": [[1, "x", 3]]}"#).unwrap_err();
     assert!(err.to_string().contains("input_data[0][1]"), "{err}");
@@ -365,22 +271,15 @@ fn malformed_input_json() {
     assert!(err.to_string().contains("input_data[0][1]"), "{err}");
     let err = InputData::from_json_str(r#"{"input_data": 5}"#).unwrap_err();
     assert!(err.to_string().contains("input_data"), "{err}");
-    let err = InputData::from_json_str(r#"{"input_data": [[1]], "input_shapes": [[1, -1]]}"#)
-        .unwrap_err();
+    let err = InputData::from_json_str(r#"{"input_data": [[1]], "input_shapes": [[1, -1]]}"#).unwrap_err();
     assert!(err.to_string().contains("input_shapes[0][1]"), "{err}");
     // deeper nesting than multi-sample
     let err = InputData::from_json_str(r#"{"input_data": [[[[1]]]]}"#).unwrap_err();
     assert!(err.to_string().contains("input_data[0][0][0]"), "{err}");
 
-    assert!(matches!(
-        ExpectedOutput::from_json_str(r#"{"output_shapes": []}"#),
-        Err(InputError::MissingKey("output_data"))
-    ));
+    assert!(matches!(ExpectedOutput::from_json_str(r#"{"output_shapes": []}"#), Err(InputError::MissingKey("output_data"))));
     assert!(ExpectedOutput::from_json_str(r#"{"output_data": [["a"]]}"#).is_err());
-    assert!(matches!(
-        InputData::from_path("/nonexistent/input.json"),
-        Err(InputError::Io { .. })
-    ));
+    assert!(matches!(InputData::from_path("/nonexistent/input.json"), Err(InputError::Io { .. })));
 }
 
 /// Every corpus model with a reference output runs on the CPU and matches it.
@@ -393,9 +292,7 @@ fn whole_corpus_matches_reference() {
     for entry in catalog["models"].as_array().unwrap() {
         let name = entry["name"].as_str().unwrap();
         let dir = corpus().join(name);
-        if !entry["ort_runs"].as_bool().unwrap_or(false)
-            || !dir.join("expected_output.json").is_file()
-        {
+        if !entry["ort_runs"].as_bool().unwrap_or(false) || !dir.join("expected_output.json").is_file() {
             // ONNX Runtime rejects these unmodified models: loading must fail cleanly, not panic.
             let bytes = std::fs::read(dir.join("network.onnx")).unwrap();
             let loaded = FloatModel::load(&ort(), &bytes, Device::Cpu);
@@ -406,16 +303,11 @@ fn whole_corpus_matches_reference() {
                     .iter()
                     .zip(m.input_specs())
                     .map(|(d, spec)| {
-                        let mut shape: Vec<usize> =
-                            spec.dims.iter().map(|d| d.unwrap_or(1)).collect();
+                        let mut shape: Vec<usize> = spec.dims.iter().map(|d| d.unwrap_or(1)).collect();
                         if shape.iter().product::<usize>() != d.len() {
                             shape = vec![d.len()];
                         }
-                        Tensor {
-                            shape,
-                            data: d.clone(),
-                            dtype: DType::F32,
-                        }
+                        Tensor { shape, data: d.clone(), dtype: DType::F32 }
                     })
                     .take(n)
                     .collect();
@@ -433,12 +325,8 @@ fn whole_corpus_matches_reference() {
             }
         };
         let shapes = shapes_used(name);
-        let tensors: Vec<Tensor> = input
-            .input_data
-            .iter()
-            .zip(&shapes)
-            .map(|(d, s)| Tensor::new(s.clone(), d.clone(), DType::F32))
-            .collect();
+        let tensors: Vec<Tensor> =
+            input.input_data.iter().zip(&shapes).map(|(d, s)| Tensor::new(s.clone(), d.clone(), DType::F32)).collect();
         let outputs = match m.run(&tensors) {
             Ok(o) => o,
             Err(e) => {
@@ -448,31 +336,18 @@ fn whole_corpus_matches_reference() {
         };
         ran += 1;
         if outputs.len() != expected.output_data.len() {
-            failures.push(format!(
-                "{name}: {} outputs, expected {}",
-                outputs.len(),
-                expected.output_data.len()
-            ));
+            failures.push(format!("{name}: {} outputs, expected {}", outputs.len(), expected.output_data.len()));
             continue;
         }
         for (k, (got, want)) in outputs.iter().zip(&expected.output_data).enumerate() {
-            let bad = got.data.len() != want.len()
-                || got
-                    .data
-                    .iter()
-                    .zip(want)
-                    .any(|(g, w)| (g - w).abs() > 1e-5 * (1.0 + w.abs()));
+            let bad = got.data.len() != want.len() || got.data.iter().zip(want).any(|(g, w)| (g - w).abs() > 1e-5 * (1.0 + w.abs()));
             if bad {
                 failures.push(format!("{name}: output {k} differs"));
             }
         }
     }
     eprintln!("ran {ran} corpus models");
-    assert!(
-        failures.is_empty(),
-        "ran {ran}; failures:\n{}",
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "ran {ran}; failures:\n{}", failures.join("\n"));
     assert!(ran >= 75, "only {ran} models ran");
 }
 
@@ -553,11 +428,7 @@ fn element_type_round_trips() {
         (3, DType::I8, &[-128.0, 127.0, 0.0, 5.0]),
         (5, DType::I16, &[-32768.0, 32767.0, 0.0, 5.0]),
         (6, DType::I32, &[-2147483648.0, 2147483647.0, 0.0, 5.0]),
-        (
-            7,
-            DType::I64,
-            &[-9007199254740992.0, 9007199254740992.0, 0.0, 5.0],
-        ),
+        (7, DType::I64, &[-9007199254740992.0, 9007199254740992.0, 0.0, 5.0]),
         (2, DType::U8, &[0.0, 255.0, 1.0, 5.0]),
         (4, DType::U16, &[0.0, 65535.0, 1.0, 5.0]),
         (12, DType::U32, &[0.0, 4294967295.0, 1.0, 5.0]),
@@ -565,38 +436,24 @@ fn element_type_round_trips() {
         (9, DType::Bool, &[0.0, 1.0, 1.0, 0.0]),
     ];
     for &(code, dtype, data) in cases {
-        let mut m = FloatModel::load(&ort(), &identity_model(code, 2), Device::Cpu)
-            .unwrap_or_else(|e| panic!("{dtype:?}: {e}"));
+        let mut m = FloatModel::load(&ort(), &identity_model(code, 2), Device::Cpu).unwrap_or_else(|e| panic!("{dtype:?}: {e}"));
         assert_eq!(m.input_specs()[0].dtype, Some(dtype));
         assert_eq!(m.input_specs()[0].dims, vec![None, Some(2)]);
-        let out = m
-            .run(&[Tensor::new(vec![2, 2], data.to_vec(), DType::F64)])
-            .unwrap_or_else(|e| panic!("{dtype:?}: {e}"));
+        let out = m.run(&[Tensor::new(vec![2, 2], data.to_vec(), DType::F64)]).unwrap_or_else(|e| panic!("{dtype:?}: {e}"));
         assert_eq!(out[0].dtype, dtype);
         assert_eq!(out[0].shape, vec![2, 2]);
-        let want: Vec<f64> = if dtype == DType::F32 {
-            data.iter().map(|&x| x as f32 as f64).collect()
-        } else {
-            data.to_vec()
-        };
+        let want: Vec<f64> = if dtype == DType::F32 { data.iter().map(|&x| x as f32 as f64).collect() } else { data.to_vec() };
         assert_eq!(out[0].data, want, "{dtype:?}");
     }
 
     // integer inputs must be integral and in range
     let mut m = FloatModel::load(&ort(), &identity_model(3, 2), Device::Cpu).unwrap();
     for bad in [[1.5, 0.0], [128.0, 0.0], [f64::NAN, 0.0]] {
-        let err = m
-            .run(&[Tensor::new(vec![1, 2], bad.to_vec(), DType::I8)])
-            .unwrap_err();
-        assert!(
-            matches!(err, FloatError::InputValue { index: 0, .. }),
-            "{err}"
-        );
+        let err = m.run(&[Tensor::new(vec![1, 2], bad.to_vec(), DType::I8)]).unwrap_err();
+        assert!(matches!(err, FloatError::InputValue { index: 0, .. }), "{err}");
     }
     // empty batch
-    let out = m
-        .run(&[Tensor::new(vec![0, 2], vec![], DType::I8)])
-        .unwrap();
+    let out = m.run(&[Tensor::new(vec![0, 2], vec![], DType::I8)]).unwrap();
     assert_eq!(out[0].shape, vec![0, 2]);
     assert!(out[0].data.is_empty());
 }

@@ -5,7 +5,6 @@
 
 mod ort_support;
 
-
 use prost::Message;
 use zkinfer_models::eval::{eval, shape_inputs};
 use zkinfer_models::float::{Device, FloatModel};
@@ -27,16 +26,32 @@ fn values(n: usize, seed: usize) -> Vec<f32> {
 }
 
 fn init(name: &str, dims: &[usize], data: Vec<f32>) -> TensorProto {
-    TensorProto { dims: dims.iter().map(|&d| d as i64).collect(), data_type: FLOAT, float_data: data, name: name.into(), ..Default::default() }
+    TensorProto {
+        dims: dims.iter().map(|&d| d as i64).collect(),
+        data_type: FLOAT,
+        float_data: data,
+        name: name.into(),
+        ..Default::default()
+    }
 }
 
 fn info(name: &str, dims: &[usize]) -> ValueInfoProto {
     let dim = dims.iter().map(|&d| Dimension { dim_value: Some(d as i64), dim_param: None }).collect();
-    ValueInfoProto { name: name.into(), r#type: Some(TypeProto { tensor_type: Some(TypeProtoTensor { elem_type: FLOAT, shape: Some(TensorShapeProto { dim }) }) }) }
+    ValueInfoProto {
+        name: name.into(),
+        r#type: Some(TypeProto { tensor_type: Some(TypeProtoTensor { elem_type: FLOAT, shape: Some(TensorShapeProto { dim }) }) }),
+    }
 }
 
 fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
-    NodeProto { input: inputs.iter().map(|s| s.to_string()).collect(), output: vec![output.into()], name: format!("{op}_{output}"), op_type: op.into(), attribute, ..Default::default() }
+    NodeProto {
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        output: vec![output.into()],
+        name: format!("{op}_{output}"),
+        op_type: op.into(),
+        attribute,
+        ..Default::default()
+    }
 }
 
 fn int_attr(name: &str, i: i64) -> AttributeProto {
@@ -64,8 +79,13 @@ fn model(nodes: Vec<NodeProto>, inits: Vec<TensorProto>, input: (&str, &[usize])
         output: outputs.iter().map(|(n, d)| info(n, d)).collect(),
         ..Default::default()
     };
-    ModelProto { ir_version: 8, opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }], graph: Some(graph), ..Default::default() }
-        .encode_to_vec()
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto { domain: String::new(), version: 13 }],
+        graph: Some(graph),
+        ..Default::default()
+    }
+    .encode_to_vec()
 }
 
 /// Producer `op` feeding a batch norm; returns the model bytes.

@@ -9,8 +9,21 @@ const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-cor
 
 /// Tier-1 corpus models that have an input.
 pub const TIER1: &[&str] = &[
-    "1l_concat", "1l_flatten", "1l_identity", "1l_linear", "1l_mlp", "1l_relu", "1l_reshape", "1l_slice",
-    "2l_relu_fc", "2l_relu_small", "arange", "blackman_window", "boolean_identity", "eye", "quantize_dequantize",
+    "1l_concat",
+    "1l_flatten",
+    "1l_identity",
+    "1l_linear",
+    "1l_mlp",
+    "1l_relu",
+    "1l_reshape",
+    "1l_slice",
+    "2l_relu_fc",
+    "2l_relu_small",
+    "arange",
+    "blackman_window",
+    "boolean_identity",
+    "eye",
+    "quantize_dequantize",
 ];
 
 fn load(name: &str) -> (Vec<u8>, InputData, ExpectedOutput) {
@@ -65,7 +78,8 @@ fn nonzero_model() -> Vec<u8> {
         name: name.into(),
         r#type: Some(TypeProto { tensor_type: Some(TypeProtoTensor { elem_type, shape: None }) }),
     };
-    let node = NodeProto { input: vec!["x".into()], output: vec!["y".into()], name: "nz".into(), op_type: "NonZero".into(), ..Default::default() };
+    let node =
+        NodeProto { input: vec!["x".into()], output: vec!["y".into()], name: "nz".into(), op_type: "NonZero".into(), ..Default::default() };
     let graph = GraphProto { node: vec![node], input: vec![info("x", 1)], output: vec![info("y", 7)], ..Default::default() };
     ModelProto { ir_version: 8, graph: Some(graph), ..Default::default() }.encode_to_vec()
 }
@@ -83,15 +97,20 @@ fn wrong_input_length_is_a_clear_error() {
 fn onehot_model() -> Vec<u8> {
     use prost::Message;
     use zkinfer_models::onnx::proto::{
-        AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TypeProto, TypeProtoTensor,
-        ValueInfoProto,
+        AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TypeProto, TypeProtoTensor, ValueInfoProto,
     };
     use zkinfer_models::onnx::proto::{Dimension, TensorShapeProto};
     let info = |name: &str, dims: &[i64]| {
         let shape = Some(TensorShapeProto { dim: dims.iter().map(|&d| Dimension { dim_value: Some(d), dim_param: None }).collect() });
         ValueInfoProto { name: name.into(), r#type: Some(TypeProto { tensor_type: Some(TypeProtoTensor { elem_type: 1, shape }) }) }
     };
-    let init = |name: &str, v: Vec<f32>| TensorProto { dims: vec![v.len() as i64], data_type: 1, float_data: v, name: name.into(), ..Default::default() };
+    let init = |name: &str, v: Vec<f32>| TensorProto {
+        dims: vec![v.len() as i64],
+        data_type: 1,
+        float_data: v,
+        name: name.into(),
+        ..Default::default()
+    };
     let node = NodeProto {
         input: vec!["x".into(), "depth".into(), "values".into()],
         output: vec!["y".into()],

@@ -6,15 +6,13 @@
 
 mod ort_support;
 
-
 use prost::Message;
 use zkinfer_models::eval::eval;
 use zkinfer_models::fidelity::compare;
 use zkinfer_models::float::{Device, FloatModel};
 use zkinfer_models::input_json::{ExpectedOutput, InputData};
 use zkinfer_models::onnx::proto::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TypeProto, TypeProtoTensor,
-    ValueInfoProto,
+    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TypeProto, TypeProtoTensor, ValueInfoProto,
 };
 use zkinfer_models::onnx::{load_model, ShapeHints};
 use zkinfer_models::ops::Layout;
@@ -48,9 +46,8 @@ fn init(name: &str, dims: &[usize], seed: u64) -> TensorProto {
 
 fn float_info(name: &str, dims: Option<&[usize]>) -> ValueInfoProto {
     use zkinfer_models::onnx::proto::{Dimension, TensorShapeProto};
-    let shape = dims.map(|d| TensorShapeProto {
-        dim: d.iter().map(|&v| Dimension { dim_value: Some(v as i64), dim_param: None }).collect(),
-    });
+    let shape =
+        dims.map(|d| TensorShapeProto { dim: d.iter().map(|&v| Dimension { dim_value: Some(v as i64), dim_param: None }).collect() });
     ValueInfoProto { name: name.into(), r#type: Some(TypeProto { tensor_type: Some(TypeProtoTensor { elem_type: 1, shape }) }) }
 }
 
@@ -124,7 +121,8 @@ impl Case {
     fn check_against_ort(&self) -> Vec<Tensor> {
         let onnx = self.onnx();
         let inputs = self.inputs();
-        let want = FloatModel::load(&ort_support::ort(), &onnx, Device::Cpu).expect("onnxruntime loads").run(&inputs).expect("onnxruntime runs");
+        let want =
+            FloatModel::load(&ort_support::ort(), &onnx, Device::Cpu).expect("onnxruntime loads").run(&inputs).expect("onnxruntime runs");
         let graph = load_model(&onnx, &ShapeHints::default()).unwrap_or_else(|e| panic!("{}: {e}", self.op));
         let got = eval(&graph, &inputs).unwrap();
         assert_eq!(got.len(), want.len());

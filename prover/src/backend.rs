@@ -28,7 +28,9 @@ use thiserror::Error;
 use zkinfer_circuits::{native_instances, public, InstanceLayout, VisibilityConfig};
 use zkinfer_models::interp;
 use zkinfer_models::quant::QuantGraph;
-use zkinfer_verifier_contracts::{build_halo2_verifier, encode_calldata, verify_on_evm, ContractError, EvmVerification, Solc, VerifierCode, VerifierContracts};
+use zkinfer_verifier_contracts::{
+    build_halo2_verifier, encode_calldata, verify_on_evm, ContractError, EvmVerification, Solc, VerifierCode, VerifierContracts,
+};
 
 use crate::error::ProverError;
 use crate::groth16::Groth16Error;

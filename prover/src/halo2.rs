@@ -101,7 +101,8 @@ pub fn write_pk(pk: &ProvingKey<G1Affine>) -> Vec<u8> {
 /// [`CircuitShape::validate`]).
 pub fn read_pk(bytes: &[u8], shape: &CircuitShape) -> Result<ProvingKey<G1Affine>, ProverError> {
     shape.validate().map_err(zkinfer_circuits::CircuitError::from)?;
-    let corrupt = |why: &dyn std::fmt::Display| ProverError::Key(format!("the proving key ({} bytes) is truncated or corrupt: {why}", bytes.len()));
+    let corrupt =
+        |why: &dyn std::fmt::Display| ProverError::Key(format!("the proving key ({} bytes) is truncated or corrupt: {why}", bytes.len()));
     // The patched reader returns errors for short or malformed polynomials; halo2 can
     // still panic building the domain from a corrupt header's k, hence the guard.
     let read = std::panic::catch_unwind(|| {
@@ -139,12 +140,7 @@ pub struct Halo2Proof {
 }
 
 /// Builds the witness and proves. Proving is parallel inside halo2 (rayon).
-pub fn prove(
-    params: &ParamsKZG<Bn256>,
-    keys: &Halo2Keys,
-    graph: &QuantGraph,
-    inputs: &[Vec<i64>],
-) -> Result<Halo2Proof, ProverError> {
+pub fn prove(params: &ParamsKZG<Bn256>, keys: &Halo2Keys, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result<Halo2Proof, ProverError> {
     let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Prover, graph, inputs, &keys.shape)?;
     let instances = circuit.instances.clone();
     let mut transcript = TranscriptWriterBuffer::<_, G1Affine, _>::init(Vec::new());

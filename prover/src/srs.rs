@@ -11,8 +11,7 @@ use crate::error::ProverError;
 
 /// Reads an SRS in halo2's KZG format (`ParamsKZG::write`) and downsizes it to `k`.
 pub fn read_srs(bytes: &[u8], k: u32) -> Result<ParamsKZG<Bn256>, ProverError> {
-    let mut params =
-        ParamsKZG::<Bn256>::read(&mut &bytes[..]).map_err(|e| ProverError::Srs(format!("not a halo2 KZG SRS: {e}")))?;
+    let mut params = ParamsKZG::<Bn256>::read(&mut &bytes[..]).map_err(|e| ProverError::Srs(format!("not a halo2 KZG SRS: {e}")))?;
     if params.k() < k {
         return Err(ProverError::SrsTooSmall { have: params.k(), need: k });
     }

@@ -35,7 +35,9 @@ pub fn public_outputs(graph: &QuantGraph, visibility: &VisibilityConfig, instanc
 /// Compared as integers: JSON float parsing need not round-trip the last bit.
 pub fn same_outputs(graph: &QuantGraph, a: &[Vec<f64>], b: &[Vec<f64>]) -> bool {
     a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(u, v)| graph.quantize_value(*u) == graph.quantize_value(*v)))
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.len() == y.len() && x.iter().zip(y).all(|(u, v)| graph.quantize_value(*u) == graph.quantize_value(*v)))
 }
 
 /// Quantizes dequantized outputs back to the integers the circuit used, rounding to the

@@ -62,13 +62,19 @@ fn exercise(prover: &dyn Prover, m: &Model) -> (f64, usize, u64) {
     let last = values.len() - 1;
     values[last] += if values[last] > 0 { -1 } else { 1 };
     wrong.instances = public::pack::<Fr>(&values, m.graph.bits);
-    assert!(matches!(prover.verify(&wrong, &Expected::default()), Err(VerifyError::InvalidProof)), "{name} {backend}: changed output accepted natively");
+    assert!(
+        matches!(prover.verify(&wrong, &Expected::default()), Err(VerifyError::InvalidProof)),
+        "{name} {backend}: changed output accepted natively"
+    );
     assert!(!prover.verify_on_evm(&code, &wrong).unwrap().accepted, "{name} {backend}: changed output accepted on-chain");
     // A tampered proof is rejected (or refused as malformed) natively and on-chain.
     let mut bad = proof.clone();
     let mid = bad.proof.len() / 2;
     bad.proof[mid] ^= 1;
-    assert!(matches!(prover.verify(&bad, &Expected::default()), Err(VerifyError::InvalidProof)), "{name} {backend}: tampered proof accepted natively");
+    assert!(
+        matches!(prover.verify(&bad, &Expected::default()), Err(VerifyError::InvalidProof)),
+        "{name} {backend}: tampered proof accepted natively"
+    );
     match prover.verify_on_evm(&code, &bad) {
         Ok(r) => assert!(!r.accepted, "{name} {backend}: tampered proof accepted on-chain"),
         Err(BackendError::Groth16(_)) => {} // does not even decode to curve points

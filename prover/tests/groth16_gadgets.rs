@@ -4,14 +4,14 @@
 
 use ark_bn254::Fr;
 use ark_relations::r1cs::{ConstraintSystem, ConstraintSystemRef, Variable};
-use zkinfer_prover::groth16::builder::{Builder, Wire};
-use zkinfer_prover::groth16::field::fr;
-use zkinfer_models::quant::table::TableOp;
-use zkinfer_prover::groth16::table::{lookup, lookup_at, row_width, TableSpec};
-use zkinfer_prover::groth16::{compare, div, Groth16Error};
 use zkinfer_models::interp;
+use zkinfer_models::quant::table::TableOp;
 use zkinfer_models::quant::{QNode, QOp, QPort, QuantGraph};
 use zkinfer_models::DType;
+use zkinfer_prover::groth16::builder::{Builder, Wire};
+use zkinfer_prover::groth16::field::fr;
+use zkinfer_prover::groth16::table::{lookup, lookup_at, row_width, TableSpec};
+use zkinfer_prover::groth16::{compare, div, Groth16Error};
 
 const BITS: u32 = 12;
 
@@ -221,7 +221,9 @@ fn positive_division_matches_and_a_negative_divisor_is_rejected() {
     for bv in [-3i128, 0] {
         let (_, mut b) = builder();
         let (x, y) = (input(&mut b, 7), input(&mut b, bv));
-        assert!(matches!(div::div_positive(&mut b, "d", &x, &y, 4), Err(Groth16Error::NonPositiveDivisor { node, value }) if node == "d" && value == bv));
+        assert!(
+            matches!(div::div_positive(&mut b, "d", &x, &y, 4), Err(Groth16Error::NonPositiveDivisor { node, value }) if node == "d" && value == bv)
+        );
     }
     // A negative divisor forced through with the honest quotient of |b|: every division
     // constraint holds but the sign bit, so the system is unsatisfied.
@@ -345,8 +347,17 @@ fn a_positive_divisor_of_2_to_the_bits_or_more_is_refused() {
 
 /// Division ties with a negative divisor, pinned as in the interpreter and the halo2
 /// chip (`circuits/tests/ops_chips.rs`): `sign(b) * round_half_up(a / |b|)`.
-const DIV_TIES: [(i64, i64, u32, i64); 9] =
-    [(1, -2, 0, -1), (-1, -2, 0, 0), (3, -2, 0, -2), (-3, -2, 0, 1), (5, -2, 0, -3), (1, 2, 0, 1), (-1, 2, 0, 0), (1, -32, 4, -1), (-1, -32, 4, 0)];
+const DIV_TIES: [(i64, i64, u32, i64); 9] = [
+    (1, -2, 0, -1),
+    (-1, -2, 0, 0),
+    (3, -2, 0, -2),
+    (-3, -2, 0, 1),
+    (5, -2, 0, -3),
+    (1, 2, 0, 1),
+    (-1, 2, 0, 0),
+    (1, -32, 4, -1),
+    (-1, -32, 4, 0),
+];
 
 #[test]
 fn division_ties_with_a_negative_divisor_are_pinned() {

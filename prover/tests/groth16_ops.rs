@@ -47,10 +47,7 @@ fn sigmoid_constraints_per_element() {
     g.nodes[pos].op = QOp::Select { map: (0..node.len as u32).map(|i| (0, i)).collect() };
     let without = shape(&g).unwrap().num_constraints;
     let per = (full - without) as f64 / node.len as f64;
-    println!(
-        "1l_sigmoid: table of {} entries (shift {shift}, clamps {clamp_lo}/{clamp_hi}), {per} constraints per element",
-        values.len()
-    );
+    println!("1l_sigmoid: table of {} entries (shift {shift}, clamps {clamp_lo}/{clamp_hi}), {per} constraints per element", values.len());
     let mut bound = 2.0 * (2.0 * values.len() as f64).sqrt() + 8.0 + 3.0 * (m.graph.bits as f64 + 3.0) + shift as f64;
     if t.interpolates() {
         // The slope's selection, the product and the step's rescale.

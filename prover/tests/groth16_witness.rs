@@ -61,10 +61,7 @@ fn out_of_range_values_name_their_node() {
         (Ok(_), None) => {}
         (r, e) => panic!("R1CS and interpreter disagree: {:?} vs {e:?}", r.err()),
     }
-    assert!(matches!(
-        synthesize(&m.graph, &[]),
-        Err(Groth16Error::InputCount { expected: 1, got: 0 })
-    ));
+    assert!(matches!(synthesize(&m.graph, &[]), Err(Groth16Error::InputCount { expected: 1, got: 0 })));
 }
 
 /// Models larger than this are left out of the corpus sweep (memory and CI time).
@@ -82,7 +79,8 @@ fn estimated_constraints(g: &zkinfer_models::quant::QuantGraph) -> usize {
             QOp::Relu => n.len * w,
             QOp::Select { .. } | QOp::Const { .. } => 0,
             QOp::Table(t) => {
-                let interpolation = if t.interpolates() { (2 * t.values.len()).isqrt() + t.shift as usize + t.step_bits() as usize + 3 } else { 0 };
+                let interpolation =
+                    if t.interpolates() { (2 * t.values.len()).isqrt() + t.shift as usize + t.step_bits() as usize + 3 } else { 0 };
                 n.len * (3 * w + t.shift as usize + 3 * (2 * t.values.len()).isqrt() + 8 + interpolation)
             }
             QOp::Div { .. } => n.len * 4 * w,

@@ -38,12 +38,9 @@ fn cached_and_uncached_keys_prove_the_same_statement() {
     plain.drop_extended_parts();
     let old_bytes = h2::write_pk(&plain);
     assert!(bytes.len() - old_bytes.len() >= keys.pk.extended_parts_bytes());
-    let raw = ProvingKey::<G1Affine>::read::<_, ModelCircuit<Fr>>(
-        &mut &old_bytes[..],
-        SerdeFormat::RawBytesUnchecked,
-        keys.shape.params.clone(),
-    )
-    .unwrap();
+    let raw =
+        ProvingKey::<G1Affine>::read::<_, ModelCircuit<Fr>>(&mut &old_bytes[..], SerdeFormat::RawBytesUnchecked, keys.shape.params.clone())
+            .unwrap();
     assert!(!raw.has_extended_parts(), "a key written without the cache reads without it");
     let uncached_keys = Halo2Keys { pk: raw, shape: keys.shape.clone() };
     let uncached = h2::prove(&params, &uncached_keys, &m.graph, &m.inputs).unwrap();

@@ -1,15 +1,18 @@
 //! Issue 19.1 end to end: the lookup-key forgery of a free (private) bias, proved with
 //! the honest circuit's keys, fails native verification; the honest proof verifies.
 
+use halo2_base::gates::circuit::BaseCircuitParams;
 use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
 use halo2_base::halo2_proofs::halo2curves::ff::Field;
 use halo2_base::halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
     plonk::{create_proof, keygen_pk, keygen_vk, Circuit, ProvingKey},
-    poly::kzg::{commitment::{KZGCommitmentScheme, ParamsKZG}, multiopen::ProverSHPLONK},
+    poly::kzg::{
+        commitment::{KZGCommitmentScheme, ParamsKZG},
+        multiopen::ProverSHPLONK,
+    },
     transcript::TranscriptWriterBuffer,
 };
-use halo2_base::gates::circuit::BaseCircuitParams;
 use halo2_base::QuantumCell::{Constant, Existing};
 use rand::rngs::OsRng;
 use snark_verifier::system::halo2::transcript::evm::EvmTranscript;
@@ -27,8 +30,10 @@ const BITS: u32 = 16;
 /// `params`, the layout of an earlier build (the keys'). Built at the mock stage: known
 /// witness values with the copy constraints, for key generation and proving alike.
 fn circuit(bias: Fr, claim: (i128, i128), params: Option<BaseCircuitParams>) -> ModelCircuit<Fr> {
-    let t = TableOp { shift: 0, lo: -4, clamp_lo: false, clamp_hi: false, values: vec![-12, -9, -6, -3, 0, 3, 6, 9, 12], interpolate: false };
-    let mut builder = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock).use_k(K).use_lookup_bits(K - 1).use_instance_columns(1);
+    let t =
+        TableOp { shift: 0, lo: -4, clamp_lo: false, clamp_hi: false, values: vec![-12, -9, -6, -3, 0, 3, 6, 9, 12], interpolate: false };
+    let mut builder =
+        BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock).use_k(K).use_lookup_bits(K - 1).use_instance_columns(1);
     let range = builder.range_chip();
     let chips = Chips { range: &range, bits: BITS, mac: None, q_checked_by_relu: false };
     let mut tables = Tables::new(false, builder.core().copy_manager.clone());
@@ -48,7 +53,18 @@ fn circuit(bias: Fr, claim: (i128, i128), params: Option<BaseCircuitParams>) -> 
         p
     });
     builder = builder.use_params(params);
-    ModelCircuit { builder, instances, public_values: vec![], tables, table_sets: 1, macs: None, mac_width: 0, mac_sets: 0, degree: 0, range_in_table: true }
+    ModelCircuit {
+        builder,
+        instances,
+        public_values: vec![],
+        tables,
+        table_sets: 1,
+        macs: None,
+        mac_width: 0,
+        mac_sets: 0,
+        degree: 0,
+        range_in_table: true,
+    }
 }
 
 fn prove(params: &ParamsKZG<Bn256>, pk: &ProvingKey<G1Affine>, c: ModelCircuit<Fr>) -> (Vec<Fr>, Vec<u8>) {

@@ -28,9 +28,9 @@ use thiserror::Error;
 use crate::environment::{ToolArgs, Tools};
 use crate::jobs::memory::{default_budget, parse_bytes};
 use crate::jobs::EngineConfig;
-use zkinfer_compiler::SrsSource;
 use crate::server::{ApiKeys, ServerOptions};
 use crate::store::{ArtifactsUrl, StoreUrl};
+use zkinfer_compiler::SrsSource;
 
 /// TEST ONLY: milliseconds each prove job sleeps at the start of its proving phase, so
 /// crash-recovery tests can kill the server while a proof is in progress.
@@ -165,9 +165,8 @@ impl ServeArgs {
             message: "a data directory is required (--data DIR or `data` in the config file)".into(),
         })?;
         let listen_text = self.listen.clone().or(file.listen).unwrap_or_else(|| "127.0.0.1:50051".into());
-        let listen: SocketAddr = listen_text
-            .parse()
-            .map_err(|e| ConfigError::Value { key: "listen", message: format!("`{listen_text}`: {e}") })?;
+        let listen: SocketAddr =
+            listen_text.parse().map_err(|e| ConfigError::Value { key: "listen", message: format!("`{listen_text}`: {e}") })?;
         let memory_budget = match (&self.memory_budget, &file.memory_budget) {
             (Some(s), _) => parse_bytes(s),
             (None, Some(v)) => budget(v),
@@ -184,7 +183,10 @@ impl ServeArgs {
         };
         let workers = self.workers.or(file.workers).unwrap_or(1);
         if workers == 0 && !store.as_ref().is_some_and(|s| s.is_shared()) {
-            return Err(ConfigError::Value { key: "workers", message: "at least 1 (0, an API-only node, needs a shared --store postgres://...)".into() });
+            return Err(ConfigError::Value {
+                key: "workers",
+                message: "at least 1 (0, an API-only node, needs a shared --store postgres://...)".into(),
+            });
         }
         let max_queue = self.max_queue.or(file.max_queue).unwrap_or(1000);
         let api_keys = match self.api_key_file.clone().or(file.api_key_file) {
@@ -249,10 +251,21 @@ mod tests {
     fn tool_locations_come_from_flags_then_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("zkinfer.toml");
-        std::fs::write(&f, "data = \"/d\"\nsolc-dir = \"/opt/solc\"\nnode = \"/opt/node\"\nort-library = \"/nonexistent/libonnxruntime.so\"\n").unwrap();
-        let args = ServeArgs { config: Some(f), tools: ToolArgs { node: Some("/usr/bin/node".into()), ..Default::default() }, ..Default::default() };
+        std::fs::write(
+            &f,
+            "data = \"/d\"\nsolc-dir = \"/opt/solc\"\nnode = \"/opt/node\"\nort-library = \"/nonexistent/libonnxruntime.so\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(f),
+            tools: ToolArgs { node: Some("/usr/bin/node".into()), ..Default::default() },
+            ..Default::default()
+        };
         let tools = args.resolve(None).unwrap().server.engine.tools;
-        assert_eq!(tools.solc, zkinfer_verifier_contracts::Solc { node: "/usr/bin/node".into(), package: "/opt/solc/node_modules/solc".into() });
+        assert_eq!(
+            tools.solc,
+            zkinfer_verifier_contracts::Solc { node: "/usr/bin/node".into(), package: "/opt/solc/node_modules/solc".into() }
+        );
         assert!(tools.ort.unwrap_err().to_string().contains("/nonexistent/libonnxruntime.so"));
     }
 }

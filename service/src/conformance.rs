@@ -11,9 +11,9 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use zkinfer_circuits::Visibility;
 use zkinfer_models::fidelity::compare;
 use zkinfer_models::input_json::{ExpectedOutput, InputData};
-use zkinfer_circuits::Visibility;
 use zkinfer_models::ModelError;
 
 use zkinfer_compiler::{CompileError, CompileInput, CompileOptions, Environment, KeyCache, Silent};
@@ -98,7 +98,9 @@ pub fn model_dirs(dir: &Path) -> Result<Vec<PathBuf>, ServiceError> {
 
 fn classify(stage: &str, e: CompileError) -> Status {
     match e {
-        CompileError::Model(ModelError::UnsupportedOp { op_type, detail, .. }) => Status::Unsupported(format!("unsupported op {op_type}{detail}")),
+        CompileError::Model(ModelError::UnsupportedOp { op_type, detail, .. }) => {
+            Status::Unsupported(format!("unsupported op {op_type}{detail}"))
+        }
         other => Status::Fail(format!("{stage}: {other}")),
     }
 }

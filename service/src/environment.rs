@@ -217,10 +217,7 @@ fn pick_library_in(dir: &Path) -> Option<PathBuf> {
 
 /// The installation folder of the `onnxruntime` Python package, asked of `python3`.
 fn python_onnxruntime_dir() -> Option<PathBuf> {
-    let out = Command::new("python3")
-        .args(["-c", "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))"])
-        .output()
-        .ok()?;
+    let out = Command::new("python3").args(["-c", "import onnxruntime, os; print(os.path.dirname(onnxruntime.__file__))"]).output().ok()?;
     if !out.status.success() {
         return None;
     }
@@ -269,7 +266,8 @@ mod tests {
         // The venv under $HOME/.cache/zkinfer, or under $ZKINFER_HOME: the newest versioned file.
         if cfg!(target_os = "linux") {
             assert_eq!(ort(&ToolArgs::default(), &vars).unwrap().path, capi.join("libonnxruntime.so.1.32.0"));
-            let moved = Vars { zkinfer_home: Some(tmp.path().join(".cache/zkinfer")), home: Some("/nonexistent".into()), ..Vars::default() };
+            let moved =
+                Vars { zkinfer_home: Some(tmp.path().join(".cache/zkinfer")), home: Some("/nonexistent".into()), ..Vars::default() };
             assert_eq!(ort(&ToolArgs::default(), &moved).unwrap().path, capi.join("libonnxruntime.so.1.32.0"));
         }
 

@@ -34,6 +34,5 @@ pub fn read(path: &Path) -> Result<Vec<u8>, ServiceError> {
 /// Reads and parses a JSON file.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ServiceError> {
     let bytes = read(path)?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ServiceError::Artifact { path: path.display().to_string(), message: e.to_string() })
+    serde_json::from_slice(&bytes).map_err(|e| ServiceError::Artifact { path: path.display().to_string(), message: e.to_string() })
 }

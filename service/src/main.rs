@@ -9,13 +9,17 @@ fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Run { model, input, device, tools } => commands::run(model, input, device, &Tools::resolve(tools)),
-        Command::Compile { model, input, out, flags, json, tools } => commands::compile(model, input, out, flags, *json, &Tools::resolve(tools)),
+        Command::Compile { model, input, out, flags, json, tools } => {
+            commands::compile(model, input, out, flags, *json, &Tools::resolve(tools))
+        }
         Command::Prove { dir, input, out } => commands::prove(dir, input, out),
         Command::Hash { dir, input, params: _ } => commands::hash(dir, input.as_deref()),
         Command::Verify { dir, proof } => commands::verify(dir, proof),
         Command::VerifyEvm { dir, proof, rpc: None } => commands::verify_evm(dir, proof),
         Command::VerifyEvm { dir, proof, rpc: Some(rpc) } => zkinfer_service::cli::chain_cmds::verify_evm_rpc(dir, proof, rpc),
-        Command::Deploy { dir, rpc, key_file, tools } => zkinfer_service::cli::chain_cmds::deploy(dir, rpc, key_file.as_deref(), &Tools::resolve(tools)),
+        Command::Deploy { dir, rpc, key_file, tools } => {
+            zkinfer_service::cli::chain_cmds::deploy(dir, rpc, key_file.as_deref(), &Tools::resolve(tools))
+        }
         Command::DeployCoordinator { rpc, key_file, timeout, tools } => {
             zkinfer_service::cli::chain_cmds::deploy_coordinator(rpc, key_file.as_deref(), *timeout, &Tools::resolve(tools))
         }

@@ -149,7 +149,9 @@ impl Metrics {
             }
         }
         let s = self.lock();
-        out.push_str("# HELP zkinfer_job_phase_seconds Time jobs run here spent in each phase.\n# TYPE zkinfer_job_phase_seconds histogram\n");
+        out.push_str(
+            "# HELP zkinfer_job_phase_seconds Time jobs run here spent in each phase.\n# TYPE zkinfer_job_phase_seconds histogram\n",
+        );
         for ((kind, phase), h) in &s.phases {
             h.render(&mut out, "zkinfer_job_phase_seconds", &format!("kind=\"{}\",phase=\"{}\"", escape(kind), escape(phase)));
         }
@@ -230,6 +232,10 @@ mod tests {
         assert!(text.contains(r#"zkinfer_job_seconds_bucket{kind="prove",le="0.25"} 0"#));
         assert!(text.contains(r#"zkinfer_job_seconds_bucket{kind="prove",le="0.5"} 1"#));
         assert!(text.contains(r#"zkinfer_proofs_total{model="model\"x"} 1"#), "{text}");
-        assert!(text.contains("zkinfer_leases_held 0\n") && text.contains("zkinfer_leases_claimed_total 1\n") && text.contains("zkinfer_leases_lost_total 1\n"));
+        assert!(
+            text.contains("zkinfer_leases_held 0\n")
+                && text.contains("zkinfer_leases_claimed_total 1\n")
+                && text.contains("zkinfer_leases_lost_total 1\n")
+        );
     }
 }

@@ -75,16 +75,31 @@ impl PgCluster {
         if let Some(user) = &run_as {
             let ok = Command::new("chown").args(["-R", user]).arg(&dir).status().map(|s| s.success()).unwrap_or(false);
             if !ok {
-                return Err(format!("cannot give {} to the `{user}` user (does it exist? the postgresql package creates it)", dir.display()));
+                return Err(format!(
+                    "cannot give {} to the `{user}` user (does it exist? the postgresql package creates it)",
+                    dir.display()
+                ));
             }
         }
         let c = PgCluster { port: free_port(), dir: dir.clone(), bin, run_as, next_db: AtomicU32::new(0) };
         c.watchdog();
         let data = dir.join("data");
-        c.run("initdb", &[
-            "-D", &data.display().to_string(), "-U", USER, &format!("--pwfile={}", pwfile.display()),
-            "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--no-sync", "--no-instructions",
-        ])?;
+        c.run(
+            "initdb",
+            &[
+                "-D",
+                &data.display().to_string(),
+                "-U",
+                USER,
+                &format!("--pwfile={}", pwfile.display()),
+                "--auth-host=scram-sha-256",
+                "--auth-local=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+        )?;
         c.pg_ctl_start()?;
         Ok(c)
     }

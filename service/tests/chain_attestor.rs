@@ -62,7 +62,11 @@ fn check(name: &str, opts: CompileOptions) {
     let qin = zkinfer_models::interp::quantize_inputs(quant, &samples[0]).unwrap();
     match vis.inputs {
         Visibility::Public => {
-            assert_eq!(d.inputs.iter().map(int).collect::<Vec<_>>(), qin.iter().flatten().map(|v| *v as i128).collect::<Vec<_>>(), "{name}");
+            assert_eq!(
+                d.inputs.iter().map(int).collect::<Vec<_>>(),
+                qin.iter().flatten().map(|v| *v as i128).collect::<Vec<_>>(),
+                "{name}"
+            );
             assert_eq!(d.inputHash, U256::ZERO);
         }
         Visibility::Hashed => {
@@ -113,7 +117,10 @@ fn attestor_decodes_public_inputs_and_outputs() {
 
 #[test]
 fn attestor_decodes_hashed_inputs_and_parameters() {
-    check("credit_mlp", CompileOptions { input_visibility: Visibility::Hashed, param_visibility: ParamVisibility::Hashed, ..Default::default() });
+    check(
+        "credit_mlp",
+        CompileOptions { input_visibility: Visibility::Hashed, param_visibility: ParamVisibility::Hashed, ..Default::default() },
+    );
 }
 
 #[test]

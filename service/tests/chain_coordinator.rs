@@ -20,7 +20,9 @@ use cli_support::zkinfer;
 use zkinfer_service::artifacts::ModelDir;
 use zkinfer_service::chain::anvil::{DEV_KEY, DEV_KEY_2, DEV_KEY_3};
 use zkinfer_service::chain::bindings::{ICreditLendingPool, IZkinferCoordinator};
-use zkinfer_service::chain::coordinator::{deliver, deploy_contract, deploy_coordinator, delivered, model_id_bytes, register_model, requested_id};
+use zkinfer_service::chain::coordinator::{
+    deliver, delivered, deploy_contract, deploy_coordinator, model_id_bytes, register_model, requested_id,
+};
 use zkinfer_service::chain::{connect, Chain, Deployment};
 
 alloy_sol_types::sol! {
@@ -53,7 +55,9 @@ struct Proof {
 fn read_proof(path: &std::path::Path) -> Proof {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     Proof {
-        instances: chain_support::words(&v["instances"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_string()).collect::<Vec<_>>()),
+        instances: chain_support::words(
+            &v["instances"].as_array().unwrap().iter().map(|w| w.as_str().unwrap().to_string()).collect::<Vec<_>>(),
+        ),
         proof: hex::decode(v["proof"].as_str().unwrap().trim_start_matches("0x")).unwrap(),
         outputs: v["outputs"][0].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect(),
     }
@@ -94,12 +98,15 @@ fn request_prove_deliver_callback_and_every_wrong_delivery_reverts() {
     let md = ModelDir::new(&dir);
     let settings = md.settings().unwrap();
     let quant = md.quant().unwrap();
-    let features: Vec<alloy_primitives::I256> = zkinfer_models::interp::quantize_inputs(&quant, &[sample["input_data"][0].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()])
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .map(|v| alloy_primitives::I256::try_from(v).unwrap())
-        .collect();
+    let features: Vec<alloy_primitives::I256> = zkinfer_models::interp::quantize_inputs(
+        &quant,
+        &[sample["input_data"][0].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()],
+    )
+    .unwrap()
+    .into_iter()
+    .flatten()
+    .map(|v| alloy_primitives::I256::try_from(v).unwrap())
+    .collect();
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
@@ -114,7 +121,15 @@ fn request_prove_deliver_callback_and_every_wrong_delivery_reverts() {
         let e = register_model(&borrower, coordinator, model_id, deployment.attestor().unwrap()).await.unwrap_err().to_string();
         assert!(e.contains("NotModelOwner"), "{e}");
         let max_limit = U256::from(1_000_000u64);
-        let (pool, _) = deploy_contract(&owner, &chain_support::solc(), "CreditLendingPool", "", &(coordinator, model_id, max_limit).abi_encode_params()).await.unwrap();
+        let (pool, _) = deploy_contract(
+            &owner,
+            &chain_support::solc(),
+            "CreditLendingPool",
+            "",
+            &(coordinator, model_id, max_limit).abi_encode_params(),
+        )
+        .await
+        .unwrap();
         let fee = U256::from(10_000_000_000_000_000u64); // 0.01 ether
         let request = ICreditLendingPool::requestCreditLimitCall { features: features.clone() }.abi_encode();
 
@@ -129,7 +144,11 @@ fn request_prove_deliver_callback_and_every_wrong_delivery_reverts() {
         let d = deliver(&prover, coordinator, id, &honest.proof, &honest.instances).await.unwrap();
         let latency = t0.elapsed();
         assert_eq!(delivered(&d), Some(true), "the pool's callback failed");
-        eprintln!("credit_mlp: deliver gas (verifyAndDecode + callback) {}; request-to-callback latency on anvil {:.2} s (proof included)", d.gas_used, latency.as_secs_f64());
+        eprintln!(
+            "credit_mlp: deliver gas (verifyAndDecode + callback) {}; request-to-callback latency on anvil {:.2} s (proof included)",
+            d.gas_used,
+            latency.as_secs_f64()
+        );
         let after = balance(&prover, prover.sender.unwrap()).await;
         assert_eq!(after, before + fee - fee_paid(&d), "the fee did not reach the deliverer");
         let limit_call = ICreditLendingPool::creditLimitCall { borrower: borrower.sender.unwrap() }.abi_encode();
@@ -137,7 +156,9 @@ fn request_prove_deliver_callback_and_every_wrong_delivery_reverts() {
             let (c, data) = (c.clone(), limit_call.clone());
             async move {
                 match c.call(Some(pool), data).await.unwrap() {
-                    zkinfer_service::chain::client::CallResult::Returned(out) => ICreditLendingPool::creditLimitCall::abi_decode_returns(&out).unwrap(),
+                    zkinfer_service::chain::client::CallResult::Returned(out) => {
+                        ICreditLendingPool::creditLimitCall::abi_decode_returns(&out).unwrap()
+                    }
                     other => panic!("{other:?}"),
                 }
             }
@@ -169,8 +190,14 @@ fn request_prove_deliver_callback_and_every_wrong_delivery_reverts() {
         assert_eq!(delivered(&d2), Some(true));
 
         // A consumer that reverts: the delivery stands and the deliverer is paid.
-        let (bad_consumer, _) = deploy_contract(&owner, &chain_support::solc(), "RevertingConsumer", REVERTING_CONSUMER, &(coordinator,).abi_encode_params()).await.unwrap();
-        let r3 = borrower.send(Some(bad_consumer), IRevertingConsumer::requestCall { modelId: model_id, inputs: features.clone() }.abi_encode(), fee).await.unwrap();
+        let (bad_consumer, _) =
+            deploy_contract(&owner, &chain_support::solc(), "RevertingConsumer", REVERTING_CONSUMER, &(coordinator,).abi_encode_params())
+                .await
+                .unwrap();
+        let r3 = borrower
+            .send(Some(bad_consumer), IRevertingConsumer::requestCall { modelId: model_id, inputs: features.clone() }.abi_encode(), fee)
+            .await
+            .unwrap();
         let id3 = requested_id(&r3).unwrap();
         let before = balance(&prover, prover.sender.unwrap()).await;
         let d3 = deliver(&prover, coordinator, id3, &honest.proof, &honest.instances).await.unwrap();
@@ -226,11 +253,14 @@ fn hashed_input_requests_are_matched_by_their_input_hash() {
         let attestor = Deployment::read(&dir, owner.chain_id).unwrap().unwrap().attestor().unwrap();
         register_model(&owner, coordinator, model_id, attestor).await.unwrap();
         let fee = U256::from(1_000_000u64);
-        let request = |inputs: Vec<alloy_primitives::I256>| IZkinferCoordinator::requestInferenceCall { modelId: model_id, inputs, callbackGasLimit: 0 }.abi_encode();
+        let request = |inputs: Vec<alloy_primitives::I256>| {
+            IZkinferCoordinator::requestInferenceCall { modelId: model_id, inputs, callbackGasLimit: 0 }.abi_encode()
+        };
         // The plain inputs are refused: a hashed-input model takes one value, the hash.
         let e = requester.send(Some(coordinator), request(vec![hash, hash]), fee).await.unwrap_err().to_string();
         assert!(e.contains("WrongInputCount"), "{e}");
-        let other = requested_id(&requester.send(Some(coordinator), request(vec![hash + alloy_primitives::I256::ONE]), fee).await.unwrap()).unwrap();
+        let other = requested_id(&requester.send(Some(coordinator), request(vec![hash + alloy_primitives::I256::ONE]), fee).await.unwrap())
+            .unwrap();
         let e = deliver(&prover, coordinator, other, &honest.proof, &honest.instances).await.unwrap_err().to_string();
         assert!(e.contains("InputMismatch"), "{e}");
         let id = requested_id(&requester.send(Some(coordinator), request(vec![hash]), fee).await.unwrap()).unwrap();

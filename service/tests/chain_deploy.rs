@@ -83,7 +83,12 @@ fn deploy_is_idempotent_and_the_deployed_verifier_decides_like_revm() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let chain = connect(&node.url(), None).await.unwrap();
-        let words: Vec<U256> = orig["instances"].as_array().unwrap().iter().map(|w| U256::from_str_radix(w.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()).collect();
+        let words: Vec<U256> = orig["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| U256::from_str_radix(w.as_str().unwrap().trim_start_matches("0x"), 16).unwrap())
+            .collect();
         let proof_bytes = hex::decode(orig["proof"].as_str().unwrap().trim_start_matches("0x")).unwrap();
         let calldata = |ws: &[U256]| ws.iter().flat_map(|w| w.to_be_bytes::<32>()).chain(proof_bytes.iter().copied()).collect::<Vec<u8>>();
         let honest = verify_on_chain(&chain, &second, calldata(&words), &words, &proof_bytes).await.unwrap();

@@ -47,7 +47,8 @@ impl Node {
 
     fn start_with(data: &Path, rpc: &str, coordinator: Address, key: &Path, env: &[(&str, &str)], args: &[&str]) -> Node {
         let _ = std::fs::remove_file(data.join("server.addr"));
-        let log = data.with_extension(format!("log{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+        let log =
+            data.with_extension(format!("log{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--data", s(data), "--listen", "127.0.0.1:0", "--log", "info,halo2_base=error"])
             .args(["--chain-rpc", rpc, "--coordinator", &coordinator.to_string(), "--key-file", s(key)])
@@ -157,7 +158,11 @@ async fn party(url: &str, key: &str) -> Chain {
 
 /// How many `InferenceDelivered` events the coordinator emitted for `id`.
 async fn deliveries(chain: &Chain, coordinator: Address, id: U256) -> usize {
-    let f = Filter::new().address(coordinator).event_signature(IZkinferCoordinator::InferenceDelivered::SIGNATURE_HASH).topic1(alloy_primitives::B256::from(id)).from_block(0u64);
+    let f = Filter::new()
+        .address(coordinator)
+        .event_signature(IZkinferCoordinator::InferenceDelivered::SIGNATURE_HASH)
+        .topic1(alloy_primitives::B256::from(id))
+        .from_block(0u64);
     chain.provider.get_logs(&f).await.unwrap().len()
 }
 
@@ -190,9 +195,20 @@ fn the_node_serves_on_chain_requests_exactly_once_across_crashes_and_rpc_outages
     let node = Node::start(&data, &url, coordinator, &key, &[]);
     let server = Node::url(&data);
     let zoo = format!("{ZOO}/credit_mlp");
-    let (code, out, err) = zkinfer(&["register", &format!("{zoo}/network.onnx"), "--calibration", &format!("{zoo}/input.json"), "--wait", "--server", &server]);
+    let (code, out, err) = zkinfer(&[
+        "register",
+        &format!("{zoo}/network.onnx"),
+        "--calibration",
+        &format!("{zoo}/input.json"),
+        "--wait",
+        "--server",
+        &server,
+    ]);
     assert_eq!(code, 0, "{err}");
-    let model_id = serde_json::from_str::<serde_json::Value>(out.lines().find(|l| l.contains("model_id")).unwrap()).unwrap()["model_id"].as_str().unwrap().to_string();
+    let model_id = serde_json::from_str::<serde_json::Value>(out.lines().find(|l| l.contains("model_id")).unwrap()).unwrap()["model_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     // Its contracts, deployed from the server's artifacts.
     let dir = scratch.path("model");
     std::fs::create_dir_all(&dir).unwrap();
@@ -204,9 +220,28 @@ fn the_node_serves_on_chain_requests_exactly_once_across_crashes_and_rpc_outages
     assert_eq!(code, 0, "{err}");
     let attestor = Deployment::read(&dir, 31337).unwrap().unwrap().attestor().unwrap();
     let mid = model_id_bytes(&model_id).unwrap();
-    let (code, _, err) = zkinfer(&["register-onchain", s(&dir), "--coordinator", &coordinator.to_string(), "--model-id", &model_id, "--rpc", &url, "--key-file", s(&owner_key)]);
+    let (code, _, err) = zkinfer(&[
+        "register-onchain",
+        s(&dir),
+        "--coordinator",
+        &coordinator.to_string(),
+        "--model-id",
+        &model_id,
+        "--rpc",
+        &url,
+        "--key-file",
+        s(&owner_key),
+    ]);
     assert_eq!(code, 0, "{err}");
-    let (pool, _) = rt.block_on(deploy_contract(&owner, &chain_support::solc(), "CreditLendingPool", "", &(coordinator, mid, U256::from(1_000_000u64)).abi_encode_params())).unwrap();
+    let (pool, _) = rt
+        .block_on(deploy_contract(
+            &owner,
+            &chain_support::solc(),
+            "CreditLendingPool",
+            "",
+            &(coordinator, mid, U256::from(1_000_000u64)).abi_encode_params(),
+        ))
+        .unwrap();
 
     let sample: serde_json::Value = serde_json::from_slice(&std::fs::read(format!("{zoo}/input.json")).unwrap()).unwrap();
     let settings: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("settings.json")).unwrap()).unwrap();
@@ -236,7 +271,16 @@ fn the_node_serves_on_chain_requests_exactly_once_across_crashes_and_rpc_outages
 
     // 1. Request -> proof -> callback; a request for an unknown model is skipped.
     rt.block_on(async {
-        let stranger = deploy_contract(&owner, &chain_support::solc(), "CreditLendingPool", "", &(coordinator, alloy_primitives::B256::repeat_byte(7), U256::from(1u8)).abi_encode_params()).await.unwrap().0;
+        let stranger = deploy_contract(
+            &owner,
+            &chain_support::solc(),
+            "CreditLendingPool",
+            "",
+            &(coordinator, alloy_primitives::B256::repeat_byte(7), U256::from(1u8)).abi_encode_params(),
+        )
+        .await
+        .unwrap()
+        .0;
         // Registered on the coordinator with the same attestor, but unknown to this node.
         register_model(&owner, coordinator, alloy_primitives::B256::repeat_byte(7), attestor).await.unwrap();
         let call = ICreditLendingPool::requestCreditLimitCall { features: features.clone() }.abi_encode();
@@ -285,7 +329,8 @@ fn the_node_serves_on_chain_requests_exactly_once_across_crashes_and_rpc_outages
     proxy.set_up(false);
     let id = rt.block_on(request(&borrower));
     std::thread::sleep(Duration::from_secs(3));
-    let (code, _, err) = zkinfer(&["fetch", &model_id, "--kind", "settings", "--out", s(&scratch.path("again.json")), "--server", &Node::url(&data)]);
+    let (code, _, err) =
+        zkinfer(&["fetch", &model_id, "--kind", "settings", "--out", s(&scratch.path("again.json")), "--server", &Node::url(&data)]);
     assert_eq!(code, 0, "gRPC stopped serving while the RPC was away: {err}");
     rt.block_on(async { assert_eq!(deliveries(&borrower, coordinator, id).await, 0) });
     proxy.set_up(true);

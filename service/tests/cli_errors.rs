@@ -45,7 +45,10 @@ fn truncated_onnx_is_a_clear_error() {
 fn missing_tools_say_how_to_install_and_where_to_point() {
     let d = tmp("tools");
     let (model, input) = (corpus("1l_mlp", "network.onnx"), corpus("1l_mlp", "input.json"));
-    assert_clear_error(&["run", &model, "--input", &input, "--ort-library", "/nonexistent/libonnxruntime.so"], "--ort-library names /nonexistent/libonnxruntime.so");
+    assert_clear_error(
+        &["run", &model, "--input", &input, "--ort-library", "/nonexistent/libonnxruntime.so"],
+        "--ort-library names /nonexistent/libonnxruntime.so",
+    );
     let out = d.join("out");
     let compile = |tool: &[&str]| {
         let mut args = vec!["compile", &model, "--input", &input, "--out", out.to_str().unwrap()];
@@ -90,7 +93,10 @@ fn wrong_input_length_and_missing_files_are_clear_errors() {
         "expected 3 values",
     );
     assert_clear_error(&["run", "/nonexistent/model.onnx", "--input", bad.to_str().unwrap()], "/nonexistent/model.onnx");
-    assert_clear_error(&["prove", d.join("nothing").to_str().unwrap(), "--input", bad.to_str().unwrap(), "--out", "x.json"], "not a compiled model folder");
+    assert_clear_error(
+        &["prove", d.join("nothing").to_str().unwrap(), "--input", bad.to_str().unwrap(), "--out", "x.json"],
+        "not a compiled model folder",
+    );
 
     // A compiled model proves only inputs of its shape.
     let (code, _, err) = zkinfer(&[

@@ -10,8 +10,8 @@ mod unsupported_model;
 
 use std::path::Path;
 
-use zkinfer_service::conformance::{run_dir, run_model, ConformanceOptions, Status};
 use zkinfer_compiler::NoCache;
+use zkinfer_service::conformance::{run_dir, run_model, ConformanceOptions, Status};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
@@ -20,7 +20,19 @@ fn env() -> zkinfer_compiler::Environment {
     zkinfer_compiler::Environment::new(zkinfer_service::environment::Tools::resolve(&Default::default()).solc)
 }
 
-const QUICK: &[&str] = &["1l_sigmoid", "1l_softmax", "1l_max_pool", "softsign", "decision_tree", "1l_conv", "lstm", "rnn", "gather_elements", "hummingbird_decision_tree", "1l_topk"];
+const QUICK: &[&str] = &[
+    "1l_sigmoid",
+    "1l_softmax",
+    "1l_max_pool",
+    "softsign",
+    "decision_tree",
+    "1l_conv",
+    "lstm",
+    "rnn",
+    "gather_elements",
+    "hummingbird_decision_tree",
+    "1l_topk",
+];
 
 #[test]
 fn quick_subset_proves_verifies_and_reports_unsupported_ops() {
@@ -55,10 +67,9 @@ fn full_corpus_report() {
     let opts = ConformanceOptions::default();
     let only = std::env::var("CONFORMANCE_ONLY").ok();
     let filter = |n: &str| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == n));
-    let results = run_dir(Path::new(CORPUS), &filter, &opts, &env(), &NoCache, |r| {
-        println!("{}", zkinfer_service::conformance::table_row(r))
-    })
-    .unwrap();
+    let results =
+        run_dir(Path::new(CORPUS), &filter, &opts, &env(), &NoCache, |r| println!("{}", zkinfer_service::conformance::table_row(r)))
+            .unwrap();
     if let Ok(path) = std::env::var("CONFORMANCE_REPORT") {
         std::fs::write(path, serde_json::to_vec_pretty(&results).unwrap()).unwrap();
     }

@@ -27,7 +27,14 @@ fn mlp() -> (Vec<u8>, InputData, Vec<Vec<Vec<f64>>>) {
 /// Compiles 1l_mlp's bytes `onnx` with `opts` (no key cache).
 fn compile(onnx: &[u8], input: &InputData, samples: &[Vec<Vec<f64>>], opts: &CompileOptions) -> CompiledModel {
     let ci = CompileInput { onnx, samples, input_shapes: input.input_shapes.as_deref(), reference: None };
-    zkinfer_compiler::compile(&ci, opts, &Environment::new(zkinfer_service::environment::Tools::resolve(&Default::default()).solc), &NoCache, &Silent).unwrap()
+    zkinfer_compiler::compile(
+        &ci,
+        opts,
+        &Environment::new(zkinfer_service::environment::Tools::resolve(&Default::default()).solc),
+        &NoCache,
+        &Silent,
+    )
+    .unwrap()
 }
 
 /// The Poseidon hash of a sample's quantized inputs: a hashed-input proof's first instance.
@@ -65,7 +72,10 @@ fn hashed_proofs_verify_and_bind_their_values() {
             assert_ne!(other_hash, b.proof.instances[i]);
             let mut bad = b.proof.clone();
             bad.instances[i] = other_hash;
-            assert!(matches!(prover.verify(&bad, &Expected::default()), Err(VerifyError::InvalidProof)), "{vis:?}: native accepts another input's hash");
+            assert!(
+                matches!(prover.verify(&bad, &Expected::default()), Err(VerifyError::InvalidProof)),
+                "{vis:?}: native accepts another input's hash"
+            );
             assert!(!prover.verify_on_evm(&code, &bad).unwrap().accepted, "{vis:?}: EVM accepts another input's hash");
         }
         if layout.output_hash_index().is_some() {
@@ -210,7 +220,14 @@ fn private_params_verify_with_calibrated_or_pinned_scales() {
         c.model.verify(&p.proof, Some(&p.outputs)).unwrap_or_else(|e| panic!("native rejects an honest proof: {e}"));
         let r = c.prover().verify_on_evm(&c.verifier.code(), &p.proof).unwrap();
         assert!(r.accepted, "EVM rejects an honest proof");
-        println!("private params ({:?}): k = {}, proof {} B, prove {:.2} s, gas {}", opts.scale, c.settings().k().unwrap(), p.proof.proof.len(), p.prove_seconds, r.gas_used);
+        println!(
+            "private params ({:?}): k = {}, proof {} B, prove {:.2} s, gas {}",
+            opts.scale,
+            c.settings().k().unwrap(),
+            p.proof.proof.len(),
+            p.prove_seconds,
+            r.gas_used
+        );
     }
 }
 

@@ -49,7 +49,12 @@ fn cli_and_grpc_build_the_same_options() {
         ),
         (
             &["--backend", "groth16", "--scale", "6", "--param-scale", "6"],
-            pb::CompileOptions { backend: compile_options::Backend::Groth16 as i32, scale: Some(6), param_scale: Some(6), ..Default::default() },
+            pb::CompileOptions {
+                backend: compile_options::Backend::Groth16 as i32,
+                scale: Some(6),
+                param_scale: Some(6),
+                ..Default::default()
+            },
             CompileOptions { backend: Backend::Groth16, scale: Some(6), param_scale: Some(6), ..Default::default() },
         ),
         // The default largest k, said or not, is one option.
@@ -64,12 +69,23 @@ fn cli_and_grpc_build_the_same_options() {
                 max_error: Some(0.05),
                 ..Default::default()
             },
-            CompileOptions { optimize: Some(Optimize::Gas), max_advice: Some(4), mac_width: Some(2), bits: Some(28), max_error: Some(0.05), ..Default::default() },
+            CompileOptions {
+                optimize: Some(Optimize::Gas),
+                max_advice: Some(4),
+                mac_width: Some(2),
+                bits: Some(28),
+                max_error: Some(0.05),
+                ..Default::default()
+            },
         ),
         // Private or hashed parameters calibrate by default: no pinned scales needed.
         (
             &["--param-visibility", "hashed", "--input-visibility", "hashed"],
-            pb::CompileOptions { param_visibility: pb::ParamVisibility::Hashed as i32, input_visibility: pb::Visibility::Hashed as i32, ..Default::default() },
+            pb::CompileOptions {
+                param_visibility: pb::ParamVisibility::Hashed as i32,
+                input_visibility: pb::Visibility::Hashed as i32,
+                ..Default::default()
+            },
             CompileOptions { param_visibility: ParamVisibility::Hashed, input_visibility: Visibility::Hashed, ..Default::default() },
         ),
     ];
@@ -122,7 +138,8 @@ async fn cli_compile_and_grpc_register_make_the_same_circuit() {
     let mut c = ts.client().await;
     let (onnx, input) = mlp();
     let options = pb::CompileOptions { target: pb::Target::Resources as i32, ..Default::default() };
-    let r = c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options) }).await.unwrap().into_inner();
+    let r =
+        c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options) }).await.unwrap().into_inner();
     let (_, job) = wait_job(&mut c, &r.compile_job_id).await;
     assert_eq!(job.state(), pb::JobState::Done, "{}", job.error);
     let m = c.get_model(pb::GetModelRequest { model_id: r.model_id }).await.unwrap().into_inner();

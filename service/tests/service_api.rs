@@ -37,7 +37,10 @@ async fn health(ts: &TestServer) -> i32 {
 }
 
 async fn reflected_services(ts: &TestServer) -> Vec<String> {
-    use tonic_reflection::pb::v1::{server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest, server_reflection_response::MessageResponse, ServerReflectionRequest};
+    use tonic_reflection::pb::v1::{
+        server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
+        server_reflection_response::MessageResponse, ServerReflectionRequest,
+    };
     let channel = tonic::transport::Channel::from_shared(ts.url()).unwrap().connect().await.unwrap();
     let mut r = ServerReflectionClient::new(channel);
     let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
@@ -66,7 +69,10 @@ async fn register_submit_watch_fetch_and_verify() {
         .into_inner();
     assert!(!first.existing);
     let again = c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: None }).await.unwrap().into_inner();
-    assert_eq!((again.model_id.as_str(), again.compile_job_id.as_str(), again.existing), (first.model_id.as_str(), first.compile_job_id.as_str(), true));
+    assert_eq!(
+        (again.model_id.as_str(), again.compile_job_id.as_str(), again.existing),
+        (first.model_id.as_str(), first.compile_job_id.as_str(), true)
+    );
     let (_, compile) = wait_job(&mut c, &first.compile_job_id).await;
     assert_eq!(compile.state(), pb::JobState::Done, "{}", compile.error);
     let model = c.get_model(pb::GetModelRequest { model_id: first.model_id.clone() }).await.unwrap().into_inner();
@@ -102,10 +108,12 @@ async fn register_submit_watch_fetch_and_verify() {
     assert!(!v.call_evm(&mut c, &job.id, true).await.0, "a tampered proof is rejected on the EVM");
     let sol = artifact(&mut c, Owner::JobId(job.id.clone()), pb::ArtifactKind::SolidityVerifier).await;
     assert!(String::from_utf8(sol).unwrap().contains("contract"));
-    let proof_json: serde_json::Value = serde_json::from_slice(&artifact(&mut c, Owner::JobId(job.id.clone()), pb::ArtifactKind::ProofJson).await).unwrap();
+    let proof_json: serde_json::Value =
+        serde_json::from_slice(&artifact(&mut c, Owner::JobId(job.id.clone()), pb::ArtifactKind::ProofJson).await).unwrap();
     assert_eq!(proof_json["settings_hash"], model.settings_hash.as_str());
 
-    let list = |states: Vec<i32>, page_size, page_token: String| pb::ListJobsRequest { states, model_id: model.id.clone(), page_size, page_token };
+    let list =
+        |states: Vec<i32>, page_size, page_token: String| pb::ListJobsRequest { states, model_id: model.id.clone(), page_size, page_token };
     let all = c.list_jobs(list(vec![], 0, String::new())).await.unwrap().into_inner();
     assert_eq!(all.jobs.len(), 2, "the compile job and one prove job");
     let page1 = c.list_jobs(list(vec![], 1, String::new())).await.unwrap().into_inner();
@@ -166,7 +174,11 @@ async fn bad_requests_get_their_status_codes_and_the_server_keeps_serving() {
     let bad_shape = pb::Sample { inputs: vec![pb::Tensor { shape: vec![2, 3], data: vec![1.0, 2.0, 3.0] }] };
     let e = submit(&mut c, &model_id, bad_shape, "").await.unwrap_err();
     assert!(e.message().starts_with("sample.inputs[0]"), "{}", e.message());
-    let json = pb::SubmitJobRequest { model_id: model_id.clone(), input: Some(pb::submit_job_request::Input::InputJson(b"[1,2".to_vec())), ..Default::default() };
+    let json = pb::SubmitJobRequest {
+        model_id: model_id.clone(),
+        input: Some(pb::submit_job_request::Input::InputJson(b"[1,2".to_vec())),
+        ..Default::default()
+    };
     let e = c.submit_job(json).await.unwrap_err();
     assert!(e.code() == Code::InvalidArgument && e.message().starts_with("input_json"), "{}", e.message());
 
@@ -262,7 +274,8 @@ async fn hashed_inputs_and_params_over_grpc() {
         param_scale: Some(7),
         ..Default::default()
     };
-    let r = c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options) }).await.unwrap().into_inner();
+    let r =
+        c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options) }).await.unwrap().into_inner();
     let (_, job) = wait_job(&mut c, &r.compile_job_id).await;
     assert_eq!(job.state(), pb::JobState::Done, "compile job: {}", job.error);
     let m = c.get_model(pb::GetModelRequest { model_id: r.model_id.clone() }).await.unwrap().into_inner();

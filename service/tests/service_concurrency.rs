@@ -20,9 +20,12 @@ async fn fifty_parallel_submissions_all_get_valid_proofs() {
         let (url, model_id) = (ts.url(), model_id.clone());
         tasks.push(tokio::spawn(async move {
             // Each task is its own client with its own connection.
-            let mut c = zkinfer_service::cli::service_cmds::connect(&zkinfer_service::cli::service_cmds::ClientArgs { server: Some(url), api_key: None })
-                .await
-                .unwrap();
+            let mut c = zkinfer_service::cli::service_cmds::connect(&zkinfer_service::cli::service_cmds::ClientArgs {
+                server: Some(url),
+                api_key: None,
+            })
+            .await
+            .unwrap();
             let sub = submit(&mut c, &model_id, mlp_sample(i as f64 * 0.01), &format!("parallel-{i}")).await.unwrap();
             let (_, job) = wait_job(&mut c, &sub.job_id).await;
             job
@@ -47,7 +50,12 @@ async fn fifty_parallel_submissions_all_get_valid_proofs() {
     assert_eq!(instance_sets.len(), 50, "each proof is for its own input");
     eprintln!("50 jobs, 2 workers: {elapsed:.2} s, {:.0} jobs/min", 50.0 * 60.0 / elapsed);
     let listed = c
-        .list_jobs(pb::ListJobsRequest { model_id: model_id.clone(), states: vec![pb::JobState::Done as i32], page_size: 500, page_token: String::new() })
+        .list_jobs(pb::ListJobsRequest {
+            model_id: model_id.clone(),
+            states: vec![pb::JobState::Done as i32],
+            page_size: 500,
+            page_token: String::new(),
+        })
         .await
         .unwrap()
         .into_inner();

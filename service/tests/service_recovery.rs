@@ -97,11 +97,8 @@ async fn sigkill_during_proving_then_restart_finishes_every_job_once() {
     assert_eq!(w.attempts, 1, "the queued job ran once");
 
     // Nothing lost, nothing duplicated, the finished proof untouched.
-    let all = c
-        .list_jobs(pb::ListJobsRequest { model_id: model_id.clone(), page_size: 100, ..Default::default() })
-        .await
-        .unwrap()
-        .into_inner();
+    let all =
+        c.list_jobs(pb::ListJobsRequest { model_id: model_id.clone(), page_size: 100, ..Default::default() }).await.unwrap().into_inner();
     let mut ids: Vec<_> = all.jobs.iter().map(|j| j.id.clone()).collect();
     ids.sort();
     ids.dedup();

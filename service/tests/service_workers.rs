@@ -141,7 +141,23 @@ impl Cluster {
     }
 
     fn worker_in(&self, dir: &Path, name: &str, budget: &str, pause_ms: Option<u64>) -> Proc {
-        self.spawn(dir, &["worker", "--name", name, "--memory-budget", budget, "--lease-seconds", "2", "--max-attempts", self.max_attempts, "--metrics-listen", "127.0.0.1:0"], pause_ms)
+        self.spawn(
+            dir,
+            &[
+                "worker",
+                "--name",
+                name,
+                "--memory-budget",
+                budget,
+                "--lease-seconds",
+                "2",
+                "--max-attempts",
+                self.max_attempts,
+                "--metrics-listen",
+                "127.0.0.1:0",
+            ],
+            pause_ms,
+        )
     }
 }
 
@@ -185,7 +201,9 @@ async fn a_worker_killed_mid_proof_loses_its_job_to_another() {
     let api_metrics = _api.http_get("/metrics");
     assert!(api_metrics.starts_with("HTTP/1.1 200") && api_metrics.contains("zkinfer_jobs{state=\"done\"} 2"), "{api_metrics}");
     let w2_metrics = w2.http_get("/metrics");
-    for line in [format!("zkinfer_proofs_total{{model=\"{model_id}\"}} 1"), "zkinfer_leases_claimed_total 1".into(), "zkinfer_leases_held 0".into()] {
+    for line in
+        [format!("zkinfer_proofs_total{{model=\"{model_id}\"}} 1"), "zkinfer_leases_claimed_total 1".into(), "zkinfer_leases_held 0".into()]
+    {
         assert!(w2_metrics.contains(&line), "{line} in {w2_metrics}");
     }
     assert!(w2_metrics.contains("zkinfer_job_phase_seconds_count{kind=\"prove\",phase=\"proving\"} 1"), "{w2_metrics}");
@@ -330,16 +348,27 @@ async fn reflection_answers_as_v1_and_v1alpha() {
     };
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     {
-        use tonic_reflection::pb::v1::{server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest, server_reflection_response::MessageResponse, ServerReflectionRequest};
+        use tonic_reflection::pb::v1::{
+            server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
+            server_reflection_response::MessageResponse, ServerReflectionRequest,
+        };
         let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-        let mut s = ServerReflectionClient::new(channel.clone()).server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
-        let Some(MessageResponse::ListServicesResponse(l)) = s.next().await.unwrap().unwrap().message_response else { panic!("v1 lists services") };
+        let mut s =
+            ServerReflectionClient::new(channel.clone()).server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
+        let Some(MessageResponse::ListServicesResponse(l)) = s.next().await.unwrap().unwrap().message_response else {
+            panic!("v1 lists services")
+        };
         assert!(l.service.iter().any(|s| s.name == "zkinfer.v1.Prover"));
     }
-    use tonic_reflection::pb::v1alpha::{server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest, server_reflection_response::MessageResponse, ServerReflectionRequest};
+    use tonic_reflection::pb::v1alpha::{
+        server_reflection_client::ServerReflectionClient, server_reflection_request::MessageRequest,
+        server_reflection_response::MessageResponse, ServerReflectionRequest,
+    };
     let req = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
     let mut s = ServerReflectionClient::new(channel).server_reflection_info(tokio_stream::iter(vec![req])).await.unwrap().into_inner();
-    let Some(MessageResponse::ListServicesResponse(l)) = s.next().await.unwrap().unwrap().message_response else { panic!("v1alpha lists services") };
+    let Some(MessageResponse::ListServicesResponse(l)) = s.next().await.unwrap().unwrap().message_response else {
+        panic!("v1alpha lists services")
+    };
     let names: Vec<_> = l.service.iter().map(|s| s.name.as_str()).collect();
     assert!(names.contains(&"zkinfer.v1.Prover") && names.contains(&"grpc.health.v1.Health"), "{names:?}");
 }
@@ -395,7 +424,11 @@ async fn chaos_kills_and_a_database_restart_lose_no_job() {
     for name in names {
         let dir = corpus(name);
         let (onnx, input) = (std::fs::read(dir.join("network.onnx")).unwrap(), std::fs::read(dir.join("input.json")).unwrap());
-        let r = ca.register_model(pb::RegisterModelRequest { onnx, calibration_json: input.clone(), options: None }).await.unwrap().into_inner();
+        let r = ca
+            .register_model(pb::RegisterModelRequest { onnx, calibration_json: input.clone(), options: None })
+            .await
+            .unwrap()
+            .into_inner();
         models.push((r.model_id, r.compile_job_id, input));
     }
     for (_, compile, _) in &models {
@@ -512,13 +545,17 @@ async fn large_artifacts_stream_in_chunks_under_default_message_limits() {
     let _w = cl.worker("w", "64GiB", None);
     let (onnx, input) = mlp();
     let options = pb::CompileOptions { k: 16, ..Default::default() };
-    let r = c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options) }).await.unwrap().into_inner();
+    let r =
+        c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options) }).await.unwrap().into_inner();
     let (_, j) = wait_job(&mut c, &r.compile_job_id).await;
     assert_eq!(j.state(), pb::JobState::Done, "{}", j.error);
     let addr = std::fs::read_to_string(api.log.parent().unwrap().join("server.addr")).unwrap();
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
     let mut plain = zkinfer_service::server::ProverClient::new(channel);
-    let req = || pb::GetArtifactRequest { owner: Some(pb::get_artifact_request::Owner::ModelId(r.model_id.clone())), kind: pb::ArtifactKind::Srs as i32 };
+    let req = || pb::GetArtifactRequest {
+        owner: Some(pb::get_artifact_request::Owner::ModelId(r.model_id.clone())),
+        kind: pb::ArtifactKind::Srs as i32,
+    };
     let unary = plain.get_artifact(req()).await;
     assert!(unary.is_err(), "over the default limit, one message cannot carry the SRS");
     let mut stream = plain.download_artifact(req()).await.unwrap().into_inner();

@@ -17,7 +17,8 @@ fn mnist_mlp_split_verifier_accepts_and_rejects_on_chain() {
     let d = std::env::temp_dir().join(format!("zkinfer-split-{}", std::process::id()));
     let (dir, proof) = (d.join("m"), d.join("p.json"));
     let (dir_s, proof_s) = (dir.to_str().unwrap(), proof.to_str().unwrap());
-    let (code, out, err) = zkinfer(&["compile", &model, "--input", &input, "--out", dir_s, "--input-visibility", "private", "--k", "13", "--mac-width", "16"]);
+    let (code, out, err) =
+        zkinfer(&["compile", &model, "--input", &input, "--out", dir_s, "--input-visibility", "private", "--k", "13", "--mac-width", "16"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("split into"), "{out}");
 
@@ -72,7 +73,8 @@ fn mnist_mlp_split_verifier_accepts_and_rejects_on_chain() {
     let proof_bytes = hex::decode(orig["proof"].as_str().unwrap().trim_start_matches("0x")).unwrap();
     let (decoded, gas) = chain_support::verify_and_decode(&mut evm, at, &proof_bytes, &chain_support::words(&hex_words)).unwrap();
     eprintln!("mlp_784_128_64_10 (split, {} contracts): verifyAndDecode gas {gas}", contracts);
-    let outputs: Vec<f64> = orig["outputs"].as_array().unwrap().iter().flat_map(|o| o.as_array().unwrap().iter().map(|x| x.as_f64().unwrap())).collect();
+    let outputs: Vec<f64> =
+        orig["outputs"].as_array().unwrap().iter().flat_map(|o| o.as_array().unwrap().iter().map(|x| x.as_f64().unwrap())).collect();
     assert_eq!(decoded.outputs.len(), outputs.len());
     // Compared on the fixed-point grid: JSON float parsing need not round-trip the last bit.
     for (q, x) in decoded.outputs.iter().zip(&outputs) {

@@ -27,7 +27,10 @@ pub fn coordinator_source(extra: &str) -> String {
 
 /// The compiled contracts of [`coordinator_source`]`(extra)` with bytecode, by name.
 pub fn build_coordinator_contracts(solc: &crate::Solc, extra: &str) -> Result<Vec<CompiledContract>, ContractError> {
-    Ok(compile_solidity_all_with(solc, &coordinator_source(extra), SolcOptions::default())?.into_iter().filter(|c| !c.deployment_code.is_empty()).collect())
+    Ok(compile_solidity_all_with(solc, &coordinator_source(extra), SolcOptions::default())?
+        .into_iter()
+        .filter(|c| !c.deployment_code.is_empty())
+        .collect())
 }
 
 /// The contract `name` of `contracts`.

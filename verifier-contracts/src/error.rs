@@ -64,9 +64,7 @@ pub enum ContractError {
     },
 
     /// The deployment (init) code exceeds the EIP-3860 limit.
-    #[error(
-        "deployment code is {size} bytes, above the EIP-3860 init-code limit of {limit} bytes"
-    )]
+    #[error("deployment code is {size} bytes, above the EIP-3860 init-code limit of {limit} bytes")]
     InitCodeTooLarge {
         /// Deployment code size in bytes.
         size: usize,

@@ -63,9 +63,7 @@ impl Default for Evm {
 
 impl std::fmt::Debug for Evm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Evm")
-            .field("gas_limit", &self.gas_limit)
-            .finish_non_exhaustive()
+        f.debug_struct("Evm").field("gas_limit", &self.gas_limit).finish_non_exhaustive()
     }
 }
 
@@ -73,10 +71,7 @@ impl Evm {
     /// A fresh EVM with empty state, Prague rules, EIP-170 / EIP-3860 limits
     /// enforced and a per-transaction gas limit of [`DEFAULT_GAS_LIMIT`].
     pub fn new() -> Self {
-        Self {
-            inner: build(InMemoryDB::default(), None),
-            gas_limit: DEFAULT_GAS_LIMIT,
-        }
+        Self { inner: build(InMemoryDB::default(), None), gas_limit: DEFAULT_GAS_LIMIT }
     }
 
     /// Sets the gas limit used by later transactions.
@@ -95,69 +90,40 @@ impl Evm {
     /// constructor reverts or halts.
     pub fn deploy(&mut self, deployment_code: &[u8]) -> Result<Deployed, ContractError> {
         if deployment_code.len() > EIP3860_LIMIT {
-            return Err(ContractError::InitCodeTooLarge {
-                size: deployment_code.len(),
-                limit: EIP3860_LIMIT,
-            });
+            return Err(ContractError::InitCodeTooLarge { size: deployment_code.len(), limit: EIP3860_LIMIT });
         }
         let tx = self.tx(TxKind::Create, deployment_code);
         let result = self.inner.transact_commit(tx.clone()).map_err(evm_error)?;
         match result {
-            ExecutionResult::Success {
-                output: Output::Create(code, Some(address)),
-                gas_used,
-                ..
-            } => {
+            ExecutionResult::Success { output: Output::Create(code, Some(address)), gas_used, .. } => {
                 if code.len() > EIP170_LIMIT {
                     // Unreachable with revm's own check; kept as a second guard.
-                    return Err(ContractError::CodeTooLarge {
-                        size: code.len(),
-                        limit: EIP170_LIMIT,
-                    });
+                    return Err(ContractError::CodeTooLarge { size: code.len(), limit: EIP170_LIMIT });
                 }
-                Ok(Deployed {
-                    address,
-                    runtime_size: code.len(),
-                    gas_used,
-                })
+                Ok(Deployed { address, runtime_size: code.len(), gas_used })
             }
-            ExecutionResult::Success { output, .. } => Err(ContractError::DeploymentFailed(
-                format!("creation returned no address (output {output:?})"),
-            )),
+            ExecutionResult::Success { output, .. } => {
+                Err(ContractError::DeploymentFailed(format!("creation returned no address (output {output:?})")))
+            }
             ExecutionResult::Revert { gas_used, output } => {
-                Err(ContractError::DeploymentFailed(format!(
-                    "constructor reverted (gas used {gas_used}, data 0x{})",
-                    hex::encode(&output)
-                )))
+                Err(ContractError::DeploymentFailed(format!("constructor reverted (gas used {gas_used}, data 0x{})", hex::encode(&output))))
             }
-            ExecutionResult::Halt {
-                reason: HaltReason::CreateContractSizeLimit,
-                ..
-            } => {
+            ExecutionResult::Halt { reason: HaltReason::CreateContractSizeLimit, .. } => {
                 let size = self.measure_runtime_size(tx)?;
-                Err(ContractError::CodeTooLarge {
-                    size,
-                    limit: EIP170_LIMIT,
-                })
+                Err(ContractError::CodeTooLarge { size, limit: EIP170_LIMIT })
             }
-            ExecutionResult::Halt { reason, gas_used } => Err(ContractError::DeploymentFailed(
-                format!("creation halted: {reason:?} (gas used {gas_used})"),
-            )),
+            ExecutionResult::Halt { reason, gas_used } => {
+                Err(ContractError::DeploymentFailed(format!("creation halted: {reason:?} (gas used {gas_used})")))
+            }
         }
     }
 
     /// Deploys a compiled contract, refusing it with
     /// [`ContractError::CodeTooLarge`] before execution when its runtime code
     /// is over [`EIP170_LIMIT`].
-    pub fn deploy_contract(
-        &mut self,
-        contract: &CompiledContract,
-    ) -> Result<Deployed, ContractError> {
+    pub fn deploy_contract(&mut self, contract: &CompiledContract) -> Result<Deployed, ContractError> {
         if contract.runtime_code.len() > EIP170_LIMIT {
-            return Err(ContractError::CodeTooLarge {
-                size: contract.runtime_code.len(),
-                limit: EIP170_LIMIT,
-            });
+            return Err(ContractError::CodeTooLarge { size: contract.runtime_code.len(), limit: EIP170_LIMIT });
         }
         self.deploy(&contract.deployment_code)
     }
@@ -167,40 +133,17 @@ impl Evm {
     /// A revert or halt is reported as `success: false`. Calling an address
     /// without code is an error ([`ContractError::NoCode`]), since such a call
     /// would trivially succeed.
-    pub fn call(
-        &mut self,
-        address: Address,
-        calldata: &[u8],
-    ) -> Result<CallOutcome, ContractError> {
-        let has_code = self
-            .db()
-            .basic_ref(address)
-            .ok()
-            .flatten()
-            .is_some_and(|info| info.code_hash != KECCAK_EMPTY);
+    pub fn call(&mut self, address: Address, calldata: &[u8]) -> Result<CallOutcome, ContractError> {
+        let has_code = self.db().basic_ref(address).ok().flatten().is_some_and(|info| info.code_hash != KECCAK_EMPTY);
         if !has_code {
             return Err(ContractError::NoCode(address.to_string()));
         }
         let tx = self.tx(TxKind::Call(address), calldata);
         let result = self.inner.transact_commit(tx).map_err(evm_error)?;
         Ok(match result {
-            ExecutionResult::Success {
-                gas_used, output, ..
-            } => CallOutcome {
-                success: true,
-                gas_used,
-                output: output.data().to_vec(),
-            },
-            ExecutionResult::Revert { gas_used, output } => CallOutcome {
-                success: false,
-                gas_used,
-                output: output.to_vec(),
-            },
-            ExecutionResult::Halt { gas_used, .. } => CallOutcome {
-                success: false,
-                gas_used,
-                output: Vec::new(),
-            },
+            ExecutionResult::Success { gas_used, output, .. } => CallOutcome { success: true, gas_used, output: output.data().to_vec() },
+            ExecutionResult::Revert { gas_used, output } => CallOutcome { success: false, gas_used, output: output.to_vec() },
+            ExecutionResult::Halt { gas_used, .. } => CallOutcome { success: false, gas_used, output: Vec::new() },
         })
     }
 
@@ -221,12 +164,7 @@ impl Evm {
 
     /// Next nonce of the caller, read from the committed state.
     fn nonce(&self) -> u64 {
-        self.db()
-            .basic_ref(CALLER)
-            .ok()
-            .flatten()
-            .map(|info| info.nonce)
-            .unwrap_or(0)
+        self.db().basic_ref(CALLER).ok().flatten().map(|info| info.nonce).unwrap_or(0)
     }
 
     fn tx(&self, kind: TxKind, data: &[u8]) -> TxEnv {
@@ -250,13 +188,10 @@ impl Evm {
         tx.gas_limit = u64::MAX / 2;
         let result = probe.transact(tx).map_err(evm_error)?;
         match result.result {
-            ExecutionResult::Success {
-                output: Output::Create(code, _),
-                ..
-            } => Ok(code.len()),
-            other => Err(ContractError::DeploymentFailed(format!(
-                "runtime code over the EIP-170 limit; measuring its size failed: {other:?}"
-            ))),
+            ExecutionResult::Success { output: Output::Create(code, _), .. } => Ok(code.len()),
+            other => {
+                Err(ContractError::DeploymentFailed(format!("runtime code over the EIP-170 limit; measuring its size failed: {other:?}")))
+            }
         }
     }
 }

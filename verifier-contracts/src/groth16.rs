@@ -83,7 +83,10 @@ pub fn groth16_verifier_source(vk: &VerifyingKey<Bn254>, bits: u32, num_values: 
     let _ = writeln!(w, "contract {GROTH16_CONTRACT} {{");
     let _ = writeln!(w, "    uint256 internal constant P = 21888242871839275222246405745257275088696311157297823662689037894645226208583;");
     let _ = writeln!(w, "    /// Public values satisfy |v| < 2^(BITS-1).\n    uint256 public constant BITS = {bits};");
-    let _ = writeln!(w, "    /// Number of public values: quantized inputs, then outputs.\n    uint256 public constant NUM_VALUES = {num_values};");
+    let _ = writeln!(
+        w,
+        "    /// Number of public values: quantized inputs, then outputs.\n    uint256 public constant NUM_VALUES = {num_values};"
+    );
     let [ax, ay] = g1_words(&vk.alpha_g1);
     let _ = writeln!(w, "    uint256 internal constant ALPHA_X = {ax};\n    uint256 internal constant ALPHA_Y = {ay};");
     for (name, p) in [("BETA", &vk.beta_g2), ("GAMMA", &vk.gamma_g2), ("DELTA", &vk.delta_g2)] {
@@ -228,11 +231,7 @@ pub fn groth16_calldata(proof: &Proof<Bn254>, values: &[i128]) -> Vec<u8> {
 
 /// Deploys the verifier in a fresh [`Evm`] and calls `verifyProof(proof, values)`;
 /// `accepted` only when the call succeeded and returned `true`.
-pub fn verify_groth16_on_evm(
-    deployment_code: &[u8],
-    proof: &Proof<Bn254>,
-    values: &[i128],
-) -> Result<EvmVerification, ContractError> {
+pub fn verify_groth16_on_evm(deployment_code: &[u8], proof: &Proof<Bn254>, values: &[i128]) -> Result<EvmVerification, ContractError> {
     verify_groth16_calldata_on_evm(deployment_code, &groth16_calldata(proof, values))
 }
 

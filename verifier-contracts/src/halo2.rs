@@ -15,8 +15,8 @@ use snark_verifier_sdk::{CircuitExt, SHPLONK};
 
 use crate::error::ContractError;
 use crate::evm::Evm;
-use crate::split::{split_verifier, VerifierCode, VerifierContracts};
 use crate::solc::{compile_solidity, Solc, EIP170_LIMIT};
+use crate::split::{split_verifier, VerifierCode, VerifierContracts};
 
 /// Solidity source of the verifier for a circuit with one instance column of
 /// `num_instances` public values, proved with
@@ -28,11 +28,7 @@ use crate::solc::{compile_solidity, Solc, EIP170_LIMIT};
 /// implements `CircuitExt` for `BaseCircuitBuilder` only behind its
 /// `loader_halo2` feature (which pulls in halo2-ecc), a marker type with the
 /// same `accumulator_indices` stands in for it here; the output is identical.
-pub fn halo2_verifier_source(
-    params: &ParamsKZG<Bn256>,
-    vk: &VerifyingKey<G1Affine>,
-    num_instances: usize,
-) -> String {
+pub fn halo2_verifier_source(params: &ParamsKZG<Bn256>, vk: &VerifyingKey<G1Affine>, num_instances: usize) -> String {
     gen_evm_verifier_sol_code::<PlainCircuit, SHPLONK>(params, vk, vec![num_instances])
 }
 
@@ -96,11 +92,7 @@ pub struct EvmVerification {
 ///
 /// A rejected proof gives `accepted: false`; errors are reserved for failures
 /// to deploy (e.g. [`ContractError::CodeTooLarge`]) or to execute.
-pub fn verify_on_evm(
-    code: &VerifierCode,
-    instances: &[Fr],
-    proof: &[u8],
-) -> Result<EvmVerification, ContractError> {
+pub fn verify_on_evm(code: &VerifierCode, instances: &[Fr], proof: &[u8]) -> Result<EvmVerification, ContractError> {
     let mut evm = Evm::new();
     let (deployed, largest) = code.deploy(&mut evm)?;
     let outcome = evm.call(deployed.address, &encode_calldata(instances, proof))?;

@@ -36,11 +36,13 @@ pub mod split;
 pub use attestor::{attestor_creation_code, attestor_source, build_attestor, AttestorSpec};
 pub use error::ContractError;
 pub use evm::{Address, CallOutcome, Deployed, Evm, DEFAULT_GAS_LIMIT};
-pub use groth16::{
-    groth16_calldata, groth16_verifier_source, verify_groth16_on_evm, GROTH16_CONTRACT,
+pub use groth16::{groth16_calldata, groth16_verifier_source, verify_groth16_on_evm, GROTH16_CONTRACT};
+pub use halo2::{
+    build_halo2_verifier, compile_halo2_verifier, encode_calldata, estimated_runtime_bytes, halo2_verifier_source, verify_on_evm,
+    EvmVerification,
 };
-pub use halo2::{build_halo2_verifier, compile_halo2_verifier, encode_calldata, estimated_runtime_bytes, halo2_verifier_source, verify_on_evm, EvmVerification};
-pub use split::{split_verifier, VerifierCode, VerifierContracts};
 pub use solc::{
-    compile_solidity, compile_solidity_all_with, compile_solidity_with, solc_version, CompiledContract, Solc, SolcOptions, EIP170_LIMIT, EIP3860_LIMIT,
+    compile_solidity, compile_solidity_all_with, compile_solidity_with, solc_version, CompiledContract, Solc, SolcOptions, EIP170_LIMIT,
+    EIP3860_LIMIT,
 };
+pub use split::{split_verifier, VerifierCode, VerifierContracts};

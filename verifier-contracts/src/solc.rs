@@ -88,11 +88,7 @@ pub struct CompiledContract {
 ///
 /// Error-severity diagnostics become [`ContractError::Compile`]; a missing
 /// Node.js or solc package gives an error that says how to install it.
-pub fn compile_solidity(
-    solc: &Solc,
-    source: &str,
-    contract_name: Option<&str>,
-) -> Result<CompiledContract, ContractError> {
+pub fn compile_solidity(solc: &Solc, source: &str, contract_name: Option<&str>) -> Result<CompiledContract, ContractError> {
     compile_solidity_with(solc, source, contract_name, SolcOptions::default())
 }
 
@@ -118,24 +114,18 @@ pub fn compile_solidity_with(
 ) -> Result<CompiledContract, ContractError> {
     let candidates = compile_solidity_all_with(solc, source, options)?;
     let chosen = match contract_name {
-        Some(wanted) => candidates
-            .into_iter()
-            .find(|c| c.name == wanted)
-            .ok_or_else(|| ContractError::ContractNotFound(wanted.to_string()))?,
+        Some(wanted) => {
+            candidates.into_iter().find(|c| c.name == wanted).ok_or_else(|| ContractError::ContractNotFound(wanted.to_string()))?
+        }
         None => {
             let mut with_code: Vec<_> = candidates.into_iter().filter(|c| !c.deployment_code.is_empty()).collect();
             // The last declared in the source wins; ties (not found) keep name order.
             with_code.sort_by_key(|c| declaration_position(source, &c.name));
-            with_code.pop().ok_or_else(|| {
-                ContractError::ContractNotFound("no contract with bytecode in the source".into())
-            })?
+            with_code.pop().ok_or_else(|| ContractError::ContractNotFound("no contract with bytecode in the source".into()))?
         }
     };
     if chosen.deployment_code.is_empty() {
-        return Err(ContractError::ContractNotFound(format!(
-            "`{}` has no bytecode (abstract contract or interface)",
-            chosen.name
-        )));
+        return Err(ContractError::ContractNotFound(format!("`{}` has no bytecode (abstract contract or interface)", chosen.name)));
     }
     Ok(chosen)
 }
@@ -190,9 +180,7 @@ pub fn solc_version(solc: &Solc) -> Result<String, ContractError> {
 }
 
 fn is_solc_package(dir: &Path) -> bool {
-    dir.join("package.json").is_file()
-        && dir.join("soljson.js").is_file()
-        && dir.join("index.js").is_file()
+    dir.join("package.json").is_file() && dir.join("soljson.js").is_file() && dir.join("index.js").is_file()
 }
 
 /// Runs the Node.js driver on a standard-JSON input; returns (version, output).
@@ -206,10 +194,7 @@ fn run_solc(solc: &Solc, input: &str) -> Result<(String, Value), ContractError> 
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|source| ContractError::NodeNotFound {
-            node: solc.node.display().to_string(),
-            source,
-        })?;
+        .map_err(|source| ContractError::NodeNotFound { node: solc.node.display().to_string(), source })?;
 
     // Feed stdin from a thread so a large source cannot deadlock against a
     // full stdout/stderr pipe.
@@ -219,34 +204,21 @@ fn run_solc(solc: &Solc, input: &str) -> Result<(String, Value), ContractError> 
     });
     let out = child.wait_with_output()?;
     let write_result = match writer {
-        Some(handle) => handle
-            .join()
-            .map_err(|_| ContractError::SolcProcess("stdin writer thread panicked".into()))?,
+        Some(handle) => handle.join().map_err(|_| ContractError::SolcProcess("stdin writer thread panicked".into()))?,
         None => Ok(()),
     };
 
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
-        return Err(ContractError::SolcProcess(format!(
-            "node exited with {}: {}",
-            out.status,
-            stderr.trim()
-        )));
+        return Err(ContractError::SolcProcess(format!("node exited with {}: {}", out.status, stderr.trim())));
     }
     // The process succeeded, so it read all of stdin; a write error now is real.
     write_result?;
 
-    let wrapper: Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| ContractError::InvalidOutput(format!("solc output is not JSON: {e}")))?;
-    let version = wrapper
-        .get("version")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let output = wrapper
-        .get("output")
-        .cloned()
-        .ok_or_else(|| ContractError::InvalidOutput("missing `output` field".into()))?;
+    let wrapper: Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| ContractError::InvalidOutput(format!("solc output is not JSON: {e}")))?;
+    let version = wrapper.get("version").and_then(Value::as_str).unwrap_or_default().to_string();
+    let output = wrapper.get("output").cloned().ok_or_else(|| ContractError::InvalidOutput("missing `output` field".into()))?;
     Ok((version, output))
 }
 
@@ -259,12 +231,7 @@ fn check_errors(output: &Value) -> Result<(), ContractError> {
         .iter()
         .filter(|d| d.get("severity").and_then(Value::as_str) == Some("error"))
         .map(|d| {
-            d.get("formattedMessage")
-                .or_else(|| d.get("message"))
-                .and_then(Value::as_str)
-                .unwrap_or("unknown error")
-                .trim()
-                .to_string()
+            d.get("formattedMessage").or_else(|| d.get("message")).and_then(Value::as_str).unwrap_or("unknown error").trim().to_string()
         })
         .collect();
     if messages.is_empty() {
@@ -287,9 +254,7 @@ fn bytecode_hex(contract: &Value, field: &str) -> Result<String, ContractError> 
 
 fn decode_hex(name: &str, hex_code: &str) -> Result<Vec<u8>, ContractError> {
     if hex_code.contains("__$") {
-        return Err(ContractError::InvalidOutput(format!(
-            "bytecode of `{name}` has unlinked library placeholders"
-        )));
+        return Err(ContractError::InvalidOutput(format!("bytecode of `{name}` has unlinked library placeholders")));
     }
     hex::decode(hex_code.trim_start_matches("0x"))
         .map_err(|e| ContractError::InvalidOutput(format!("bytecode of `{name}` is not hex: {e}")))

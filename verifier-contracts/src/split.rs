@@ -63,10 +63,7 @@ impl VerifierContracts {
 
     /// The creation codes, all that deploying needs.
     pub fn code(&self) -> VerifierCode {
-        VerifierCode {
-            entry: self.entry.deployment_code.clone(),
-            parts: self.parts.iter().map(|p| p.deployment_code.clone()).collect(),
-        }
+        VerifierCode { entry: self.entry.deployment_code.clone(), parts: self.parts.iter().map(|p| p.deployment_code.clone()).collect() }
     }
 }
 
@@ -252,8 +249,10 @@ fn cut_block(item: &str, max: usize) -> Vec<String> {
     let mut current: Vec<&str> = Vec::new();
     let (mut size, mut declared_before) = (0usize, 0usize);
     let flush = |current: &mut Vec<&str>, vars: &[&str], declared_before: usize, last: bool| {
-        let load: String = vars[..declared_before].iter().enumerate().map(|(i, v)| format!("let {v} := mload({:#x})\n", 0x20 * i)).collect();
-        let store: String = if last { String::new() } else { vars.iter().enumerate().map(|(i, v)| format!("mstore({:#x}, {v})\n", 0x20 * i)).collect() };
+        let load: String =
+            vars[..declared_before].iter().enumerate().map(|(i, v)| format!("let {v} := mload({:#x})\n", 0x20 * i)).collect();
+        let store: String =
+            if last { String::new() } else { vars.iter().enumerate().map(|(i, v)| format!("mstore({:#x}, {v})\n", 0x20 * i)).collect() };
         let piece = format!("{{\n{load}{}\n{store}}}", current.join("\n"));
         current.clear();
         piece
@@ -355,25 +354,25 @@ pub fn split_verifier(solc: &Solc, source: &str, min_parts: usize, limit: usize)
     let mut n = min_parts.max(2);
     loop {
         if n > g.items.len() {
-            return Err(ContractError::InvalidOutput(format!(
-                "the verifier cannot be split into parts under {limit} bytes"
-            )));
+            return Err(ContractError::InvalidOutput(format!("the verifier cannot be split into parts under {limit} bytes")));
         }
         let cuts = cut_points(&g.items, n);
         let n_parts = cuts.len();
-        let groups: Vec<&[String]> = (0..n_parts)
-            .map(|i| &g.items[cuts[i]..cuts.get(i + 1).copied().unwrap_or(g.items.len())])
-            .collect();
+        let groups: Vec<&[String]> = (0..n_parts).map(|i| &g.items[cuts[i]..cuts.get(i + 1).copied().unwrap_or(g.items.len())]).collect();
         // One solc run per part: solc (WebAssembly) runs out of memory on the largest
         // verifiers compiled whole.
         let sources: Vec<String> = groups.iter().enumerate().map(|(i, items)| part_source(&g, i, items, i + 1 == n_parts)).collect();
         let parts = sources
             .iter()
             .enumerate()
-            .map(|(i, src)| compile_solidity_with(solc, &format!("{PREAMBLE}{src}"), Some(&format!("Halo2VerifierPart{}", i + 1)), split_solc_options()))
+            .map(|(i, src)| {
+                compile_solidity_with(solc, &format!("{PREAMBLE}{src}"), Some(&format!("Halo2VerifierPart{}", i + 1)), split_solc_options())
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let largest = parts.iter().map(|p| p.runtime_code.len()).max().unwrap_or(0);
-        if let Some((i, p)) = groups.iter().zip(&parts).enumerate().find(|(_, (g, p))| g.len() == 1 && p.runtime_code.len() > limit).map(|(i, (_, p))| (i, p)) {
+        if let Some((i, p)) =
+            groups.iter().zip(&parts).enumerate().find(|(_, (g, p))| g.len() == 1 && p.runtime_code.len() > limit).map(|(i, (_, p))| (i, p))
+        {
             return Err(ContractError::InvalidOutput(format!(
                 "part {} is one statement block of {} bytes, over the {limit}-byte limit",
                 i + 1,
@@ -433,10 +432,16 @@ mod tests {
             assert!(p.starts_with("{\nlet result := mload(0x0)") && p.contains("mstore(0x0, result)"), "{p}");
         }
         let last = pieces.last().unwrap();
-        assert!(last.contains("let result := mload(0x0)") && !last.contains("mstore(0x0, result)") && last.contains("mstore(0x200, result)"));
+        assert!(
+            last.contains("let result := mload(0x0)") && !last.contains("mstore(0x0, result)") && last.contains("mstore(0x200, result)")
+        );
         // Every original line is in exactly one piece, in order.
         let lines: Vec<&str> = block.lines().filter(|l| !l.contains("0x0,") && !l.contains("(0x0)") && *l != "{" && *l != "}").collect();
-        let kept: Vec<&str> = pieces.iter().flat_map(|p| p.lines()).filter(|l| !l.contains("0x0,") && !l.contains("(0x0)") && *l != "{" && *l != "}").collect();
+        let kept: Vec<&str> = pieces
+            .iter()
+            .flat_map(|p| p.lines())
+            .filter(|l| !l.contains("0x0,") && !l.contains("(0x0)") && *l != "{" && *l != "}")
+            .collect();
         assert_eq!(lines, kept);
         // Small blocks and nested ones stay whole.
         assert_eq!(cut_block(&block, 100_000), vec![block.clone()]);

@@ -71,12 +71,7 @@ fn groth16_verifier_accepts_honest_and_rejects_tampered_proofs() {
     assert!(contract.runtime_code.len() <= EIP170_LIMIT);
 
     let honest = verify_groth16_on_evm(&contract.deployment_code, &proof, &values).unwrap();
-    println!(
-        "toy groth16 verifier, {} values in 2 words: gas {}, runtime {} bytes",
-        values.len(),
-        honest.gas_used,
-        honest.runtime_size
-    );
+    println!("toy groth16 verifier, {} values in 2 words: gas {}, runtime {} bytes", values.len(), honest.gas_used, honest.runtime_size);
     assert!(honest.accepted, "honest proof rejected");
     assert!(honest.gas_used < 300_000, "gas {}", honest.gas_used);
 

@@ -9,17 +9,17 @@ use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use halo2_base::gates::circuit::{BaseCircuitParams, CircuitBuilderStage};
 use halo2_base::gates::flex_gate::MultiPhaseThreadBreakPoints;
 use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::halo2_proofs::halo2curves::bn256::G1Affine;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr};
+use halo2_base::halo2_proofs::plonk::ProvingKey;
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use snark_verifier_sdk::evm::gen_evm_proof_shplonk;
 use snark_verifier_sdk::gen_pk;
-use halo2_base::halo2_proofs::halo2curves::bn256::G1Affine;
-use halo2_base::halo2_proofs::plonk::ProvingKey;
 use zkinfer_verifier_contracts::{
-    compile_solidity, compile_solidity_all_with, encode_calldata, halo2_verifier_source, split_verifier, SolcOptions, verify_on_evm, Evm, VerifierCode,
-    EIP170_LIMIT,
+    compile_solidity, compile_solidity_all_with, encode_calldata, halo2_verifier_source, split_verifier, verify_on_evm, Evm, SolcOptions,
+    VerifierCode, EIP170_LIMIT,
 };
 
 const K: usize = 8;
@@ -36,10 +36,7 @@ fn build_circuit(
     let mut builder = BaseCircuitBuilder::from_stage(stage);
     builder = match config {
         Some((params, break_points)) => builder.use_params(params).use_break_points(break_points),
-        None => builder
-            .use_k(K)
-            .use_lookup_bits(LOOKUP_BITS)
-            .use_instance_columns(1),
+        None => builder.use_k(K).use_lookup_bits(LOOKUP_BITS).use_instance_columns(1),
     };
     let range = builder.range_chip();
     let ctx = builder.main(0);
@@ -56,10 +53,7 @@ fn build_circuit(
 }
 
 fn instances_of(builder: &BaseCircuitBuilder<Fr>) -> Vec<Fr> {
-    builder.assigned_instances[0]
-        .iter()
-        .map(|v| *v.value())
-        .collect()
+    builder.assigned_instances[0].iter().map(|v| *v.value()).collect()
 }
 
 /// The toy circuit's params, proving key, instances and an honest SHPLONK proof.
@@ -73,17 +67,9 @@ fn toy_proof() -> (ParamsKZG<Bn256>, ProvingKey<G1Affine>, Vec<Fr>, Vec<u8>) {
     let break_points = keygen.break_points();
 
     // Prove x = 1234, y = 567.
-    let prover = build_circuit(
-        CircuitBuilderStage::Prover,
-        Some((config, break_points)),
-        1234,
-        567,
-    );
+    let prover = build_circuit(CircuitBuilderStage::Prover, Some((config, break_points)), 1234, 567);
     let instances = instances_of(&prover);
-    assert_eq!(
-        instances,
-        vec![Fr::from(1234 * 567), Fr::from(1234 * 567 + 1234)]
-    );
+    assert_eq!(instances, vec![Fr::from(1234 * 567), Fr::from(1234 * 567 + 1234)]);
     let proof = gen_evm_proof_shplonk(&params, &pk, prover, vec![instances.clone()]);
     (params, pk, instances, proof)
 }
@@ -138,14 +124,10 @@ fn halo2_verifier_accepts_honest_and_rejects_tampered_proofs() {
     // empty revert.
     let mut evm = Evm::new();
     let deployed = evm.deploy(&contract.deployment_code).expect("deploy");
-    let ok = evm
-        .call(deployed.address, &encode_calldata(&instances, &proof))
-        .expect("call");
+    let ok = evm.call(deployed.address, &encode_calldata(&instances, &proof)).expect("call");
     assert!(ok.success && ok.output.is_empty());
     assert_eq!(ok.gas_used, honest.gas_used);
-    let bad = evm
-        .call(deployed.address, &encode_calldata(&instances, &proof[1..]))
-        .expect("call");
+    let bad = evm.call(deployed.address, &encode_calldata(&instances, &proof[1..])).expect("call");
     assert!(!bad.success && bad.output.is_empty());
 
     check_rejections(&code, &instances, &proof);
@@ -180,7 +162,8 @@ fn split_verifier_accepts_honest_and_rejects_tampered_proofs_and_wrong_parts() {
 
     // The published source, compiled whole with the stated settings, gives the same code
     // (the entry pins the parts' code hashes).
-    let whole = compile_solidity_all_with(&common::solc(), &verifier.source, SolcOptions { no_metadata_hash: true, ..Default::default() }).expect("compiles");
+    let whole = compile_solidity_all_with(&common::solc(), &verifier.source, SolcOptions { no_metadata_hash: true, ..Default::default() })
+        .expect("compiles");
     for c in verifier.parts.iter().chain(std::iter::once(&verifier.entry)) {
         let same = whole.iter().find(|w| w.name == c.name).expect("in the source");
         assert_eq!(same.runtime_code, c.runtime_code, "{}", c.name);

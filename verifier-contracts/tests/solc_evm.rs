@@ -2,9 +2,7 @@
 
 mod common;
 
-use zkinfer_verifier_contracts::{
-    compile_solidity, solc_version, ContractError, Evm, EIP170_LIMIT,
-};
+use zkinfer_verifier_contracts::{compile_solidity, solc_version, ContractError, Evm, EIP170_LIMIT};
 
 const COUNTER: &str = r#"
 // SPDX-License-Identifier: MIT
@@ -51,10 +49,7 @@ const FAIL: [u8; 4] = [0xa9, 0xcc, 0x47, 0x18];
 #[test]
 fn solc_is_0_8_19() {
     let version = solc_version(&common::solc()).expect("solc version");
-    assert!(
-        version.starts_with("0.8.19"),
-        "unexpected solc version {version}"
-    );
+    assert!(version.starts_with("0.8.19"), "unexpected solc version {version}");
 }
 
 #[test]
@@ -77,35 +72,25 @@ fn compile_deploy_and_call() {
     assert!(deployed.gas_used > 21_000);
 
     // Several calls on one Evm: nonces must advance, state must persist.
-    let first = evm
-        .call(deployed.address, &calldata(ADD, &[5]))
-        .expect("call");
+    let first = evm.call(deployed.address, &calldata(ADD, &[5])).expect("call");
     assert!(first.success);
     assert_eq!(first.output, word(35));
     assert!(first.gas_used > 21_000);
-    let second = evm
-        .call(deployed.address, &calldata(ADD, &[6]))
-        .expect("call");
+    let second = evm.call(deployed.address, &calldata(ADD, &[6])).expect("call");
     assert!(second.success);
     assert_eq!(second.output, word(77));
-    let count = evm
-        .call(deployed.address, &calldata(COUNT, &[]))
-        .expect("call");
+    let count = evm.call(deployed.address, &calldata(COUNT, &[])).expect("call");
     assert_eq!(count.output, word(11));
 
     // A revert is an unsuccessful outcome, not an error.
-    let reverted = evm
-        .call(deployed.address, &calldata(FAIL, &[]))
-        .expect("call");
+    let reverted = evm.call(deployed.address, &calldata(FAIL, &[])).expect("call");
     assert!(!reverted.success);
     assert!(!reverted.output.is_empty(), "revert reason expected");
 
     // A second deployment on the same Evm gets a new address.
     let again = evm.deploy(&named.deployment_code).expect("second deploy");
     assert_ne!(again.address, deployed.address);
-    let fresh = evm
-        .call(again.address, &calldata(COUNT, &[]))
-        .expect("call");
+    let fresh = evm.call(again.address, &calldata(COUNT, &[])).expect("call");
     assert_eq!(fresh.output, word(0));
 }
 
@@ -125,11 +110,7 @@ fn runtime_code_over_eip170_is_refused() {
          contract Big {{ function blob() external pure returns (bytes memory) {{ return hex\"{blob}\"; }} }}"
     );
     let big = compile_solidity(&common::solc(), &source, Some("Big")).expect("compile");
-    assert!(
-        big.runtime_code.len() > EIP170_LIMIT,
-        "runtime {} bytes",
-        big.runtime_code.len()
-    );
+    assert!(big.runtime_code.len() > EIP170_LIMIT, "runtime {} bytes", big.runtime_code.len());
 
     // Refused by revm during creation, with the measured size reported.
     let mut evm = Evm::new();
@@ -149,11 +130,7 @@ fn runtime_code_over_eip170_is_refused() {
     // The Evm is still usable afterwards (nonce consumed by the failed creation).
     let small = compile_solidity(&common::solc(), COUNTER, Some("Counter")).expect("compile");
     let deployed = evm.deploy_contract(&small).expect("deploy after failure");
-    assert!(
-        evm.call(deployed.address, &calldata(ADD, &[1]))
-            .expect("call")
-            .success
-    );
+    assert!(evm.call(deployed.address, &calldata(ADD, &[1])).expect("call").success);
 }
 
 #[test]

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::Result;
+use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 use zkinfer_circuits::lower::lower;
 use zkinfer_circuits::{CircuitBuilderStage, Fr, ParamVisibility};
-use halo2_base::gates::circuit::builder::BaseCircuitBuilder;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -17,7 +17,8 @@ fn main() -> Result<()> {
     let w: usize = args.get(3).map(|s| s.parse()).transpose()?.unwrap_or(16);
     let m = zkinfer_benches::load_dir(dir)?;
     let t = Instant::now();
-    let mut builder = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Keygen).use_k(k).use_lookup_bits(k - 1).use_instance_columns(1);
+    let mut builder =
+        BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Keygen).use_k(k).use_lookup_bits(k - 1).use_instance_columns(1);
     let lowered = lower(&mut builder, &m.quant, &m.qin, w, ParamVisibility::Fixed)?;
     println!("synthesis {:.2} s at k={k}, mac width {w}", t.elapsed().as_secs_f64());
     let stats = builder.statistics();

@@ -46,8 +46,12 @@ fn main() -> Result<()> {
     if std::env::args().any(|a| a == "-v") {
         for n in &q.nodes {
             let terms = match &n.op {
-                QOp::Linear { offsets, shift, .. } | QOp::Bilinear { offsets, shift, .. } => format!("terms {} shift {shift}", offsets.last().unwrap_or(&0)),
-                QOp::Table(t) => format!("table {} shift {}{}", t.values.len(), t.shift, if t.interpolates() { " interpolated" } else { "" }),
+                QOp::Linear { offsets, shift, .. } | QOp::Bilinear { offsets, shift, .. } => {
+                    format!("terms {} shift {shift}", offsets.last().unwrap_or(&0))
+                }
+                QOp::Table(t) => {
+                    format!("table {} shift {}{}", t.values.len(), t.shift, if t.interpolates() { " interpolated" } else { "" })
+                }
                 _ => String::new(),
             };
             println!("  {:<9} {:>7} {} {}", n.op.name(), n.len, n.name, terms);

@@ -16,7 +16,8 @@ use zkinfer_circuits::{plan, Fr, PlanOptions};
 use zkinfer_prover::{halo2 as h2, srs};
 
 /// MLP widths: input, hidden, hidden, 10.
-const MLPS: &[[usize; 4]] = &[[64, 128, 16, 10], [256, 160, 64, 10], [512, 256, 128, 10], [1024, 512, 128, 10], [1024, 1024, 512, 10], [2048, 768, 256, 10]];
+const MLPS: &[[usize; 4]] =
+    &[[64, 128, 16, 10], [256, 160, 64, 10], [512, 256, 128, 10], [1024, 512, 128, 10], [1024, 1024, 512, 10], [2048, 768, 256, 10]];
 /// Conv nets: channels, image size, conv layers.
 const CNNS: &[[usize; 3]] = &[[4, 16, 2], [8, 16, 2], [16, 16, 2], [32, 16, 2]];
 
@@ -64,7 +65,8 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let mode = args.get(1).map(String::as_str);
     if mode == Some("--one") || mode == Some("--write") {
-        let (kind, spec) = (args.get(2).context("usage: scaling --one|--write KIND SPEC [DIR]")?, args.get(3).context("a SPEC like 64,128,16,10")?);
+        let (kind, spec) =
+            (args.get(2).context("usage: scaling --one|--write KIND SPEC [DIR]")?, args.get(3).context("a SPEC like 64,128,16,10")?);
         let spec: Vec<usize> = spec.split(',').map(|s| s.parse()).collect::<Result<_, _>>()?;
         if mode == Some("--one") {
             println!("{}", one(kind, &spec)?);
@@ -82,11 +84,8 @@ fn main() -> Result<()> {
     let out = flag("--out").unwrap_or_else(|| "target/scaling".into());
     let max_params: usize = flag("--max-params").map(|s| s.parse()).transpose()?.unwrap_or(usize::MAX);
     std::fs::create_dir_all(&out)?;
-    let mut jobs: Vec<(&str, Vec<usize>)> = MLPS
-        .iter()
-        .filter(|w| gen::mlp_params(&w[..]) <= max_params)
-        .map(|w| ("mlp", w.to_vec()))
-        .collect();
+    let mut jobs: Vec<(&str, Vec<usize>)> =
+        MLPS.iter().filter(|w| gen::mlp_params(&w[..]) <= max_params).map(|w| ("mlp", w.to_vec())).collect();
     jobs.extend(CNNS.iter().map(|c| ("cnn", c.to_vec())));
     let me = std::env::current_exe()?;
     let mut rows = Vec::new();
@@ -106,8 +105,18 @@ fn main() -> Result<()> {
         let f = |k: &str| r[k].as_f64().unwrap_or(0.0);
         md += &format!(
             "| {kind} {csv} | {} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {} | {:.0} |\n",
-            r["params"], r["macs"], r["k"], r["rows"], r["advice_columns"], r["mac_width"],
-            f("plan_s"), f("keygen_s"), f("prove_s"), f("verify_ms"), r["proof_bytes"], f("peak_rss_bytes") / (1u64 << 20) as f64
+            r["params"],
+            r["macs"],
+            r["k"],
+            r["rows"],
+            r["advice_columns"],
+            r["mac_width"],
+            f("plan_s"),
+            f("keygen_s"),
+            f("prove_s"),
+            f("verify_ms"),
+            r["proof_bytes"],
+            f("peak_rss_bytes") / (1u64 << 20) as f64
         );
         eprintln!("  k={} prove {:.2} s", r["k"], f("prove_s"));
         rows.push(r);

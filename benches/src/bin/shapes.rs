@@ -12,7 +12,10 @@ fn main() -> Result<()> {
     let dir = a.get(1).ok_or_else(|| anyhow::anyhow!("usage: shapes MODEL_DIR [prove|gas|balanced]"))?;
     let optimize = a.get(2).map(|s| s.parse()).transpose().map_err(anyhow::Error::msg)?;
     let m = zkinfer_benches::load_dir_with(dir, &CompileOptions { optimize, ..Default::default() })?;
-    println!("{:>3} {:>6} {:>5} {:>6} {:>6} {:>6} {:>9} {:>10} {:>8} {:>9}", "k", "rows", "limbs", "advice", "lookup", "table", "mac w x n", "prove", "commits", "gas est");
+    println!(
+        "{:>3} {:>6} {:>5} {:>6} {:>6} {:>6} {:>9} {:>10} {:>8} {:>9}",
+        "k", "rows", "limbs", "advice", "lookup", "table", "mac w x n", "prove", "commits", "gas est"
+    );
     for p in &m.candidates {
         let s = &p.stats;
         println!(
@@ -24,7 +27,11 @@ fn main() -> Result<()> {
             s.num_lookup_advice,
             // Function-table lookup column triples; `+r`: the range checks share them.
             format!("{}{}", s.table_sets, if s.range_in_table { "+r" } else { "" }),
-            s.mac_width, s.mac_sets, prove_cost(s) / 1000, verifier_cost(s), gas_estimate(s)
+            s.mac_width,
+            s.mac_sets,
+            prove_cost(s) / 1000,
+            verifier_cost(s),
+            gas_estimate(s)
         );
     }
     Ok(())

@@ -20,19 +20,40 @@ fn main() -> Result<()> {
         o.visibility.inputs = Visibility::Private;
     }
     let plan = plan_candidates::<Fr>(&m.quant, &m.qin, &o)?.remove(0);
-    println!("k {}, rows {}, planner: {} advice + {} lookup columns", plan.stats.k, plan.stats.rows, plan.stats.num_advice, plan.stats.num_lookup_advice);
+    println!(
+        "k {}, rows {}, planner: {} advice + {} lookup columns",
+        plan.stats.k, plan.stats.rows, plan.stats.num_advice, plan.stats.num_lookup_advice
+    );
     let params = zkinfer_prover::srs::insecure_test_srs(plan.stats.k);
     let vk = zkinfer_prover::halo2::keygen_vk_only(&params, &m.quant, &m.qin, &plan.shape)?;
     let cs = vk.cs();
-    println!("degree {} advice {} fixed {} lookups {} permutation columns {} gates {}", cs.degree(), cs.num_advice_columns(), cs.num_fixed_columns(), cs.lookups().len(), cs.permutation().get_columns().len(), cs.gates().len());
+    println!(
+        "degree {} advice {} fixed {} lookups {} permutation columns {} gates {}",
+        cs.degree(),
+        cs.num_advice_columns(),
+        cs.num_fixed_columns(),
+        cs.lookups().len(),
+        cs.permutation().get_columns().len(),
+        cs.gates().len()
+    );
     let n = InstanceLayout::new(&m.quant, &plan.shape.visibility).len();
     let src = zkinfer_verifier_contracts::halo2_verifier_source(&params, &vk, n);
     std::fs::write(&a[5], &src)?;
     let c = zkinfer_verifier_contracts::compile_solidity(&zkinfer_benches::solc(), &src, None)?;
-    println!("instances {n}, unsplit runtime {} bytes (estimated {})", c.runtime_code.len(), zkinfer_verifier_contracts::estimated_runtime_bytes(&src));
+    println!(
+        "instances {n}, unsplit runtime {} bytes (estimated {})",
+        c.runtime_code.len(),
+        zkinfer_verifier_contracts::estimated_runtime_bytes(&src)
+    );
     let t = std::time::Instant::now();
     let v = zkinfer_verifier_contracts::build_halo2_verifier(&zkinfer_benches::solc(), &params, &vk, n)?;
     std::fs::write(format!("{}.split.sol", a[5]), &v.source)?;
-    println!("built in {:.1} s: {} contracts, largest {} bytes, parts {:?}", t.elapsed().as_secs_f64(), v.contracts(), v.largest_runtime(), v.parts.iter().map(|p| p.runtime_code.len()).collect::<Vec<_>>());
+    println!(
+        "built in {:.1} s: {} contracts, largest {} bytes, parts {:?}",
+        t.elapsed().as_secs_f64(),
+        v.contracts(),
+        v.largest_runtime(),
+        v.parts.iter().map(|p| p.runtime_code.len()).collect::<Vec<_>>()
+    );
     Ok(())
 }

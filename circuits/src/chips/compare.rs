@@ -79,11 +79,21 @@ pub fn reduce<F: ScalarField>(
             at = gate.select(ctx, Constant(fe(k as i128 * one as i128)), at, take);
         }
     }
-    if arg { at } else { best }
+    if arg {
+        at
+    } else {
+        best
+    }
 }
 
 /// `one * [a < b]`, for `-2^bits <= b - a - 1 < 2^bits`.
-pub fn less<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, a: AssignedValue<F>, b: AssignedValue<F>, one: i64) -> AssignedValue<F> {
+pub fn less<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    a: AssignedValue<F>,
+    b: AssignedValue<F>,
+    one: i64,
+) -> AssignedValue<F> {
     let gate = chips.gate();
     let d = gate.sub(ctx, b, a);
     let d = gate.sub(ctx, d, Constant(F::ONE));
@@ -92,7 +102,13 @@ pub fn less<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, a: AssignedV
 }
 
 /// `one * [a == b]`.
-pub fn equal<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, a: AssignedValue<F>, b: AssignedValue<F>, one: i64) -> AssignedValue<F> {
+pub fn equal<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    a: AssignedValue<F>,
+    b: AssignedValue<F>,
+    one: i64,
+) -> AssignedValue<F> {
     let gate = chips.gate();
     let eq = gate.is_equal(ctx, a, b);
     gate.mul(ctx, eq, Constant(fe(one as i128)))

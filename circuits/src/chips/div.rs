@@ -23,7 +23,13 @@ use super::{io, Chips};
 use crate::field::{fe, to_i128, ScalarField};
 
 /// `round(a * 2^scale / b)` (half up in magnitude of `|b|`, sign of `b` applied).
-pub fn div<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, a: AssignedValue<F>, b: AssignedValue<F>, scale: u32) -> AssignedValue<F> {
+pub fn div<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    a: AssignedValue<F>,
+    b: AssignedValue<F>,
+    scale: u32,
+) -> AssignedValue<F> {
     let (q, r) = honest(a, to_i128(b.value()).unwrap_or(0).abs(), scale);
     div_with(ctx, chips, a, b, scale, q, r)
 }
@@ -53,7 +59,13 @@ pub fn div_with<F: ScalarField>(
 
 /// `round(a * 2^scale / b)` (half up) for `0 < b < 2^bits`; no witness exists for
 /// other `b`.
-pub fn div_positive<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, a: AssignedValue<F>, b: AssignedValue<F>, scale: u32) -> AssignedValue<F> {
+pub fn div_positive<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    a: AssignedValue<F>,
+    b: AssignedValue<F>,
+    scale: u32,
+) -> AssignedValue<F> {
     let (q, r) = honest(a, to_i128(b.value()).unwrap_or(0), scale);
     div_positive_with(ctx, chips, a, b, scale, q, r)
 }

@@ -124,12 +124,7 @@ pub fn bilinear<F: ScalarField>(
 ///
 /// The range check on `q` is what makes `q` unique: without it, any of `2^shift`
 /// field elements `(acc - r) / 2^shift` would satisfy the equation.
-pub fn rescale<F: ScalarField>(
-    ctx: &mut Context<F>,
-    chips: &Chips<F>,
-    acc: AssignedValue<F>,
-    shift: u32,
-) -> AssignedValue<F> {
+pub fn rescale<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, acc: AssignedValue<F>, shift: u32) -> AssignedValue<F> {
     rescale_parts(ctx, chips, acc, shift, Quotient::Signed).0
 }
 

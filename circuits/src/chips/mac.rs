@@ -340,7 +340,11 @@ impl Placer {
 
     /// Groups used so far.
     pub fn sets(&self) -> usize {
-        if self.offset == 1 { self.set } else { self.set + 1 }
+        if self.offset == 1 {
+            self.set
+        } else {
+            self.set + 1
+        }
     }
 }
 

@@ -33,13 +33,7 @@ pub fn relu<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, x: AssignedV
 
 /// [`relu`] with the sign bit `bit = [x >= 0]` and low part `low = x + 2^w - bit * 2^w`
 /// supplied by the caller (tests forge them).
-pub fn relu_with<F: ScalarField>(
-    ctx: &mut Context<F>,
-    chips: &Chips<F>,
-    x: AssignedValue<F>,
-    bit: i128,
-    low: i128,
-) -> AssignedValue<F> {
+pub fn relu_with<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, x: AssignedValue<F>, bit: i128, low: i128) -> AssignedValue<F> {
     let neg = 1 - bit;
     relu_forged(ctx, chips, x, fe::<F>(bit) * x.value(), [neg, neg], low)
 }

@@ -121,13 +121,7 @@ pub struct RangeRows<'a, F: ScalarField> {
 impl<F: ScalarField> Tables<F> {
     /// No table yet; lookups share the builder's copy constraints.
     pub fn new(witness_gen_only: bool, copy_manager: SharedCopyConstraintManager<F>) -> Tables<F> {
-        Tables {
-            rows: vec![[F::ZERO; TABLE_WIDTH]],
-            lookups: Default::default(),
-            copy_manager,
-            witness_gen_only,
-            forged_range_slope: None,
-        }
+        Tables { rows: vec![[F::ZERO; TABLE_WIDTH]], lookups: Default::default(), copy_manager, witness_gen_only, forged_range_slope: None }
     }
 
     /// Adds table `tag` with entries `values[j]` (and their slopes) for inputs `lo + j`.
@@ -190,10 +184,15 @@ impl<F: ScalarField> Tables<F> {
             for i in 0..n {
                 let t = &config.to_lookup[i % sets];
                 raw_assign_advice(region, t[1], i / sets, Value::known(F::ZERO));
-                let slope = raw_assign_advice(region, t[2], i / sets, Value::known(match self.forged_range_slope {
-                    Some((j, v)) if j == i => v,
-                    _ => mark,
-                }))
+                let slope = raw_assign_advice(
+                    region,
+                    t[2],
+                    i / sets,
+                    Value::known(match self.forged_range_slope {
+                        Some((j, v)) if j == i => v,
+                        _ => mark,
+                    }),
+                )
                 .cell();
                 if let Some(cm) = cm.as_mut().filter(|_| !tied.contains(&(slope.column, slope.row_offset))) {
                     let cell = cm.load_external_cell(slope);

@@ -46,8 +46,7 @@ pub fn mock_check_with(name: &str, opts: &PlanOptions) -> LayoutStats {
     let plan = plan::<Fr>(&quant, &qin, opts).unwrap_or_else(|e| panic!("{name}: {e}"));
     let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Mock, &quant, &qin, &plan.shape).unwrap();
     // Public instances are the quantized inputs then the outputs of the interpreter.
-    let expected: Vec<i128> =
-        qin.iter().flatten().chain(trace.outputs(&quant).iter().flatten()).map(|v| *v as i128).collect();
+    let expected: Vec<i128> = qin.iter().flatten().chain(trace.outputs(&quant).iter().flatten()).map(|v| *v as i128).collect();
     assert_eq!(circuit.instance_ints(), expected, "{name}: witness differs from the interpreter");
     let k = plan.stats.k;
     let instances = circuit.instances.clone();
@@ -72,7 +71,11 @@ pub fn instance_rows_failing_their_copy(r: &Result<(), Vec<VerifyFailure>>) -> V
         Err(fs) => fs
             .iter()
             .filter_map(|f| match f {
-                VerifyFailure::Permutation { column, location: FailureLocation::OutsideRegion { row } } if column.column_type() == Any::Instance => Some(*row),
+                VerifyFailure::Permutation { column, location: FailureLocation::OutsideRegion { row } }
+                    if column.column_type() == Any::Instance =>
+                {
+                    Some(*row)
+                }
                 _ => None,
             })
             .collect(),
@@ -94,7 +97,13 @@ pub fn prank_copies<F: zkinfer_circuits::field::ScalarField>(ctx: &mut Context<F
     while i < class.len() {
         let c = class[i];
         for (a, b) in &equalities {
-            let other = if *a == c { *b } else if *b == c { *a } else { continue };
+            let other = if *a == c {
+                *b
+            } else if *b == c {
+                *a
+            } else {
+                continue;
+            };
             if !class.contains(&other) {
                 class.push(other);
             }
@@ -175,7 +184,10 @@ impl ChipTest {
     }
 
     /// The circuit and its public values, without running MockProver.
-    pub fn build(&self, f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<AssignedValue<Fr>>) -> (Vec<i128>, ModelCircuit<Fr>) {
+    pub fn build(
+        &self,
+        f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<AssignedValue<Fr>>,
+    ) -> (Vec<i128>, ModelCircuit<Fr>) {
         let mut builder = BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock)
             .use_k(self.k)
             .use_lookup_bits(self.k - 1)
@@ -195,13 +207,27 @@ impl ChipTest {
             builder = builder.use_params(params);
         }
         let range_in_table = self.range_in_table;
-        let circuit = ModelCircuit { builder, instances, public_values: vec![], tables, table_sets: 1, macs: None, mac_width: 0, mac_sets: 0, degree: 0, range_in_table };
+        let circuit = ModelCircuit {
+            builder,
+            instances,
+            public_values: vec![],
+            tables,
+            table_sets: 1,
+            macs: None,
+            mac_width: 0,
+            mac_sets: 0,
+            degree: 0,
+            range_in_table,
+        };
         (values, circuit)
     }
 
     /// Builds the circuit and runs MockProver on it: the public values (the instances as
     /// integers, `i128::MAX` for a large one) and the verdict.
-    pub fn run(self, f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<AssignedValue<Fr>>) -> (Vec<i128>, Result<(), Vec<VerifyFailure>>) {
+    pub fn run(
+        self,
+        f: impl FnOnce(&mut Context<Fr>, &Chips<Fr>, &mut Tables<Fr>) -> Vec<AssignedValue<Fr>>,
+    ) -> (Vec<i128>, Result<(), Vec<VerifyFailure>>) {
         let (values, circuit) = self.build(f);
         let mut instances = circuit.instances.clone();
         if let Some(t) = self.tamper {

@@ -75,7 +75,15 @@ impl Builder {
     /// Adds `op` over `inputs` as node `node_name` with output value `out_name`; evaluated
     /// once (on zero placeholders for non-constant inputs) for its shape, and folded to a
     /// constant when every input is constant.
-    fn add_op(&mut self, node: &NodeRef, node_name: String, op: Op, inputs: Vec<ValueId>, out_name: String, named: bool) -> Result<ValueId> {
+    fn add_op(
+        &mut self,
+        node: &NodeRef,
+        node_name: String,
+        op: Op,
+        inputs: Vec<ValueId>,
+        out_name: String,
+        named: bool,
+    ) -> Result<ValueId> {
         let all_const = inputs.iter().all(|id| self.constants.contains_key(id));
         let placeholders: Vec<Tensor> = inputs
             .iter()

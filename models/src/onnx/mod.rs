@@ -5,11 +5,11 @@ pub mod proto;
 
 use prost::Message;
 
-use build::{Builder, NodeRef};
 use crate::error::{ModelError, Result};
 use crate::ir::Graph;
 use crate::ops::{registry, Attrs, InputInfo, NodeCtx};
 use crate::tensor::{numel, DType, Tensor};
+use build::{Builder, NodeRef};
 use proto::{ModelProto, TensorProto, ValueInfoProto};
 
 /// Decodes an ONNX tensor (typed fields or little-endian `raw_data`).
@@ -34,12 +34,7 @@ pub fn tensor_from_proto(t: &TensorProto) -> Result<Tensor> {
             DType::I8 | DType::U8 | DType::Bool => 1,
         };
         if raw.len() != n * width {
-            return Err(ModelError::Malformed(format!(
-                "tensor `{}`: raw_data has {} bytes, expected {}",
-                t.name,
-                raw.len(),
-                n * width
-            )));
+            return Err(ModelError::Malformed(format!("tensor `{}`: raw_data has {} bytes, expected {}", t.name, raw.len(), n * width)));
         }
         raw.chunks_exact(width)
             .map(|c| match dtype {
@@ -78,7 +73,13 @@ fn f16_to_f64(h: u16) -> f64 {
     let frac = (h & 0x3ff) as f64;
     sign * match exp {
         0 => frac * 2f64.powi(-24),
-        31 => if frac == 0.0 { f64::INFINITY } else { f64::NAN },
+        31 => {
+            if frac == 0.0 {
+                f64::INFINITY
+            } else {
+                f64::NAN
+            }
+        }
         e => (1.0 + frac / 1024.0) * 2f64.powi(e - 15),
     }
 }
@@ -135,12 +136,7 @@ pub fn load_model(bytes: &[u8], hints: &ShapeHints) -> Result<Graph> {
     if graph.node.is_empty() && graph.output.is_empty() {
         return Err(ModelError::Malformed("graph has no nodes and no outputs".into()));
     }
-    let opset = model
-        .opset_import
-        .iter()
-        .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
-        .map(|o| o.version)
-        .unwrap_or(13);
+    let opset = model.opset_import.iter().find(|o| o.domain.is_empty() || o.domain == "ai.onnx").map(|o| o.version).unwrap_or(13);
 
     let mut b = Builder::default();
     for init in &graph.initializer {
@@ -180,9 +176,7 @@ pub fn load_model(bytes: &[u8], hints: &ShapeHints) -> Result<Graph> {
                 in_ids.push(None);
                 continue;
             }
-            let id = b
-                .lookup(i)
-                .ok_or_else(|| ModelError::Malformed(format!("node `{name}` reads `{i}`, which nothing defines")))?;
+            let id = b.lookup(i).ok_or_else(|| ModelError::Malformed(format!("node `{name}` reads `{i}`, which nothing defines")))?;
             in_ids.push(Some(id));
         }
         let ctx = NodeCtx {

@@ -94,16 +94,35 @@ pub enum Activation {
     Atanh,
     Gelu,
     HardSwish,
-    Elu { alpha: f64 },
-    Celu { alpha: f64 },
-    Selu { alpha: f64, gamma: f64 },
-    LeakyRelu { alpha: f64 },
-    HardSigmoid { alpha: f64, beta: f64 },
-    Clip { min: f64, max: f64 },
+    Elu {
+        alpha: f64,
+    },
+    Celu {
+        alpha: f64,
+    },
+    Selu {
+        alpha: f64,
+        gamma: f64,
+    },
+    LeakyRelu {
+        alpha: f64,
+    },
+    HardSigmoid {
+        alpha: f64,
+        beta: f64,
+    },
+    Clip {
+        min: f64,
+        max: f64,
+    },
     /// `x ^ exponent` for a compile-time exponent (Pow with a constant second input).
-    Pow { exponent: f64 },
+    Pow {
+        exponent: f64,
+    },
     /// A type conversion; `to` integer types truncate, Bool tests `!= 0`.
-    Cast { to: DType },
+    Cast {
+        to: DType,
+    },
 }
 
 fn unary(ctx: &NodeCtx, a: Activation) -> Result<Imported> {
@@ -157,7 +176,11 @@ pub fn erf(x: f64) -> f64 {
         }
         1.0 - (-t * t).exp() / (std::f64::consts::PI.sqrt() * (t + f))
     };
-    if x < 0.0 { -r } else { r }
+    if x < 0.0 {
+        -r
+    } else {
+        r
+    }
 }
 
 impl Activation {
@@ -247,10 +270,22 @@ impl Activation {
             Atanh => x.atanh(),
             Gelu => 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
             HardSwish => x * (x / 6.0 + 0.5).clamp(0.0, 1.0),
-            Elu { alpha } => if x >= 0.0 { x } else { alpha * x.exp_m1() },
+            Elu { alpha } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    alpha * x.exp_m1()
+                }
+            }
             Celu { alpha } => x.max(0.0) + (alpha * (x / alpha).exp_m1()).min(0.0),
             Selu { alpha, gamma } => gamma * if x > 0.0 { x } else { alpha * x.exp_m1() },
-            LeakyRelu { alpha } => if x >= 0.0 { x } else { alpha * x },
+            LeakyRelu { alpha } => {
+                if x >= 0.0 {
+                    x
+                } else {
+                    alpha * x
+                }
+            }
             HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
             Clip { min, max } => x.max(min).min(max),
             Pow { exponent } => x.powf(exponent),

@@ -85,8 +85,7 @@ fn binary(ctx: &NodeCtx, op: Arith) -> Result<Imported> {
 pub fn broadcast_all(shapes: &[&[usize]]) -> Result<(Vec<usize>, Vec<Vec<usize>>)> {
     let mut out = shapes[0].to_vec();
     for s in &shapes[1..] {
-        out = broadcast_shapes(&out, s)
-            .ok_or_else(|| ModelError::Shape(format!("shapes {:?} do not broadcast", shapes)))?;
+        out = broadcast_shapes(&out, s).ok_or_else(|| ModelError::Shape(format!("shapes {:?} do not broadcast", shapes)))?;
     }
     let maps = shapes.iter().map(|s| broadcast_index(s, &out)).collect();
     Ok((out, maps))
@@ -124,7 +123,13 @@ impl Arith {
                 Arith::Mul => get(0, o) * get(1, o),
                 Arith::Div if int => (get(0, o) / get(1, o)).trunc(),
                 Arith::Div => get(0, o) / get(1, o),
-                Arith::PRelu => if get(0, o) >= 0.0 { get(0, o) } else { get(1, o) * get(0, o) },
+                Arith::PRelu => {
+                    if get(0, o) >= 0.0 {
+                        get(0, o)
+                    } else {
+                        get(1, o) * get(0, o)
+                    }
+                }
                 Arith::Pow => get(0, o).powf(get(1, o)),
                 Arith::Neg => -get(0, o),
                 Arith::Sum => (0..inputs.len()).map(|i| get(i, o)).sum(),

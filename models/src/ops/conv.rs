@@ -77,7 +77,11 @@ fn import(ctx: &NodeCtx, transpose: bool) -> Result<Imported> {
 impl ConvSpec {
     /// The op's name.
     pub fn name(&self) -> &'static str {
-        if self.transpose { "ConvTranspose" } else { "Conv" }
+        if self.transpose {
+            "ConvTranspose"
+        } else {
+            "Conv"
+        }
     }
 
     /// The product-sum structure for these input shapes (activation, weights[, bias]).
@@ -116,11 +120,8 @@ impl ConvSpec {
                 for c in 0..cin_g {
                     let ci = gi * cin_g + c;
                     for kp in &kpos {
-                        let wi = if self.transpose {
-                            ci * ws[0] + (m % cout_g) * ws[1]
-                        } else {
-                            m * ws[0] + c * ws[1]
-                        } + kp.iter().enumerate().map(|(d, v)| v * ws[2 + d]).sum::<usize>();
+                        let wi = if self.transpose { ci * ws[0] + (m % cout_g) * ws[1] } else { m * ws[0] + c * ws[1] }
+                            + kp.iter().enumerate().map(|(d, v)| v * ws[2 + d]).sum::<usize>();
                         if self.transpose {
                             for ip in &in_pos {
                                 let mut oi = b * os[0] + m * os[1];

@@ -66,7 +66,11 @@ impl OneHot {
             .iter()
             .map(|&(u, k)| {
                 let i = if x.data[u] < 0.0 { x.data[u] + d } else { x.data[u] };
-                if i == k as f64 { self.on } else { self.off }
+                if i == k as f64 {
+                    self.on
+                } else {
+                    self.off
+                }
             })
             .collect();
         Ok(Tensor::new(shape, data, crate::tensor::DType::F32))
@@ -125,7 +129,11 @@ pub struct Sites {
 impl Elements {
     /// The op's name.
     pub fn name(&self) -> &'static str {
-        if self.scatter { "ScatterElements" } else { "GatherElements" }
+        if self.scatter {
+            "ScatterElements"
+        } else {
+            "GatherElements"
+        }
     }
 
     /// The positions the indices act on, for data of shape `data`.
@@ -141,7 +149,10 @@ impl Elements {
     /// Output shape and, per output element, `(input, flat index)`: input 0 is data, 1
     /// the updates (constant indices only).
     pub fn index_map(&self, data: &[usize]) -> Result<super::SourceMap> {
-        let idx = self.indices.as_ref().ok_or_else(|| ModelError::Shape(format!("{} with activation indices is not an index map", self.name())))?;
+        let idx = self
+            .indices
+            .as_ref()
+            .ok_or_else(|| ModelError::Shape(format!("{} with activation indices is not an index map", self.name())))?;
         let s = self.sites(data);
         if self.scatter {
             let mut map: Vec<(usize, usize)> = (0..numel(data)).map(|i| (0, i)).collect();

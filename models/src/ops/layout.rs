@@ -24,11 +24,21 @@ pub fn register(r: &mut Registry) {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Layout {
     /// Same elements, new shape (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout).
-    Reshape { shape: Vec<usize> },
-    Transpose { perm: Vec<usize> },
-    Concat { axis: usize },
+    Reshape {
+        shape: Vec<usize>,
+    },
+    Transpose {
+        perm: Vec<usize>,
+    },
+    Concat {
+        axis: usize,
+    },
     /// Per input dimension: first index and step; `shape` is the output shape.
-    Slice { starts: Vec<i64>, steps: Vec<i64>, shape: Vec<usize> },
+    Slice {
+        starts: Vec<i64>,
+        steps: Vec<i64>,
+        shape: Vec<usize>,
+    },
 }
 
 fn in_shape<'a>(ctx: &NodeCtx<'a>, i: usize) -> Result<&'a [usize]> {
@@ -79,8 +89,7 @@ fn import_reshape(ctx: &NodeCtx) -> Result<Imported> {
 
 fn import_flatten(ctx: &NodeCtx) -> Result<Imported> {
     let input = in_shape(ctx, 0)?;
-    let axis = norm_axis(ctx.attrs.int_or("axis", 1), input.len() + 1)
-        .ok_or_else(|| ctx.err("axis out of range"))?;
+    let axis = norm_axis(ctx.attrs.int_or("axis", 1), input.len() + 1).ok_or_else(|| ctx.err("axis out of range"))?;
     reshape_to(vec![numel(&input[..axis]), numel(&input[axis..])])
 }
 
@@ -89,12 +98,7 @@ fn axes_of(ctx: &NodeCtx, rank: usize) -> Result<Option<Vec<usize>>> {
         Some(a) => Some(a),
         None => ctx.attrs.ints("axes"),
     };
-    raw.map(|axes| {
-        axes.iter()
-            .map(|&a| norm_axis(a, rank).ok_or_else(|| ctx.err(format!("axis {a} out of range"))))
-            .collect()
-    })
-    .transpose()
+    raw.map(|axes| axes.iter().map(|&a| norm_axis(a, rank).ok_or_else(|| ctx.err(format!("axis {a} out of range")))).collect()).transpose()
 }
 
 fn import_squeeze(ctx: &NodeCtx) -> Result<Imported> {
@@ -147,8 +151,8 @@ fn import_transpose(ctx: &NodeCtx) -> Result<Imported> {
 
 fn import_concat(ctx: &NodeCtx) -> Result<Imported> {
     let rank = in_shape(ctx, 0)?.len();
-    let axis = norm_axis(ctx.attrs.int("axis").ok_or_else(|| ctx.err("missing axis"))?, rank)
-        .ok_or_else(|| ctx.err("axis out of range"))?;
+    let axis =
+        norm_axis(ctx.attrs.int("axis").ok_or_else(|| ctx.err("missing axis"))?, rank).ok_or_else(|| ctx.err("axis out of range"))?;
     let inputs: Vec<usize> = (0..ctx.num_inputs()).collect();
     Ok(Imported::Op { op: Op::Layout(Layout::Concat { axis }), inputs })
 }
@@ -241,9 +245,7 @@ impl Layout {
                 let mut out = input.to_vec();
                 out[*axis] = 0;
                 for s in shapes {
-                    if s.len() != input.len()
-                        || s.iter().enumerate().any(|(d, &v)| d != *axis && v != input[d])
-                    {
+                    if s.len() != input.len() || s.iter().enumerate().any(|(d, &v)| d != *axis && v != input[d]) {
                         return Err(ModelError::Shape(format!("concat of {shapes:?} on axis {axis}")));
                     }
                     out[*axis] += s[*axis];
@@ -256,11 +258,7 @@ impl Layout {
                 let mut map = Vec::with_capacity(numel(&out));
                 for_each_coord(&out, |c| {
                     let slot = bounds.iter().rposition(|&b| b <= c[*axis]).unwrap().min(shapes.len() - 1);
-                    let flat = c
-                        .iter()
-                        .enumerate()
-                        .map(|(d, &v)| if d == *axis { v - bounds[slot] } else { v } * sts[slot][d])
-                        .sum();
+                    let flat = c.iter().enumerate().map(|(d, &v)| if d == *axis { v - bounds[slot] } else { v } * sts[slot][d]).sum();
                     map.push((slot, flat));
                 });
                 Ok((out, map))
@@ -269,8 +267,7 @@ impl Layout {
                 let st = strides(input);
                 let mut map = Vec::with_capacity(numel(shape));
                 for_each_coord(shape, |c| {
-                    let flat: i64 =
-                        c.iter().enumerate().map(|(d, &v)| (starts[d] + v as i64 * steps[d]) * st[d] as i64).sum();
+                    let flat: i64 = c.iter().enumerate().map(|(d, &v)| (starts[d] + v as i64 * steps[d]) * st[d] as i64).sum();
                     map.push((0, flat as usize));
                 });
                 Ok((shape.clone(), map))

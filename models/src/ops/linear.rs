@@ -150,14 +150,7 @@ impl ProductSum {
     fn with_capacity(out_shape: Vec<usize>, alpha: f64, terms: usize) -> ProductSum {
         let mut offsets = Vec::with_capacity(numel(&out_shape) + 1);
         offsets.push(0);
-        ProductSum {
-            out_shape,
-            alpha,
-            offsets,
-            left: Vec::with_capacity(terms),
-            right: Vec::with_capacity(terms),
-            bias: None,
-        }
+        ProductSum { out_shape, alpha, offsets, left: Vec::with_capacity(terms), right: Vec::with_capacity(terms), bias: None }
     }
 }
 

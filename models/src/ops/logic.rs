@@ -81,7 +81,13 @@ impl Logic {
                 Logic::Or => b(get(0, o) != 0.0 || get(1, o) != 0.0),
                 Logic::Xor => b((get(0, o) != 0.0) != (get(1, o) != 0.0)),
                 Logic::Not => b(get(0, o) == 0.0),
-                Logic::Where => if get(0, o) != 0.0 { get(1, o) } else { get(2, o) },
+                Logic::Where => {
+                    if get(0, o) != 0.0 {
+                        get(1, o)
+                    } else {
+                        get(2, o)
+                    }
+                }
             })
             .collect();
         let dtype = if *self == Logic::Where { inputs[1].dtype } else { DType::Bool };

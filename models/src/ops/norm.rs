@@ -26,9 +26,7 @@ pub fn register(r: &mut Registry) {
         let op = Norm::Layer { axis, epsilon: c.attrs.float_or("epsilon", 1e-5) as f64 };
         affine_inputs(c, op)
     });
-    r.insert("InstanceNormalization", |c: &NodeCtx| {
-        affine_inputs(c, Norm::Instance { epsilon: c.attrs.float_or("epsilon", 1e-5) as f64 })
-    });
+    r.insert("InstanceNormalization", |c: &NodeCtx| affine_inputs(c, Norm::Instance { epsilon: c.attrs.float_or("epsilon", 1e-5) as f64 }));
     r.insert("Softmax", |c: &NodeCtx| softmax(c, false));
     r.insert("LogSoftmax", |c: &NodeCtx| softmax(c, true));
 }

@@ -49,7 +49,6 @@ impl Cell {
     }
 }
 
-
 /// The node's resolved attributes and static sizes.
 struct Spec {
     /// Per direction: whether it runs backwards in time.
@@ -94,13 +93,10 @@ fn spec(ctx: &NodeCtx, cell: Cell) -> Result<Spec> {
     let per_dir = cell.default_activations().len();
     let acts = match ctx.attrs.strings("activations") {
         None => vec![cell.default_activations().to_vec(); reverse.len()],
-        Some(names) if names.len() == per_dir * reverse.len() => names
-            .chunks(per_dir)
-            .map(|c| c.iter().map(|n| activation(ctx, n)).collect::<Result<Vec<_>>>())
-            .collect::<Result<_>>()?,
-        Some(names) => {
-            return Err(ctx.err(format!("{} activations given, expected {}", names.len(), per_dir * reverse.len())))
+        Some(names) if names.len() == per_dir * reverse.len() => {
+            names.chunks(per_dir).map(|c| c.iter().map(|n| activation(ctx, n)).collect::<Result<Vec<_>>>()).collect::<Result<_>>()?
         }
+        Some(names) => return Err(ctx.err(format!("{} activations given, expected {}", names.len(), per_dir * reverse.len()))),
     };
     let batch_major = match ctx.attrs.int_or("layout", 0) {
         0 => false,
@@ -230,4 +226,3 @@ fn import(ctx: &NodeCtx, cell: Cell) -> Result<Imported> {
     u.sg.outputs = outputs;
     Ok(Imported::Subgraph(u.sg))
 }
-

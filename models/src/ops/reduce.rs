@@ -129,7 +129,8 @@ fn import_arg(ctx: &NodeCtx, kind: ReduceKind) -> Result<Imported> {
 fn import_pool(ctx: &NodeCtx, kind: ReduceKind) -> Result<Imported> {
     let x = in_shape(ctx)?;
     let n = x.len().saturating_sub(2);
-    let kernel: Vec<usize> = ctx.attrs.ints("kernel_shape").ok_or_else(|| ctx.err("missing kernel_shape"))?.iter().map(|&v| v as usize).collect();
+    let kernel: Vec<usize> =
+        ctx.attrs.ints("kernel_shape").ok_or_else(|| ctx.err("missing kernel_shape"))?.iter().map(|&v| v as usize).collect();
     let ints = |name: &str, d: usize| -> Vec<usize> {
         ctx.attrs.ints(name).map(|v| v.iter().map(|&a| a as usize).collect()).unwrap_or_else(|| vec![d; n])
     };
@@ -143,7 +144,11 @@ fn import_pool(ctx: &NodeCtx, kind: ReduceKind) -> Result<Imported> {
     let geometry = Geometry::Pool {
         strides: ints("strides", 1),
         dilations: ints("dilations", 1),
-        pads: if auto == "VALID" { vec![0; 2 * n] } else { ctx.attrs.ints("pads").map(|v| v.iter().map(|&a| a as usize).collect()).unwrap_or(vec![0; 2 * n]) },
+        pads: if auto == "VALID" {
+            vec![0; 2 * n]
+        } else {
+            ctx.attrs.ints("pads").map(|v| v.iter().map(|&a| a as usize).collect()).unwrap_or(vec![0; 2 * n])
+        },
         ceil: ctx.attrs.int_or("ceil_mode", 0) != 0,
         count_pad: ctx.attrs.int_or("count_include_pad", 0) != 0,
         kernel,

@@ -42,15 +42,33 @@ pub fn register(r: &mut Registry) {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Remap {
     /// Constant, reflect or edge padding; `pads` is `[begin.., end..]` (negative crops).
-    Pad { pads: Vec<i64>, mode: PadMode, value: f64 },
+    Pad {
+        pads: Vec<i64>,
+        mode: PadMode,
+        value: f64,
+    },
     /// `data.take(indices, axis)`; `indices` is `Some` when constant (a pure index map),
     /// else input 1 holds them and data must be constant.
-    Gather { axis: usize, indices: Option<Vec<i64>>, idx_shape: Vec<usize> },
+    Gather {
+        axis: usize,
+        indices: Option<Vec<i64>>,
+        idx_shape: Vec<usize>,
+    },
     /// Nearest-neighbour resize: the source coordinate per output coordinate per dim.
-    Resize { shape: Vec<usize>, src: Vec<Vec<usize>> },
-    Tile { shape: Vec<usize> },
-    Expand { shape: Vec<usize> },
-    DepthToSpace { block: usize, crd: bool },
+    Resize {
+        shape: Vec<usize>,
+        src: Vec<Vec<usize>>,
+    },
+    Tile {
+        shape: Vec<usize>,
+    },
+    Expand {
+        shape: Vec<usize>,
+    },
+    DepthToSpace {
+        block: usize,
+        crd: bool,
+    },
 }
 
 /// How Pad fills.
@@ -117,8 +135,15 @@ fn import_resize(c: &NodeCtx) -> Result<Imported> {
         return Err(c.err(format!("Resize mode `{mode}` is not supported (nearest only)")));
     }
     let (scales, sizes) = if c.op_type == "Upsample" {
-        (c.inputs.get(1).and_then(|x| x.as_ref()).map(|_| c.const_input(1).map(|t| t.data.clone())).transpose()?
-            .or_else(|| c.attrs.floats("scales").map(|v| v.iter().map(|&f| f as f64).collect())), None)
+        (
+            c.inputs
+                .get(1)
+                .and_then(|x| x.as_ref())
+                .map(|_| c.const_input(1).map(|t| t.data.clone()))
+                .transpose()?
+                .or_else(|| c.attrs.floats("scales").map(|v| v.iter().map(|&f| f as f64).collect())),
+            None,
+        )
     } else {
         let get = |i: usize| -> Result<Option<Vec<f64>>> {
             match c.inputs.get(i).and_then(|x| x.as_ref()) {
@@ -133,7 +158,13 @@ fn import_resize(c: &NodeCtx) -> Result<Imported> {
         (None, Some(s)) if s.len() == x.len() => x.iter().zip(s).map(|(&d, f)| (d as f64 * f).floor() as usize).collect(),
         _ => return Err(c.err("Resize needs constant scales or sizes")),
     };
-    let ctm = c.attrs.string("coordinate_transformation_mode").unwrap_or_else(|| if c.opset >= 11 { "half_pixel".into() } else { "asymmetric".into() });
+    let ctm = c.attrs.string("coordinate_transformation_mode").unwrap_or_else(|| {
+        if c.opset >= 11 {
+            "half_pixel".into()
+        } else {
+            "asymmetric".into()
+        }
+    });
     let nearest = c.attrs.string("nearest_mode").unwrap_or_else(|| "round_prefer_floor".into());
     let mut src = Vec::new();
     for d in 0..x.len() {
@@ -144,8 +175,20 @@ fn import_resize(c: &NodeCtx) -> Result<Imported> {
                 let o = o as f64;
                 let f = match ctm.as_str() {
                     "asymmetric" => o / scale,
-                    "align_corners" => if o_len > 1.0 { o * (i_len - 1.0) / (o_len - 1.0) } else { 0.0 },
-                    "pytorch_half_pixel" => if o_len > 1.0 { (o + 0.5) / scale - 0.5 } else { 0.0 },
+                    "align_corners" => {
+                        if o_len > 1.0 {
+                            o * (i_len - 1.0) / (o_len - 1.0)
+                        } else {
+                            0.0
+                        }
+                    }
+                    "pytorch_half_pixel" => {
+                        if o_len > 1.0 {
+                            (o + 0.5) / scale - 0.5
+                        } else {
+                            0.0
+                        }
+                    }
                     "tf_half_pixel_for_nn" => (o + 0.5) / scale,
                     _ => (o + 0.5) / scale - 0.5,
                 };
@@ -153,7 +196,13 @@ fn import_resize(c: &NodeCtx) -> Result<Imported> {
                     "floor" => f.floor(),
                     "ceil" => f.ceil(),
                     "round_prefer_ceil" => f.round(),
-                    _ => if f.fract().abs() == 0.5 { f.floor() } else { f.round() },
+                    _ => {
+                        if f.fract().abs() == 0.5 {
+                            f.floor()
+                        } else {
+                            f.round()
+                        }
+                    }
                 };
                 r.clamp(0.0, i_len - 1.0) as usize
             })
@@ -228,7 +277,11 @@ impl Remap {
                                 PadMode::Reflect => {
                                     let period = 2 * (n - 1).max(1);
                                     let m = p.rem_euclid(period);
-                                    if m < n { m } else { period - m }
+                                    if m < n {
+                                        m
+                                    } else {
+                                        period - m
+                                    }
                                 }
                             };
                             src.push(v as usize);

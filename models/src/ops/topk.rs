@@ -63,7 +63,11 @@ impl TopK {
 
     /// `a` is strictly better than `b` (larger, or smaller for `largest = 0`).
     pub fn better(&self, a: f64, b: f64) -> bool {
-        if self.largest { a > b } else { a < b }
+        if self.largest {
+            a > b
+        } else {
+            a < b
+        }
     }
 
     /// Float semantics (stable: equal values keep their order).
@@ -76,7 +80,13 @@ impl TopK {
                 let mut order: Vec<usize> = (0..g.len()).collect();
                 order.sort_by(|&a, &b| {
                     let (va, vb) = (x.data[g[a]], x.data[g[b]]);
-                    if self.better(va, vb) { std::cmp::Ordering::Less } else if self.better(vb, va) { std::cmp::Ordering::Greater } else { a.cmp(&b) }
+                    if self.better(va, vb) {
+                        std::cmp::Ordering::Less
+                    } else if self.better(vb, va) {
+                        std::cmp::Ordering::Greater
+                    } else {
+                        a.cmp(&b)
+                    }
                 });
                 order
             })

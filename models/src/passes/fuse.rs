@@ -43,7 +43,17 @@ fn smooth(a: &Activation) -> bool {
     use Activation as A;
     !matches!(
         a,
-        A::Relu | A::Cast { .. } | A::Clip { .. } | A::Floor | A::Ceil | A::Round | A::Sign | A::Abs | A::LeakyRelu { .. } | A::HardSigmoid { .. } | A::HardSwish
+        A::Relu
+            | A::Cast { .. }
+            | A::Clip { .. }
+            | A::Floor
+            | A::Ceil
+            | A::Round
+            | A::Sign
+            | A::Abs
+            | A::LeakyRelu { .. }
+            | A::HardSigmoid { .. }
+            | A::HardSwish
     )
 }
 
@@ -120,12 +130,7 @@ pub fn fuse_pointwise(g: &mut Graph) -> usize {
         replace.insert(root, node);
     }
     let nodes = std::mem::take(&mut g.nodes);
-    g.nodes = nodes
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| !drop[*i])
-        .map(|(i, n)| replace.remove(&i).unwrap_or(n))
-        .collect();
+    g.nodes = nodes.into_iter().enumerate().filter(|(i, _)| !drop[*i]).map(|(i, n)| replace.remove(&i).unwrap_or(n)).collect();
     count
 }
 

@@ -133,7 +133,11 @@ pub fn calibrate(graph: &Graph, samples: &[Vec<Tensor>], opts: &QuantOptions) ->
     let log2 = |x: f64| if x > 0.0 { x.log2() } else { f64::NEG_INFINITY };
     let fit = |budget: f64, max: f64, cap: u32| -> u32 {
         let s = (budget - log2(max)).floor();
-        if s.is_finite() { s.clamp(0.0, cap as f64) as u32 } else { cap }
+        if s.is_finite() {
+            s.clamp(0.0, cap as f64) as u32
+        } else {
+            cap
+        }
     };
     let scale = opts.scale.unwrap_or_else(|| fit(opts.bits as f64 - 1.0 - log2(opts.headroom).max(0.0), max_abs, opts.max_scale));
     let param_scale = opts.param_scale.unwrap_or_else(|| fit(opts.param_bits as f64 - 1.0, max_weight, opts.max_param_scale));

@@ -231,10 +231,18 @@ impl<'g> Builder<'g> {
         } else {
             let p = self.cal.param_scale;
             let rel_err = |sh: u32| {
-                t.coeff.iter().filter(|c| **c != 0.0).map(|&c| {
-                    let v = c * 2f64.powi(sh as i32);
-                    if v.abs() < 0.5 { 1.0 } else { (v - v.round()).abs() / v.abs() }
-                }).fold(0.0, f64::max)
+                t.coeff
+                    .iter()
+                    .filter(|c| **c != 0.0)
+                    .map(|&c| {
+                        let v = c * 2f64.powi(sh as i32);
+                        if v.abs() < 0.5 {
+                            1.0
+                        } else {
+                            (v - v.round()).abs() / v.abs()
+                        }
+                    })
+                    .fold(0.0, f64::max)
             };
             (p..=p + 8).find(|&sh| rel_err(sh) <= 2f64.powi(-12)).unwrap_or(p + 8)
         };

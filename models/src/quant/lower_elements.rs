@@ -100,9 +100,14 @@ fn scatter(b: &mut Builder, node: &Node, sites: &Sites, hits: QValueId, n_out: u
     let keep = b.lin(&format!("{name}:keep"), t);
     let (data, upd) = (b.value(node.inputs[0]), b.value(node.inputs[2]));
     // Weights [keep, hits] against values [data, updates].
-    let weights = b.select(&format!("{name}:w"), vec![keep, hits], (0..n_out as u32).map(|p| (0, p)).chain((0..(sites.base.len() * dim) as u32).map(|k| (1, k))).collect());
+    let weights = b.select(
+        &format!("{name}:w"),
+        vec![keep, hits],
+        (0..n_out as u32).map(|p| (0, p)).chain((0..(sites.base.len() * dim) as u32).map(|k| (1, k))).collect(),
+    );
     let n_upd = b.len_of(upd) as u32;
-    let vals = b.select(&format!("{name}:v"), vec![data, upd], (0..n_out as u32).map(|p| (0, p)).chain((0..n_upd).map(|u| (1, u))).collect());
+    let vals =
+        b.select(&format!("{name}:v"), vec![data, upd], (0..n_out as u32).map(|p| (0, p)).chain((0..n_upd).map(|u| (1, u))).collect());
     let (mut offsets, mut left, mut right) = (vec![0], Vec::new(), Vec::new());
     for (p, ks) in at.iter().enumerate() {
         left.push(p as u32);

@@ -71,7 +71,14 @@ fn activation(b: &mut Builder, node: &Node, a: Activation) -> Result<QValueId> {
                 A::Ceil => one / 2 - 1,
                 _ => 0,
             };
-            let op = QOp::Linear { offsets: (0..=n).collect(), slot: vec![0; n], idx: (0..n as u32).collect(), coeff: vec![1; n], bias: vec![bias; n], shift: s };
+            let op = QOp::Linear {
+                offsets: (0..=n).collect(),
+                slot: vec![0; n],
+                idx: (0..n as u32).collect(),
+                coeff: vec![1; n],
+                bias: vec![bias; n],
+                shift: s,
+            };
             let r = b.emit(&format!("{name}:int"), op, vec![x], n);
             let mut t = Terms::new();
             for o in 0..n {
@@ -263,7 +270,13 @@ pub(super) fn reduce(
             }
             let (lo, hi) = b.range(node.inputs[0]);
             let m = lo.abs().max(hi.abs());
-            let req = TableRequest { min: 0.0, max: m * m * divisor.iter().max().copied().unwrap_or(1) as f64, headroom: b.cal.headroom, floor: 0.0, ceil: f64::INFINITY };
+            let req = TableRequest {
+                min: 0.0,
+                max: m * m * divisor.iter().max().copied().unwrap_or(1) as f64,
+                headroom: b.cal.headroom,
+                floor: 0.0,
+                ceil: f64::INFINITY,
+            };
             b.table(name, sq, &f64::sqrt, req)
         }
         K::L1 => {

@@ -20,9 +20,11 @@ pub(super) fn lower(b: &mut Builder, node: &Node, t: &TopK) -> QValueId {
     let one = b.one();
     let x = b.value(node.inputs[0]);
     // Pairs i < j per group, in order; the pair index of (g, i, j).
-    let pairs: Vec<(usize, usize, usize)> = (0..gs.len()).flat_map(|g| (0..n).flat_map(move |i| (i + 1..n).map(move |j| (g, i, j)))).collect();
+    let pairs: Vec<(usize, usize, usize)> =
+        (0..gs.len()).flat_map(|g| (0..n).flat_map(move |i| (i + 1..n).map(move |j| (g, i, j)))).collect();
     let pair_at = |g: usize, i: usize, j: usize| g * n * (n - 1) / 2 + i * (2 * n - i - 1) / 2 + (j - i - 1);
-    let (lo, hi): (Vec<usize>, Vec<usize>) = pairs.iter().map(|&(g, i, j)| if t.largest { (gs[g][i], gs[g][j]) } else { (gs[g][j], gs[g][i]) }).unzip();
+    let (lo, hi): (Vec<usize>, Vec<usize>) =
+        pairs.iter().map(|&(g, i, j)| if t.largest { (gs[g][i], gs[g][j]) } else { (gs[g][j], gs[g][i]) }).unzip();
     let a = b.gather(&format!("{name}:a"), x, &lo);
     let c = b.gather(&format!("{name}:b"), x, &hi);
     let beats = b.emit(&format!("{name}:cmp"), QOp::Cmp { eq: false, one }, vec![a, c], pairs.len());

@@ -78,7 +78,6 @@ impl QuantGraph {
             ParamSlot::Coeff(t) => (r.node, 0, t),
             ParamSlot::Bias(o) => (r.node, 1, o),
         };
-        self.params.iter().all(|r| self.param_ref(r).is_some())
-            && self.params.windows(2).all(|w| key(&w[0]) < key(&w[1]))
+        self.params.iter().all(|r| self.param_ref(r).is_some()) && self.params.windows(2).all(|w| key(&w[0]) < key(&w[1]))
     }
 }

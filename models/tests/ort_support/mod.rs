@@ -24,6 +24,7 @@ pub fn ort() -> OrtLibrary {
         .map(|f| (f.file_name().to_string_lossy().split('.').filter_map(|p| p.parse().ok()).collect(), f.path()))
         .collect();
     found.sort();
-    let (_, path) = found.pop().unwrap_or_else(|| panic!("no libonnxruntime under {} (run scripts/setup.sh, or set ORT_DYLIB_PATH)", lib.display()));
+    let (_, path) =
+        found.pop().unwrap_or_else(|| panic!("no libonnxruntime under {} (run scripts/setup.sh, or set ORT_DYLIB_PATH)", lib.display()));
     OrtLibrary::new(path)
 }

@@ -80,12 +80,7 @@ impl Builder {
     }
 
     /// Enforces `a * b = c`.
-    pub fn enforce(
-        &mut self,
-        a: LinearCombination<Fr>,
-        b: LinearCombination<Fr>,
-        c: LinearCombination<Fr>,
-    ) -> Result<(), Groth16Error> {
+    pub fn enforce(&mut self, a: LinearCombination<Fr>, b: LinearCombination<Fr>, c: LinearCombination<Fr>) -> Result<(), Groth16Error> {
         if self.cs.num_constraints() >= self.max_constraints {
             return Err(Groth16Error::TooLarge { limit: self.max_constraints });
         }

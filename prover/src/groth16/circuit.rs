@@ -3,9 +3,7 @@
 use std::cell::RefCell;
 
 use ark_bn254::Fr;
-use ark_relations::r1cs::{
-    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, OptimizationGoal, SynthesisError, SynthesisMode,
-};
+use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, OptimizationGoal, SynthesisError, SynthesisMode};
 use serde::{Deserialize, Serialize};
 use zkinfer_models::quant::QuantGraph;
 
@@ -43,11 +41,7 @@ impl Synthesized {
 }
 
 fn shape_of(cs: &ConstraintSystemRef<Fr>) -> R1csShape {
-    R1csShape {
-        num_instance: cs.num_instance_variables(),
-        num_witness: cs.num_witness_variables(),
-        num_constraints: cs.num_constraints(),
-    }
+    R1csShape { num_instance: cs.num_instance_variables(), num_witness: cs.num_witness_variables(), num_constraints: cs.num_constraints() }
 }
 
 /// Lowers `graph` on `inputs` into a fresh constraint system in prove mode (matrices

@@ -52,7 +52,16 @@ pub fn div_positive_with(b: &mut Builder, node: &str, x: &Wire, y: &Wire, scale:
 
 /// The division constraints; with `positive_only`, also `sign(b) = 1`.
 #[allow(clippy::too_many_arguments)]
-fn divide(b: &mut Builder, node: &str, x: &Wire, y: &Wire, scale: u32, q: i128, r: i128, positive_only: bool) -> Result<Wire, Groth16Error> {
+fn divide(
+    b: &mut Builder,
+    node: &str,
+    x: &Wire,
+    y: &Wire,
+    scale: u32,
+    q: i128,
+    r: i128,
+    positive_only: bool,
+) -> Result<Wire, Groth16Error> {
     let width = b.bits + 2;
     if 2 * b.bits + scale + 4 > MAX_RANGE_BITS || scale >= 120 {
         return Err(Groth16Error::TooWide { node: node.into(), bits: b.bits, shift: scale });

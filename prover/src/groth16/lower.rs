@@ -10,9 +10,9 @@ use zkinfer_models::quant::{QOp, QuantGraph};
 use super::builder::{Builder, Wire};
 use super::error::Groth16Error;
 use super::field::{fr, pow2};
+use super::public::PublicLayout;
 use super::table;
 use super::{compare, div, ops, sqrt};
-use super::public::PublicLayout;
 
 /// The wires of every value and the public values (inputs then outputs).
 pub struct Lowered {
@@ -83,17 +83,15 @@ pub fn lower(b: &mut Builder, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result
         let out: Vec<Wire> = match &node.op {
             QOp::Linear { offsets, slot, idx, coeff, bias, shift } => (0..node.len)
                 .map(|o| {
-                    let terms: Vec<(&Wire, i64)> = (offsets[o]..offsets[o + 1])
-                        .map(|t| (&ins[slot[t] as usize][idx[t] as usize], coeff[t]))
-                        .collect();
+                    let terms: Vec<(&Wire, i64)> =
+                        (offsets[o]..offsets[o + 1]).map(|t| (&ins[slot[t] as usize][idx[t] as usize], coeff[t])).collect();
                     ops::linear(b, name, &terms, bias[o], *shift)
                 })
                 .collect::<Result<_, _>>()?,
             QOp::Bilinear { offsets, left, right, shift } => (0..node.len)
                 .map(|o| {
-                    let pairs: Vec<(&Wire, &Wire)> = (offsets[o]..offsets[o + 1])
-                        .map(|t| (&ins[0][left[t] as usize], &ins[1][right[t] as usize]))
-                        .collect();
+                    let pairs: Vec<(&Wire, &Wire)> =
+                        (offsets[o]..offsets[o + 1]).map(|t| (&ins[0][left[t] as usize], &ins[1][right[t] as usize])).collect();
                     ops::bilinear(b, name, &pairs, *shift)
                 })
                 .collect::<Result<_, _>>()?,
@@ -104,7 +102,9 @@ pub fn lower(b: &mut Builder, graph: &QuantGraph, inputs: &[Vec<i64>]) -> Result
                 let spec = table::TableSpec::new(t);
                 ins[0].iter().map(|x| table::lookup(b, name, &spec, x)).collect::<Result<_, _>>()?
             }
-            QOp::Div { scale, positive: false } => (0..node.len).map(|o| div::div(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?,
+            QOp::Div { scale, positive: false } => {
+                (0..node.len).map(|o| div::div(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?
+            }
             QOp::Div { scale, positive: true } => {
                 (0..node.len).map(|o| div::div_positive(b, name, &ins[0][o], &ins[1][o], *scale)).collect::<Result<_, _>>()?
             }

@@ -86,12 +86,7 @@ pub fn prove<R: RngCore + CryptoRng>(
 /// Verifies a proof natively for public values laid out as `layout` says: `Ok(false)`
 /// for an invalid proof or wrong (or out-of-range) public values; an error only when
 /// the number of values does not match `layout` or `layout` does not match the key.
-pub fn verify(
-    vk: &VerifyingKey<Bn254>,
-    layout: &PublicLayout,
-    public: &[i128],
-    proof: &Proof<Bn254>,
-) -> Result<bool, Groth16Error> {
+pub fn verify(vk: &VerifyingKey<Bn254>, layout: &PublicLayout, public: &[i128], proof: &Proof<Bn254>) -> Result<bool, Groth16Error> {
     if layout.num_words() + 1 != vk.gamma_abc_g1.len() {
         return Err(Groth16Error::KeyMismatch {
             what: "the verifying key's number of public inputs plus one",

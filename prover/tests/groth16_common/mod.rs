@@ -13,8 +13,21 @@ pub const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx
 
 /// Tier-1 corpus models with an input.
 pub const TIER1: &[&str] = &[
-    "1l_concat", "1l_flatten", "1l_identity", "1l_linear", "1l_mlp", "1l_relu", "1l_reshape", "1l_slice",
-    "2l_relu_fc", "2l_relu_small", "arange", "blackman_window", "boolean_identity", "eye", "quantize_dequantize",
+    "1l_concat",
+    "1l_flatten",
+    "1l_identity",
+    "1l_linear",
+    "1l_mlp",
+    "1l_relu",
+    "1l_reshape",
+    "1l_slice",
+    "2l_relu_fc",
+    "2l_relu_small",
+    "arange",
+    "blackman_window",
+    "boolean_identity",
+    "eye",
+    "quantize_dequantize",
 ];
 
 /// A corpus model quantized with default options, with its first sample quantized.
@@ -30,8 +43,8 @@ pub fn try_load(name: &str) -> Result<Model, String> {
     let onnx = std::fs::read(format!("{dir}/network.onnx")).map_err(|e| e.to_string())?;
     let input = InputData::from_path(format!("{dir}/input.json")).map_err(|e| e.to_string())?;
     let samples = input.samples();
-    let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())
-        .map_err(|e| e.to_string())?;
+    let p =
+        prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default()).map_err(|e| e.to_string())?;
     let inputs = interp::quantize_inputs(&p.quant, &samples[0]).map_err(|e| e.to_string())?;
     Ok(Model { name: name.to_string(), graph: p.quant, inputs })
 }

@@ -23,9 +23,9 @@ pub fn anvil_binary() -> PathBuf {
     if let Some(p) = std::env::var_os("ZKINFER_ANVIL").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    let home = std::env::var_os("ZKINFER_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache").join("zkinfer")
-    });
+    let home = std::env::var_os("ZKINFER_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache").join("zkinfer"));
     let installed = home.join("anvil/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil");
     if installed.is_file() {
         installed
@@ -62,7 +62,9 @@ impl Anvil {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| ServiceError::Input(format!("could not start anvil ({}): {e}; run scripts/setup.sh or set ZKINFER_ANVIL", bin.display())))?;
+            .map_err(|e| {
+                ServiceError::Input(format!("could not start anvil ({}): {e}; run scripts/setup.sh or set ZKINFER_ANVIL", bin.display()))
+            })?;
         let mut anvil = Anvil { child, port };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let start = Instant::now();

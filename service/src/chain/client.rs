@@ -133,7 +133,11 @@ impl Chain {
         }
         let tx = self.call_request(to, data, value);
         let pending = self.provider.send_transaction(tx).await.map_err(|e| rpc_error(&self.url, e))?;
-        let receipt = pending.with_timeout(Some(RECEIPT_TIMEOUT)).get_receipt().await.map_err(|e| ServiceError::Input(format!("JSON-RPC {}: waiting for a receipt: {e}", self.url)))?;
+        let receipt = pending
+            .with_timeout(Some(RECEIPT_TIMEOUT))
+            .get_receipt()
+            .await
+            .map_err(|e| ServiceError::Input(format!("JSON-RPC {}: waiting for a receipt: {e}", self.url)))?;
         if !receipt.status() {
             return Err(ServiceError::Input(format!("transaction {} reverted", receipt.transaction_hash)));
         }

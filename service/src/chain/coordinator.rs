@@ -2,8 +2,8 @@
 //! model, read request events, deliver proofs.
 
 use alloy_primitives::{Address, B256, U256};
-use alloy_rpc_types_eth::{Filter, TransactionReceipt};
 use alloy_provider::Provider;
+use alloy_rpc_types_eth::{Filter, TransactionReceipt};
 use alloy_sol_types::{SolCall, SolEvent, SolValue};
 use zkinfer_verifier_contracts::coordinator::{build_coordinator_contracts, contract};
 
@@ -44,7 +44,12 @@ pub async fn deploy_coordinator(chain: &Chain, solc: &zkinfer_verifier_contracts
 }
 
 /// Registers `model_id` with `attestor` (the signer becomes its owner).
-pub async fn register_model(chain: &Chain, coordinator: Address, model_id: B256, attestor: Address) -> Result<TransactionReceipt, ServiceError> {
+pub async fn register_model(
+    chain: &Chain,
+    coordinator: Address,
+    model_id: B256,
+    attestor: Address,
+) -> Result<TransactionReceipt, ServiceError> {
     let call = IZkinferCoordinator::registerModelCall { modelId: model_id, attestor };
     chain.send(Some(coordinator), call.abi_encode(), U256::ZERO).await
 }
@@ -64,12 +69,18 @@ pub struct RequestEvent {
 
 /// The `InferenceRequested` events of blocks `from..=to`.
 pub async fn request_events(chain: &Chain, coordinator: Address, from: u64, to: u64) -> Result<Vec<RequestEvent>, ServiceError> {
-    let filter = Filter::new().address(coordinator).event_signature(IZkinferCoordinator::InferenceRequested::SIGNATURE_HASH).from_block(from).to_block(to);
+    let filter = Filter::new()
+        .address(coordinator)
+        .event_signature(IZkinferCoordinator::InferenceRequested::SIGNATURE_HASH)
+        .from_block(from)
+        .to_block(to);
     let logs = chain.provider.get_logs(&filter).await.map_err(|e| super::client::rpc_error(&chain.url, e))?;
     let mut out = Vec::with_capacity(logs.len());
     for log in logs {
         let (block_number, block_hash) = (log.block_number.unwrap_or_default(), log.block_hash.unwrap_or_default());
-        let ev = log.log_decode::<IZkinferCoordinator::InferenceRequested>().map_err(|e| ServiceError::Input(format!("undecodable request event: {e}")))?;
+        let ev = log
+            .log_decode::<IZkinferCoordinator::InferenceRequested>()
+            .map_err(|e| ServiceError::Input(format!("undecodable request event: {e}")))?;
         let e = ev.inner.data;
         out.push(RequestEvent {
             request_id: e.requestId,
@@ -89,8 +100,12 @@ pub async fn request_events(chain: &Chain, coordinator: Address, from: u64, to: 
 pub async fn is_pending(chain: &Chain, coordinator: Address, request_id: U256) -> Result<bool, ServiceError> {
     let call = IZkinferCoordinator::isPendingCall { requestId: request_id };
     match chain.call(Some(coordinator), call.abi_encode()).await? {
-        super::client::CallResult::Returned(out) => IZkinferCoordinator::isPendingCall::abi_decode_returns(&out).map_err(|e| ServiceError::Input(e.to_string())),
-        super::client::CallResult::Reverted(d) => Err(ServiceError::Input(format!("isPending reverted: {}", super::client::revert_reason(&d)))),
+        super::client::CallResult::Returned(out) => {
+            IZkinferCoordinator::isPendingCall::abi_decode_returns(&out).map_err(|e| ServiceError::Input(e.to_string()))
+        }
+        super::client::CallResult::Reverted(d) => {
+            Err(ServiceError::Input(format!("isPending reverted: {}", super::client::revert_reason(&d))))
+        }
     }
 }
 
@@ -100,13 +115,23 @@ pub fn deliver_calldata(request_id: U256, proof: &[u8], instances: &[U256]) -> V
 }
 
 /// Sends `deliver` and waits for its receipt.
-pub async fn deliver(chain: &Chain, coordinator: Address, request_id: U256, proof: &[u8], instances: &[U256]) -> Result<TransactionReceipt, ServiceError> {
+pub async fn deliver(
+    chain: &Chain,
+    coordinator: Address,
+    request_id: U256,
+    proof: &[u8],
+    instances: &[U256],
+) -> Result<TransactionReceipt, ServiceError> {
     chain.send(Some(coordinator), deliver_calldata(request_id, proof, instances), U256::ZERO).await
 }
 
 /// The `InferenceDelivered` event of a receipt: whether the callback succeeded.
 pub fn delivered(receipt: &TransactionReceipt) -> Option<bool> {
-    receipt.inner.logs().iter().find_map(|l| l.log_decode::<IZkinferCoordinator::InferenceDelivered>().ok().map(|e| e.inner.data.callbackSucceeded))
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| l.log_decode::<IZkinferCoordinator::InferenceDelivered>().ok().map(|e| e.inner.data.callbackSucceeded))
 }
 
 /// The request id of a receipt's `InferenceRequested` event.

@@ -123,7 +123,12 @@ fn hex32(b: impl AsRef<[u8]>) -> String {
 
 /// Makes sure the contract `name` of `creation` is on the chain: reused from `previous`
 /// when its code matches, else deployed. Returns it and whether it was deployed now.
-async fn ensure(chain: &Chain, name: &str, creation: Vec<u8>, previous: Option<&DeployedContract>) -> Result<(DeployedContract, bool), ServiceError> {
+async fn ensure(
+    chain: &Chain,
+    name: &str,
+    creation: Vec<u8>,
+    previous: Option<&DeployedContract>,
+) -> Result<(DeployedContract, bool), ServiceError> {
     let creation_hash = hex32(keccak256(&creation));
     let runtime = match chain.call(None, creation.clone()).await? {
         CallResult::Returned(code) if !code.is_empty() => code,
@@ -185,7 +190,8 @@ pub async fn deploy(dir: &Path, chain: &Chain, solc: &zkinfer_verifier_contracts
         part_addresses.push(c.address);
         record(&mut deployment, c, now)?;
     }
-    let entry_creation = code.entry_creation_code(&part_addresses.iter().map(|a| zkinfer_verifier_contracts::Address::from(a.0 .0)).collect::<Vec<_>>());
+    let entry_creation =
+        code.entry_creation_code(&part_addresses.iter().map(|a| zkinfer_verifier_contracts::Address::from(a.0 .0)).collect::<Vec<_>>());
     let (entry, now) = ensure(chain, "verifier", entry_creation, prev("verifier").as_ref()).await?;
     let entry_address = entry.address;
     record(&mut deployment, entry, now)?;
@@ -214,11 +220,23 @@ pub struct OnChainVerification {
 
 /// Calls `deployment`'s verifier with `calldata` (instances, then the proof) and estimates
 /// its gas; then its attestor's `verifyAndDecode(proof, instances)`.
-pub async fn verify_on_chain(chain: &Chain, deployment: &Deployment, calldata: Vec<u8>, instances: &[U256], proof: &[u8]) -> Result<OnChainVerification, ServiceError> {
+pub async fn verify_on_chain(
+    chain: &Chain,
+    deployment: &Deployment,
+    calldata: Vec<u8>,
+    instances: &[U256],
+    proof: &[u8],
+) -> Result<OnChainVerification, ServiceError> {
     let verifier = deployment.verifier()?;
     let accepted = matches!(chain.call(Some(verifier), calldata.clone()).await?, CallResult::Returned(ref out) if out.is_empty());
     if !accepted {
-        return Ok(OnChainVerification { accepted, gas_estimate: None, decoded: None, attestor_gas_estimate: None, reason: Some("the verifier reverted".into()) });
+        return Ok(OnChainVerification {
+            accepted,
+            gas_estimate: None,
+            decoded: None,
+            attestor_gas_estimate: None,
+            reason: Some("the verifier reverted".into()),
+        });
     }
     let gas_estimate = Some(chain.estimate_gas(verifier, calldata, U256::ZERO).await?);
     let Ok(attestor) = deployment.attestor() else {
@@ -227,7 +245,8 @@ pub async fn verify_on_chain(chain: &Chain, deployment: &Deployment, calldata: V
     let call = IZkinferAttestor::verifyAndDecodeCall { proof: proof.to_vec().into(), instances: instances.to_vec() };
     match chain.call(Some(attestor), call.abi_encode()).await? {
         CallResult::Returned(out) => {
-            let d = IZkinferAttestor::verifyAndDecodeCall::abi_decode_returns(&out).map_err(|e| ServiceError::Input(format!("attestor returned undecodable data: {e}")))?;
+            let d = IZkinferAttestor::verifyAndDecodeCall::abi_decode_returns(&out)
+                .map_err(|e| ServiceError::Input(format!("attestor returned undecodable data: {e}")))?;
             let attestor_gas_estimate = Some(chain.estimate_gas(attestor, call.abi_encode(), U256::ZERO).await?);
             Ok(OnChainVerification { accepted, gas_estimate, decoded: Some(d), attestor_gas_estimate, reason: None })
         }

@@ -15,5 +15,5 @@ pub mod keys;
 pub mod node;
 
 pub use client::{connect, revert_data, Chain};
-pub use deploy::{attestor_spec, deploy, verify_on_chain, Deployment, DeployedContract, OnChainVerification};
+pub use deploy::{attestor_spec, deploy, verify_on_chain, DeployedContract, Deployment, OnChainVerification};
 pub use keys::{load_key, KEY_ENV};

@@ -75,7 +75,13 @@ pub fn config_from_args(args: &crate::config::ServeArgs) -> Result<Option<Follow
     };
     let coordinator: Address = coordinator.parse().map_err(|e| ServiceError::Input(format!("--coordinator {coordinator}: {e}")))?;
     let key = super::keys::load_key(args.key_file.as_deref())?;
-    Ok(Some(FollowerConfig { rpc: rpc.clone(), coordinator, key, confirmations: args.confirmations.unwrap_or(0), poll: Duration::from_millis(500) }))
+    Ok(Some(FollowerConfig {
+        rpc: rpc.clone(),
+        coordinator,
+        key,
+        confirmations: args.confirmations.unwrap_or(0),
+        poll: Duration::from_millis(500),
+    }))
 }
 
 /// A request being served.
@@ -291,8 +297,10 @@ impl Follower {
         }
         let owner = crate::jobs::Owner::Job(job_id.to_string());
         let proof = self.engine.artifact(&owner, ArtifactName::PROOF, true).map_err(|e| ServiceError::Internal(e.to_string()))?.0;
-        let instances: Vec<String> = serde_json::from_slice(&self.engine.artifact(&owner, ArtifactName::INSTANCES, true).map_err(|e| ServiceError::Internal(e.to_string()))?.0)
-            .map_err(|e| ServiceError::Internal(format!("instances.json: {e}")))?;
+        let instances: Vec<String> = serde_json::from_slice(
+            &self.engine.artifact(&owner, ArtifactName::INSTANCES, true).map_err(|e| ServiceError::Internal(e.to_string()))?.0,
+        )
+        .map_err(|e| ServiceError::Internal(format!("instances.json: {e}")))?;
         let words = instances
             .iter()
             .map(|w| U256::from_str_radix(w.trim_start_matches("0x"), 16).map_err(|e| ServiceError::Internal(format!("instance {w}: {e}"))))
@@ -317,7 +325,11 @@ impl Follower {
             tracing::warn!(request = %id, tx = %tx_hash, "{TEST_EXIT_AFTER_SEND_ENV}: exiting after sending (TEST ONLY)");
             std::process::exit(3);
         }
-        let receipt = pending.with_timeout(Some(super::client::RECEIPT_TIMEOUT)).get_receipt().await.map_err(|e| ServiceError::Input(format!("waiting for the receipt of {tx_hash}: {e}")))?;
+        let receipt = pending
+            .with_timeout(Some(super::client::RECEIPT_TIMEOUT))
+            .get_receipt()
+            .await
+            .map_err(|e| ServiceError::Input(format!("waiting for the receipt of {tx_hash}: {e}")))?;
         if !alloy_network::ReceiptResponse::status(&receipt) {
             // Reverted on chain (e.g. another node delivered first): settled by the next check.
             if !is_pending(chain, self.cfg.coordinator, id).await? {
@@ -353,7 +365,8 @@ fn submit(engine: &Engine, model_id: &str, inputs: &[i128], key: String) -> Resu
     if model.state != ModelState::Ready {
         return Err(ServiceError::Input(format!("model {model_id} is {:?}, not ready", model.state)));
     }
-    let settings = zkinfer_compiler::Settings::from_json(model.settings_json.as_deref().unwrap_or("").as_bytes()).map_err(ServiceError::Input)?;
+    let settings =
+        zkinfer_compiler::Settings::from_json(model.settings_json.as_deref().unwrap_or("").as_bytes()).map_err(ServiceError::Input)?;
     if settings.visibility().inputs != zkinfer_circuits::Visibility::Public {
         return Err(ServiceError::Input("the model's inputs are not public: the request's inputs cannot be proved by this node".into()));
     }

@@ -75,10 +75,16 @@ pub fn verify_evm_rpc(dir: &Path, proof: &Path, rpc: &str) -> Result<()> {
     let model = md.model()?;
     let (pf, mp) = load_proof(&model, proof)?;
     let quant = model.quant();
-    zkinfer_prover::statement::check(quant, &model.settings.visibility(), &mp.instances, &Expected { outputs: Some(&pf.outputs), param_hash: None })
-        .map_err(|e| rejected(e, proof))?;
+    zkinfer_prover::statement::check(
+        quant,
+        &model.settings.visibility(),
+        &mp.instances,
+        &Expected { outputs: Some(&pf.outputs), param_hash: None },
+    )
+    .map_err(|e| rejected(e, proof))?;
     let calldata = model.prover.calldata(&mp)?;
-    let instances: Vec<U256> = pf.instances.iter().map(|s| U256::from_str_radix(s.trim_start_matches("0x"), 16)).collect::<Result<_, _>>().context("instances")?;
+    let instances: Vec<U256> =
+        pf.instances.iter().map(|s| U256::from_str_radix(s.trim_start_matches("0x"), 16)).collect::<Result<_, _>>().context("instances")?;
     let r = runtime()?.block_on(async {
         let chain = connect(rpc, None).await?;
         let d = Deployment::read(dir, chain.chain_id)?
@@ -95,7 +101,8 @@ pub fn verify_evm_rpc(dir: &Path, proof: &Path, rpc: &str) -> Result<()> {
     let gas = r.gas_estimate.unwrap_or_default();
     if let Some(dec) = &r.decoded {
         let attested = model.prover.public_outputs(&mp).map_err(|e| rejected(e, proof))?;
-        let decoded: Vec<i128> = dec.outputs.iter().map(|v| v.to_string().parse::<i128>()).collect::<Result<_, _>>().context("attestor outputs")?;
+        let decoded: Vec<i128> =
+            dec.outputs.iter().map(|v| v.to_string().parse::<i128>()).collect::<Result<_, _>>().context("attestor outputs")?;
         if let Some(attested) = attested {
             let want: Vec<i128> = attested.iter().flatten().map(|x| quant.quantize_value(*x) as i128).collect();
             if want != decoded {

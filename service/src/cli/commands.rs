@@ -86,7 +86,13 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
         &progress as &dyn Progress,
         "float inference (ONNX Runtime)",
         || Ok::<_, anyhow::Error>(tools.ort().ok().and_then(|ort| float_inference(ort, &onnx, &input_data, Device::Cpu).ok())),
-        |r| if r.is_some() { "reference outputs".into() } else { "ONNX Runtime unavailable: using zkinfer's f64 evaluator as reference".into() },
+        |r| {
+            if r.is_some() {
+                "reference outputs".into()
+            } else {
+                "ONNX Runtime unavailable: using zkinfer's f64 evaluator as reference".into()
+            }
+        },
     )?;
     let reference: Option<Vec<Vec<f64>>> = reference.map(|ts| ts.into_iter().map(|t| t.data).collect());
     let env = Environment {
@@ -97,12 +103,8 @@ pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, jso
         groth16_pk: flags.groth16_pk.as_deref().map(read).transpose()?,
         solc: tools.solc.clone(),
     };
-    let compile_input = CompileInput {
-        onnx: &onnx,
-        samples: &samples,
-        input_shapes: input_data.input_shapes.as_deref(),
-        reference: reference.as_deref(),
-    };
+    let compile_input =
+        CompileInput { onnx: &onnx, samples: &samples, input_shapes: input_data.input_shapes.as_deref(), reference: reference.as_deref() };
     let compiled = zkinfer_compiler::compile(&compile_input, &opts, &env, &DiskKeyCache::default_location(), &progress).map_err(|e| match e {
         zkinfer_compiler::CompileError::Options(o) => flag_error(&o),
         zkinfer_compiler::CompileError::MaxError { max_error, best, samples, tried } => anyhow::anyhow!(
@@ -167,11 +169,17 @@ pub fn prove(dir: &Path, input: &Path, out: &Path) -> Result<()> {
     let progress = TermProgress::default();
     let input = read_input(input)?;
     let sample = input.samples().into_iter().next().unwrap_or_default();
-    let model = step(&progress as &dyn Progress, "load keys", || ModelDir::new(dir).model(), |m| match m.settings.k() {
-        Some(k) => format!("k = {k}"),
-        None => m.settings.backend().to_string(),
-    })?;
-    let proved = step(&progress as &dyn Progress, "witness and proof", || model.prove(&sample), |p| format!("{} bytes", p.proof.proof.len()))?;
+    let model = step(
+        &progress as &dyn Progress,
+        "load keys",
+        || ModelDir::new(dir).model(),
+        |m| match m.settings.k() {
+            Some(k) => format!("k = {k}"),
+            None => m.settings.backend().to_string(),
+        },
+    )?;
+    let proved =
+        step(&progress as &dyn Progress, "witness and proof", || model.prove(&sample), |p| format!("{} bytes", p.proof.proof.len()))?;
     let pf = ProofFile::new(&model, &proved);
     write_atomic(out, &serde_json::to_vec_pretty(&pf)?)?;
     println!("{}", serde_json::to_string(&serde_json::json!({ "outputs": proved.outputs }))?);
@@ -190,7 +198,9 @@ pub(crate) fn load_proof(model: &Model, proof: &Path) -> Result<(ProofFile, Mode
         eprintln!("note: this model's outputs are private; the proof attests that a valid run exists, not its outputs");
     }
     if vis.params == zkinfer_circuits::ParamVisibility::Private {
-        eprintln!("note: this model's parameters are private; the proof holds for some weights of this architecture, not necessarily these");
+        eprintln!(
+            "note: this model's parameters are private; the proof holds for some weights of this architecture, not necessarily these"
+        );
     }
     Ok((pf, mp))
 }
@@ -247,8 +257,13 @@ pub fn verify_evm(dir: &Path, proof: &Path) -> Result<()> {
     let md = ModelDir::new(dir);
     let model = md.model()?;
     let (pf, mp) = load_proof(&model, proof)?;
-    zkinfer_prover::statement::check(model.quant(), &model.settings.visibility(), &mp.instances, &Expected { outputs: Some(&pf.outputs), param_hash: None })
-        .map_err(|e| rejected(e, proof))?;
+    zkinfer_prover::statement::check(
+        model.quant(),
+        &model.settings.visibility(),
+        &mp.instances,
+        &Expected { outputs: Some(&pf.outputs), param_hash: None },
+    )
+    .map_err(|e| rejected(e, proof))?;
     let code = md.verifier_code().context("the verifier bytecode")?;
     let r = model.prover.verify_on_evm(&code, &mp)?;
     if !r.accepted {

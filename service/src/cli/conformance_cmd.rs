@@ -19,7 +19,9 @@ pub fn conformance(dir: &Path, report: Option<&PathBuf>, only: Option<&str>, evm
     let filter = |n: &str| names.as_ref().is_none_or(|v| v.iter().any(|x| x == n));
     let opts = ConformanceOptions { evm, ..Default::default() };
     println!("{}", table_header());
-    let results = run_dir(dir, &filter, &opts, &Environment::new(tools.solc.clone()), &DiskKeyCache::default_location(), |r| println!("{}", table_row(r)))?;
+    let results = run_dir(dir, &filter, &opts, &Environment::new(tools.solc.clone()), &DiskKeyCache::default_location(), |r| {
+        println!("{}", table_row(r))
+    })?;
     let count = |f: &dyn Fn(&ModelResult) -> bool| results.iter().filter(|r| f(r)).count();
     let (pass, unsupported) = (count(&|r| r.passed()), count(&|r| matches!(r.status, Status::Unsupported(_))));
     println!("{pass} of {} pass, {unsupported} unsupported, {} failed", results.len(), results.len() - pass - unsupported);

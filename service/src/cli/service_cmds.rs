@@ -47,15 +47,13 @@ pub type Client = ProverClient<InterceptedService<Channel, KeyInterceptor>>;
 
 /// Connects to the server named by `args`.
 pub async fn connect(args: &ClientArgs) -> Result<Client> {
-    let url = args
-        .server
-        .clone()
-        .or_else(|| std::env::var("ZKINFER_SERVER").ok())
-        .unwrap_or_else(|| "http://127.0.0.1:50051".into());
+    let url = args.server.clone().or_else(|| std::env::var("ZKINFER_SERVER").ok()).unwrap_or_else(|| "http://127.0.0.1:50051".into());
     let key = args.api_key.clone().or_else(|| std::env::var("ZKINFER_API_KEY").ok());
     let key = key.map(|k| format!("Bearer {k}").parse()).transpose().context("the API key is not valid metadata")?;
     let channel = Channel::from_shared(url.clone())?.connect().await.with_context(|| format!("cannot connect to {url}"))?;
-    Ok(ProverClient::with_interceptor(channel, KeyInterceptor(key)).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20))
+    Ok(ProverClient::with_interceptor(channel, KeyInterceptor(key))
+        .max_decoding_message_size(256 << 20)
+        .max_encoding_message_size(256 << 20))
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -146,7 +144,13 @@ pub async fn watch(client: &mut Client, job_id: &str) -> Result<()> {
     while let Some(ev) = stream.next().await {
         let ev = ev.map_err(status)?;
         last = ev.state();
-        println!("{} {} {}%{}", last.as_str_name(), ev.phase, ev.progress_percent, if ev.message.is_empty() { String::new() } else { format!(" {}", ev.message) });
+        println!(
+            "{} {} {}%{}",
+            last.as_str_name(),
+            ev.phase,
+            ev.progress_percent,
+            if ev.message.is_empty() { String::new() } else { format!(" {}", ev.message) }
+        );
     }
     if last != pb::JobState::Done {
         bail!("job {job_id} ended {}", last.as_str_name());
@@ -250,7 +254,8 @@ pub fn fetch(c: &ClientArgs, id: &str, kind: &str, out: &Path) -> Result<()> {
         let names: Vec<&str> = KIND_NAMES.iter().map(|(n, _)| *n).collect();
         bail!("--kind: `{kind}` is not one of {}", names.join(", "));
     };
-    let owner = if id.len() == 64 { get_artifact_request::Owner::ModelId(id.into()) } else { get_artifact_request::Owner::JobId(id.into()) };
+    let owner =
+        if id.len() == 64 { get_artifact_request::Owner::ModelId(id.into()) } else { get_artifact_request::Owner::JobId(id.into()) };
     runtime()?.block_on(async {
         let mut client = connect(c).await?;
         let (content, sha256) = download(&mut client, pb::GetArtifactRequest { owner: Some(owner), kind: *k as i32 }).await?;

@@ -22,8 +22,8 @@ use crate::store::{JobKind, JobRecord, JobState, Lease, LeaseState, ModelState};
 use super::engine::Engine;
 use super::error::EngineError;
 use super::events::JobEvent;
-use super::runner::{panic_message, JobEnd, Running};
 use super::now_ms;
+use super::runner::{panic_message, JobEnd, Running};
 
 /// Leases of claimed jobs.
 #[derive(Clone, Debug)]
@@ -144,7 +144,12 @@ impl Engine {
                         last_unfit = Some(Instant::now());
                         match self.store.note_unfit(self.sched.budget()) {
                             Ok(0) => {}
-                            Ok(n) => tracing::warn!(worker, jobs = n, budget = self.sched.budget(), "queued jobs need more memory than this worker's budget"),
+                            Ok(n) => tracing::warn!(
+                                worker,
+                                jobs = n,
+                                budget = self.sched.budget(),
+                                "queued jobs need more memory than this worker's budget"
+                            ),
                             Err(e) => tracing::warn!(worker, "cannot mark jobs that need more memory: {e}"),
                         }
                     }
@@ -185,7 +190,9 @@ impl Engine {
                     self.publish(&id);
                     tracing::info!(job = %id, %state, reason, "job ended");
                 }
-                Ok(false) => tracing::warn!(job = %id, attempt = lease.token, lost, "this worker lost the job's lease: its outcome is dropped ({reason})"),
+                Ok(false) => {
+                    tracing::warn!(job = %id, attempt = lease.token, lost, "this worker lost the job's lease: its outcome is dropped ({reason})")
+                }
                 Err(e) => tracing::error!(job = %id, "cannot record that the job {state}: {e}; its lease will expire"),
             }
         });

@@ -61,14 +61,21 @@ impl Engine {
         let samples = calibration.samples();
         r.phase("float reference", 2)?;
         // ONNX Runtime's outputs are the fidelity reference when it is available.
-        let runtime = self.floats.get_or_load(&model.id, || FloatRuntime::load(self.cfg.tools.ort(), &onnx, &samples, calibration.input_shapes.clone()))?;
+        let runtime = self
+            .floats
+            .get_or_load(&model.id, || FloatRuntime::load(self.cfg.tools.ort(), &onnx, &samples, calibration.input_shapes.clone()))?;
         let tensors = runtime.validate(&samples[0])?;
         let reference = match runtime.answer(&tensors)? {
             (outs, FloatSource::OnnxRuntime) => Some(outs.into_iter().map(|t| t.data).collect::<Vec<_>>()),
             _ => None,
         };
         let progress = PhaseProgress { running: r };
-        let input = CompileInput { onnx: &onnx, samples: &samples, input_shapes: calibration.input_shapes.as_deref(), reference: reference.as_deref() };
+        let input = CompileInput {
+            onnx: &onnx,
+            samples: &samples,
+            input_shapes: calibration.input_shapes.as_deref(),
+            reference: reference.as_deref(),
+        };
         let env = Environment { srs: self.cfg.srs.clone().unwrap_or_default(), groth16_pk: None, solc: self.cfg.tools.solc.clone() };
         let compiled = zkinfer_compiler::compile(&input, &model.options, &env, &self.keys, &progress)?;
         r.phase("storing", 95)?;
@@ -107,10 +114,13 @@ impl Engine {
         put(ArtifactName::VERIFIER_JSON, compiled.verifier.code().to_json().as_bytes())?;
         let prove_memory = match &s.circuit {
             CircuitSettings::Halo2 { stats, .. } => zkinfer_circuits::cost::prove_memory(stats, pk_bytes),
-            CircuitSettings::Groth16 { num_constraints, .. } => zkinfer_prover::groth16::cost::prove_memory(pk_bytes, *num_constraints as u64),
+            CircuitSettings::Groth16 { num_constraints, .. } => {
+                zkinfer_prover::groth16::cost::prove_memory(pk_bytes, *num_constraints as u64)
+            }
         };
         // A Groth16 circuit has no k: it is sized by its constraints, in settings.json.
-        let result = CompileResult { settings_hash: s.settings_hash.clone(), k: s.k().unwrap_or(0), settings_json, artifacts, prove_memory };
+        let result =
+            CompileResult { settings_hash: s.settings_hash.clone(), k: s.k().unwrap_or(0), settings_json, artifacts, prove_memory };
         r.check_cancel()?;
         if !r.finish_compile(&model.id, &result)? {
             return Err(JobEnd::Failed("the job was no longer running when it finished".into()));

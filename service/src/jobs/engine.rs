@@ -16,16 +16,16 @@ use std::time::Duration;
 
 use crate::environment::Tools;
 use crate::keycache::DiskKeyCache;
-use zkinfer_compiler::SrsSource;
 use crate::store::*;
+use zkinfer_compiler::SrsSource;
 
 use super::error::EngineError;
 use super::events::{EventHub, JobEvent};
 use super::float::FloatRuntime;
 use super::loaded::LoadedModel;
 use super::lru::Lru;
-use super::scheduler::{CancelOutcome, ModelGate, QueuedJob, Scheduler};
 use super::now_ms;
+use super::scheduler::{CancelOutcome, ModelGate, QueuedJob, Scheduler};
 
 /// How the engine runs.
 #[derive(Clone, Debug)]

@@ -42,7 +42,14 @@ impl JobEvent {
     /// A change of a job made by another process (`""`: any job may have changed): a
     /// watcher reads the job from the store for what changed.
     pub fn changed(job_id: &str) -> JobEvent {
-        JobEvent { job_id: job_id.to_string(), state: JobState::Queued, phase: String::new(), progress: 0, message: None, at_ms: crate::jobs::now_ms() }
+        JobEvent {
+            job_id: job_id.to_string(),
+            state: JobState::Queued,
+            phase: String::new(),
+            progress: 0,
+            message: None,
+            at_ms: crate::jobs::now_ms(),
+        }
     }
 }
 

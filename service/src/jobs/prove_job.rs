@@ -50,7 +50,8 @@ impl Engine {
         artifacts.insert(ArtifactName::PROOF_JSON.to_string(), self.blobs.put(&serde_json::to_vec_pretty(&proof_file)?)?);
         r.check_cancel()?;
         // With private outputs the proof attests no output values: none are reported.
-        let proven_outputs = if loaded.settings.visibility().outputs == zkinfer_circuits::Visibility::Public { proved.outputs } else { Vec::new() };
+        let proven_outputs =
+            if loaded.settings.visibility().outputs == zkinfer_circuits::Visibility::Public { proved.outputs } else { Vec::new() };
         let result = ProveResult { proven_outputs, prove_seconds: proved.prove_seconds, artifacts };
         if !r.finish_prove(&result)? {
             return Err(JobEnd::Failed("the job was no longer running when it finished".into()));

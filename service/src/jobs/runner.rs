@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use crate::store::{CompileResult, JobKind, JobRecord, JobState, Lease, ProveResult};
 
 use super::engine::Engine;
-use super::scheduler::{Admitted, ModelGate, Verdict};
 use super::now_ms;
+use super::scheduler::{Admitted, ModelGate, Verdict};
 
 /// How a job ended other than done.
 #[derive(Debug)]

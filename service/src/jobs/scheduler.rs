@@ -49,7 +49,10 @@ pub enum Verdict {
     /// The model failed to compile.
     ModelFailed(String),
     /// The job needs more memory than the whole budget.
-    TooLarge { need: u64, budget: u64 },
+    TooLarge {
+        need: u64,
+        budget: u64,
+    },
 }
 
 /// A job handed to a worker.

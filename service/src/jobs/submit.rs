@@ -17,8 +17,8 @@ use super::engine::{queued, Engine};
 use super::error::EngineError;
 use super::events::JobEvent;
 use super::float::FloatRuntime;
-use super::scheduler::ModelGate;
 use super::now_ms;
+use super::scheduler::ModelGate;
 
 /// The input of a prove job.
 #[derive(Clone, Debug)]
@@ -100,7 +100,8 @@ impl Engine {
         // The budget at the largest k: the cap, or the planner's default there.
         let columns = options.plan_options().max_advice_large;
         let parts_budget = zkinfer_prover::halo2::EXTENDED_PARTS_BUDGET as u64;
-        let memory = zkinfer_circuits::cost::compile_memory(options.k.unwrap_or(options.max_k()), columns, parts_budget).min(self.sched.budget());
+        let memory =
+            zkinfer_circuits::cost::compile_memory(options.k.unwrap_or(options.max_k()), columns, parts_budget).min(self.sched.budget());
         let job = NewJob {
             id: new_job_id(),
             kind: JobKind::Compile,
@@ -135,7 +136,8 @@ impl Engine {
         self.floats.get_or_load(&m.id, || {
             let onnx = self.blobs.get(&m.onnx_sha256)?;
             let cal = parse_calibration(&self.blobs.get(&m.calibration_sha256)?)?;
-            FloatRuntime::load(self.cfg.tools.ort(), &onnx, &cal.samples(), cal.input_shapes.clone()).map_err(|e| EngineError::invalid("onnx", e))
+            FloatRuntime::load(self.cfg.tools.ort(), &onnx, &cal.samples(), cal.input_shapes.clone())
+                .map_err(|e| EngineError::invalid("onnx", e))
         })
     }
 

@@ -32,10 +32,7 @@ impl ProverApi {
         ProverApi { engine }
     }
 
-    async fn blocking<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
-    ) -> Result<T, Status> {
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static) -> Result<T, Status> {
         let engine = self.engine.clone();
         tokio::task::spawn_blocking(move || f(&engine))
             .await
@@ -96,12 +93,7 @@ impl Prover for ProverApi {
         let sreq = SubmitRequest { model_id: r.model_id, input, idempotency_key: Some(r.idempotency_key), priority: r.priority };
         let (job, existing) = self.blocking(move |e| e.submit(sreq)).await?;
         let j = convert::job(&job);
-        Ok(Response::new(pb::SubmitJobResponse {
-            job_id: j.id,
-            float_outputs: j.float_outputs,
-            float_source: j.float_source,
-            existing,
-        }))
+        Ok(Response::new(pb::SubmitJobResponse { job_id: j.id, float_outputs: j.float_outputs, float_source: j.float_source, existing }))
     }
 
     async fn get_job(&self, req: Request<pb::GetJobRequest>) -> Result<Response<pb::Job>, Status> {

@@ -57,12 +57,7 @@ impl ServerOptions {
     /// Defaults around an engine configuration: 127.0.0.1:50051, no API keys, 256 MiB
     /// messages.
     pub fn new(engine: EngineConfig) -> ServerOptions {
-        ServerOptions {
-            engine,
-            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
-            api_keys: ApiKeys::open(),
-            max_message_bytes: 256 << 20,
-        }
+        ServerOptions { engine, listen: SocketAddr::from(([127, 0, 0, 1], 50051)), api_keys: ApiKeys::open(), max_message_bytes: 256 << 20 }
     }
 }
 
@@ -90,13 +85,9 @@ impl RunningServer {
 /// serves on `opts.listen`.
 pub async fn start(opts: ServerOptions) -> Result<RunningServer, ServerError> {
     let cfg = opts.engine.clone();
-    let engine = tokio::task::spawn_blocking(move || Engine::open(cfg))
-        .await
-        .map_err(|e| ServerError::Task(e.to_string()))??;
+    let engine = tokio::task::spawn_blocking(move || Engine::open(cfg)).await.map_err(|e| ServerError::Task(e.to_string()))??;
     engine.start_workers();
-    let listener = TcpListener::bind(opts.listen)
-        .await
-        .map_err(|e| ServerError::Bind { addr: opts.listen, message: e.to_string() })?;
+    let listener = TcpListener::bind(opts.listen).await.map_err(|e| ServerError::Bind { addr: opts.listen, message: e.to_string() })?;
     let addr = listener.local_addr().map_err(|e| ServerError::Bind { addr: opts.listen, message: e.to_string() })?;
 
     let (health, health_service) = tonic_health::server::health_reporter();

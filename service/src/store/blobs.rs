@@ -141,7 +141,8 @@ impl BlobStore {
         let err = |m: String| StoreError::Artifacts { url: shown.clone(), message: m };
         let env = |k: &str| std::env::var(k).unwrap_or_default();
         // Plain HTTP only for an explicit http:// endpoint (a local S3-compatible server) or AWS_ALLOW_HTTP=true.
-        let allow_http = env("AWS_ALLOW_HTTP") == "true" || env("AWS_ENDPOINT_URL").starts_with("http://") || env("AWS_ENDPOINT").starts_with("http://");
+        let allow_http =
+            env("AWS_ALLOW_HTTP") == "true" || env("AWS_ENDPOINT_URL").starts_with("http://") || env("AWS_ENDPOINT").starts_with("http://");
         let retry = RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(30), ..Default::default() };
         let client = ClientOptions::new().with_connect_timeout(Duration::from_secs(5)).with_timeout(Duration::from_secs(300));
         let store = AmazonS3Builder::from_env()
@@ -234,9 +235,7 @@ impl BlobStore {
         let path = self.path(sha256);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::MissingBlob { sha256: sha256.to_string() })
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(StoreError::MissingBlob { sha256: sha256.to_string() }),
             Err(e) => return Err(io_err(&path, e)),
         };
         if sha256_hex(&bytes) != sha256 {

@@ -37,7 +37,8 @@ pub enum LeaseState {
 /// SQL (both dialects) for the memory a queued job `j` of model `m` needs: a prove job
 /// its ready model's estimate (nothing when the model failed: the job is failed at
 /// once), a compile job its own.
-pub(super) const NEED_SQL: &str = "(CASE WHEN j.kind = 'prove' THEN (CASE WHEN m.state = 'ready' THEN COALESCE(m.prove_memory, 0) ELSE 0 END) \
+pub(super) const NEED_SQL: &str =
+    "(CASE WHEN j.kind = 'prove' THEN (CASE WHEN m.state = 'ready' THEN COALESCE(m.prove_memory, 0) ELSE 0 END) \
      ELSE j.memory_estimate END)";
 
 /// The phase of a queued job that no worker seen so far can fit.
@@ -58,5 +59,9 @@ pub fn human_bytes(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }

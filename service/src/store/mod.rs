@@ -142,7 +142,14 @@ pub trait JobStore: Send + Sync {
     fn finish_prove_leased(&self, id: &str, lease: &Lease, result: &ProveResult, now_ms: i64) -> Result<bool, StoreError>;
 
     /// [`JobStore::finish_compile`] under a lease, fenced like [`JobStore::finish_prove_leased`].
-    fn finish_compile_leased(&self, job_id: &str, lease: &Lease, model_id: &str, result: &CompileResult, now_ms: i64) -> Result<bool, StoreError>;
+    fn finish_compile_leased(
+        &self,
+        job_id: &str,
+        lease: &Lease,
+        model_id: &str,
+        result: &CompileResult,
+        now_ms: i64,
+    ) -> Result<bool, StoreError>;
 
     /// [`JobStore::end_job`] of a running job under a lease, fenced likewise.
     fn end_job_leased(&self, id: &str, lease: &Lease, state: JobState, reason: &str, now_ms: i64) -> Result<bool, StoreError>;
@@ -160,7 +167,11 @@ pub trait JobStore: Send + Sync {
     /// may have changed; [`QUEUED`]: a job may have become claimable), until `stop`
     /// is set; `Ok(false)` when the store has no such notifications (one process owns
     /// it), so watchers rely on this process's own events.
-    fn watch_changes(&self, on_change: Box<dyn Fn(&str) + Send>, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Result<bool, StoreError> {
+    fn watch_changes(
+        &self,
+        on_change: Box<dyn Fn(&str) + Send>,
+        stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Result<bool, StoreError> {
         let _ = (on_change, stop);
         Ok(false)
     }

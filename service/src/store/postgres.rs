@@ -140,7 +140,8 @@ impl PgStore {
     /// Connects (with a timeout), checks the credentials and migrates the schema.
     pub fn connect(url: &str) -> Result<PgStore, StoreError> {
         let shown = redact(url);
-        let mut config: Config = url.parse().map_err(|e: postgres::Error| StoreError::BadUrl { url: shown.clone(), message: describe(&e) })?;
+        let mut config: Config =
+            url.parse().map_err(|e: postgres::Error| StoreError::BadUrl { url: shown.clone(), message: describe(&e) })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -287,7 +288,8 @@ impl JobStore for PgStore {
         self.tx(|tx| {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SUBMIT_LOCK])?;
             if let Some(key) = &job.idempotency_key {
-                let earlier = tx.query_opt("SELECT * FROM jobs WHERE idempotency_key = $1", &[key])?.map(|r| job_from_row(&r)).transpose()?;
+                let earlier =
+                    tx.query_opt("SELECT * FROM jobs WHERE idempotency_key = $1", &[key])?.map(|r| job_from_row(&r)).transpose()?;
                 if let Some(earlier) = earlier {
                     if earlier.job.request_hash != job.request_hash {
                         return Err(StoreError::KeyReused { key: key.clone(), job_id: earlier.job.id });
@@ -347,7 +349,11 @@ impl JobStore for PgStore {
 
     fn set_phase(&self, id: &str, phase: &str, progress: u32) -> Result<(), StoreError> {
         self.tx(|tx| {
-            if tx.execute("UPDATE jobs SET phase = $2, progress = $3 WHERE id = $1 AND state = 'running'", &[&id, &phase, &(progress as i32)])? == 1 {
+            if tx.execute(
+                "UPDATE jobs SET phase = $2, progress = $3 WHERE id = $1 AND state = 'running'",
+                &[&id, &phase, &(progress as i32)],
+            )? == 1
+            {
                 notify(tx, id)?;
             }
             Ok(())
@@ -386,7 +392,8 @@ impl JobStore for PgStore {
     fn end_job(&self, id: &str, state: JobState, reason: &str, now_ms: i64) -> Result<bool, StoreError> {
         debug_assert!(matches!(state, JobState::Failed | JobState::Cancelled));
         self.tx(|tx| {
-            let Some(job) = tx.query_opt("SELECT * FROM jobs WHERE id = $1 FOR UPDATE", &[&id])?.map(|r| job_from_row(&r)).transpose()? else {
+            let Some(job) = tx.query_opt("SELECT * FROM jobs WHERE id = $1 FOR UPDATE", &[&id])?.map(|r| job_from_row(&r)).transpose()?
+            else {
                 return Ok(false);
             };
             if job.state.is_terminal() {
@@ -443,10 +450,8 @@ impl JobStore for PgStore {
     fn claim(&self, worker: &str, free_memory: u64, lease_ms: i64, max_attempts: u32, now_ms: i64) -> Result<Claim, StoreError> {
         self.tx(|tx| {
             let mut out = Claim::default();
-            let expired = tx.query(
-                "SELECT * FROM jobs WHERE state = 'running' AND lease_until < $1 ORDER BY seq FOR UPDATE SKIP LOCKED",
-                &[&now_ms],
-            )?;
+            let expired = tx
+                .query("SELECT * FROM jobs WHERE state = 'running' AND lease_until < $1 ORDER BY seq FOR UPDATE SKIP LOCKED", &[&now_ms])?;
             for row in expired {
                 let j = job_from_row(&row)?;
                 let id = j.job.id.clone();
@@ -537,10 +542,19 @@ impl JobStore for PgStore {
         })
     }
 
-    fn finish_compile_leased(&self, job_id: &str, lease: &Lease, model_id: &str, r: &CompileResult, now_ms: i64) -> Result<bool, StoreError> {
+    fn finish_compile_leased(
+        &self,
+        job_id: &str,
+        lease: &Lease,
+        model_id: &str,
+        r: &CompileResult,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         self.tx(|tx| {
             let n = tx.execute(
-                &format!("UPDATE jobs SET state = 'done', phase = 'done', progress = 100, finished_ms = $4, lease_until = NULL WHERE {HELD}"),
+                &format!(
+                    "UPDATE jobs SET state = 'done', phase = 'done', progress = 100, finished_ms = $4, lease_until = NULL WHERE {HELD}"
+                ),
                 &[&job_id, &lease.worker, &token(lease), &now_ms],
             )?;
             if n != 1 {
@@ -556,7 +570,9 @@ impl JobStore for PgStore {
         debug_assert!(matches!(state, JobState::Failed | JobState::Cancelled));
         self.tx(|tx| {
             let row = tx.query_opt(
-                &format!("UPDATE jobs SET state = $4, phase = $4, error = $5, finished_ms = $6, lease_until = NULL WHERE {HELD} RETURNING *"),
+                &format!(
+                    "UPDATE jobs SET state = $4, phase = $4, error = $5, finished_ms = $6, lease_until = NULL WHERE {HELD} RETURNING *"
+                ),
                 &[&id, &lease.worker, &token(lease), &state.as_str(), &reason, &now_ms],
             )?;
             let Some(row) = row else { return Ok(false) };
@@ -639,7 +655,14 @@ fn set_ready(tx: &mut Transaction<'_>, model_id: &str, r: &CompileResult) -> Res
     tx.execute(
         "UPDATE models SET state = 'ready', settings_json = $2, settings_hash = $3, k = $4, artifacts_json = $5, \
          prove_memory = $6, error = NULL WHERE id = $1",
-        &[&model_id, &r.settings_json, &r.settings_hash, &(r.k as i32), &to_json(&r.artifacts), &(r.prove_memory.min(i64::MAX as u64) as i64)],
+        &[
+            &model_id,
+            &r.settings_json,
+            &r.settings_hash,
+            &(r.k as i32),
+            &to_json(&r.artifacts),
+            &(r.prove_memory.min(i64::MAX as u64) as i64),
+        ],
     )?;
     Ok(())
 }

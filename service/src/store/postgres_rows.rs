@@ -67,10 +67,7 @@ CREATE INDEX jobs_by_model ON jobs(model_id, seq);",
 CREATE INDEX jobs_queue ON jobs(priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX jobs_leases ON jobs(lease_until) WHERE state = 'running';",
     ),
-    (
-        3,
-        "CREATE TABLE chain_cursors (key TEXT PRIMARY KEY, next_block BIGINT NOT NULL);",
-    ),
+    (3, "CREATE TABLE chain_cursors (key TEXT PRIMARY KEY, next_block BIGINT NOT NULL);"),
 ];
 
 fn bad(id: &str, col: &str, message: impl ToString) -> StoreError {

@@ -12,9 +12,9 @@ use std::sync::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::lease::{unfit_phase, Claim, Lease, LeaseState, NEED_SQL};
+use super::records::*;
 use super::sqlite_rows::{job_from_row, model_from_row, to_json, JOB_COLS, MIGRATIONS, MODEL_COLS};
 use super::{JobStore, StoreError};
-use super::records::*;
 
 /// The embedded job store.
 pub struct SqliteStore {
@@ -75,8 +75,7 @@ impl SqliteStore {
     /// Opens (or creates) the database at `path` and takes the exclusive lock.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Io { path: dir.display().to_string(), message: e.to_string() })?;
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Io { path: dir.display().to_string(), message: e.to_string() })?;
         }
         let locked = || StoreError::Locked { path: path.parent().unwrap_or(path).display().to_string() };
         let conn = Connection::open(path)?;
@@ -124,7 +123,9 @@ impl JobStore for SqliteStore {
                 )?;
             } else {
                 tx.execute(
-                    &format!("INSERT INTO models ({MODEL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, NULL, '{{}}', NULL, NULL, ?8)"),
+                    &format!(
+                        "INSERT INTO models ({MODEL_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, NULL, NULL, '{{}}', NULL, NULL, ?8)"
+                    ),
                     params![
                         model.id,
                         ModelState::Compiling.as_str(),
@@ -160,9 +161,8 @@ impl JobStore for SqliteStore {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if let Some(key) = &job.idempotency_key {
-                let earlier = tx
-                    .query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE idempotency_key = ?1"), [key], job_from_row)
-                    .optional()?;
+                let earlier =
+                    tx.query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE idempotency_key = ?1"), [key], job_from_row).optional()?;
                 if let Some(earlier) = earlier {
                     if earlier.job.request_hash != job.request_hash {
                         return Err(StoreError::KeyReused { key: key.clone(), job_id: earlier.job.id });
@@ -186,9 +186,7 @@ impl JobStore for SqliteStore {
 
     fn job_by_idempotency_key(&self, key: &str) -> Result<Option<JobRecord>, StoreError> {
         self.with(|conn| {
-            Ok(conn
-                .query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE idempotency_key = ?1"), [key], job_from_row)
-                .optional()?)
+            Ok(conn.query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE idempotency_key = ?1"), [key], job_from_row).optional()?)
         })
     }
 
@@ -237,10 +235,7 @@ impl JobStore for SqliteStore {
 
     fn set_phase(&self, id: &str, phase: &str, progress: u32) -> Result<(), StoreError> {
         self.with(|conn| {
-            conn.execute(
-                "UPDATE jobs SET phase = ?2, progress = ?3 WHERE id = ?1 AND state = 'running'",
-                params![id, phase, progress],
-            )?;
+            conn.execute("UPDATE jobs SET phase = ?2, progress = ?3 WHERE id = ?1 AND state = 'running'", params![id, phase, progress])?;
             Ok(())
         })
     }
@@ -322,10 +317,7 @@ impl JobStore for SqliteStore {
                     )?;
                     out.failed.push(id);
                 } else {
-                    tx.execute(
-                        "UPDATE jobs SET state = 'queued', phase = 'requeued after restart', progress = 0 WHERE id = ?1",
-                        [&id],
-                    )?;
+                    tx.execute("UPDATE jobs SET state = 'queued', phase = 'requeued after restart', progress = 0 WHERE id = ?1", [&id])?;
                     out.requeued.push(id);
                 }
             }
@@ -429,11 +421,20 @@ impl JobStore for SqliteStore {
         })
     }
 
-    fn finish_compile_leased(&self, job_id: &str, lease: &Lease, model_id: &str, r: &CompileResult, now_ms: i64) -> Result<bool, StoreError> {
+    fn finish_compile_leased(
+        &self,
+        job_id: &str,
+        lease: &Lease,
+        model_id: &str,
+        r: &CompileResult,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let n = tx.execute(
-                &format!("UPDATE jobs SET state = 'done', phase = 'done', progress = 100, finished_ms = ?4, lease_until = NULL WHERE {HELD}"),
+                &format!(
+                    "UPDATE jobs SET state = 'done', phase = 'done', progress = 100, finished_ms = ?4, lease_until = NULL WHERE {HELD}"
+                ),
                 params![job_id, lease.worker, lease.token, now_ms],
             )?;
             if n != 1 {

@@ -70,7 +70,8 @@ fn lifecycle(open: Open<'_>) {
         assert!(matches!(s.register_model(&model("m"), &job("c", JobKind::Compile, None, "m"), 10).unwrap(), Registered::Created(_)));
         assert!(matches!(s.register_model(&model("m"), &job("c2", JobKind::Compile, None, "m"), 10).unwrap(), Registered::Existing(_)));
         assert!(s.start_job("c", "starting", 3).unwrap());
-        let result = CompileResult { settings_json: "{}".into(), settings_hash: "h".into(), k: 7, artifacts: Default::default(), prove_memory: 99 };
+        let result =
+            CompileResult { settings_json: "{}".into(), settings_hash: "h".into(), k: 7, artifacts: Default::default(), prove_memory: 99 };
         assert!(s.finish_compile("c", "m", &result, 4).unwrap());
         assert_eq!(s.model("m").unwrap().unwrap().prove_memory, Some(99));
         assert_eq!(s.models_in_state(ModelState::Ready).unwrap().len(), 1);
@@ -159,7 +160,8 @@ fn claims_leases_and_fencing(open: Open<'_>) {
     // The zombie w1 comes back: it can neither renew, nor report, nor publish, nor end.
     assert_eq!(s.renew_lease("p-high", &l1, 1000, 1600).unwrap(), LeaseState::Lost);
     assert!(!s.set_phase_leased("p-high", &l1, "storing", 95).unwrap());
-    let result = ProveResult { proven_outputs: vec![vec![1.0]], prove_seconds: 0.5, artifacts: [("proof".to_string(), "aa".to_string())].into() };
+    let result =
+        ProveResult { proven_outputs: vec![vec![1.0]], prove_seconds: 0.5, artifacts: [("proof".to_string(), "aa".to_string())].into() };
     assert!(!s.finish_prove_leased("p-high", &l1, &result, 1700).unwrap());
     assert!(!s.end_job_leased("p-high", &l1, JobState::Failed, "zombie", 1700).unwrap());
     let forged = Lease { worker: "w1".into(), token: 2 };
@@ -292,7 +294,10 @@ fn postgres_migrates_once_and_relays_changes_from_other_processes() {
     assert!(crate::testing::wait_until(Duration::from_secs(20), || seen.lock().unwrap().iter().any(|s| s.is_empty())));
     ready(&b, "m", "c", 1);
     b.submit_job(&prove("p", "m", 0), 10).unwrap();
-    assert!(crate::testing::wait_until(Duration::from_secs(20), || seen.lock().unwrap().iter().any(|s| s == "p")), "a NOTIFY from another store");
+    assert!(
+        crate::testing::wait_until(Duration::from_secs(20), || seen.lock().unwrap().iter().any(|s| s == "p")),
+        "a NOTIFY from another store"
+    );
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
 }
 

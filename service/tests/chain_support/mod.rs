@@ -65,7 +65,13 @@ pub fn s(p: &Path) -> &str {
 /// The number after `key` in `text` (e.g. `gas estimate 123`).
 pub fn number_after(text: &str, key: &str) -> u64 {
     let at = text.find(key).unwrap_or_else(|| panic!("no `{key}` in {text}")) + key.len();
-    text[at..].trim_start().chars().take_while(|c| c.is_ascii_digit()).collect::<String>().parse().unwrap_or_else(|_| panic!("no number after `{key}` in {text}"))
+    text[at..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after `{key}` in {text}"))
 }
 
 use alloy_sol_types::{SolCall, SolInterface};
@@ -79,7 +85,12 @@ pub fn deploy_attestor(evm: &mut Evm, attestor: &[u8], verifier: Address) -> Add
 
 /// `verifyAndDecode` in the in-process EVM: the decoded statement and the gas of the
 /// transaction, or the attestor's named error.
-pub fn verify_and_decode(evm: &mut Evm, attestor: Address, proof: &[u8], instances: &[alloy_primitives::U256]) -> Result<(Decoded, u64), String> {
+pub fn verify_and_decode(
+    evm: &mut Evm,
+    attestor: Address,
+    proof: &[u8],
+    instances: &[alloy_primitives::U256],
+) -> Result<(Decoded, u64), String> {
     let call = IZkinferAttestor::verifyAndDecodeCall { proof: proof.to_vec().into(), instances: instances.to_vec() };
     let out = evm.call(attestor, &call.abi_encode()).unwrap();
     if !out.success {

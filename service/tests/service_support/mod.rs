@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio_stream::StreamExt;
+use zkinfer_compiler::{CircuitSettings, Settings};
 use zkinfer_prover::{halo2 as h2, srs};
 use zkinfer_service::cli::service_cmds::{connect, Client, ClientArgs};
 use zkinfer_service::environment::{ToolArgs, Tools};
 use zkinfer_service::jobs::EngineConfig;
-use zkinfer_compiler::{CircuitSettings, Settings};
 use zkinfer_service::proof_file::fr_from_hex;
 use zkinfer_service::server::pb::{self, get_artifact_request::Owner};
 use zkinfer_service::server::{self, ApiKeys, RunningServer, ServerOptions};
@@ -88,11 +88,7 @@ pub async fn wait_job(client: &mut Client, job_id: &str) -> (Vec<pb::JobEvent>, 
 /// Registers 1l_mlp and waits until it is compiled; returns the model id.
 pub async fn register_mlp(client: &mut Client) -> String {
     let (onnx, input) = mlp();
-    let r = client
-        .register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: None })
-        .await
-        .unwrap()
-        .into_inner();
+    let r = client.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: None }).await.unwrap().into_inner();
     let (_, job) = wait_job(client, &r.compile_job_id).await;
     assert_eq!(job.state(), pb::JobState::Done, "compile job: {}", job.error);
     r.model_id
@@ -144,7 +140,11 @@ impl Verifier {
     }
 
     /// Fetches a job's proof and instances and verifies them natively; returns them.
-    pub async fn check_native(&self, client: &mut Client, job_id: &str) -> (Vec<halo2_base::halo2_proofs::halo2curves::bn256::Fr>, Vec<u8>) {
+    pub async fn check_native(
+        &self,
+        client: &mut Client,
+        job_id: &str,
+    ) -> (Vec<halo2_base::halo2_proofs::halo2curves::bn256::Fr>, Vec<u8>) {
         let j = || Owner::JobId(job_id.into());
         let proof = artifact(client, j(), pb::ArtifactKind::Proof).await;
         let hex: Vec<String> = serde_json::from_slice(&artifact(client, j(), pb::ArtifactKind::PublicInstances).await).unwrap();

@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 use zkinfer_models::onnx::proto::{
-    Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto, TypeProtoTensor,
-    ValueInfoProto,
+    Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto,
 };
 
 /// The unsupported op and the name of its node.

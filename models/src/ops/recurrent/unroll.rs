@@ -89,7 +89,11 @@ impl Unroll<'_> {
     pub(super) fn stack(&mut self, name: &str, pieces: Vec<Ref>, shape: Vec<usize>, perm: Vec<usize>) -> Ref {
         let cat = self.op(&format!("{name}/concat"), Layout::Concat { axis: 0 }, pieces);
         let y = self.op(&format!("{name}/shape"), Layout::Reshape { shape }, vec![cat]);
-        if self.s.batch_major { self.transpose(name, y, perm) } else { y }
+        if self.s.batch_major {
+            self.transpose(name, y, perm)
+        } else {
+            y
+        }
     }
 
     /// The initial state of each direction from input `k` (`[dirs, batch, hidden]`, or
