@@ -21,7 +21,11 @@ if ! "$MOTO_VENV/bin/python" -c "import moto.server" >/dev/null 2>&1; then
   "$MOTO_VENV/bin/pip" install -q --disable-pip-version-check "moto[server]==5.2.5"
 fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/zkinfer/target}"
+# Formatting and lints first: they fail in seconds.
+cargo fmt --all -- --check
 # shellcheck disable=SC2046 # the feature flags are words
+cargo clippy --workspace --all-targets --quiet $(scripts/cargo-features.sh) -- -D warnings
+# shellcheck disable=SC2046
 cargo build --workspace --tests --quiet $(scripts/cargo-features.sh)
 # shellcheck disable=SC2046
 cargo test --workspace --no-fail-fast $(scripts/cargo-features.sh) "$@"
