@@ -122,6 +122,37 @@ pub fn flag_hint(e: &ContractError) -> Option<&'static str> {
     }
 }
 
+/// The compilation error in an error chain, also where a transparent wrapper
+/// (`CompileError`, `ServiceError`, `BackendError`) holds it.
+pub fn contract_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a ContractError> {
+    use zkinfer_compiler::CompileError;
+    use zkinfer_prover::BackendError;
+    let backend = |b: &'a BackendError| match b {
+        BackendError::Contract(c) => Some(c),
+        _ => None,
+    };
+    let compile = |c: &'a CompileError| match c {
+        CompileError::Contract(c) => Some(c),
+        CompileError::Backend(b) => backend(b),
+        _ => None,
+    };
+    if let Some(c) = e.downcast_ref::<ContractError>() {
+        return Some(c);
+    }
+    if let Some(c) = e.downcast_ref::<CompileError>() {
+        return compile(c);
+    }
+    if let Some(b) = e.downcast_ref::<BackendError>() {
+        return backend(b);
+    }
+    match e.downcast_ref::<crate::ServiceError>()? {
+        crate::ServiceError::Contract(c) => Some(c),
+        crate::ServiceError::Compile(c) => compile(c),
+        crate::ServiceError::Backend(b) => backend(b),
+        _ => None,
+    }
+}
+
 /// `path` when it names a file; `named_by` says where it was named.
 fn existing(path: &Path, named_by: &str) -> Result<PathBuf, FloatError> {
     if path.is_file() {

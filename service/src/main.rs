@@ -3,7 +3,6 @@
 use clap::Parser;
 use zkinfer_service::cli::{commands, service_cmds, Cli, Command};
 use zkinfer_service::environment::{self, Tools};
-use zkinfer_verifier_contracts::ContractError;
 
 fn main() {
     let cli = Cli::parse();
@@ -42,7 +41,7 @@ fn main() {
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
-        if let Some(hint) = e.chain().find_map(|c| c.downcast_ref::<ContractError>()).and_then(environment::flag_hint) {
+        if let Some(hint) = e.chain().find_map(environment::contract_error).and_then(environment::flag_hint) {
             eprintln!("hint: {hint}");
         }
         std::process::exit(1);
