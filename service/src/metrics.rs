@@ -185,11 +185,20 @@ pub async fn serve(addr: SocketAddr, store: Arc<dyn JobStore>) -> std::io::Resul
             let Ok((mut conn, _)) = listener.accept().await else { continue };
             let store = store.clone();
             tokio::spawn(async move {
+                // The request head, however the client's writes split it (up to 4 KiB, 5 s).
                 let mut buf = vec![0u8; 4096];
-                let n = match tokio::time::timeout(std::time::Duration::from_secs(5), conn.read(&mut buf)).await {
-                    Ok(Ok(n)) => n,
-                    _ => return,
+                let mut n = 0;
+                let read_head = async {
+                    while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf[n..]).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(k) => n += k,
+                        }
+                    }
                 };
+                if tokio::time::timeout(std::time::Duration::from_secs(5), read_head).await.is_err() || n == 0 {
+                    return;
+                }
                 let head = String::from_utf8_lossy(&buf[..n]);
                 let path = head.split_whitespace().nth(1).unwrap_or("/");
                 let (status, body) = match path {

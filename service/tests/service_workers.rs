@@ -61,7 +61,7 @@ impl Proc {
             std::thread::sleep(Duration::from_millis(50));
         };
         let mut s = std::net::TcpStream::connect(addr.trim()).unwrap();
-        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
         let mut answer = String::new();
         s.read_to_string(&mut answer).unwrap();
         answer
