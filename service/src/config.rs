@@ -6,6 +6,9 @@
 //! data = "/var/lib/zkinfer"
 //! listen = "0.0.0.0:50051"
 //! api-key-file = "/etc/zkinfer/api-keys"   # one key per line
+//! tls-cert = "/etc/zkinfer/server.pem"     # certificate chain (PEM); with tls-key: TLS
+//! tls-key = "/etc/zkinfer/server.key"
+//! tls-client-ca = "/etc/zkinfer/clients.pem"  # optional: clients need a certificate it signed
 //! max-queue = 1000
 //! memory-budget = "48GiB"                  # or a number of bytes
 //! workers = 2
@@ -28,7 +31,7 @@ use thiserror::Error;
 use crate::environment::{ToolArgs, Tools};
 use crate::jobs::memory::{default_budget, parse_bytes};
 use crate::jobs::EngineConfig;
-use crate::server::{ApiKeys, ServerOptions};
+use crate::server::{ApiKeys, ServerOptions, ServerTls};
 use crate::store::{ArtifactsUrl, StoreUrl};
 use zkinfer_compiler::SrsSource;
 
@@ -64,6 +67,15 @@ pub struct ServeArgs {
     /// File of API keys, one a line; without it the service is open.
     #[arg(long)]
     pub api_key_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM, leaf first); with --tls-key the server speaks TLS only.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA bundle (PEM): clients must present a certificate it signed (needs --tls-cert).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
     /// Most queued jobs; submissions beyond it get RESOURCE_EXHAUSTED (default 1000).
     #[arg(long)]
     pub max_queue: Option<usize>,
@@ -115,6 +127,12 @@ struct FileConfig {
     listen: Option<String>,
     #[serde(alias = "api_key_file")]
     api_key_file: Option<PathBuf>,
+    #[serde(alias = "tls_cert")]
+    tls_cert: Option<PathBuf>,
+    #[serde(alias = "tls_key")]
+    tls_key: Option<PathBuf>,
+    #[serde(alias = "tls_client_ca")]
+    tls_client_ca: Option<PathBuf>,
     #[serde(alias = "max_queue")]
     max_queue: Option<usize>,
     #[serde(alias = "memory_budget")]
@@ -193,6 +211,22 @@ impl ServeArgs {
             Some(p) => ApiKeys::from_file(&p).map_err(|message| ConfigError::Value { key: "api-key-file", message })?,
             None => ApiKeys::open(),
         };
+        let tls = match (
+            self.tls_cert.clone().or(file.tls_cert),
+            self.tls_key.clone().or(file.tls_key),
+            self.tls_client_ca.clone().or(file.tls_client_ca),
+        ) {
+            (Some(cert), Some(key), ca) => {
+                Some(ServerTls::from_files(&cert, &key, ca.as_deref()).map_err(|message| ConfigError::Value { key: "tls-cert", message })?)
+            }
+            (None, None, None) => None,
+            _ => {
+                return Err(ConfigError::Value {
+                    key: "tls-cert",
+                    message: "tls-cert and tls-key go together (and tls-client-ca needs both)".into(),
+                })
+            }
+        };
         let srs = match self.srs.clone().or(file.srs) {
             Some(p) => {
                 let bytes = std::fs::read(&p).map_err(|e| ConfigError::Value { key: "srs", message: format!("{}: {e}", p.display()) })?;
@@ -218,6 +252,7 @@ impl ServeArgs {
         let mut server = ServerOptions::new(engine);
         server.listen = listen;
         server.api_keys = api_keys;
+        server.tls = tls;
         let log = self.log.clone().or(file.log).or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| DEFAULT_LOG.into());
         Ok(ServeConfig { server, log })
     }
