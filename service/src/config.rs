@@ -5,7 +5,7 @@
 //! ```toml
 //! data = "/var/lib/zkinfer"
 //! listen = "0.0.0.0:50051"
-//! api-key-file = "/etc/zkinfer/api-keys"   # one key per line
+//! api-key-file = "/etc/zkinfer/api-keys"   # `KEY [TENANT [user|admin]]` a line
 //! tls-cert = "/etc/zkinfer/server.pem"     # certificate chain (PEM); with tls-key: TLS
 //! tls-key = "/etc/zkinfer/server.key"
 //! tls-client-ca = "/etc/zkinfer/clients.pem"  # optional: clients need a certificate it signed
@@ -64,7 +64,7 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:50051; port 0 picks a free one).
     #[arg(long)]
     pub listen: Option<String>,
-    /// File of API keys, one a line; without it the service is open.
+    /// File of API keys, `KEY [TENANT [user|admin]]` a line; without it the service is open.
     #[arg(long)]
     pub api_key_file: Option<PathBuf>,
     /// TLS certificate chain (PEM, leaf first); with --tls-key the server speaks TLS only.

@@ -24,7 +24,7 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use crate::jobs::{Engine, EngineConfig, EngineError};
 
 pub use api::ProverApi;
-pub use auth::ApiKeys;
+pub use auth::{ApiKeys, Caller, Role};
 pub use pb::prover_client::ProverClient;
 pub use pb::prover_server::ProverServer;
 
