@@ -303,4 +303,28 @@ mod tests {
         );
         assert!(tools.ort.unwrap_err().to_string().contains("/nonexistent/libonnxruntime.so"));
     }
+
+    #[test]
+    fn tls_files_come_from_flags_or_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = |name: &str, body: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            p
+        };
+        let (cert, key) = (pem("c.pem", "-----BEGIN CERTIFICATE-----\n"), pem("k.pem", "-----BEGIN PRIVATE KEY-----\n"));
+        let f = pem("zkinfer.toml", &format!("data = \"/d\"\ntls-cert = {:?}\ntls_key = {:?}\n", cert, key));
+        let tls = ServeArgs { config: Some(f.clone()), ..Default::default() }.resolve(None).unwrap().server.tls.unwrap();
+        assert!(tls.cert_pem.starts_with(b"-----BEGIN CERTIFICATE") && tls.client_ca_pem.is_none());
+        let with_ca = ServeArgs { config: Some(f), tls_client_ca: Some(cert.clone()), ..Default::default() };
+        assert!(with_ca.resolve(None).unwrap().server.tls.unwrap().client_ca_pem.is_some());
+        assert!(ServeArgs { data: Some("/d".into()), ..Default::default() }.resolve(None).unwrap().server.tls.is_none());
+
+        let half = ServeArgs { data: Some("/d".into()), tls_cert: Some(cert.clone()), ..Default::default() };
+        assert!(matches!(half.resolve(None), Err(ConfigError::Value { key: "tls-cert", .. })));
+        let not_pem =
+            ServeArgs { data: Some("/d".into()), tls_cert: Some(cert), tls_key: Some(pem("k.der", "\u{1}\u{2}")), ..Default::default() };
+        let err = not_pem.resolve(None).unwrap_err().to_string();
+        assert!(err.contains("k.der: not a PEM file"), "{err}");
+    }
 }
