@@ -5,7 +5,10 @@
 //! ```toml
 //! data = "/var/lib/zkinfer"
 //! listen = "0.0.0.0:50051"
-//! api-key-file = "/etc/zkinfer/api-keys"   # one key per line
+//! api-key-file = "/etc/zkinfer/api-keys"   # `KEY [TENANT [user|admin]]` a line
+//! tls-cert = "/etc/zkinfer/server.pem"     # certificate chain (PEM); with tls-key: TLS
+//! tls-key = "/etc/zkinfer/server.key"
+//! tls-client-ca = "/etc/zkinfer/clients.pem"  # optional: clients need a certificate it signed
 //! max-queue = 1000
 //! memory-budget = "48GiB"                  # or a number of bytes
 //! workers = 2
@@ -28,7 +31,7 @@ use thiserror::Error;
 use crate::environment::{ToolArgs, Tools};
 use crate::jobs::memory::{default_budget, parse_bytes};
 use crate::jobs::EngineConfig;
-use crate::server::{ApiKeys, ServerOptions};
+use crate::server::{ApiKeys, ServerOptions, ServerTls};
 use crate::store::{ArtifactsUrl, StoreUrl};
 use zkinfer_compiler::SrsSource;
 
@@ -61,9 +64,18 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:50051; port 0 picks a free one).
     #[arg(long)]
     pub listen: Option<String>,
-    /// File of API keys, one a line; without it the service is open.
+    /// File of API keys, `KEY [TENANT [user|admin]]` a line; without it the service is open.
     #[arg(long)]
     pub api_key_file: Option<PathBuf>,
+    /// TLS certificate chain (PEM, leaf first); with --tls-key the server speaks TLS only.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA bundle (PEM): clients must present a certificate it signed (needs --tls-cert).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
     /// Most queued jobs; submissions beyond it get RESOURCE_EXHAUSTED (default 1000).
     #[arg(long)]
     pub max_queue: Option<usize>,
@@ -115,6 +127,12 @@ struct FileConfig {
     listen: Option<String>,
     #[serde(alias = "api_key_file")]
     api_key_file: Option<PathBuf>,
+    #[serde(alias = "tls_cert")]
+    tls_cert: Option<PathBuf>,
+    #[serde(alias = "tls_key")]
+    tls_key: Option<PathBuf>,
+    #[serde(alias = "tls_client_ca")]
+    tls_client_ca: Option<PathBuf>,
     #[serde(alias = "max_queue")]
     max_queue: Option<usize>,
     #[serde(alias = "memory_budget")]
@@ -193,6 +211,22 @@ impl ServeArgs {
             Some(p) => ApiKeys::from_file(&p).map_err(|message| ConfigError::Value { key: "api-key-file", message })?,
             None => ApiKeys::open(),
         };
+        let tls = match (
+            self.tls_cert.clone().or(file.tls_cert),
+            self.tls_key.clone().or(file.tls_key),
+            self.tls_client_ca.clone().or(file.tls_client_ca),
+        ) {
+            (Some(cert), Some(key), ca) => {
+                Some(ServerTls::from_files(&cert, &key, ca.as_deref()).map_err(|message| ConfigError::Value { key: "tls-cert", message })?)
+            }
+            (None, None, None) => None,
+            _ => {
+                return Err(ConfigError::Value {
+                    key: "tls-cert",
+                    message: "tls-cert and tls-key go together (and tls-client-ca needs both)".into(),
+                })
+            }
+        };
         let srs = match self.srs.clone().or(file.srs) {
             Some(p) => {
                 let bytes = std::fs::read(&p).map_err(|e| ConfigError::Value { key: "srs", message: format!("{}: {e}", p.display()) })?;
@@ -218,6 +252,7 @@ impl ServeArgs {
         let mut server = ServerOptions::new(engine);
         server.listen = listen;
         server.api_keys = api_keys;
+        server.tls = tls;
         let log = self.log.clone().or(file.log).or_else(|| std::env::var("RUST_LOG").ok()).unwrap_or_else(|| DEFAULT_LOG.into());
         Ok(ServeConfig { server, log })
     }
@@ -267,5 +302,29 @@ mod tests {
             zkinfer_verifier_contracts::Solc { node: "/usr/bin/node".into(), package: "/opt/solc/node_modules/solc".into() }
         );
         assert!(tools.ort.unwrap_err().to_string().contains("/nonexistent/libonnxruntime.so"));
+    }
+
+    #[test]
+    fn tls_files_come_from_flags_or_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem = |name: &str, body: &str| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body).unwrap();
+            p
+        };
+        let (cert, key) = (pem("c.pem", "-----BEGIN CERTIFICATE-----\n"), pem("k.pem", "-----BEGIN PRIVATE KEY-----\n"));
+        let f = pem("zkinfer.toml", &format!("data = \"/d\"\ntls-cert = {:?}\ntls_key = {:?}\n", cert, key));
+        let tls = ServeArgs { config: Some(f.clone()), ..Default::default() }.resolve(None).unwrap().server.tls.unwrap();
+        assert!(tls.cert_pem.starts_with(b"-----BEGIN CERTIFICATE") && tls.client_ca_pem.is_none());
+        let with_ca = ServeArgs { config: Some(f), tls_client_ca: Some(cert.clone()), ..Default::default() };
+        assert!(with_ca.resolve(None).unwrap().server.tls.unwrap().client_ca_pem.is_some());
+        assert!(ServeArgs { data: Some("/d".into()), ..Default::default() }.resolve(None).unwrap().server.tls.is_none());
+
+        let half = ServeArgs { data: Some("/d".into()), tls_cert: Some(cert.clone()), ..Default::default() };
+        assert!(matches!(half.resolve(None), Err(ConfigError::Value { key: "tls-cert", .. })));
+        let not_pem =
+            ServeArgs { data: Some("/d".into()), tls_cert: Some(cert), tls_key: Some(pem("k.der", "\u{1}\u{2}")), ..Default::default() };
+        let err = not_pem.resolve(None).unwrap_err().to_string();
+        assert!(err.contains("k.der: not a PEM file"), "{err}");
     }
 }

@@ -22,7 +22,7 @@ async fn fifty_parallel_submissions_all_get_valid_proofs() {
             // Each task is its own client with its own connection.
             let mut c = zkinfer_service::cli::service_cmds::connect(&zkinfer_service::cli::service_cmds::ClientArgs {
                 server: Some(url),
-                api_key: None,
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -47,7 +47,7 @@ async fn serve(data: &Path, pause_ms: Option<u64>) -> (Server, Client, String) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let url = format!("http://{addr}");
-    let client = connect(&ClientArgs { server: Some(url.clone()), api_key: None }).await.unwrap();
+    let client = connect(&ClientArgs { server: Some(url.clone()), ..Default::default() }).await.unwrap();
     (child, client, url)
 }
 

@@ -131,7 +131,7 @@ impl Cluster {
             assert!(t0.elapsed() < Duration::from_secs(60), "the API node starts: {}", p.log_text());
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        let c = connect(&ClientArgs { server: Some(format!("http://{addr}")), api_key: None }).await.unwrap();
+        let c = connect(&ClientArgs { server: Some(format!("http://{addr}")), ..Default::default() }).await.unwrap();
         (p, c)
     }
 

@@ -3,15 +3,17 @@
 //!
 //! Clients find the server with `--server URL` (or `$ZKINFER_SERVER`, default
 //! `http://127.0.0.1:50051`) and send `--api-key` (or `$ZKINFER_API_KEY`) when given.
+//! An `https://` URL speaks TLS: the server's certificate must chain to `--ca` (or, without
+//! it, to the system's roots) and name the URL's host.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use tokio_stream::StreamExt;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::service::Interceptor;
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 use crate::config::{ServeArgs, TEST_PAUSE_ENV};
 use crate::fsio::{read, write_atomic};
@@ -19,7 +21,7 @@ use crate::server::pb::{self, get_artifact_request, submit_job_request};
 use crate::server::{self as srv, ProverClient};
 
 /// How to reach a server.
-#[derive(clap::Args, Debug, Clone)]
+#[derive(clap::Args, Debug, Clone, Default)]
 pub struct ClientArgs {
     /// Server URL (default $ZKINFER_SERVER or http://127.0.0.1:50051).
     #[arg(long)]
@@ -27,6 +29,77 @@ pub struct ClientArgs {
     /// API key (default $ZKINFER_API_KEY).
     #[arg(long)]
     pub api_key: Option<String>,
+    /// CA certificates (PEM) that the server's certificate must chain to (https:// only; default: the system's roots).
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// Client certificate (PEM), for a server started with --tls-client-ca.
+    #[arg(long, requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// Private key (PEM) of --client-cert.
+    #[arg(long, requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+}
+
+/// The TLS settings of an `https://` connection.
+fn tls_config(args: &ClientArgs) -> Result<ClientTlsConfig> {
+    let tls = match &args.ca {
+        Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca).context("--ca")?)),
+        None => ClientTlsConfig::new().with_native_roots(),
+    };
+    Ok(match (&args.client_cert, &args.client_key) {
+        (Some(cert), Some(key)) => {
+            tls.identity(Identity::from_pem(read(cert).context("--client-cert")?, read(key).context("--client-key")?))
+        }
+        (None, None) => tls,
+        _ => bail!("--client-cert and --client-key go together"),
+    })
+}
+
+/// An error and its causes on one line, with a hint for the usual TLS mistakes.
+fn explain(e: &dyn std::error::Error) -> String {
+    let mut chain = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        chain = format!("{chain}: {s}");
+        source = s.source();
+    }
+    let hint = if chain.contains("Expired") {
+        " (the server's certificate has expired)"
+    } else if chain.contains("UnknownIssuer") || chain.contains("invalid peer certificate") {
+        " (the server's certificate is not signed by a trusted CA: pass the CA that signed it with --ca)"
+    } else if chain.contains("InvalidContentType") || chain.contains("corrupt message") {
+        " (the server does not speak TLS: use an http:// URL)"
+    } else if chain.contains("CertificateRequired") || chain.contains("BadCertificate") || chain.contains("UnknownCA") {
+        " (the server did not accept a client certificate: pass one its client CA signed with --client-cert and --client-key)"
+    } else if [
+        "frame with invalid size",
+        "FRAME_SIZE_ERROR",
+        "broken pipe",
+        "connection reset",
+        "Connection reset",
+        "connection closed",
+        "end of file",
+    ]
+    .iter()
+    .any(|m| chain.contains(m))
+    {
+        " (the server closed the connection: if it serves TLS, use an https:// URL and --ca)"
+    } else {
+        ""
+    };
+    format!("{chain}{hint}")
+}
+
+fn connect_error(url: &str, e: tonic::transport::Error) -> anyhow::Error {
+    anyhow::anyhow!("cannot connect to {url}: {}", explain(&e))
+}
+
+/// A failed call as one line: its code, message and causes (a transport failure names its TLS cause).
+pub fn describe_status(e: &tonic::Status) -> String {
+    match std::error::Error::source(e) {
+        Some(source) => format!("{:?}: {}: {}", e.code(), e.message(), explain(source)),
+        None => format!("{:?}: {}", e.code(), e.message()),
+    }
 }
 
 /// Adds the API key to every call.
@@ -50,7 +123,13 @@ pub async fn connect(args: &ClientArgs) -> Result<Client> {
     let url = args.server.clone().or_else(|| std::env::var("ZKINFER_SERVER").ok()).unwrap_or_else(|| "http://127.0.0.1:50051".into());
     let key = args.api_key.clone().or_else(|| std::env::var("ZKINFER_API_KEY").ok());
     let key = key.map(|k| format!("Bearer {k}").parse()).transpose().context("the API key is not valid metadata")?;
-    let channel = Channel::from_shared(url.clone())?.connect().await.with_context(|| format!("cannot connect to {url}"))?;
+    let mut endpoint = Channel::from_shared(url.clone()).with_context(|| format!("server URL `{url}`"))?;
+    if url.starts_with("https://") {
+        endpoint = endpoint.tls_config(tls_config(args)?).with_context(|| format!("TLS settings for {url}"))?;
+    } else if args.ca.is_some() || args.client_cert.is_some() {
+        bail!("--ca and --client-cert need an https:// server URL, not `{url}`");
+    }
+    let channel = endpoint.connect().await.map_err(|e| connect_error(&url, e))?;
     Ok(ProverClient::with_interceptor(channel, KeyInterceptor(key))
         .max_decoding_message_size(256 << 20)
         .max_encoding_message_size(256 << 20))
@@ -61,7 +140,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn status(e: tonic::Status) -> anyhow::Error {
-    anyhow::anyhow!("{:?}: {}", e.code(), e.message())
+    anyhow::anyhow!("{}", describe_status(&e))
 }
 
 /// `zkinfer serve`: runs the service until SIGINT or SIGTERM.

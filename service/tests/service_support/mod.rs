@@ -60,7 +60,7 @@ impl TestServer {
     }
 
     pub async fn client_with_key(&self, key: Option<&str>) -> Client {
-        connect(&ClientArgs { server: Some(self.url()), api_key: key.map(String::from) }).await.unwrap()
+        connect(&ClientArgs { server: Some(self.url()), api_key: key.map(String::from), ..Default::default() }).await.unwrap()
     }
 }
 
