@@ -24,7 +24,7 @@ pub mod srs;
 pub use compile::{compile, CompileInput, CompiledModel, Environment};
 pub use error::CompileError;
 pub use keycache::{KeyCache, NoCache};
-pub use model::{Model, Proved};
+pub use model::{Model, Proved, Witness};
 pub use options::{CompileOptions, OptionsError, Target};
 pub use progress::{Progress, Silent};
 pub use settings::{CircuitSettings, Settings};

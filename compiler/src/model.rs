@@ -18,6 +18,12 @@ pub struct Model {
     pub prover: Box<dyn Prover>,
 }
 
+/// A sample's quantized inputs and the reference interpreter's trace on them.
+pub struct Witness {
+    pub inputs: Vec<Vec<i64>>,
+    pub trace: interp::Trace,
+}
+
 /// A proof with what it proves.
 #[derive(Clone, Debug)]
 pub struct Proved {
@@ -60,11 +66,24 @@ impl Model {
     /// interpreter runs first and names the node when an input leaves the calibrated
     /// range; the proof's instances equal the interpreter's.
     pub fn prove(&self, sample: &[Vec<f64>]) -> Result<Proved, CompileError> {
+        self.prove_witness(&self.witness(sample)?)
+    }
+
+    /// Quantizes one sample and runs the reference interpreter on it: the first step of
+    /// [`Model::prove`], apart so that a job can report (and fail) it as its own phase.
+    /// Names the node when an input leaves the calibrated range.
+    pub fn witness(&self, sample: &[Vec<f64>]) -> Result<Witness, CompileError> {
         let quant = self.quant();
-        let qin = interp::quantize_inputs(quant, sample)?;
-        let trace = interp::run(quant, &qin)?;
+        let inputs = interp::quantize_inputs(quant, sample)?;
+        let trace = interp::run(quant, &inputs)?;
+        Ok(Witness { inputs, trace })
+    }
+
+    /// Proves a witness from [`Model::witness`] of this model.
+    pub fn prove_witness(&self, witness: &Witness) -> Result<Proved, CompileError> {
+        let (quant, trace) = (self.quant(), &witness.trace);
         let t0 = Instant::now();
-        let proof = self.prover.prove(&qin)?;
+        let proof = self.prover.prove(&witness.inputs)?;
         let prove_seconds = t0.elapsed().as_secs_f64();
         let (outputs, outputs_attested) = match self.prover.public_outputs(&proof) {
             Ok(Some(o)) => (o, true),

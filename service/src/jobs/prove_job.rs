@@ -28,14 +28,12 @@ impl Engine {
         self.bound_key_cache(&loaded.settings);
         r.phase("witness", 10)?;
         // The interpreter names the node when the input leaves the calibrated range.
-        let quant = loaded.quant();
-        let qin = zkinfer_models::interp::quantize_inputs(quant, &input).map_err(|e| JobEnd::Failed(format!("input: {e}")))?;
-        zkinfer_models::interp::run(quant, &qin).map_err(|e| JobEnd::Failed(format!("input: {e}")))?;
+        let witness = loaded.witness(&input).map_err(|e| JobEnd::Failed(format!("input: {e}")))?;
         r.phase("proving", 25)?;
         if let Some(d) = self.cfg.test_pause_before_prove {
             r.pause(d)?;
         }
-        let proved = loaded.prove(&input).map_err(|e| JobEnd::Failed(format!("input: {e}")))?;
+        let proved = loaded.prove_witness(&witness).map_err(|e| JobEnd::Failed(format!("proving: {e}")))?;
         r.phase("verifying", 85)?;
         if let Err(e) = loaded.verify(&proved.proof, Some(&proved.outputs)) {
             return Err(JobEnd::Failed(format!("internal error: the new proof does not verify: {e}")));
