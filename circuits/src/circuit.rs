@@ -13,12 +13,12 @@ use zkinfer_models::quant::QuantGraph;
 
 use crate::chips::mac::{self, MacConfig, Macs};
 use crate::chips::table::{RangeRows, TableConfig, Tables};
-use crate::chips::Chips;
+use crate::chips::{Chips, RangeTally};
 use crate::error::CircuitError;
 use crate::field::{to_i128, ScalarField};
 use crate::hash;
 use crate::instances::{port_len, InstanceLayout};
-use crate::lower::lower;
+use crate::lower::lower_tallied;
 use crate::public;
 use crate::visibility::VisibilityConfig;
 
@@ -74,7 +74,20 @@ pub fn synthesize_model<F: ScalarField>(
     visibility: &VisibilityConfig,
     mac_width: usize,
 ) -> Result<(Vec<i128>, Gadgets<F>), CircuitError> {
-    let lowered = lower(builder, graph, inputs, mac_width, visibility.params)?;
+    synthesize_tallied(builder, graph, inputs, visibility, mac_width, None)
+}
+
+/// [`synthesize_model`], with the range checks tallied in `tally` instead of laid out
+/// when it is given ([`crate::count`]).
+pub(crate) fn synthesize_tallied<F: ScalarField>(
+    builder: &mut BaseCircuitBuilder<F>,
+    graph: &QuantGraph,
+    inputs: &[Vec<i64>],
+    visibility: &VisibilityConfig,
+    mac_width: usize,
+    tally: Option<&RangeTally>,
+) -> Result<(Vec<i128>, Gadgets<F>), CircuitError> {
+    let lowered = lower_tallied(builder, graph, inputs, mac_width, visibility.params, tally)?;
     let n_in_all = port_len(&graph.inputs);
     let (in_cells, out_cells) = lowered.public.split_at(n_in_all);
     let layout = InstanceLayout::new(graph, visibility);
@@ -85,7 +98,7 @@ pub fn synthesize_model<F: ScalarField>(
     let checked: Vec<bool> = (0..cells.len()).map(|i| i < layout.n_in).collect();
     let values = cells.iter().map(|c| to_i128(c.value()).unwrap_or(i128::MAX)).collect();
     let range = builder.range_chip();
-    let chips = Chips { range: &range, bits: graph.bits, mac: None, q_checked_by_relu: false };
+    let chips = Chips { tally, ..Chips::new(&range, graph.bits) };
     let ctx = builder.main(0);
     let mut exposed = Vec::with_capacity(layout.len());
     // Hashed inputs and outputs are packed as public values are, then hashed.

@@ -7,12 +7,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
+use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, BaseCircuitParams, CircuitBuilderStage};
 use serde::{Deserialize, Serialize};
 use zkinfer_models::quant::{QOp, QuantGraph};
 
 use crate::chips::mac;
 use crate::circuit::{synthesize_model, Gadgets};
+use crate::count::{raw_of, Counter, Raw};
 use crate::error::CircuitError;
 use crate::field::ScalarField;
 use crate::shape::{mac_layout_for, CircuitShape, ModelParams};
@@ -181,14 +182,8 @@ const MIN_MERGED_LOOKUP_BITS: usize = 6;
 /// table, limbs as wide as fit, when sharing the table lookup that way makes a cheaper
 /// verifier with no more gate columns and no dearer proof (more, narrower limbs: more
 /// cells, but one lookup argument and two columns fewer).
-fn try_k<F: ScalarField>(
-    graph: &QuantGraph,
-    inputs: &[Vec<i64>],
-    k: u32,
-    visibility: &VisibilityConfig,
-    mac_width: usize,
-) -> Result<(ModelParams, LayoutStats), CircuitError> {
-    let (params, s) = try_shape::<F>(graph, inputs, k, visibility, mac_width, (k - 1) as usize)?;
+fn try_k<F: ScalarField>(counter: &Counter<F>, k: u32, mac_width: usize) -> Result<(ModelParams, LayoutStats), CircuitError> {
+    let (params, s) = counted_shape(counter, k, mac_width, (k - 1) as usize)?;
     let usable = usable_rows(k);
     let room = usable.saturating_sub(s.table_rows);
     // Only where the full range table did not fit: narrower limbs need the room.
@@ -202,7 +197,7 @@ fn try_k<F: ScalarField>(
     {
         return Ok((params, s));
     }
-    let narrow = try_shape::<F>(graph, inputs, k, visibility, mac_width, room.ilog2() as usize)?;
+    let narrow = counted_shape(counter, k, mac_width, room.ilog2() as usize)?;
     let n = &narrow.1;
     let better = n.range_in_table
         && n.rows <= usable
@@ -213,8 +208,21 @@ fn try_k<F: ScalarField>(
     Ok(if better { narrow } else { (params, s) })
 }
 
-/// The shape at `k` with MAC width `mac_width` and range-check limbs of `lookup_bits`.
-fn try_shape<F: ScalarField>(
+/// The shape at `k` with MAC width `mac_width` and range-check limbs of `lookup_bits`,
+/// from the model's counts.
+fn counted_shape<F: ScalarField>(
+    counter: &Counter<F>,
+    k: u32,
+    mac_width: usize,
+    lookup_bits: usize,
+) -> Result<(ModelParams, LayoutStats), CircuitError> {
+    Ok(shape_of(&counter.raw(lookup_bits, mac_width)?, k, mac_width, lookup_bits))
+}
+
+/// The shape at `k` with MAC width `mac_width` and range-check limbs of `lookup_bits`,
+/// by synthesizing the model there: what [`counted_shape`] must equal (tests), and what
+/// keygen lays out.
+pub fn synthesized_shape<F: ScalarField>(
     graph: &QuantGraph,
     inputs: &[Vec<i64>],
     k: u32,
@@ -227,17 +235,32 @@ fn try_shape<F: ScalarField>(
         .use_lookup_bits(lookup_bits)
         .use_instance_columns(1);
     let (_, Gadgets { tables, macs }) = synthesize_model(&mut builder, graph, inputs, visibility, mac_width)?;
-    let stats = builder.statistics();
-    let instances = builder.assigned_instances.iter().map(Vec::len).sum();
-    let mut params = builder.calculate_params(Some(BLINDING_ROWS));
-    let advice_cells: usize = stats.gate.total_advice_per_phase.iter().sum();
-    let lookup_cells: usize = stats.total_lookup_advice_per_phase.iter().sum();
+    let blocks = macs.as_ref().map(|m| m.block_rows()).unwrap_or_default();
+    let raw = raw_of(&builder, tables.rows.len(), tables.num_lookups(), blocks);
+    Ok(shape_of(&raw, k, mac_width, lookup_bits))
+}
+
+/// The shape at `k` with MAC width `mac_width` and range-check limbs of `lookup_bits` of
+/// a model lowered to `raw`: halo2-base's column counts (as its `calculate_params` makes
+/// them), the function-table triples, the merged range table and the MAC groups.
+pub fn shape_of(raw: &Raw, k: u32, mac_width: usize, lookup_bits: usize) -> (ModelParams, LayoutStats) {
+    let max_rows = (1usize << k) - BLINDING_ROWS;
+    let mut params = BaseCircuitParams {
+        k: k as usize,
+        num_advice_per_phase: raw.advice_per_phase.iter().map(|c| c.div_ceil(max_rows)).collect(),
+        num_fixed: raw.constants.div_ceil(1 << k),
+        num_lookup_advice_per_phase: raw.lookup_per_phase.iter().map(|c| c.div_ceil(max_rows)).collect(),
+        lookup_bits: Some(lookup_bits),
+        num_instance_columns: 1,
+    };
+    let advice_cells: usize = raw.advice_per_phase.iter().sum();
+    let lookup_cells: usize = raw.lookup_per_phase.iter().sum();
     let num_advice: usize = params.num_advice_per_phase.iter().sum();
     let mut num_lookup_advice: usize = params.num_lookup_advice_per_phase.iter().sum();
     // Function tables: the fixed table must fit the usable rows (else this k is too
     // small: reported as usable rows + 1); lookups fill as many column triples as needed.
     let usable = usable_rows(k);
-    let (mut table_rows, table_lookups) = if tables.num_lookups() > 0 { (tables.rows.len(), tables.num_lookups()) } else { (0, 0) };
+    let (mut table_rows, table_lookups) = (raw.table_rows, raw.table_lookups);
     let mut table_sets = table_lookups.div_ceil(usable);
     // The range checks join the table lookup when the range table fits beside the
     // function tables and the triples they need cost less than the range lookup columns
@@ -260,15 +283,14 @@ fn try_shape<F: ScalarField>(
         num_lookup_advice = 0;
         params.num_lookup_advice_per_phase.iter_mut().for_each(|n| *n = 0);
         // The range rows copy their slope cell from one more constant.
-        let constants = builder.core().copy_manager.lock().unwrap().num_distinct_constants() + 1;
-        params.num_fixed = params.num_fixed.max(constants.div_ceil(1 << k));
+        params.num_fixed = params.num_fixed.max((raw.constants + 1).div_ceil(1 << k));
     }
     let table_used = if range_in_table { merged_rows(table_sets) } else { table_lookups.div_ceil(table_sets.max(1)) };
     // MAC groups: a block taller than a column makes this k too small.
-    let blocks = macs.as_ref().map(|m| m.block_rows()).unwrap_or_default();
+    let blocks = &raw.blocks;
     let mac_rows: usize = blocks.iter().sum();
     // `None`: some block is taller than a column.
-    let mac_sets = if blocks.is_empty() { Some(0) } else { mac::sets_needed(&blocks, usable) };
+    let mac_sets = if blocks.is_empty() { Some(0) } else { mac::sets_needed(blocks, usable) };
     let rows = advice_cells
         .div_ceil(num_advice.max(1))
         .max(if range_in_table { 0 } else { lookup_cells.div_ceil(num_lookup_advice.max(1)) })
@@ -291,12 +313,12 @@ fn try_shape<F: ScalarField>(
         mac_width: if blocks.is_empty() { 0 } else { mac_width },
         mac_rows,
         mac_sets,
-        instances,
+        instances: raw.instances,
         range_in_table,
     };
     let degree = s.degree();
     let mac_layout = mac_layout_for(mac_sets);
-    Ok((ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets, mac_layout, degree, range_in_table }, s))
+    (ModelParams { base: params, table_sets, mac_width: s.mac_width, mac_sets, mac_layout, degree, range_in_table }, s)
 }
 
 /// MAC widths the planner tries when it may choose ([`PlanOptions::mac_width`] `None`):
@@ -358,7 +380,11 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
         Some(k) => vec![k],
         None => (opts.min_k.max(4)..=opts.max_k).collect(),
     };
-    let plain = search::<F>(graph, inputs, opts, &ks, opts.mac_width.unwrap_or(0));
+    // The model is lowered once per layout family (plain, MAC gate) to count its cells;
+    // every shape below is arithmetic on those counts.
+    let counter = Counter::<F>::new(graph, inputs, &opts.visibility);
+    let counter = &counter;
+    let plain = search(counter, opts, &ks, opts.mac_width.unwrap_or(0));
     if opts.mac_width.is_some() {
         return Ok(vec![plain?]);
     }
@@ -375,9 +401,9 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
             let wide = PlanOptions { max_advice: budget, max_advice_large: budget, ..opts.clone() };
             let (plain_k, gas_cap) = (p.stats.k, gas_estimate(&p.stats) as f64 * opts.wide_gas_slack);
             let mut found = vec![p];
-            if let Ok(q) = search::<F>(graph, inputs, &wide, &below[..below.len() - 1], 0) {
+            if let Ok(q) = search(counter, &wide, &below[..below.len() - 1], 0) {
                 let first = q.stats.k;
-                let more = (first + 1..plain_k).filter_map(|k| search::<F>(graph, inputs, &wide, &[k], 0).ok());
+                let more = (first + 1..plain_k).filter_map(|k| search(counter, &wide, &[k], 0).ok());
                 found.extend(std::iter::once(q).chain(more).filter(|w| gas_estimate(&w.stats) as f64 <= gas_cap));
             }
             (found, below)
@@ -387,7 +413,7 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
     };
     let mut err = None;
     for w in MAC_WIDTHS.into_iter().chain(natural_mac_width(graph)) {
-        match search::<F>(graph, inputs, opts, &below, w) {
+        match search(counter, opts, &below, w) {
             Ok(p) if p.stats.mac_width == 0 => {}
             Ok(p) => {
                 // Up to two k larger (and at most the plain layout's), fewer columns: dearer
@@ -401,7 +427,7 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
                     if narrowest {
                         break;
                     }
-                    let Ok(q) = search::<F>(graph, inputs, opts, &[k], w) else { break };
+                    let Ok(q) = search(counter, opts, &[k], w) else { break };
                     narrowest = narrow(&q.stats);
                     if q.stats.advice_columns() < cols {
                         cols = q.stats.advice_columns();
@@ -422,9 +448,9 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
 /// The first `k` of `ks` (ascending) at which the model fits the column budget with MAC
 /// width `w`. Fitting is monotone in `k` (more rows, wider range-check limbs, a budget
 /// that only grows), so the search is a bisection.
-fn search<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions, ks: &[u32], w: usize) -> Result<Plan, CircuitError> {
+fn search<F: ScalarField>(counter: &Counter<F>, opts: &PlanOptions, ks: &[u32], w: usize) -> Result<Plan, CircuitError> {
     let attempt = |k: u32| -> Result<(Option<Plan>, LayoutStats), CircuitError> {
-        let (params, stats) = try_k::<F>(graph, inputs, k, &opts.visibility, w)?;
+        let (params, stats) = try_k(counter, k, w)?;
         let usable = usable_rows(k);
         let fits = stats.table_rows <= usable && stats.rows <= usable;
         // Small circuits: few columns for a cheap verifier; from `large_k` on, proving

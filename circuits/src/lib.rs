@@ -15,6 +15,8 @@
 //! - [`shape`]: the parameters that fix a circuit ([`CircuitShape`], [`ModelParams`]);
 //! - [`cost`]: a layout's column counts ([`LayoutStats`]) and every estimate made from
 //!   them: proving time, verifier gas, proving memory;
+//! - [`count`]: a model's cells counted once (range checks tallied by width, MAC dot
+//!   products logged), from which every shape the planner weighs is arithmetic;
 //! - [`layout`]: the planner that picks `k`, `lookup_bits` and the columns;
 //! - [`circuit`]: the [`ModelCircuit`] given to MockProver, keygen and the prover;
 //! - [`instances`] and [`hash`]: the public instance column (packed values, Poseidon hashes).
@@ -22,6 +24,7 @@
 pub mod chips;
 pub mod circuit;
 pub mod cost;
+pub mod count;
 pub mod error;
 pub mod field;
 pub mod hash;

@@ -9,7 +9,7 @@ use zkinfer_models::quant::{ParamRef, ParamSlot, QOp, QuantGraph};
 
 use crate::chips::mac::Macs;
 use crate::chips::table::{self, TableSpec, Tables};
-use crate::chips::{compare, div, io, linear, relu, sqrt, Chips};
+use crate::chips::{compare, div, io, linear, relu, sqrt, Chips, RangeTally};
 use crate::error::CircuitError;
 use crate::field::{fe, ScalarField};
 use crate::visibility::ParamVisibility;
@@ -45,6 +45,19 @@ pub fn lower<F: ScalarField>(
     mac_width: usize,
     params: ParamVisibility,
 ) -> Result<Lowered<F>, CircuitError> {
+    lower_tallied(builder, graph, inputs, mac_width, params, None)
+}
+
+/// [`lower`], with the range checks tallied in `tally` instead of laid out when it is
+/// given (the planner's counting pass, [`crate::count`]).
+pub fn lower_tallied<F: ScalarField>(
+    builder: &mut BaseCircuitBuilder<F>,
+    graph: &QuantGraph,
+    inputs: &[Vec<i64>],
+    mac_width: usize,
+    params: ParamVisibility,
+    tally: Option<&RangeTally>,
+) -> Result<Lowered<F>, CircuitError> {
     if inputs.len() != graph.inputs.len() {
         return Err(CircuitError::Inputs(format!("expected {} inputs, got {}", graph.inputs.len(), inputs.len())));
     }
@@ -58,7 +71,7 @@ pub fn lower<F: ScalarField>(
     }
     let range = builder.range_chip();
     let macs = (mac_width > 0).then(|| Macs::new(mac_width, builder.witness_gen_only(), builder.core().copy_manager.clone()));
-    let chips = Chips { range: &range, bits: graph.bits, mac: macs.as_ref(), q_checked_by_relu: false };
+    let chips = Chips { mac: macs.as_ref(), tally, ..Chips::new(&range, graph.bits) };
     let mut tables = Tables::new(builder.witness_gen_only(), builder.core().copy_manager.clone());
     let ctx = builder.main(0);
     let (param_cells, param_at): (Vec<AssignedValue<F>>, HashMap<ParamRef, AssignedValue<F>>) = if params.is_fixed() {

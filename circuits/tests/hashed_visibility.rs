@@ -44,7 +44,7 @@ fn packed_hash_in_circuit_equals_native_and_is_injective() {
         vec![vec![], vec![-lim], (0..15).map(|i| i * 7 - 50).collect(), (0..31).map(|i| if i % 2 == 0 { lim } else { -lim }).collect()];
     let mut builder = BaseCircuitBuilder::<Fr>::new(false).use_k(10).use_lookup_bits(8);
     let range = builder.range_chip();
-    let chips = Chips { range: &range, bits, mac: None, q_checked_by_relu: false };
+    let chips = Chips::new(&range, bits);
     let ctx = builder.main(0);
     for v in &lists {
         let cells = ctx.assign_witnesses(v.iter().map(|x| zkinfer_circuits::field::fe::<Fr>(*x)));

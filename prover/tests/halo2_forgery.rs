@@ -35,7 +35,7 @@ fn circuit(bias: Fr, claim: (i128, i128), params: Option<BaseCircuitParams>) -> 
     let mut builder =
         BaseCircuitBuilder::<Fr>::from_stage(CircuitBuilderStage::Mock).use_k(K).use_lookup_bits(K - 1).use_instance_columns(1);
     let range = builder.range_chip();
-    let chips = Chips { range: &range, bits: BITS, mac: None, q_checked_by_relu: false };
+    let chips = Chips::new(&range, BITS);
     let mut tables = Tables::new(false, builder.core().copy_manager.clone());
     tables.add_table(1, &t);
     let ctx = builder.main(0);

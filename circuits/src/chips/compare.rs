@@ -5,7 +5,7 @@
 //! boolean makes `b = [d >= 0]`, and only admits `-2^bits <= d < 2^bits` (twice the
 //! activation range, so differences of two checked activations always fit).
 
-use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::gates::GateInstructions;
 use halo2_base::{
     AssignedValue, Context,
     QuantumCell::{Constant, Existing, Witness},
@@ -51,7 +51,7 @@ pub fn sign_decompose<F: ScalarField>(
     ctx.assign_region([Witness(fe(low)), Witness(fe(bit)), Constant(fe(off)), Existing(shifted)], [0]);
     let low_cell = ctx.get(-4);
     let b_cell = ctx.get(-3);
-    chips.range.range_check(ctx, low_cell, width as usize);
+    chips.range_check(ctx, low_cell, width as usize);
     chips.gate().assert_bit(ctx, b_cell);
     b_cell
 }

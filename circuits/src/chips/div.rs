@@ -12,7 +12,7 @@
 //! `2b - 1 - r` need only `bits + 1` bits. No sign bit, no `|b|`, no sign on the
 //! quotient: about half the cells.
 
-use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::gates::GateInstructions;
 use halo2_base::{
     AssignedValue, Context,
     QuantumCell::{Constant, Existing, Witness},
@@ -80,7 +80,7 @@ pub fn div_positive_with<F: ScalarField>(
     q: i128,
     r: i128,
 ) -> AssignedValue<F> {
-    chips.range.range_check(ctx, b, chips.bits as usize);
+    chips.range_check(ctx, b, chips.bits as usize);
     quotient(ctx, chips, a, b, scale, q, r, chips.bits + 1)
 }
 
@@ -116,10 +116,10 @@ fn quotient<F: ScalarField>(
     let r_cell = ctx.get(-4);
     let q_cell = ctx.get(-3);
     let width = width as usize;
-    chips.range.range_check(ctx, r_cell, width);
+    chips.range_check(ctx, r_cell, width);
     let slack = gate.sub(ctx, den, r_cell);
     let slack = gate.sub(ctx, slack, Constant(F::ONE));
-    chips.range.range_check(ctx, slack, width);
+    chips.range_check(ctx, slack, width);
     io::range_check_signed(ctx, chips, q_cell);
     q_cell
 }

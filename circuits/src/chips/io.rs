@@ -1,6 +1,6 @@
 //! Inputs (range-checked witnesses) and constants (fixed cells).
 
-use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::gates::GateInstructions;
 use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
 
 use super::Chips;
@@ -33,7 +33,7 @@ pub fn range_check_signed<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>
 /// Constrains `-offset <= x` and `x + offset < 2^bits` by range-checking `x + offset`.
 pub fn range_check_offset<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, x: AssignedValue<F>, offset: i128, bits: u32) {
     let shifted = chips.gate().add(ctx, x, Constant(fe(offset)));
-    chips.range.range_check(ctx, shifted, bits as usize);
+    chips.range_check(ctx, shifted, bits as usize);
 }
 
 /// Loads constants into fixed cells (they become part of the verifying key).

@@ -6,7 +6,7 @@
 //! halo2-base `Constant` cells, copy-constrained to its fixed constants column. Private
 //! weights ([`linear_cells`]) are witness cells, and the same rows hold them.
 
-use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::gates::GateInstructions;
 use halo2_base::{
     AssignedValue, Context,
     QuantumCell::{self, Constant, Existing, Witness},
@@ -190,7 +190,7 @@ fn rescale_cells<F: ScalarField>(
     let r_cell = ctx.get(-1);
     let q_cell = ctx.get(-3);
     let acc_cell = ctx.get(-4);
-    chips.range.range_check(ctx, r_cell, shift as usize);
+    chips.range_check(ctx, r_cell, shift as usize);
     match check {
         Quotient::Signed if chips.q_checked_by_relu => {}
         Quotient::Signed => super::io::range_check_signed(ctx, chips, q_cell),

@@ -135,7 +135,12 @@ struct State<F: ScalarField> {
     at: Vec<(usize, usize)>,
     /// Blocks that still take dot products, by key.
     open: HashMap<u64, usize>,
+    /// Every dot product's share key and number of terms, in recording order.
+    log: Vec<DotShape>,
 }
+
+/// What decides where a dot product goes: its share key and its number of terms.
+pub type DotShape = (Option<u64>, usize);
 
 /// The dot products of one model, in lowering order (deterministic).
 #[derive(Clone, Debug)]
@@ -151,7 +156,7 @@ pub struct Macs<F: ScalarField> {
 impl<F: ScalarField> Macs<F> {
     pub fn new(width: usize, witness_gen_only: bool, copy_manager: SharedCopyConstraintManager<F>) -> Macs<F> {
         assert!(width > 0, "MAC width must be positive");
-        let state = Arc::new(Mutex::new(State { blocks: Vec::new(), at: Vec::new(), open: HashMap::new() }));
+        let state = Arc::new(Mutex::new(State { blocks: Vec::new(), at: Vec::new(), open: HashMap::new(), log: Vec::new() }));
         Macs { width, state, one: Default::default(), witness_gen_only, copy_manager }
     }
 
@@ -167,6 +172,7 @@ impl<F: ScalarField> Macs<F> {
     /// column is copy-constrained to the first one's cells. `None` shares with nothing.
     pub fn add(&self, share: Option<u64>, terms: &[(AssignedValue<F>, F)], out: AssignedValue<F>) {
         let mut st = self.state.lock().unwrap();
+        st.log.push((share, terms.len()));
         let dot = Dot { ws: terms.iter().map(|t| t.1).collect(), out, acc_offset: F::ZERO };
         let open = share.and_then(|k| st.open.get(&k).copied()).filter(|&b| st.blocks[b].xs.len() == terms.len());
         let b = match open {
@@ -249,6 +255,12 @@ impl<F: ScalarField> Macs<F> {
         self.state.lock().unwrap().blocks.iter().map(|b| block_rows(b.xs.len(), b.dots.len())).collect()
     }
 
+    /// The share key and term count of every dot product recorded, in order: with
+    /// [`block_rows_for`], the block rows at any width.
+    pub fn dot_shapes(&self) -> Vec<DotShape> {
+        self.state.lock().unwrap().log.clone()
+    }
+
     /// Assigns every block (a block never spans two groups) and its copy constraints.
     /// Must run inside the builder's region, before its copy constraints are imposed.
     /// Panics if the groups are too few: the planner sized them.
@@ -307,6 +319,33 @@ impl<F: ScalarField> Macs<F> {
             }
         }
     }
+}
+
+/// The rows of every block (in layout order) that [`Macs::add`] makes of dot products
+/// `dots` at width `width`: its grouping, without cells.
+pub fn block_rows_for(dots: &[DotShape], width: usize) -> Vec<usize> {
+    // (terms, dot products) of each block.
+    let mut blocks: Vec<(usize, usize)> = Vec::new();
+    let mut open: HashMap<u64, usize> = HashMap::new();
+    for &(share, terms) in dots {
+        let b = match share.and_then(|k| open.get(&k).copied()).filter(|&b| blocks[b].0 == terms) {
+            Some(b) => b,
+            None => {
+                blocks.push((terms, 0));
+                if let Some(k) = share.filter(|_| width > 1) {
+                    open.insert(k, blocks.len() - 1);
+                }
+                blocks.len() - 1
+            }
+        };
+        blocks[b].1 += 1;
+        if blocks[b].1 == width {
+            if let Some(k) = share {
+                open.remove(&k);
+            }
+        }
+    }
+    blocks.into_iter().map(|(terms, dots)| block_rows(terms, dots)).collect()
 }
 
 /// Places blocks top to bottom from row 1 (row 0 stays free, so no block's first row has

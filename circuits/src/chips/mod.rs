@@ -13,9 +13,18 @@ pub mod relu;
 pub mod sqrt;
 pub mod table;
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
 use halo2_base::gates::{GateChip, RangeChip, RangeInstructions};
+use halo2_base::{AssignedValue, Context};
 
 use crate::field::ScalarField;
+
+/// Range checks by width (bits → number of checks), tallied instead of laid out when
+/// the planner counts a model ([`crate::count`]): everything else a chip assigns does
+/// not depend on `lookup_bits`, so one counting pass serves every shape.
+pub type RangeTally = RefCell<BTreeMap<usize, usize>>;
 
 /// What every chip needs: the gate, the range chip and the activation bound.
 #[derive(Clone, Copy)]
@@ -30,9 +39,25 @@ pub struct Chips<'a, F: ScalarField> {
     /// ReLU's sign decomposition of each output `q` proves `|q| < 2^(bits-1)`, the very
     /// range check that makes a rescale's quotient unique, so the rescale skips its own.
     pub q_checked_by_relu: bool,
+    /// Counting: range checks are tallied here and not assigned.
+    pub tally: Option<&'a RangeTally>,
 }
 
 impl<'a, F: ScalarField> Chips<'a, F> {
+    /// The chips for activations of `bits` bits, without the MAC gate.
+    pub fn new(range: &'a RangeChip<F>, bits: u32) -> Self {
+        Chips { range, bits, mac: None, q_checked_by_relu: false, tally: None }
+    }
+
+    /// Constrains `0 <= a < 2^bits` (or tallies the check when counting). Every range
+    /// check of the chips goes through here.
+    pub fn range_check(&self, ctx: &mut Context<F>, a: AssignedValue<F>, bits: usize) {
+        match self.tally {
+            Some(t) => *t.borrow_mut().entry(bits).or_default() += 1,
+            None => self.range.range_check(ctx, a, bits),
+        }
+    }
+
     /// The flex gate.
     pub fn gate(&self) -> &GateChip<F> {
         self.range.gate()

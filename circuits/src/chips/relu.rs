@@ -14,7 +14,7 @@
 //! check of `n` and the range check of `low`: [`super::compare::sign_decompose`] with the
 //! product folded in.
 
-use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::gates::GateInstructions;
 use halo2_base::{
     AssignedValue, Context,
     QuantumCell::{Constant, Existing, Witness},
@@ -56,7 +56,7 @@ pub fn relu_forged<F: ScalarField>(
     );
     let (out, neg_a, neg_b, low_cell) = (ctx.get(-7), ctx.get(-6), ctx.get(-3), ctx.get(-1));
     ctx.constrain_equal(&neg_a, &neg_b);
-    chips.range.range_check(ctx, low_cell, w as usize);
+    chips.range_check(ctx, low_cell, w as usize);
     chips.gate().assert_bit(ctx, neg_a);
     out
 }

@@ -6,7 +6,7 @@
 //! `y = floor(sqrt(a))`, unique. A negative `a` (a field element near the modulus) has
 //! no such `y`: `y^2 + r` stays below `2^(2w + 1)`.
 
-use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::gates::GateInstructions;
 use halo2_base::{AssignedValue, Context, QuantumCell::Constant};
 use zkinfer_models::quant::{isqrt, sqrt_bits};
 
@@ -32,11 +32,11 @@ pub fn sqrt_with<F: ScalarField>(
     let w = sqrt_bits(chips.bits, scale) as usize;
     let a = gate.mul_add(ctx, x, Constant(fe(1i128 << scale)), Constant(fe((offset as i128) << scale)));
     let y = ctx.load_witness(fe(y));
-    chips.range.range_check(ctx, y, w);
+    chips.range_check(ctx, y, w);
     let r = gate.sub_mul(ctx, a, y, y);
-    chips.range.range_check(ctx, r, w + 1);
+    chips.range_check(ctx, r, w + 1);
     let two_y = gate.add(ctx, y, y);
     let slack = gate.sub(ctx, two_y, r);
-    chips.range.range_check(ctx, slack, w + 1);
+    chips.range_check(ctx, slack, w + 1);
     y
 }

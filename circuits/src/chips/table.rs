@@ -31,7 +31,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use halo2_base::gates::{GateInstructions, RangeInstructions};
+use halo2_base::gates::GateInstructions;
 use halo2_base::halo2_proofs::{
     circuit::{Region, Value},
     plonk::{Advice, Any, Column, ConstraintSystem, Fixed},
@@ -314,7 +314,7 @@ fn clamped_index_with<F: ScalarField>(
         // Nothing above bounds `x` (a shift-0 sum with private parameters can be any
         // field element): `x - lo` in `index_bits` bits keeps the key inside its table.
         let i = gate.sub(ctx, x, Constant(fe(t.lo as i128)));
-        chips.range.range_check(ctx, i, index_bits(t));
+        chips.range_check(ctx, i, index_bits(t));
         (x, None)
     };
     if t.clamp_lo {

@@ -30,6 +30,18 @@ pub fn quantized(name: &str) -> (QuantGraph, Vec<Vec<i64>>) {
     (p.quant, qin)
 }
 
+/// [`quantized`], or `None` when the model does not import or quantize.
+#[allow(dead_code)]
+pub fn try_quantized(name: &str) -> Option<(QuantGraph, Vec<Vec<i64>>)> {
+    let dir = format!("{CORPUS}/{name}");
+    let onnx = std::fs::read(format!("{dir}/network.onnx")).ok()?;
+    let input = InputData::from_path(format!("{dir}/input.json")).ok()?;
+    let samples = input.samples();
+    let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default()).ok()?;
+    let qin = interp::quantize_inputs(&p.quant, &samples[0]).ok()?;
+    Some((p.quant, qin))
+}
+
 /// Builds corpus model `name` on its input.json and checks that the public values equal
 /// the reference interpreter exactly (and unpack from the instances), that MockProver
 /// accepts the honest witness, and that a changed public output fails the instance copy.
@@ -193,7 +205,7 @@ impl ChipTest {
             .use_lookup_bits(self.k - 1)
             .use_instance_columns(1);
         let range = builder.range_chip();
-        let chips = Chips { range: &range, bits: self.bits, mac: None, q_checked_by_relu: false };
+        let chips = Chips::new(&range, self.bits);
         let mut tables = Tables::new(false, builder.core().copy_manager.clone());
         let out = f(builder.main(0), &chips, &mut tables);
         let instances: Vec<Fr> = out.iter().map(|c| *c.value()).collect();

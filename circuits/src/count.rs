@@ -1,0 +1,184 @@
+//! Counting a model's cells once, for every shape the planner weighs.
+//!
+//! What the lowering assigns depends on the shape in two ways only: range checks split
+//! into limbs of `lookup_bits` (each check's cells, lookups and limb-base constants are a
+//! function of its width and `lookup_bits`), and the MAC gate's blocks depend on its
+//! width. So one counting pass per layout family lowers the model with its range checks
+//! tallied by width instead of laid out ([`crate::chips::RangeTally`]), and with the MAC
+//! gate's dot products logged by share key and length ([`crate::chips::mac::DotShape`]).
+//! Any `(k, lookup_bits, mac_width)` is then arithmetic: the cells of one range check of
+//! each width at each `lookup_bits`, measured once on halo2-base's own range chip, and
+//! the MAC blocks regrouped ([`block_rows_for`]). The counts equal a synthesis at that
+//! shape exactly (`circuits/tests/counted_layout.rs` checks every corpus model).
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
+use halo2_base::gates::RangeInstructions;
+use zkinfer_models::quant::QuantGraph;
+
+use crate::chips::mac::{block_rows_for, DotShape};
+use crate::chips::RangeTally;
+use crate::circuit::synthesize_tallied;
+use crate::error::CircuitError;
+use crate::field::ScalarField;
+use crate::visibility::VisibilityConfig;
+
+/// What the layout arithmetic needs from a lowered model at one shape: the flex gate's
+/// advice cells and range-lookup cells per phase, the distinct constants, the function
+/// tables, the MAC blocks and the public instances.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Raw {
+    pub advice_per_phase: Vec<usize>,
+    pub lookup_per_phase: Vec<usize>,
+    pub constants: usize,
+    /// Rows of the function tables and lookups into them (both 0 without lookups).
+    pub table_rows: usize,
+    pub table_lookups: usize,
+    /// Rows of every MAC block, in layout order (empty without the MAC gate).
+    pub blocks: Vec<usize>,
+    pub instances: usize,
+}
+
+/// One counting pass: the model lowered with the MAC gate or without it, range checks
+/// tallied.
+#[derive(Clone, Debug)]
+struct Pass<F: ScalarField> {
+    advice_per_phase: Vec<usize>,
+    lookup_phases: usize,
+    constants: BTreeSet<F>,
+    range_checks: BTreeMap<usize, usize>,
+    table_rows: usize,
+    table_lookups: usize,
+    dots: Vec<DotShape>,
+    instances: usize,
+}
+
+/// One range check of some width at some `lookup_bits`: its advice cells, lookup cells
+/// and constants.
+#[derive(Clone, Debug)]
+struct CheckCost<F: ScalarField> {
+    advice: usize,
+    lookups: usize,
+    constants: Vec<F>,
+}
+
+/// A model's counts, computed on first use per layout family (plain, MAC gate) and
+/// reused for every shape.
+pub struct Counter<'a, F: ScalarField> {
+    graph: &'a QuantGraph,
+    inputs: &'a [Vec<i64>],
+    visibility: VisibilityConfig,
+    plain: RefCell<Option<Pass<F>>>,
+    mac: RefCell<Option<Pass<F>>>,
+    checks: RefCell<HashMap<(usize, usize), CheckCost<F>>>,
+}
+
+/// The `lookup_bits` the counting passes configure: range checks are only tallied, so
+/// any width serves.
+const COUNT_LOOKUP_BITS: usize = 8;
+
+impl<'a, F: ScalarField> Counter<'a, F> {
+    pub fn new(graph: &'a QuantGraph, inputs: &'a [Vec<i64>], visibility: &VisibilityConfig) -> Self {
+        Counter {
+            graph,
+            inputs,
+            visibility: *visibility,
+            plain: RefCell::new(None),
+            mac: RefCell::new(None),
+            checks: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// What a synthesis at `k`, `lookup_bits` and MAC width `mac_width` (0: none) would
+    /// yield.
+    pub fn raw(&self, lookup_bits: usize, mac_width: usize) -> Result<Raw, CircuitError> {
+        let cell = if mac_width > 0 { &self.mac } else { &self.plain };
+        if cell.borrow().is_none() {
+            let pass = self.count(mac_width > 0)?;
+            *cell.borrow_mut() = Some(pass);
+        }
+        let pass = cell.borrow();
+        let pass = pass.as_ref().expect("counted above");
+        let mut advice = pass.advice_per_phase.clone();
+        let mut lookups = vec![0; pass.lookup_phases];
+        let mut constants = pass.constants.clone();
+        for (&bits, &n) in &pass.range_checks {
+            let c = self.check_cost(bits, lookup_bits);
+            advice[0] += n * c.advice;
+            if let Some(l) = lookups.first_mut() {
+                *l += n * c.lookups;
+            }
+            constants.extend(c.constants.iter().copied());
+        }
+        Ok(Raw {
+            advice_per_phase: advice,
+            lookup_per_phase: lookups,
+            constants: constants.len(),
+            table_rows: pass.table_rows,
+            table_lookups: pass.table_lookups,
+            blocks: if mac_width > 0 { block_rows_for(&pass.dots, mac_width) } else { Vec::new() },
+            instances: pass.instances,
+        })
+    }
+
+    /// Lowers the model once with range checks tallied (and, with `mac`, the MAC gate at
+    /// width 1: the main context does not depend on the width, the blocks are regrouped).
+    fn count(&self, mac: bool) -> Result<Pass<F>, CircuitError> {
+        let mut builder = BaseCircuitBuilder::<F>::from_stage(CircuitBuilderStage::Keygen)
+            .use_k(COUNT_LOOKUP_BITS + 1)
+            .use_lookup_bits(COUNT_LOOKUP_BITS)
+            .use_instance_columns(1);
+        let tally = RangeTally::default();
+        let (_, gadgets) = synthesize_tallied(&mut builder, self.graph, self.inputs, &self.visibility, usize::from(mac), Some(&tally))?;
+        let stats = builder.statistics();
+        let constants = builder.core().copy_manager.lock().unwrap().constant_equalities.iter().map(|(c, _)| *c).collect();
+        let table_lookups = gadgets.tables.num_lookups();
+        Ok(Pass {
+            advice_per_phase: stats.gate.total_advice_per_phase,
+            lookup_phases: stats.total_lookup_advice_per_phase.len(),
+            constants,
+            range_checks: tally.into_inner(),
+            table_rows: if table_lookups > 0 { gadgets.tables.rows.len() } else { 0 },
+            table_lookups,
+            dots: gadgets.macs.map(|m| m.dot_shapes()).unwrap_or_default(),
+            instances: builder.assigned_instances.iter().map(Vec::len).sum(),
+        })
+    }
+
+    /// One range check of `bits` bits at `lookup_bits`, measured on halo2-base's range chip.
+    fn check_cost(&self, bits: usize, lookup_bits: usize) -> CheckCost<F> {
+        if let Some(c) = self.checks.borrow().get(&(bits, lookup_bits)) {
+            return c.clone();
+        }
+        let mut builder =
+            BaseCircuitBuilder::<F>::from_stage(CircuitBuilderStage::Keygen).use_k(lookup_bits + 1).use_lookup_bits(lookup_bits);
+        let range = builder.range_chip();
+        let ctx = builder.main(0);
+        let a = ctx.load_witness(F::ZERO);
+        let before = ctx.advice.len();
+        range.range_check(ctx, a, bits);
+        let advice = ctx.advice.len() - before;
+        let lookups = builder.statistics().total_lookup_advice_per_phase.iter().sum();
+        let constants = builder.core().copy_manager.lock().unwrap().constant_equalities.iter().map(|(c, _)| *c).collect();
+        let cost = CheckCost { advice, lookups, constants };
+        self.checks.borrow_mut().insert((bits, lookup_bits), cost.clone());
+        cost
+    }
+}
+
+/// [`Raw`] of a model synthesized into `builder` (with its function tables' rows and
+/// lookups and its MAC blocks).
+pub fn raw_of<F: ScalarField>(builder: &BaseCircuitBuilder<F>, table_rows: usize, table_lookups: usize, blocks: Vec<usize>) -> Raw {
+    let stats = builder.statistics();
+    Raw {
+        advice_per_phase: stats.gate.total_advice_per_phase,
+        lookup_per_phase: stats.total_lookup_advice_per_phase,
+        constants: stats.gate.total_fixed,
+        table_rows: if table_lookups > 0 { table_rows } else { 0 },
+        table_lookups,
+        blocks,
+        instances: builder.assigned_instances.iter().map(Vec::len).sum(),
+    }
+}
