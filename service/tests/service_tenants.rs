@@ -331,7 +331,7 @@ async fn hashed_weights_and_inputs_reach_no_other_tenant() {
     let req = |share_weights| pb::RegisterModelRequest {
         onnx: onnx.clone(),
         calibration_json: input.clone(),
-        options: Some(options.clone()),
+        options: Some(options),
         shared: true,
         share_weights,
     };

@@ -242,7 +242,7 @@ pub enum Command {
         tools: ToolArgs,
     },
     /// Run the gRPC proving service (jobs, artifacts, health, reflection) on a data directory.
-    Serve(crate::config::ServeArgs),
+    Serve(Box<crate::config::ServeArgs>),
     /// Claim and run jobs from a shared job store (PostgreSQL); no gRPC port.
     Worker(worker_cmd::WorkerArgs),
     /// Register a model with a running server (compiling runs there as a job); prints its id.

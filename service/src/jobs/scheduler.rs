@@ -153,8 +153,9 @@ impl Scheduler {
     }
 
     fn admit(&self, s: &mut State) -> Option<Admitted> {
-        // The eligible jobs of the highest priority that has any, with what each would reserve.
-        let mut candidates: Vec<((Reverse<i32>, i64), u64, Verdict, &str)> = Vec::new();
+        // The eligible jobs of the highest priority that has any: (queue key, memory to reserve, verdict, tenant).
+        type Candidate<'a> = ((Reverse<i32>, i64), u64, Verdict, &'a str);
+        let mut candidates: Vec<Candidate<'_>> = Vec::new();
         for (key, job) in &s.queue {
             if candidates.first().is_some_and(|c| c.0 .0 != key.0) {
                 break;
