@@ -78,12 +78,13 @@ pub const REDACTED_ERROR: &str =
 impl Engine {
     /// A model the caller may see, with the caller's access to it.
     pub fn model_as(&self, p: &Principal, id: &str) -> Result<(ModelRecord, ModelAccess), EngineError> {
-        let m = self.store.model(id)?.ok_or_else(|| no_model(id))?;
+        // The same two reads whether or not the model exists: refusals take the same time.
+        let m = self.store.model(id)?;
         let access = self.store.model_access(id, &p.tenant)?;
-        if !(p.admin || access.owned || access.shared) {
-            return Err(no_model(id));
+        match m {
+            Some(m) if p.admin || access.owned || access.shared => Ok((m, access)),
+            _ => Err(no_model(id)),
         }
-        Ok((m, access))
     }
 
     /// A job the caller may see, as the caller may see it ([`Engine::redact`]).
