@@ -1,6 +1,7 @@
 //! Tenant isolation over gRPC: two tenants and an admin against every RPC, for own,
 //! shared and other tenants' models and jobs (on SQLite and on PostgreSQL); a model with
-//! hashed parameters and inputs whose weights and raw input reach nobody else; the
+//! hashed parameters and inputs and private outputs whose weights, raw input and outputs
+//! reach nobody else; the
 //! per-tenant queue limit.
 //!
 //! `cargo test -p zkinfer-service --test service_tenants -- --nocapture` prints the matrix.
@@ -323,6 +324,7 @@ async fn hashed_weights_and_inputs_reach_no_other_tenant() {
     let (onnx, input) = mlp();
     let options = pb::CompileOptions {
         input_visibility: pb::Visibility::Hashed as i32,
+        output_visibility: pb::Visibility::Private as i32,
         param_visibility: pb::ParamVisibility::Hashed as i32,
         scale: Some(7),
         param_scale: Some(7),
@@ -354,6 +356,22 @@ async fn hashed_weights_and_inputs_reach_no_other_tenant() {
     }
     .encode_to_vec();
     let job = prove(&mut bob, &model, sample.clone()).await;
+    let own = bob.get_job(pb::GetJobRequest { job_id: job.clone() }).await.unwrap().into_inner();
+    let outputs: Vec<f64> = own.float_outputs.iter().flat_map(|t| t.data.clone()).collect();
+    assert!(!outputs.is_empty(), "the submitter sees its float answer");
+    let seen_by_admin = ops.get_job(pb::GetJobRequest { job_id: job.clone() }).await.unwrap().into_inner();
+    assert!(seen_by_admin.float_outputs.is_empty() && seen_by_admin.proven_outputs.is_empty());
+    let proof_json = |c: &mut Client| {
+        let mut c = c.clone();
+        let job = job.clone();
+        async move {
+            let a = artifact(&mut c, Owner::JobId(job), pb::ArtifactKind::ProofJson).await;
+            serde_json::from_slice::<zkinfer_service::proof_file::ProofFile>(&a).unwrap()
+        }
+    };
+    let (mine, theirs) = (proof_json(&mut bob).await, proof_json(&mut ops).await);
+    assert!(!mine.outputs.is_empty() && theirs.outputs.is_empty(), "private outputs stay out of others' proof.json");
+    assert_eq!((mine.instances, mine.proof), (theirs.instances, theirs.proof), "the public part is the same");
 
     // Everything alice (the model's owner), carol and ops (an admin) can get.
     let mut seen: Vec<(String, Vec<u8>)> = Vec::new();
@@ -405,6 +423,10 @@ async fn hashed_weights_and_inputs_reach_no_other_tenant() {
         needles.push((format!("{x} as JSON"), serde_json::to_string(&x).unwrap().into_bytes()));
         needles.push((format!("{x} as f64 LE"), x.to_le_bytes().to_vec()));
         needles.push((format!("{x} as f32 LE"), (x as f32).to_le_bytes().to_vec()));
+    }
+    // The private outputs, too.
+    for y in &outputs {
+        needles.push((format!("private output {y}, little-endian"), y.to_le_bytes().to_vec()));
     }
     for &q in &quantized {
         assert!(q.abs() > 100, "distinctive quantized values: {quantized:?}");

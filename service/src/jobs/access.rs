@@ -3,7 +3,7 @@
 //!
 //! Rules:
 //! - A model is visible to its owners (every tenant that registered its bytes), to every
-//!   tenant when an owner shared it, and to admins. Anything not visible is NOT_FOUND with
+//!   tenant when an owner shared it (without its compile error), and to admins. Anything not visible is NOT_FOUND with
 //!   the message of an id that does not exist.
 //! - A prove job is visible to the tenant that submitted it and to admins; a compile job
 //!   to the owners of its model and to admins.
@@ -82,7 +82,13 @@ impl Engine {
         let m = self.store.model(id)?;
         let access = self.store.model_access(id, &p.tenant)?;
         match m {
-            Some(m) if p.admin || access.owned || access.shared => Ok((m, access)),
+            Some(mut m) if p.admin || access.owned || access.shared => {
+                // A compile failure may quote the owners' calibration data.
+                if !(p.admin || access.owned) && m.error.is_some() {
+                    m.error = Some("the model failed to compile (details are shown to its owners only)".into());
+                }
+                Ok((m, access))
+            }
             _ => Err(no_model(id)),
         }
     }
