@@ -487,3 +487,30 @@ async fn a_tenant_over_its_queue_limit_does_not_block_the_others() {
     submit(&mut alice, &model, mlp_sample(0.6), "").await.expect("and so does the model's owner");
     ts.server.shutdown().await.unwrap();
 }
+
+#[test]
+fn share_and_audit_commands() {
+    use zkinfer_service::cli::service_cmds::{self, ClientArgs};
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let ts = rt.block_on(TestServer::start(tenants));
+    let model = rt.block_on(async {
+        let mut alice = ts.client_with_key(Some("k-alice")).await;
+        register(&mut alice, None, false).await
+    });
+    let args = |key: &str| ClientArgs { server: Some(ts.url()), api_key: Some(key.into()), ..Default::default() };
+    let e = service_cmds::share(&args("k-bob"), &model, true, false).unwrap_err();
+    assert!(format!("{e:#}").contains("not found"), "{e:#}");
+    service_cmds::share(&args("k-alice"), &model, true, false).unwrap();
+    service_cmds::share(&args("k-bob"), &model, true, false).expect_err("bob sees the shared model but does not own it");
+    let e = service_cmds::audit(&args("k-alice"), None, 10).unwrap_err();
+    assert!(format!("{e:#}").contains("admins only"), "{e:#}");
+    service_cmds::audit(&args("k-ops"), Some("bob"), 10).unwrap();
+    let entries = rt.block_on(async {
+        let mut ops = ts.client_with_key(Some("k-ops")).await;
+        let req = pb::ListAuditRequest { tenant: "bob".into(), ..Default::default() };
+        ops.list_audit(req).await.unwrap().into_inner().entries
+    });
+    let outcomes: Vec<_> = entries.iter().map(|e| (e.action.as_str(), e.outcome.as_str())).collect();
+    assert_eq!(outcomes, [("share", "PERMISSION_DENIED"), ("share", "NOT_FOUND")], "newest first");
+    rt.block_on(ts.server.shutdown()).unwrap();
+}
