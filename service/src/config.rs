@@ -10,6 +10,8 @@
 //! tls-key = "/etc/zkinfer/server.key"
 //! tls-client-ca = "/etc/zkinfer/clients.pem"  # optional: clients need a certificate it signed
 //! max-queue = 1000
+//! tenant-max-queued = 100                  # per tenant; omitted: no per-tenant limit
+//! tenant-submits-per-minute = 600          # per tenant, counted in the job store
 //! memory-budget = "48GiB"                  # or a number of bytes
 //! workers = 2
 //! srs = "/srv/kzg_bn254_23.srs"            # omitted: INSECURE test SRS
@@ -79,6 +81,12 @@ pub struct ServeArgs {
     /// Most queued jobs; submissions beyond it get RESOURCE_EXHAUSTED (default 1000).
     #[arg(long)]
     pub max_queue: Option<usize>,
+    /// Most queued jobs of one tenant; its submissions beyond it get RESOURCE_EXHAUSTED (default: no limit).
+    #[arg(long)]
+    pub tenant_max_queued: Option<usize>,
+    /// Most jobs one tenant may submit in any minute, across every API node of the store (default: no limit).
+    #[arg(long)]
+    pub tenant_submits_per_minute: Option<usize>,
     /// Memory that concurrent jobs' estimates may add up to, e.g. 8GiB (default 3/4 of RAM).
     #[arg(long)]
     pub memory_budget: Option<String>,
@@ -135,6 +143,10 @@ struct FileConfig {
     tls_client_ca: Option<PathBuf>,
     #[serde(alias = "max_queue")]
     max_queue: Option<usize>,
+    #[serde(alias = "tenant_max_queued")]
+    tenant_max_queued: Option<usize>,
+    #[serde(alias = "tenant_submits_per_minute")]
+    tenant_submits_per_minute: Option<usize>,
     #[serde(alias = "memory_budget")]
     memory_budget: Option<toml::Value>,
     workers: Option<usize>,
@@ -207,6 +219,14 @@ impl ServeArgs {
             });
         }
         let max_queue = self.max_queue.or(file.max_queue).unwrap_or(1000);
+        let tenant_limits = crate::store::TenantLimits {
+            max_queued: self.tenant_max_queued.or(file.tenant_max_queued),
+            submits_per_minute: self.tenant_submits_per_minute.or(file.tenant_submits_per_minute),
+        };
+        if tenant_limits.max_queued == Some(0) || tenant_limits.submits_per_minute == Some(0) {
+            let key = if tenant_limits.max_queued == Some(0) { "tenant-max-queued" } else { "tenant-submits-per-minute" };
+            return Err(ConfigError::Value { key, message: "at least 1 (omit it for no limit)".into() });
+        }
         let api_keys = match self.api_key_file.clone().or(file.api_key_file) {
             Some(p) => ApiKeys::from_file(&p).map_err(|message| ConfigError::Value { key: "api-key-file", message })?,
             None => ApiKeys::open(),
@@ -244,6 +264,7 @@ impl ServeArgs {
         let mut engine = EngineConfig::new(data, tools);
         engine.workers = workers;
         engine.max_queue = max_queue;
+        engine.tenant_limits = tenant_limits;
         engine.memory_budget = memory_budget;
         engine.srs = srs;
         engine.test_pause_before_prove = test_pause_before_prove;
@@ -266,9 +287,17 @@ mod tests {
     fn flags_override_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("zkinfer.toml");
-        std::fs::write(&f, "data = \"/d\"\nlisten = \"127.0.0.1:7000\"\nmax-queue = 5\nmemory_budget = \"2GiB\"\nworkers = 3\n").unwrap();
-        let args = ServeArgs { config: Some(f.clone()), max_queue: Some(9), ..Default::default() };
+        std::fs::write(
+            &f,
+            "data = \"/d\"\nlisten = \"127.0.0.1:7000\"\nmax-queue = 5\nmemory_budget = \"2GiB\"\nworkers = 3\n\
+             tenant-max-queued = 4\ntenant_submits_per_minute = 30\n",
+        )
+        .unwrap();
+        let args = ServeArgs { config: Some(f.clone()), max_queue: Some(9), tenant_max_queued: Some(2), ..Default::default() };
         let c = args.resolve(None).unwrap();
+        assert_eq!(c.server.engine.tenant_limits, crate::store::TenantLimits { max_queued: Some(2), submits_per_minute: Some(30) });
+        let zero = ServeArgs { config: Some(f.clone()), tenant_submits_per_minute: Some(0), ..Default::default() };
+        assert!(matches!(zero.resolve(None), Err(ConfigError::Value { key: "tenant-submits-per-minute", .. })));
         assert_eq!(c.server.engine.data_dir, PathBuf::from("/d"));
         assert_eq!(c.server.listen.port(), 7000);
         assert_eq!(c.server.engine.max_queue, 9);

@@ -27,9 +27,11 @@ fn main() {
         }
         Command::Serve(args) => service_cmds::serve(args),
         Command::Worker(args) => zkinfer_service::cli::worker_cmd::worker(args),
-        Command::Register { model, calibration, options, wait, client } => {
-            service_cmds::register(client, model, calibration, &options.options(), *wait)
+        Command::Register { model, calibration, options, wait, shared, share_weights, client } => {
+            service_cmds::register(client, model, calibration, &options.options(), *wait, (*shared, *share_weights))
         }
+        Command::Share { model_id, shared, share_weights, client } => service_cmds::share(client, model_id, *shared, *share_weights),
+        Command::Audit { tenant, limit, client } => service_cmds::audit(client, tenant.as_deref(), *limit),
         Command::Submit { model_id, input, priority, idempotency_key, watch, client } => {
             service_cmds::submit(client, model_id, input, *priority, idempotency_key.clone(), *watch)
         }

@@ -196,3 +196,13 @@ fn calibration_target_and_max_error() {
     assert_eq!(zkinfer(&["prove", dir.to_str().unwrap(), "--input", &input, "--out", proof.to_str().unwrap()]).0, 0);
     assert_eq!(zkinfer(&["verify", dir.to_str().unwrap(), proof.to_str().unwrap()]).0, 0);
 }
+
+#[test]
+fn sharing_the_weights_of_a_hashed_parameter_model_is_refused_before_connecting() {
+    let (model, input) = (corpus("1l_mlp", "network.onnx"), corpus("1l_mlp", "input.json"));
+    // Nothing listens there: the refusal comes first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = format!("http://127.0.0.1:{port}");
+    let args = ["register", &model, "--calibration", &input, "--param-visibility", "hashed", "--share-weights", "--server", &server];
+    assert_clear_error(&args, "--share-weights: the model's parameters are hashed");
+}

@@ -138,8 +138,11 @@ async fn cli_compile_and_grpc_register_make_the_same_circuit() {
     let mut c = ts.client().await;
     let (onnx, input) = mlp();
     let options = pb::CompileOptions { target: pb::Target::Resources as i32, ..Default::default() };
-    let r =
-        c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options) }).await.unwrap().into_inner();
+    let r = c
+        .register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     let (_, job) = wait_job(&mut c, &r.compile_job_id).await;
     assert_eq!(job.state(), pb::JobState::Done, "{}", job.error);
     let m = c.get_model(pb::GetModelRequest { model_id: r.model_id }).await.unwrap().into_inner();

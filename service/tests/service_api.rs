@@ -63,12 +63,21 @@ async fn register_submit_watch_fetch_and_verify() {
     let mut c = ts.client().await;
     let (onnx, input) = mlp();
     let first = c
-        .register_model(pb::RegisterModelRequest { onnx: onnx.clone(), calibration_json: input.clone(), options: None })
+        .register_model(pb::RegisterModelRequest {
+            onnx: onnx.clone(),
+            calibration_json: input.clone(),
+            options: None,
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert!(!first.existing);
-    let again = c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: None }).await.unwrap().into_inner();
+    let again = c
+        .register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: None, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(
         (again.model_id.as_str(), again.compile_job_id.as_str(), again.existing),
         (first.model_id.as_str(), first.compile_job_id.as_str(), true)
@@ -132,7 +141,8 @@ async fn register_submit_watch_fetch_and_verify() {
 async fn bad_requests_get_their_status_codes_and_the_server_keeps_serving() {
     let ts = TestServer::start(|o| with_keys(o, &["good-key"])).await;
     let (onnx, input) = mlp();
-    let register = |onnx: Vec<u8>, cal: Vec<u8>, options| pb::RegisterModelRequest { onnx, calibration_json: cal, options };
+    let register =
+        |onnx: Vec<u8>, cal: Vec<u8>, options| pb::RegisterModelRequest { onnx, calibration_json: cal, options, ..Default::default() };
 
     let mut anonymous = ts.client().await;
     let e = anonymous.register_model(register(onnx.clone(), input.clone(), None)).await.unwrap_err();
@@ -234,7 +244,12 @@ async fn private_outputs_stay_out_of_the_public_instances() {
     for out in [pb::Visibility::Public, pb::Visibility::Private] {
         let options = pb::CompileOptions { output_visibility: out as i32, ..Default::default() };
         let r = c
-            .register_model(pb::RegisterModelRequest { onnx: onnx.clone(), calibration_json: input.clone(), options: Some(options) })
+            .register_model(pb::RegisterModelRequest {
+                onnx: onnx.clone(),
+                calibration_json: input.clone(),
+                options: Some(options),
+                ..Default::default()
+            })
             .await
             .unwrap()
             .into_inner();
@@ -274,8 +289,11 @@ async fn hashed_inputs_and_params_over_grpc() {
         param_scale: Some(7),
         ..Default::default()
     };
-    let r =
-        c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options) }).await.unwrap().into_inner();
+    let r = c
+        .register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     let (_, job) = wait_job(&mut c, &r.compile_job_id).await;
     assert_eq!(job.state(), pb::JobState::Done, "compile job: {}", job.error);
     let m = c.get_model(pb::GetModelRequest { model_id: r.model_id.clone() }).await.unwrap().into_inner();

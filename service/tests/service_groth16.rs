@@ -24,7 +24,12 @@ async fn groth16_model_proves_and_verifies_natively_and_on_the_evm() {
     let mut c = ts.client().await;
     let (onnx, input) = mlp();
     let reg = c
-        .register_model(pb::RegisterModelRequest { onnx: onnx.clone(), calibration_json: input.clone(), options: Some(groth16_options()) })
+        .register_model(pb::RegisterModelRequest {
+            onnx: onnx.clone(),
+            calibration_json: input.clone(),
+            options: Some(groth16_options()),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -37,7 +42,11 @@ async fn groth16_model_proves_and_verifies_natively_and_on_the_evm() {
     assert_eq!(settings["backend"], "groth16");
     // The backend is part of the model id: the same model and calibration with halo2
     // (the default) is another model.
-    let halo2 = c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: None }).await.unwrap().into_inner();
+    let halo2 = c
+        .register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: None, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_ne!(halo2.model_id, reg.model_id);
     let _ = c.cancel_job(pb::CancelJobRequest { job_id: halo2.compile_job_id.clone() }).await;
 
@@ -90,7 +99,8 @@ async fn unsupported_groth16_combinations_are_refused() {
     let fixed_k = pb::CompileOptions { k: 8, ..groth16_options() };
     // The field named is the option the backend cannot honour.
     for (options, field) in [(private, "options.output_visibility"), (fixed_k, "options.k")] {
-        let req = pb::RegisterModelRequest { onnx: onnx.clone(), calibration_json: input.clone(), options: Some(options) };
+        let req =
+            pb::RegisterModelRequest { onnx: onnx.clone(), calibration_json: input.clone(), options: Some(options), ..Default::default() };
         let e = c.register_model(req).await.unwrap_err();
         assert_eq!(e.code(), Code::InvalidArgument, "{}", e.message());
         let m = e.message();

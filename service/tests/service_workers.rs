@@ -425,7 +425,7 @@ async fn chaos_kills_and_a_database_restart_lose_no_job() {
         let dir = corpus(name);
         let (onnx, input) = (std::fs::read(dir.join("network.onnx")).unwrap(), std::fs::read(dir.join("input.json")).unwrap());
         let r = ca
-            .register_model(pb::RegisterModelRequest { onnx, calibration_json: input.clone(), options: None })
+            .register_model(pb::RegisterModelRequest { onnx, calibration_json: input.clone(), options: None, ..Default::default() })
             .await
             .unwrap()
             .into_inner();
@@ -545,8 +545,11 @@ async fn large_artifacts_stream_in_chunks_under_default_message_limits() {
     let _w = cl.worker("w", "64GiB", None);
     let (onnx, input) = mlp();
     let options = pb::CompileOptions { k: 16, ..Default::default() };
-    let r =
-        c.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options) }).await.unwrap().into_inner();
+    let r = c
+        .register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: Some(options), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     let (_, j) = wait_job(&mut c, &r.compile_job_id).await;
     assert_eq!(j.state(), pb::JobState::Done, "{}", j.error);
     let addr = std::fs::read_to_string(api.log.parent().unwrap().join("server.addr")).unwrap();

@@ -373,7 +373,14 @@ fn submit(engine: &Engine, model_id: &str, inputs: &[i128], key: String) -> Resu
     let unit = 2f64.powi(settings.calibration.scale as i32);
     let mut flat = inputs.iter().map(|q| *q as f64 / unit);
     let sample: Vec<Vec<f64>> = model.input_shapes.iter().map(|s| flat.by_ref().take(s.iter().product()).collect()).collect();
-    let req = SubmitRequest { model_id: model_id.to_string(), input: SubmitInput::Flat(sample), idempotency_key: Some(key), priority: 0 };
+    // On-chain requests are the node operator's jobs: the implicit tenant.
+    let req = SubmitRequest {
+        model_id: model_id.to_string(),
+        tenant: crate::store::DEFAULT_TENANT.to_string(),
+        input: SubmitInput::Flat(sample),
+        idempotency_key: Some(key),
+        priority: 0,
+    };
     let (job, existing) = engine.submit(req).map_err(|e| ServiceError::Input(e.to_string()))?;
     if existing {
         tracing::info!(job = %job.job.id, "request seen before: its job continues");

@@ -242,7 +242,7 @@ pub enum Command {
         tools: ToolArgs,
     },
     /// Run the gRPC proving service (jobs, artifacts, health, reflection) on a data directory.
-    Serve(crate::config::ServeArgs),
+    Serve(Box<crate::config::ServeArgs>),
     /// Claim and run jobs from a shared job store (PostgreSQL); no gRPC port.
     Worker(worker_cmd::WorkerArgs),
     /// Register a model with a running server (compiling runs there as a job); prints its id.
@@ -257,6 +257,35 @@ pub enum Command {
         /// Wait for the compile job to finish.
         #[arg(long)]
         wait: bool,
+        /// Let other tenants submit jobs to the model and fetch its verifier artifacts.
+        #[arg(long)]
+        shared: bool,
+        /// Also let them fetch the weights (ONNX, quantized graph); refused for private or hashed parameters.
+        #[arg(long)]
+        share_weights: bool,
+        #[command(flatten)]
+        client: service_cmds::ClientArgs,
+    },
+    /// Change your sharing of a model you own on a running server (no flag: stop sharing it).
+    Share {
+        model_id: String,
+        /// Share the model: other tenants may submit jobs and fetch its verifier artifacts.
+        #[arg(long)]
+        shared: bool,
+        /// Share its weights too (implies --shared).
+        #[arg(long)]
+        share_weights: bool,
+        #[command(flatten)]
+        client: service_cmds::ClientArgs,
+    },
+    /// Print the audit trail of a running server, newest first (admin keys only).
+    Audit {
+        /// Only this tenant's entries.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
         #[command(flatten)]
         client: service_cmds::ClientArgs,
     },

@@ -239,12 +239,27 @@ pub async fn watch(client: &mut Client, job_id: &str) -> Result<()> {
 
 /// `zkinfer register`: the options are checked here as the server checks them, so a
 /// bad flag is refused before anything is sent.
-pub fn register(c: &ClientArgs, model: &Path, calibration: &Path, options: &zkinfer_compiler::CompileOptions, wait: bool) -> Result<()> {
+/// `sharing`: (`--shared`, `--share-weights`).
+pub fn register(
+    c: &ClientArgs,
+    model: &Path,
+    calibration: &Path,
+    options: &zkinfer_compiler::CompileOptions,
+    wait: bool,
+    sharing: (bool, bool),
+) -> Result<()> {
     options.validate().map_err(|e| anyhow::anyhow!("--{}: {}", e.field.replace('_', "-"), e.message))?;
+    if sharing.1 {
+        if let Some(why) = crate::jobs::access::weights_unshareable(options) {
+            bail!("--share-weights: {why}");
+        }
+    }
     let req = pb::RegisterModelRequest {
         onnx: read(model)?,
         calibration_json: read(calibration)?,
         options: Some(crate::server::convert::wire_options(options)),
+        shared: sharing.0,
+        share_weights: sharing.1,
     };
     runtime()?.block_on(async {
         let mut client = connect(c).await?;
@@ -252,6 +267,30 @@ pub fn register(c: &ClientArgs, model: &Path, calibration: &Path, options: &zkin
         println!("{}", serde_json::json!({ "model_id": r.model_id, "compile_job_id": r.compile_job_id, "existing": r.existing }));
         if wait {
             watch(&mut client, &r.compile_job_id).await?;
+        }
+        Ok(())
+    })
+}
+
+/// `zkinfer share`.
+pub fn share(c: &ClientArgs, model_id: &str, shared: bool, share_weights: bool) -> Result<()> {
+    runtime()?.block_on(async {
+        let mut client = connect(c).await?;
+        let req = pb::SetModelSharingRequest { model_id: model_id.into(), shared, share_weights };
+        let m = client.set_model_sharing(req).await.map_err(status)?.into_inner();
+        println!("{}", serde_json::json!({ "model_id": m.id, "shared": m.shared, "share_weights": m.share_weights }));
+        Ok(())
+    })
+}
+
+/// `zkinfer audit`: one JSON object per line, newest first.
+pub fn audit(c: &ClientArgs, tenant: Option<&str>, limit: u32) -> Result<()> {
+    runtime()?.block_on(async {
+        let mut client = connect(c).await?;
+        let req = pb::ListAuditRequest { tenant: tenant.unwrap_or_default().into(), page_size: limit, page_token: String::new() };
+        for e in client.list_audit(req).await.map_err(status)?.into_inner().entries {
+            let line = serde_json::json!({ "at_ms": e.at_ms, "tenant": e.tenant, "action": e.action, "object_id": e.object_id, "outcome": e.outcome });
+            println!("{line}");
         }
         Ok(())
     })

@@ -185,13 +185,14 @@ impl Engine {
                 Err(JobEnd::Cancelled) => (JobState::Cancelled, "cancelled by request".to_string()),
                 Err(JobEnd::Failed(reason)) => (JobState::Failed, reason),
             };
+            let logged = self.loggable_reason(&job, &reason);
             match self.store.end_job_leased(&id, &lease, state, &reason, now_ms()) {
                 Ok(true) => {
                     self.publish(&id);
-                    tracing::info!(job = %id, %state, reason, "job ended");
+                    tracing::info!(job = %id, %state, reason = logged, "job ended");
                 }
                 Ok(false) => {
-                    tracing::warn!(job = %id, attempt = lease.token, lost, "this worker lost the job's lease: its outcome is dropped ({reason})")
+                    tracing::warn!(job = %id, attempt = lease.token, lost, "this worker lost the job's lease: its outcome is dropped ({logged})")
                 }
                 Err(e) => tracing::error!(job = %id, "cannot record that the job {state}: {e}; its lease will expire"),
             }

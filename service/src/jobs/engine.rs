@@ -57,6 +57,8 @@ pub struct EngineConfig {
     pub key_cache_bytes: Option<u64>,
     /// Leases of jobs claimed from a shared store, and this process's name in them.
     pub lease: super::claim::LeaseConfig,
+    /// Per-tenant limits on queued jobs and submissions per minute.
+    pub tenant_limits: TenantLimits,
 }
 
 impl EngineConfig {
@@ -76,6 +78,7 @@ impl EngineConfig {
             artifacts: None,
             key_cache_bytes: None,
             lease: Default::default(),
+            tenant_limits: TenantLimits::default(),
         }
     }
 }
@@ -108,6 +111,7 @@ pub(super) fn queued(j: &JobRecord) -> QueuedJob {
         seq: j.seq,
         kind: j.job.kind,
         model_id: j.job.model_id.clone(),
+        tenant: j.job.tenant.clone(),
         priority: j.job.priority,
         memory: j.job.memory_estimate,
     }

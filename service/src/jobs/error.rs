@@ -21,6 +21,9 @@ pub enum EngineError {
     /// The request does not fit the object's state (e.g. cancelling a finished job).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The caller may see the object but not do this to it (e.g. share a model it does not own).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// The queue is full, or a job cannot fit the memory budget.
     #[error("{0}")]
     ResourceExhausted(String),
@@ -45,7 +48,7 @@ impl EngineError {
 impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> EngineError {
         match e {
-            StoreError::QueueFull { .. } => EngineError::ResourceExhausted(e.to_string()),
+            StoreError::QueueFull { .. } | StoreError::TenantLimit { .. } => EngineError::ResourceExhausted(e.to_string()),
             StoreError::KeyReused { .. } => EngineError::AlreadyExists(e.to_string()),
             other => EngineError::Store(other),
         }

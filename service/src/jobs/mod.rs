@@ -9,6 +9,7 @@
 //! - [`events`]: job state changes for watchers; [`float`]: the optimistic answer;
 //! - [`memory`]: memory estimates; [`loaded`], [`lru`]: models loaded for proving.
 
+pub mod access;
 pub mod claim;
 pub mod compile_job;
 pub mod engine;
@@ -23,6 +24,7 @@ pub mod runner;
 pub mod scheduler;
 pub mod submit;
 
+pub use access::Principal;
 pub use engine::{Engine, EngineConfig, Owner};
 pub use error::EngineError;
 pub use events::JobEvent;

@@ -140,6 +140,7 @@ impl Engine {
             // The job stays running in the store and is retried after a restart.
             Err(e) => tracing::error!(job = %id, "cannot record that the job {state}: {e}"),
         }
+        let reason = self.loggable_reason(job, reason);
         tracing::info!(job = %id, %state, reason, "job ended");
     }
 

@@ -5,8 +5,10 @@
 //! - The memory reserved by running jobs never exceeds the budget: a job is admitted
 //!   only when its estimate fits in what is left; a job whose estimate exceeds the
 //!   whole budget is handed out with [`Verdict::TooLarge`] (to be failed), never run.
-//! - Order: higher priority first, then submission order (`seq`). A job that does not
-//!   fit yet is not overtaken by later ones, so large jobs do not starve. Prove jobs of
+//! - Order: higher priority first; among the eligible jobs of that priority, the tenant
+//!   with the fewest running jobs, then the tenant whose last job started longest ago
+//!   (tenants take turns), then submission order (`seq`). The job so chosen, when it does
+//!   not fit yet, is not overtaken by others, so large jobs do not starve. Prove jobs of
 //!   a model that is still compiling wait without blocking the others.
 //! - The queue mirrors the store's queued jobs; the store is the truth (a job is in
 //!   the store before it is queued here, and a worker re-checks the store when it
@@ -26,6 +28,8 @@ pub struct QueuedJob {
     pub seq: i64,
     pub kind: JobKind,
     pub model_id: String,
+    /// The tenant that submitted it.
+    pub tenant: String,
     pub priority: i32,
     /// Known estimate (compile jobs); prove jobs take their model's.
     pub memory: u64,
@@ -80,8 +84,12 @@ pub enum CancelOutcome {
 #[derive(Default)]
 struct State {
     queue: BTreeMap<(Reverse<i32>, i64), QueuedJob>,
-    running: HashMap<String, (u64, Arc<AtomicBool>)>,
+    /// Running jobs: memory, cancellation flag, tenant.
+    running: HashMap<String, (u64, Arc<AtomicBool>, String)>,
     used: u64,
+    /// Per tenant, the value of `starts` when its latest job was admitted.
+    last_start: HashMap<String, u64>,
+    starts: u64,
     gates: HashMap<String, ModelGate>,
     closed: bool,
 }
@@ -145,8 +153,13 @@ impl Scheduler {
     }
 
     fn admit(&self, s: &mut State) -> Option<Admitted> {
-        let mut chosen = None;
+        // The eligible jobs of the highest priority that has any: (queue key, memory to reserve, verdict, tenant).
+        type Candidate<'a> = ((Reverse<i32>, i64), u64, Verdict, &'a str);
+        let mut candidates: Vec<Candidate<'_>> = Vec::new();
         for (key, job) in &s.queue {
+            if candidates.first().is_some_and(|c| c.0 .0 != key.0) {
+                break;
+            }
             let (memory, verdict) = match job.kind {
                 JobKind::Compile => (job.memory, Verdict::Run),
                 JobKind::Prove => match s.gates.get(&job.model_id) {
@@ -160,24 +173,28 @@ impl Scheduler {
                 v => v,
             };
             let reserve = if verdict == Verdict::Run { memory } else { 0 };
-            if s.used + reserve > self.budget {
-                return None; // the first eligible job waits for memory; later ones do not overtake it
-            }
-            chosen = Some((*key, reserve, verdict));
-            break;
+            candidates.push((*key, reserve, verdict, job.tenant.as_str()));
         }
-        let (key, memory, verdict) = chosen?;
+        let running_of = |t: &str| s.running.values().filter(|r| r.2 == t).count();
+        let (key, memory, verdict, _) =
+            candidates.into_iter().min_by_key(|c| (running_of(c.3), s.last_start.get(c.3).copied().unwrap_or(0), c.0 .1))?;
+        if s.used + memory > self.budget {
+            return None; // the chosen job waits for memory; others do not overtake it
+        }
         let job = s.queue.remove(&key).expect("chosen from the queue");
         let cancel = Arc::new(AtomicBool::new(false));
         s.used += memory;
-        s.running.insert(job.id.clone(), (memory, cancel.clone()));
+        s.starts += 1;
+        let n = s.starts;
+        s.last_start.insert(job.tenant.clone(), n);
+        s.running.insert(job.id.clone(), (memory, cancel.clone(), job.tenant.clone()));
         Some(Admitted { job, memory, cancel, verdict })
     }
 
     /// A worker is done with a job: its memory is released.
     pub fn finished(&self, job_id: &str) {
         let mut s = self.lock();
-        if let Some((memory, _)) = s.running.remove(job_id) {
+        if let Some((memory, _, _)) = s.running.remove(job_id) {
             s.used -= memory;
         }
         drop(s);
@@ -187,7 +204,7 @@ impl Scheduler {
     /// Removes a queued job or flags a running one.
     pub fn cancel(&self, job_id: &str) -> CancelOutcome {
         let mut s = self.lock();
-        if let Some((_, flag)) = s.running.get(job_id) {
+        if let Some((_, flag, _)) = s.running.get(job_id) {
             flag.store(true, Ordering::SeqCst);
             return CancelOutcome::Signalled;
         }
@@ -218,7 +235,7 @@ impl Scheduler {
         let cancel = Arc::new(AtomicBool::new(false));
         let mut s = self.lock();
         s.used += memory;
-        s.running.insert(job_id.to_string(), (memory, cancel.clone()));
+        s.running.insert(job_id.to_string(), (memory, cancel.clone(), String::new()));
         cancel
     }
 
@@ -252,7 +269,34 @@ mod tests {
     use super::*;
 
     fn job(id: &str, seq: i64, kind: JobKind, priority: i32, memory: u64) -> QueuedJob {
-        QueuedJob { id: id.into(), seq, kind, model_id: "m".into(), priority, memory }
+        QueuedJob { id: id.into(), seq, kind, model_id: "m".into(), tenant: "t".into(), priority, memory }
+    }
+
+    #[test]
+    fn tenants_of_equal_priority_take_turns() {
+        let s = Scheduler::new(1000);
+        s.set_gate("m", ModelGate::Ready { prove_memory: 1 });
+        let of = |id: &str, seq: i64, tenant: &str, priority: i32| QueuedJob {
+            tenant: tenant.into(),
+            ..job(id, seq, JobKind::Prove, priority, 0)
+        };
+        // Tenant a floods the queue before b and c submit one job each.
+        for i in 0..4 {
+            s.enqueue(of(&format!("a{i}"), i, "a", 0));
+        }
+        s.enqueue(of("b0", 10, "b", 0));
+        s.enqueue(of("c0", 11, "c", 0));
+        s.enqueue(of("urgent", 12, "a", 5));
+        let order: Vec<String> = (0..7).map(|_| s.next().unwrap().job.id).collect();
+        // Priority first; then a (already running one) yields to b and c, which have none.
+        assert_eq!(order, ["urgent", "b0", "c0", "a0", "a1", "a2", "a3"]);
+        // With nothing running, the tenant that started longest ago goes first.
+        for id in order {
+            s.finished(&id);
+        }
+        s.enqueue(of("a4", 20, "a", 0));
+        s.enqueue(of("b1", 21, "b", 0));
+        assert_eq!(s.next().unwrap().job.id, "b1");
     }
 
     #[test]

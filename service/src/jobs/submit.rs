@@ -33,6 +33,8 @@ pub enum SubmitInput {
 #[derive(Clone, Debug)]
 pub struct SubmitRequest {
     pub model_id: String,
+    /// The submitting tenant: the job is its own, and its idempotency keys are its own.
+    pub tenant: String,
     pub input: SubmitInput,
     pub idempotency_key: Option<String>,
     pub priority: i32,
@@ -55,9 +57,16 @@ fn new_job_id() -> String {
 }
 
 impl Engine {
-    /// Registers a model and queues its compile job; an already registered model (same
-    /// ONNX bytes, calibration and options) is returned as is, with `true`.
-    pub fn register_model(&self, onnx: &[u8], calibration_json: &[u8], options: ModelOptions) -> Result<(ModelRecord, bool), EngineError> {
+    /// Registers a model for `tenant` and queues its compile job; an already registered
+    /// model (same ONNX bytes, calibration and options) is returned as is, with `true`.
+    /// Either way `tenant` becomes one of the model's owners.
+    pub fn register_model(
+        &self,
+        tenant: &str,
+        onnx: &[u8],
+        calibration_json: &[u8],
+        options: ModelOptions,
+    ) -> Result<(ModelRecord, bool), EngineError> {
         if onnx.is_empty() {
             return Err(EngineError::invalid("onnx", "empty"));
         }
@@ -75,9 +84,6 @@ impl Engine {
         let onnx_sha256 = sha256_hex(onnx);
         // v2: the options are the compiler's typed CompileOptions (their JSON differs from v1's).
         let id = sha256_parts(&[b"zkinfer model v2", onnx_sha256.as_bytes(), &canonical, &options_json]);
-        if let Some(m) = self.store.model(&id)?.filter(|m| m.state != ModelState::Failed) {
-            return Ok((m, true));
-        }
         let calibration_sha256 = self.blobs.put(&canonical)?;
         self.blobs.put(onnx)?;
         let now = now_ms();
@@ -106,6 +112,7 @@ impl Engine {
             id: new_job_id(),
             kind: JobKind::Compile,
             model_id: id.clone(),
+            tenant: tenant.to_string(),
             priority: 0,
             idempotency_key: None,
             request_hash: id.clone(),
@@ -163,7 +170,7 @@ impl Engine {
         let request_hash = sha256_parts(&[b"prove", model.id.as_bytes(), &serde_json::to_vec(&sample).expect("numbers serialize")]);
         let key = req.idempotency_key.filter(|k| !k.is_empty());
         if let Some(k) = &key {
-            if let Some(earlier) = self.store.job_by_idempotency_key(k)? {
+            if let Some(earlier) = self.store.job_by_idempotency_key(&req.tenant, k)? {
                 if earlier.job.request_hash == request_hash {
                     return Ok((earlier, true));
                 }
@@ -185,6 +192,7 @@ impl Engine {
             id: new_job_id(),
             kind: JobKind::Prove,
             model_id: model.id.clone(),
+            tenant: req.tenant.clone(),
             priority: req.priority,
             idempotency_key: key,
             request_hash,
@@ -194,7 +202,7 @@ impl Engine {
             memory_estimate: memory,
             created_ms: now_ms(),
         };
-        match self.store.submit_job(&job, self.cfg.max_queue)? {
+        match self.store.submit_job(&job, self.cfg.max_queue, &self.cfg.tenant_limits)? {
             Submitted::Existing(j) => Ok((j, true)),
             Submitted::Created(j) => {
                 if !self.is_shared() {

@@ -241,7 +241,15 @@ pub fn model(m: &ModelRecord) -> pb::Model {
         k: m.k.unwrap_or(0),
         error: m.error.clone().unwrap_or_default(),
         created_at_ms: m.created_ms,
+        owned: false,
+        shared: false,
+        share_weights: false,
     }
+}
+
+/// A model on the wire as a caller with `access` sees it.
+pub fn model_for(m: &ModelRecord, access: &store::ModelAccess) -> pb::Model {
+    pb::Model { owned: access.owned, shared: access.shared, share_weights: access.share_weights, ..model(m) }
 }
 
 /// A sample from the wire: each tensor's data, checked against its shape when given.

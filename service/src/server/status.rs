@@ -14,6 +14,7 @@ pub fn status_of(e: EngineError) -> Status {
         EngineError::AlreadyExists(_) => Code::AlreadyExists,
         EngineError::FailedPrecondition(_) => Code::FailedPrecondition,
         EngineError::ResourceExhausted(_) => Code::ResourceExhausted,
+        EngineError::PermissionDenied(_) => Code::PermissionDenied,
         EngineError::Unimplemented(_) => Code::Unimplemented,
         EngineError::Store(StoreError::Corrupt { .. } | StoreError::MissingBlob { .. }) => Code::DataLoss,
         EngineError::Store(_) | EngineError::Service(_) => Code::Internal,

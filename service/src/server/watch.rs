@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use crate::jobs::{Engine, JobEvent};
+use crate::jobs::{Engine, JobEvent, Principal};
 
 use super::convert;
 use super::pb;
@@ -26,20 +26,20 @@ pub const POLL: Duration = Duration::from_secs(1);
 /// Items of a watch stream.
 pub type WatchItem = Result<pb::JobEvent, Status>;
 
-async fn stored(engine: &Arc<Engine>, id: &str) -> Result<JobEvent, Status> {
-    let (e, id) = (engine.clone(), id.to_string());
-    let job = tokio::task::spawn_blocking(move || e.job(&id))
+async fn stored(engine: &Arc<Engine>, p: &Principal, id: &str) -> Result<JobEvent, Status> {
+    let (e, p, id) = (engine.clone(), p.clone(), id.to_string());
+    let job = tokio::task::spawn_blocking(move || e.job_as(&p, &id))
         .await
         .map_err(|e| Status::internal(e.to_string()))?
         .map_err(super::status::status_of)?;
     Ok(JobEvent::of(&job))
 }
 
-/// Starts watching a job; NOT_FOUND for an unknown id.
-pub async fn watch(engine: Arc<Engine>, job_id: String) -> Result<ReceiverStream<WatchItem>, Status> {
+/// Starts watching a job as `p` sees it; NOT_FOUND for an unknown id or a job `p` may not see.
+pub async fn watch(engine: Arc<Engine>, p: Principal, job_id: String) -> Result<ReceiverStream<WatchItem>, Status> {
     let mut events = engine.subscribe();
     let poll = engine.is_shared().then_some(POLL);
-    let first = stored(&engine, &job_id).await?;
+    let first = stored(&engine, &p, &job_id).await?;
     let (tx, rx) = mpsc::channel::<WatchItem>(16);
     tokio::spawn(async move {
         let mut last = (first.state, first.phase.clone(), first.progress);
@@ -61,7 +61,7 @@ pub async fn watch(engine: Arc<Engine>, job_id: String) -> Result<ReceiverStream
                 Err(broadcast::error::RecvError::Closed) => return,
             }
             // The event only says that the job changed: the store says how, in order.
-            let ev = match stored(&engine, &job_id).await {
+            let ev = match stored(&engine, &p, &job_id).await {
                 Ok(ev) => ev,
                 Err(s) => {
                     let _ = tx.send(Err(s)).await;

@@ -41,6 +41,13 @@ pub(super) const NEED_SQL: &str =
     "(CASE WHEN j.kind = 'prove' THEN (CASE WHEN m.state = 'ready' THEN COALESCE(m.prove_memory, 0) ELSE 0 END) \
      ELSE j.memory_estimate END)";
 
+/// SQL (both dialects) ordering queued jobs `j` for a claim: higher priority first; among
+/// equal priorities the tenant with the fewest running jobs, then the tenant whose latest
+/// job started longest ago (so tenants take turns), then submission order.
+pub(super) const FAIR_ORDER_SQL: &str = "j.priority DESC, \
+     (SELECT COUNT(*) FROM jobs r WHERE r.tenant = j.tenant AND r.state = 'running'), \
+     (SELECT COALESCE(MAX(r.started_ms), 0) FROM jobs r WHERE r.tenant = j.tenant), j.seq";
+
 /// The phase of a queued job that no worker seen so far can fit.
 pub fn unfit_phase(need: u64, budget: u64) -> String {
     format!(

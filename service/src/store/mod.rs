@@ -56,6 +56,9 @@ pub enum StoreError {
     /// More jobs are queued than the configured limit.
     #[error("the queue is full ({limit} jobs queued); retry later")]
     QueueFull { limit: usize },
+    /// A per-tenant limit ([`TenantLimits`]) would be exceeded.
+    #[error("tenant `{tenant}` is over its limit of {limit} {what}; retry later")]
+    TenantLimit { tenant: String, limit: usize, what: &'static str },
     /// An idempotency key was reused for another request.
     #[error("idempotency_key `{key}` was used for a different request (job {job_id})")]
     KeyReused { key: String, job_id: String },
@@ -71,28 +74,43 @@ impl From<rusqlite::Error> for StoreError {
 /// workers (`Send + Sync`) and serialize their transactions.
 pub trait JobStore: Send + Sync {
     /// Inserts `model` (state `Compiling`) with its compile job `job`, unless the model
-    /// exists and is not `Failed` (then nothing changes and it is returned). A failed
-    /// model is reset to `Compiling` with `job` as its compile job. Fails with
+    /// exists and is not `Failed` (then only `job.tenant` becomes one of its owners, and
+    /// it is returned). A failed model is reset to `Compiling` with `job` as its compile
+    /// job. `job.tenant` owns the model afterwards in every case. Fails with
     /// [`StoreError::QueueFull`] when `max_queued` jobs are queued.
     fn register_model(&self, model: &ModelRecord, job: &NewJob, max_queued: usize) -> Result<Registered, StoreError>;
 
     /// A model by id.
     fn model(&self, id: &str) -> Result<Option<ModelRecord>, StoreError>;
 
+    /// What `tenant` may do with a model (all `false` when it does not exist).
+    fn model_access(&self, model_id: &str, tenant: &str) -> Result<ModelAccess, StoreError>;
+
+    /// Sets `tenant`'s sharing of a model it owns; `false` (nothing changed) when it is
+    /// not an owner.
+    fn set_sharing(&self, model_id: &str, tenant: &str, shared: bool, share_weights: bool) -> Result<bool, StoreError>;
+
+    /// Appends an entry to the audit trail.
+    fn record_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+
+    /// Audit entries matching `filter`, newest first, with their sequence numbers.
+    fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEntry)>, StoreError>;
+
     /// Every model in `state`.
     fn models_in_state(&self, state: ModelState) -> Result<Vec<ModelRecord>, StoreError>;
 
-    /// Inserts a queued job. With an idempotency key already used by the same request
-    /// (same `request_hash`) the earlier job is returned; by another request,
-    /// [`StoreError::KeyReused`]. Fails with [`StoreError::QueueFull`] when `max_queued`
-    /// jobs are queued.
-    fn submit_job(&self, job: &NewJob, max_queued: usize) -> Result<Submitted, StoreError>;
+    /// Inserts a queued job. With an idempotency key that `job.tenant` already used for
+    /// the same request (same `request_hash`) the earlier job is returned; for another
+    /// request, [`StoreError::KeyReused`] (keys of other tenants are never seen). Fails
+    /// with [`StoreError::QueueFull`] when `max_queued` jobs are queued, and with
+    /// [`StoreError::TenantLimit`] when the job would put its tenant over `limits`.
+    fn submit_job(&self, job: &NewJob, max_queued: usize, limits: &TenantLimits) -> Result<Submitted, StoreError>;
 
     /// A job by id.
     fn job(&self, id: &str) -> Result<Option<JobRecord>, StoreError>;
 
-    /// The job holding an idempotency key.
-    fn job_by_idempotency_key(&self, key: &str) -> Result<Option<JobRecord>, StoreError>;
+    /// The job of `tenant` holding an idempotency key.
+    fn job_by_idempotency_key(&self, tenant: &str, key: &str) -> Result<Option<JobRecord>, StoreError>;
 
     /// Jobs matching `filter`, newest first, at most `filter.limit`.
     fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, StoreError>;
@@ -122,7 +140,8 @@ pub trait JobStore: Send + Sync {
     fn recover(&self, max_attempts: u32, now_ms: i64) -> Result<Recovery, StoreError>;
 
     /// Claims the queued job that a worker with `free_memory` bytes free should run next
-    /// (higher priority first, then submission order; prove jobs only of ready or failed
+    /// (higher priority first; among equal priorities the tenant with the fewest running
+    /// jobs, then the one whose last job started longest ago, then submission order; prove jobs only of ready or failed
     /// models; a job whose memory estimate exceeds `free_memory` is skipped, for a larger
     /// worker) and leases it to `worker` until `now_ms + lease_ms`: `Queued -> Running`,
     /// one more attempt, the attempt number being the fencing token. In the same

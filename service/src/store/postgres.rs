@@ -18,7 +18,7 @@ use std::time::Duration;
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls, Transaction};
 
-use super::lease::{unfit_phase, Claim, Lease, LeaseState, NEED_SQL};
+use super::lease::{unfit_phase, Claim, Lease, LeaseState, FAIR_ORDER_SQL, NEED_SQL};
 use super::postgres_rows::{job_from_row, model_from_row, MIGRATIONS};
 use super::records::*;
 use super::url::redact;
@@ -90,12 +90,46 @@ fn queued_count(tx: &mut Transaction<'_>) -> Result<usize, StoreError> {
     Ok(n as usize)
 }
 
+/// Refuses a job that would put its tenant over `limits` (under the submission lock).
+fn check_tenant_limits(tx: &mut Transaction<'_>, j: &NewJob, limits: &TenantLimits) -> Result<(), StoreError> {
+    if let Some(limit) = limits.max_queued {
+        let n: i64 = tx.query_one("SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND state = 'queued'", &[&j.tenant])?.get(0);
+        if n as usize >= limit {
+            return Err(StoreError::TenantLimit { tenant: j.tenant.clone(), limit, what: "queued jobs (tenant-max-queued)" });
+        }
+    }
+    if let Some(limit) = limits.submits_per_minute {
+        let n: i64 = tx
+            .query_one(
+                "SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND kind = 'prove' AND created_ms > $2",
+                &[&j.tenant, &(j.created_ms - 60_000)],
+            )?
+            .get(0);
+        if n as usize >= limit {
+            return Err(StoreError::TenantLimit {
+                tenant: j.tenant.clone(),
+                limit,
+                what: "submissions per minute (tenant-submits-per-minute)",
+            });
+        }
+    }
+    Ok(())
+}
+
+fn add_owner(tx: &mut Transaction<'_>, model_id: &str, tenant: &str, now_ms: i64) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO model_owners (model_id, tenant, created_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        &[&model_id, &tenant, &now_ms],
+    )?;
+    Ok(())
+}
+
 fn insert_job(tx: &mut Transaction<'_>, j: &NewJob) -> Result<(), StoreError> {
     let input = j.input.as_ref().map(|v| serde_json::to_string(v).expect("records serialize"));
     tx.execute(
         "INSERT INTO jobs (id, kind, model_id, state, priority, idempotency_key, request_hash, input_json, \
-         float_outputs_json, float_source, memory_estimate, created_ms) \
-         VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11)",
+         float_outputs_json, float_source, memory_estimate, created_ms, tenant) \
+         VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         &[
             &j.id,
             &j.kind.as_str(),
@@ -108,6 +142,7 @@ fn insert_job(tx: &mut Transaction<'_>, j: &NewJob) -> Result<(), StoreError> {
             &j.float_source.map(|s| s.as_str()),
             &(j.memory_estimate.min(i64::MAX as u64) as i64),
             &j.created_ms,
+            &j.tenant,
         ],
     )?;
     notify_queue(tx)?;
@@ -248,6 +283,7 @@ impl JobStore for PgStore {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SUBMIT_LOCK])?;
             let existing = get_model(tx, &model.id)?;
             if let Some(m) = existing.as_ref().filter(|m| m.state != ModelState::Failed) {
+                add_owner(tx, &model.id, &job.tenant, job.created_ms)?;
                 return Ok(Registered::Existing(m.clone()));
             }
             if queued_count(tx)? >= max_queued {
@@ -272,6 +308,7 @@ impl JobStore for PgStore {
                 )?;
             }
             insert_job(tx, job)?;
+            add_owner(tx, &model.id, &job.tenant, job.created_ms)?;
             Ok(Registered::Created(get_model(tx, &model.id)?.expect("just written")))
         })
     }
@@ -284,12 +321,14 @@ impl JobStore for PgStore {
         self.with(|c| c.query("SELECT * FROM models WHERE state = $1", &[&state.as_str()])?.iter().map(model_from_row).collect())
     }
 
-    fn submit_job(&self, job: &NewJob, max_queued: usize) -> Result<Submitted, StoreError> {
+    fn submit_job(&self, job: &NewJob, max_queued: usize, limits: &TenantLimits) -> Result<Submitted, StoreError> {
         self.tx(|tx| {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SUBMIT_LOCK])?;
             if let Some(key) = &job.idempotency_key {
-                let earlier =
-                    tx.query_opt("SELECT * FROM jobs WHERE idempotency_key = $1", &[key])?.map(|r| job_from_row(&r)).transpose()?;
+                let earlier = tx
+                    .query_opt("SELECT * FROM jobs WHERE tenant = $1 AND idempotency_key = $2", &[&job.tenant, key])?
+                    .map(|r| job_from_row(&r))
+                    .transpose()?;
                 if let Some(earlier) = earlier {
                     if earlier.job.request_hash != job.request_hash {
                         return Err(StoreError::KeyReused { key: key.clone(), job_id: earlier.job.id });
@@ -300,6 +339,7 @@ impl JobStore for PgStore {
             if queued_count(tx)? >= max_queued {
                 return Err(StoreError::QueueFull { limit: max_queued });
             }
+            check_tenant_limits(tx, job, limits)?;
             insert_job(tx, job)?;
             Ok(Submitted::Created(get_job(tx, &job.id)?.expect("just written")))
         })
@@ -309,8 +349,63 @@ impl JobStore for PgStore {
         self.with(|c| get_job(c, id))
     }
 
-    fn job_by_idempotency_key(&self, key: &str) -> Result<Option<JobRecord>, StoreError> {
-        self.with(|c| c.query_opt("SELECT * FROM jobs WHERE idempotency_key = $1", &[&key])?.map(|r| job_from_row(&r)).transpose())
+    fn job_by_idempotency_key(&self, tenant: &str, key: &str) -> Result<Option<JobRecord>, StoreError> {
+        self.with(|c| {
+            c.query_opt("SELECT * FROM jobs WHERE tenant = $1 AND idempotency_key = $2", &[&tenant, &key])?
+                .map(|r| job_from_row(&r))
+                .transpose()
+        })
+    }
+
+    fn model_access(&self, model_id: &str, tenant: &str) -> Result<ModelAccess, StoreError> {
+        self.with(|c| {
+            let row = c.query_one(
+                "SELECT COALESCE(BOOL_OR(tenant = $2), FALSE), COALESCE(BOOL_OR(shared), FALSE), COALESCE(BOOL_OR(share_weights), FALSE) \
+                 FROM model_owners WHERE model_id = $1",
+                &[&model_id, &tenant],
+            )?;
+            Ok(ModelAccess { owned: row.get(0), shared: row.get(1), share_weights: row.get(2) })
+        })
+    }
+
+    fn set_sharing(&self, model_id: &str, tenant: &str, shared: bool, share_weights: bool) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE model_owners SET shared = $3, share_weights = $4 WHERE model_id = $1 AND tenant = $2",
+                &[&model_id, &tenant, &shared, &share_weights],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn record_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO audit (at_ms, tenant, action, object_id, outcome) VALUES ($1, $2, $3, $4, $5)",
+                &[&e.at_ms, &e.tenant, &e.action.as_str(), &e.object_id, &e.outcome],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEntry)>, StoreError> {
+        let before = filter.before_seq.unwrap_or(i64::MAX);
+        let limit = filter.limit.min(i64::MAX as usize) as i64;
+        self.with(|c| {
+            let rows = c.query(
+                "SELECT seq, at_ms, tenant, action, object_id, outcome FROM audit WHERE seq < $1 AND ($2::TEXT IS NULL OR tenant = $2) \
+                 ORDER BY seq DESC LIMIT $3",
+                &[&before, &filter.tenant, &limit],
+            )?;
+            rows.iter()
+                .map(|r| {
+                    let action: String = r.get(3);
+                    let action =
+                        action.parse().map_err(|m| StoreError::BadRecord { id: format!("audit {}", r.get::<_, i64>(0)), message: m })?;
+                    Ok((r.get(0), AuditEntry { at_ms: r.get(1), tenant: r.get(2), action, object_id: r.get(4), outcome: r.get(5) }))
+                })
+                .collect()
+        })
     }
 
     fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<JobRecord>, StoreError> {
@@ -320,8 +415,8 @@ impl JobStore for PgStore {
         self.with(|c| {
             c.query(
                 "SELECT * FROM jobs WHERE seq < $1 AND ($2::TEXT IS NULL OR model_id = $2) \
-                 AND (cardinality($3::TEXT[]) = 0 OR state = ANY($3)) ORDER BY seq DESC LIMIT $4",
-                &[&before, &filter.model_id, &states, &limit],
+                 AND (cardinality($3::TEXT[]) = 0 OR state = ANY($3)) AND ($5::TEXT IS NULL OR tenant = $5) ORDER BY seq DESC LIMIT $4",
+                &[&before, &filter.model_id, &states, &limit, &filter.tenant],
             )?
             .iter()
             .map(job_from_row)
@@ -480,7 +575,7 @@ impl JobStore for PgStore {
                 &format!(
                     "SELECT j.id FROM jobs j JOIN models m ON m.id = j.model_id WHERE j.state = 'queued' \
                      AND (j.kind = 'compile' OR m.state IN ('ready', 'failed')) AND {NEED_SQL} <= $1 \
-                     ORDER BY j.priority DESC, j.seq LIMIT 1 FOR UPDATE OF j SKIP LOCKED"
+                     ORDER BY {FAIR_ORDER_SQL} LIMIT 1 FOR UPDATE OF j SKIP LOCKED"
                 ),
                 &[&free],
             )?;

@@ -68,6 +68,33 @@ CREATE INDEX jobs_queue ON jobs(priority DESC, seq) WHERE state = 'queued';
 CREATE INDEX jobs_leases ON jobs(lease_until) WHERE state = 'running';",
     ),
     (3, "CREATE TABLE chain_cursors (key TEXT PRIMARY KEY, next_block BIGINT NOT NULL);"),
+    // Tenants (see the SQLite schema's version 4): existing jobs and models belong to `default`.
+    (
+        4,
+        "ALTER TABLE jobs ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE jobs DROP CONSTRAINT jobs_idempotency_key_key;
+CREATE UNIQUE INDEX jobs_idempotency_by_tenant ON jobs(tenant, idempotency_key);
+CREATE INDEX jobs_by_tenant ON jobs(tenant, state, seq);
+CREATE INDEX jobs_by_tenant_start ON jobs(tenant, started_ms);
+CREATE TABLE model_owners (
+  model_id TEXT NOT NULL REFERENCES models(id),
+  tenant TEXT NOT NULL,
+  shared BOOLEAN NOT NULL DEFAULT FALSE,
+  share_weights BOOLEAN NOT NULL DEFAULT FALSE,
+  created_ms BIGINT NOT NULL,
+  PRIMARY KEY (model_id, tenant)
+);
+INSERT INTO model_owners (model_id, tenant, created_ms) SELECT id, 'default', created_ms FROM models;
+CREATE TABLE audit (
+  seq BIGSERIAL PRIMARY KEY,
+  at_ms BIGINT NOT NULL,
+  tenant TEXT NOT NULL,
+  action TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  outcome TEXT NOT NULL
+);
+CREATE INDEX audit_by_tenant ON audit(tenant, seq);",
+    ),
 ];
 
 fn bad(id: &str, col: &str, message: impl ToString) -> StoreError {
@@ -127,6 +154,7 @@ pub(super) fn job_from_row(row: &Row) -> Result<JobRecord, StoreError> {
     let job = NewJob {
         kind: parsed(row, i, "kind")?,
         model_id: get(row, i, "model_id")?,
+        tenant: get(row, i, "tenant")?,
         priority: get(row, i, "priority")?,
         idempotency_key: get(row, i, "idempotency_key")?,
         request_hash: get(row, i, "request_hash")?,

@@ -117,12 +117,19 @@ pub struct ModelRecord {
     pub created_ms: i64,
 }
 
+/// The tenant that owns what was stored before tenants existed (schema v4's migration), and
+/// the tenant a server without API keys runs every call as.
+pub const DEFAULT_TENANT: &str = "default";
+
 /// A job as submitted.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewJob {
     pub id: String,
     pub kind: JobKind,
     pub model_id: String,
+    /// The tenant that submitted the job (a compile job: that registered the model).
+    /// Idempotency keys are unique per tenant.
+    pub tenant: String,
     pub priority: i32,
     pub idempotency_key: Option<String>,
     /// SHA-256 over model id and input: tells an idempotent retry from a key reused
@@ -202,6 +209,8 @@ pub struct JobFilter {
     /// Any of these states (all when empty).
     pub states: Vec<JobState>,
     pub model_id: Option<String>,
+    /// Only this tenant's jobs (all tenants' when `None`).
+    pub tenant: Option<String>,
     /// Only jobs with `seq` below this (the previous page's last).
     pub before_seq: Option<i64>,
     pub limit: usize,
@@ -231,4 +240,60 @@ pub struct Recovery {
     pub requeued: Vec<String>,
     /// Were running and had been started too often: failed.
     pub failed: Vec<String>,
+}
+
+/// What one tenant may do with a model. Several tenants may own one model (its id is a
+/// content hash: whoever registers the same bytes becomes an owner); it is shared when
+/// any owner shared it, its weights too when any owner shared them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ModelAccess {
+    /// The tenant is one of the model's owners.
+    pub owned: bool,
+    /// Other tenants may submit jobs and fetch the verifier's artifacts.
+    pub shared: bool,
+    /// Other tenants may also fetch the ONNX bytes and the quantized graph.
+    pub share_weights: bool,
+}
+
+/// Per-tenant limits on submissions, enforced by the store in the submitting transaction
+/// (so they hold across API nodes sharing it). `None`: no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TenantLimits {
+    /// Most jobs of one tenant queued at once.
+    pub max_queued: Option<usize>,
+    /// Most jobs one tenant may submit in any 60 seconds (by the jobs' `created_ms`).
+    pub submits_per_minute: Option<usize>,
+}
+
+/// What an audit entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    Register,
+    Submit,
+    Cancel,
+    Fetch,
+    Share,
+}
+
+text_enum!(AuditAction { Register = "register", Submit = "submit", Cancel = "cancel", Fetch = "fetch", Share = "share" });
+
+/// One entry of the audit trail: who did what to which object, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub at_ms: i64,
+    pub tenant: String,
+    pub action: AuditAction,
+    /// The model or job id (a fetch: `<id>/<artifact name>`).
+    pub object_id: String,
+    /// `ok`, or the refusal's status code name (e.g. `NOT_FOUND`).
+    pub outcome: String,
+}
+
+/// Selection of [`JobStore::list_audit`](super::JobStore::list_audit): newest first.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub tenant: Option<String>,
+    /// Only entries with `seq` below this (the previous page's last).
+    pub before_seq: Option<i64>,
+    pub limit: usize,
 }

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::lease::{unfit_phase, Claim, Lease, LeaseState, NEED_SQL};
+use super::lease::{unfit_phase, Claim, Lease, LeaseState, FAIR_ORDER_SQL, NEED_SQL};
 use super::records::*;
 use super::sqlite_rows::{job_from_row, model_from_row, to_json, JOB_COLS, MIGRATIONS, MODEL_COLS};
 use super::{JobStore, StoreError};
@@ -26,11 +26,41 @@ fn queued_count(tx: &rusqlite::Transaction<'_>) -> Result<usize, StoreError> {
     Ok(n as usize)
 }
 
+/// Refuses a job that would put its tenant over `limits`.
+fn check_tenant_limits(tx: &rusqlite::Transaction<'_>, j: &NewJob, limits: &TenantLimits) -> Result<(), StoreError> {
+    if let Some(limit) = limits.max_queued {
+        let n: i64 = tx.query_row("SELECT COUNT(*) FROM jobs WHERE tenant = ?1 AND state = 'queued'", [&j.tenant], |r| r.get(0))?;
+        if n as usize >= limit {
+            return Err(StoreError::TenantLimit { tenant: j.tenant.clone(), limit, what: "queued jobs (tenant-max-queued)" });
+        }
+    }
+    if let Some(limit) = limits.submits_per_minute {
+        let n: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM jobs WHERE tenant = ?1 AND kind = 'prove' AND created_ms > ?2",
+            params![j.tenant, j.created_ms - 60_000],
+            |r| r.get(0),
+        )?;
+        if n as usize >= limit {
+            return Err(StoreError::TenantLimit {
+                tenant: j.tenant.clone(),
+                limit,
+                what: "submissions per minute (tenant-submits-per-minute)",
+            });
+        }
+    }
+    Ok(())
+}
+
+fn add_owner(tx: &rusqlite::Transaction<'_>, model_id: &str, tenant: &str, now_ms: i64) -> Result<(), StoreError> {
+    tx.execute("INSERT OR IGNORE INTO model_owners (model_id, tenant, created_ms) VALUES (?1, ?2, ?3)", params![model_id, tenant, now_ms])?;
+    Ok(())
+}
+
 fn insert_job(tx: &rusqlite::Transaction<'_>, j: &NewJob) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO jobs (id, kind, model_id, state, priority, idempotency_key, request_hash, input_json, \
-         float_outputs_json, float_source, memory_estimate, created_ms) \
-         VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         float_outputs_json, float_source, memory_estimate, created_ms, tenant) \
+         VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             j.id,
             j.kind.as_str(),
@@ -43,6 +73,7 @@ fn insert_job(tx: &rusqlite::Transaction<'_>, j: &NewJob) -> Result<(), StoreErr
             j.float_source.map(|s| s.as_str()),
             j.memory_estimate as i64,
             j.created_ms,
+            j.tenant,
         ],
     )?;
     Ok(())
@@ -111,6 +142,8 @@ impl JobStore for SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let existing = get_model(&tx, &model.id)?;
             if let Some(m) = existing.as_ref().filter(|m| m.state != ModelState::Failed) {
+                add_owner(&tx, &model.id, &job.tenant, job.created_ms)?;
+                tx.commit()?;
                 return Ok(Registered::Existing(m.clone()));
             }
             if queued_count(&tx)? >= max_queued {
@@ -139,6 +172,7 @@ impl JobStore for SqliteStore {
                 )?;
             }
             insert_job(&tx, job)?;
+            add_owner(&tx, &model.id, &job.tenant, job.created_ms)?;
             let stored = get_model(&tx, &model.id)?.expect("just written");
             tx.commit()?;
             Ok(Registered::Created(stored))
@@ -157,12 +191,17 @@ impl JobStore for SqliteStore {
         })
     }
 
-    fn submit_job(&self, job: &NewJob, max_queued: usize) -> Result<Submitted, StoreError> {
+    fn submit_job(&self, job: &NewJob, max_queued: usize, limits: &TenantLimits) -> Result<Submitted, StoreError> {
         self.with(|conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if let Some(key) = &job.idempotency_key {
-                let earlier =
-                    tx.query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE idempotency_key = ?1"), [key], job_from_row).optional()?;
+                let earlier = tx
+                    .query_row(
+                        &format!("SELECT {JOB_COLS} FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2"),
+                        [&job.tenant, key],
+                        job_from_row,
+                    )
+                    .optional()?;
                 if let Some(earlier) = earlier {
                     if earlier.job.request_hash != job.request_hash {
                         return Err(StoreError::KeyReused { key: key.clone(), job_id: earlier.job.id });
@@ -173,6 +212,7 @@ impl JobStore for SqliteStore {
             if queued_count(&tx)? >= max_queued {
                 return Err(StoreError::QueueFull { limit: max_queued });
             }
+            check_tenant_limits(&tx, job, limits)?;
             insert_job(&tx, job)?;
             let stored = get_job(&tx, &job.id)?.expect("just written");
             tx.commit()?;
@@ -184,9 +224,63 @@ impl JobStore for SqliteStore {
         self.with(|conn| get_job(conn, id))
     }
 
-    fn job_by_idempotency_key(&self, key: &str) -> Result<Option<JobRecord>, StoreError> {
+    fn job_by_idempotency_key(&self, tenant: &str, key: &str) -> Result<Option<JobRecord>, StoreError> {
         self.with(|conn| {
-            Ok(conn.query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE idempotency_key = ?1"), [key], job_from_row).optional()?)
+            Ok(conn
+                .query_row(&format!("SELECT {JOB_COLS} FROM jobs WHERE tenant = ?1 AND idempotency_key = ?2"), [tenant, key], job_from_row)
+                .optional()?)
+        })
+    }
+
+    fn model_access(&self, model_id: &str, tenant: &str) -> Result<ModelAccess, StoreError> {
+        self.with(|conn| {
+            let row: (i64, i64, i64) = conn.query_row(
+                "SELECT COALESCE(MAX(tenant = ?2), 0), COALESCE(MAX(shared), 0), COALESCE(MAX(share_weights), 0) \
+                 FROM model_owners WHERE model_id = ?1",
+                [model_id, tenant],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            Ok(ModelAccess { owned: row.0 != 0, shared: row.1 != 0, share_weights: row.2 != 0 })
+        })
+    }
+
+    fn set_sharing(&self, model_id: &str, tenant: &str, shared: bool, share_weights: bool) -> Result<bool, StoreError> {
+        self.with(|conn| {
+            let n = conn.execute(
+                "UPDATE model_owners SET shared = ?3, share_weights = ?4 WHERE model_id = ?1 AND tenant = ?2",
+                params![model_id, tenant, shared, share_weights],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn record_audit(&self, e: &AuditEntry) -> Result<(), StoreError> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO audit (at_ms, tenant, action, object_id, outcome) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![e.at_ms, e.tenant, e.action.as_str(), e.object_id, e.outcome],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn list_audit(&self, filter: &AuditFilter) -> Result<Vec<(i64, AuditEntry)>, StoreError> {
+        self.with(|conn| {
+            let mut st = conn.prepare(
+                "SELECT seq, at_ms, tenant, action, object_id, outcome FROM audit WHERE seq < ?1 AND (?2 IS NULL OR tenant = ?2) \
+                 ORDER BY seq DESC LIMIT ?3",
+            )?;
+            let rows = st.query_map(
+                params![filter.before_seq.unwrap_or(i64::MAX), filter.tenant, filter.limit.min(i64::MAX as usize) as i64],
+                |r| {
+                    let action: String = r.get(3)?;
+                    let action = action
+                        .parse()
+                        .map_err(|m: String| rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, m.into()))?;
+                    Ok((r.get(0)?, AuditEntry { at_ms: r.get(1)?, tenant: r.get(2)?, action, object_id: r.get(4)?, outcome: r.get(5)? }))
+                },
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 
@@ -197,6 +291,10 @@ impl JobStore for SqliteStore {
             if let Some(m) = &filter.model_id {
                 args.push(m.clone().into());
                 sql.push_str(&format!(" AND model_id = ?{}", args.len()));
+            }
+            if let Some(t) = &filter.tenant {
+                args.push(t.clone().into());
+                sql.push_str(&format!(" AND tenant = ?{}", args.len()));
             }
             if !filter.states.is_empty() {
                 let mut marks = Vec::new();
@@ -361,7 +459,7 @@ impl JobStore for SqliteStore {
                     &format!(
                         "SELECT j.id FROM jobs j JOIN models m ON m.id = j.model_id WHERE j.state = 'queued' \
                          AND (j.kind = 'compile' OR m.state IN ('ready', 'failed')) AND {NEED_SQL} <= ?1 \
-                         ORDER BY j.priority DESC, j.seq LIMIT 1"
+                         ORDER BY {FAIR_ORDER_SQL} LIMIT 1"
                     ),
                     [free_memory.min(i64::MAX as u64) as i64],
                     |r| r.get(0),

@@ -77,8 +77,77 @@ CREATE TABLE IF NOT EXISTS chain_cursors (
 );
 ";
 
+/// Schema version 4: tenants. Jobs get the submitting `tenant` (rows written before
+/// become the tenant `default`), and idempotency keys are unique per tenant (SQLite
+/// cannot drop a column's UNIQUE: the table is rebuilt, `seq` values kept). Models may
+/// have several owners (`model_owners`, each with its sharing choice; existing models
+/// become owned by `default`). The audit trail.
+const SCHEMA_V4: &str = "
+CREATE TABLE jobs_v4 (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  model_id TEXT NOT NULL REFERENCES models(id),
+  tenant TEXT NOT NULL DEFAULT 'default',
+  state TEXT NOT NULL,
+  phase TEXT NOT NULL DEFAULT '',
+  progress INTEGER NOT NULL DEFAULT 0,
+  priority INTEGER NOT NULL,
+  idempotency_key TEXT,
+  request_hash TEXT NOT NULL,
+  input_json TEXT,
+  float_outputs_json TEXT NOT NULL,
+  float_source TEXT,
+  proven_outputs_json TEXT NOT NULL DEFAULT '[]',
+  prove_seconds REAL,
+  artifacts_json TEXT NOT NULL DEFAULT '{}',
+  error TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  memory_estimate INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  started_ms INTEGER,
+  finished_ms INTEGER,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  waiting_budget INTEGER,
+  UNIQUE (tenant, idempotency_key)
+);
+INSERT INTO jobs_v4 (seq, id, kind, model_id, tenant, state, phase, progress, priority, idempotency_key, request_hash, input_json,
+  float_outputs_json, float_source, proven_outputs_json, prove_seconds, artifacts_json, error, attempts, memory_estimate, created_ms,
+  started_ms, finished_ms, lease_owner, lease_until, cancel_requested, waiting_budget)
+SELECT seq, id, kind, model_id, 'default', state, phase, progress, priority, idempotency_key, request_hash, input_json,
+  float_outputs_json, float_source, proven_outputs_json, prove_seconds, artifacts_json, error, attempts, memory_estimate, created_ms,
+  started_ms, finished_ms, lease_owner, lease_until, cancel_requested, waiting_budget FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v4 RENAME TO jobs;
+CREATE INDEX jobs_by_state ON jobs(state, seq);
+CREATE INDEX jobs_by_model ON jobs(model_id, seq);
+CREATE INDEX jobs_by_lease ON jobs(state, lease_until);
+CREATE INDEX jobs_by_tenant ON jobs(tenant, state, seq);
+CREATE INDEX jobs_by_tenant_start ON jobs(tenant, started_ms);
+CREATE TABLE model_owners (
+  model_id TEXT NOT NULL REFERENCES models(id),
+  tenant TEXT NOT NULL,
+  shared INTEGER NOT NULL DEFAULT 0,
+  share_weights INTEGER NOT NULL DEFAULT 0,
+  created_ms INTEGER NOT NULL,
+  PRIMARY KEY (model_id, tenant)
+);
+INSERT INTO model_owners (model_id, tenant, created_ms) SELECT id, 'default', created_ms FROM models;
+CREATE TABLE audit (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_ms INTEGER NOT NULL,
+  tenant TEXT NOT NULL,
+  action TEXT NOT NULL,
+  object_id TEXT NOT NULL,
+  outcome TEXT NOT NULL
+);
+CREATE INDEX audit_by_tenant ON audit(tenant, seq);
+";
+
 /// Migrations by version, applied in order to a database at a lower `user_version`.
-pub(super) const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2), (3, SCHEMA_V3)];
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2), (3, SCHEMA_V3), (4, SCHEMA_V4)];
 
 /// Columns read by [`model_from_row`], in order.
 pub(crate) const MODEL_COLS: &str = "id, state, compile_job_id, onnx_sha256, calibration_sha256, options_json, \
@@ -87,7 +156,7 @@ pub(crate) const MODEL_COLS: &str = "id, state, compile_job_id, onnx_sha256, cal
 /// Columns read by [`job_from_row`], in order.
 pub(crate) const JOB_COLS: &str = "id, kind, model_id, priority, idempotency_key, request_hash, input_json, \
      float_outputs_json, float_source, memory_estimate, created_ms, seq, state, phase, progress, \
-     proven_outputs_json, prove_seconds, artifacts_json, error, attempts, started_ms, finished_ms";
+     proven_outputs_json, prove_seconds, artifacts_json, error, attempts, started_ms, finished_ms, tenant";
 
 fn conversion(col: usize, message: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(col, Type::Text, message.into())
@@ -144,6 +213,7 @@ pub(super) fn job_from_row(row: &Row<'_>) -> rusqlite::Result<JobRecord> {
         id: row.get(0)?,
         kind: parsed(row, 1)?,
         model_id: row.get(2)?,
+        tenant: row.get(22)?,
         priority: row.get(3)?,
         idempotency_key: row.get(4)?,
         request_hash: row.get(5)?,

@@ -34,6 +34,7 @@ fn job(id: &str, kind: JobKind, key: Option<&str>, request_hash: &str) -> NewJob
         id: id.into(),
         kind,
         model_id: "m".into(),
+        tenant: DEFAULT_TENANT.into(),
         priority: 0,
         idempotency_key: key.map(String::from),
         request_hash: request_hash.into(),
@@ -44,6 +45,8 @@ fn job(id: &str, kind: JobKind, key: Option<&str>, request_hash: &str) -> NewJob
         created_ms: 2,
     }
 }
+
+const NO_LIMITS: TenantLimits = TenantLimits { max_queued: None, submits_per_minute: None };
 
 /// Opens the same store again, as a new process would (the previous one dropped first).
 type Open<'a> = &'a dyn Fn() -> Box<dyn JobStore>;
@@ -76,12 +79,14 @@ fn lifecycle(open: Open<'_>) {
         assert_eq!(s.model("m").unwrap().unwrap().prove_memory, Some(99));
         assert_eq!(s.models_in_state(ModelState::Ready).unwrap().len(), 1);
 
-        assert!(matches!(s.submit_job(&job("a", JobKind::Prove, Some("k"), "r1"), 2).unwrap(), Submitted::Created(_)));
-        assert!(matches!(s.submit_job(&job("a2", JobKind::Prove, Some("k"), "r1"), 2).unwrap(), Submitted::Existing(j) if j.job.id == "a"));
-        assert!(matches!(s.submit_job(&job("a3", JobKind::Prove, Some("k"), "r2"), 2), Err(StoreError::KeyReused { .. })));
-        assert_eq!(s.job_by_idempotency_key("k").unwrap().unwrap().job.id, "a");
-        s.submit_job(&job("b", JobKind::Prove, None, "r3"), 2).unwrap();
-        assert!(matches!(s.submit_job(&job("x", JobKind::Prove, None, "r4"), 2), Err(StoreError::QueueFull { limit: 2 })));
+        assert!(matches!(s.submit_job(&job("a", JobKind::Prove, Some("k"), "r1"), 2, &NO_LIMITS).unwrap(), Submitted::Created(_)));
+        assert!(
+            matches!(s.submit_job(&job("a2", JobKind::Prove, Some("k"), "r1"), 2, &NO_LIMITS).unwrap(), Submitted::Existing(j) if j.job.id == "a")
+        );
+        assert!(matches!(s.submit_job(&job("a3", JobKind::Prove, Some("k"), "r2"), 2, &NO_LIMITS), Err(StoreError::KeyReused { .. })));
+        assert_eq!(s.job_by_idempotency_key(DEFAULT_TENANT, "k").unwrap().unwrap().job.id, "a");
+        s.submit_job(&job("b", JobKind::Prove, None, "r3"), 2, &NO_LIMITS).unwrap();
+        assert!(matches!(s.submit_job(&job("x", JobKind::Prove, None, "r4"), 2, &NO_LIMITS), Err(StoreError::QueueFull { limit: 2 })));
         assert!(s.start_job("a", "starting", 5).unwrap());
         assert!(!s.start_job("a", "starting", 5).unwrap(), "a job starts once");
         s.set_phase("a", "proving", 25).unwrap();
@@ -100,7 +105,13 @@ fn lifecycle(open: Open<'_>) {
     assert_eq!(s.queued_jobs().unwrap().len(), 1);
     assert!(s.start_job("a", "starting", 9).unwrap());
     assert_eq!(s.recover(2, 10).unwrap().failed, vec!["a".to_string()], "a job that keeps crashing the server fails");
-    let filter = JobFilter { states: vec![JobState::Cancelled, JobState::Failed], model_id: Some("m".into()), before_seq: None, limit: 10 };
+    let filter = JobFilter {
+        states: vec![JobState::Cancelled, JobState::Failed],
+        model_id: Some("m".into()),
+        tenant: None,
+        before_seq: None,
+        limit: 10,
+    };
     let ids: Vec<_> = s.list_jobs(&filter).unwrap().into_iter().map(|j| j.job.id).collect();
     assert_eq!(ids, vec!["b".to_string(), "a".to_string()], "newest first");
     let all = s.list_jobs(&JobFilter { limit: 10, ..Default::default() }).unwrap();
@@ -122,9 +133,9 @@ fn claims_leases_and_fencing(open: Open<'_>) {
     c.memory_estimate = 50;
     s.register_model(&mw, &c, 100).unwrap();
     ready(s, "m", "cm", 40);
-    s.submit_job(&prove("p-low", "m", 0), 100).unwrap();
-    s.submit_job(&prove("p-high", "m", 5), 100).unwrap();
-    s.submit_job(&prove("p-waits", "w", 9), 100).unwrap();
+    s.submit_job(&prove("p-low", "m", 0), 100, &NO_LIMITS).unwrap();
+    s.submit_job(&prove("p-high", "m", 5), 100, &NO_LIMITS).unwrap();
+    s.submit_job(&prove("p-waits", "w", 9), 100, &NO_LIMITS).unwrap();
 
     // Not enough memory for anything.
     let none = s.claim("w1", 39, 1000, 3, 100).unwrap();
@@ -211,7 +222,7 @@ fn concurrent_claims_take_each_job_once(open: Open<'_>) {
     let s: Arc<dyn JobStore> = Arc::from(open());
     ready(&*s, "m", "c", 1);
     for i in 0..40 {
-        s.submit_job(&prove(&format!("j{i:02}"), "m", 0), 100).unwrap();
+        s.submit_job(&prove(&format!("j{i:02}"), "m", 0), 100, &NO_LIMITS).unwrap();
     }
     let taken = Arc::new(Mutex::new(Vec::new()));
     let threads: Vec<_> = (0..4)
@@ -258,7 +269,16 @@ macro_rules! both {
     };
 }
 
-both!(lifecycle, claims_leases_and_fencing, concurrent_claims_take_each_job_once, chain_cursors_are_per_key_and_survive_reopening);
+both!(
+    lifecycle,
+    claims_leases_and_fencing,
+    concurrent_claims_take_each_job_once,
+    chain_cursors_are_per_key_and_survive_reopening,
+    tenants_own_models_jobs_and_keys,
+    tenant_limits_hold_per_tenant,
+    claims_interleave_tenants_of_equal_priority,
+    audit_trail_is_kept_and_paged
+);
 
 #[test]
 fn sqlite_refuses_a_second_server_and_migrates_version_1_databases() {
@@ -273,11 +293,189 @@ fn sqlite_refuses_a_second_server_and_migrates_version_1_databases() {
     let s = SqliteStore::open(&path).unwrap();
     assert!(matches!(SqliteStore::open(&path), Err(StoreError::Locked { .. })), "a second server is refused");
     ready(&s, "m", "c", 1);
-    s.submit_job(&prove("p", "m", 0), 10).unwrap();
+    s.submit_job(&prove("p", "m", 0), 10, &NO_LIMITS).unwrap();
     assert_eq!(s.claim("w", 10, 100, 3, 1).unwrap().job.unwrap().1.token, 1);
     drop(s);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 3);
+    assert_eq!(conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).unwrap(), 4);
+}
+
+/// Inserts, with the SQL of schema version 3, a model and a job holding idempotency key `k`.
+const V3_ROWS: &str = "INSERT INTO models (id, state, compile_job_id, onnx_sha256, calibration_sha256, options_json, input_shapes_json, created_ms) \
+     VALUES ('old', 'ready', 'c-old', 'o', 'c', '{}', '[]', 1);
+     INSERT INTO jobs (id, kind, model_id, state, priority, idempotency_key, request_hash, float_outputs_json, memory_estimate, created_ms) \
+     VALUES ('j-old', 'prove', 'old', 'queued', 0, 'k', 'r', '[]', 1, 1);";
+
+/// After the migration to tenants: rows written before belong to the tenant `default`,
+/// whose idempotency keys still hold, and another tenant may use the same key.
+fn check_migrated_rows(s: &dyn JobStore) {
+    let old = s.job("j-old").unwrap().unwrap();
+    assert_eq!((old.job.tenant.as_str(), old.job.idempotency_key.as_deref()), (DEFAULT_TENANT, Some("k")));
+    assert!(s.model_access("old", DEFAULT_TENANT).unwrap().owned);
+    assert_eq!(s.model_access("old", "alice").unwrap(), ModelAccess::default());
+    let mut again = job("j-again", JobKind::Prove, Some("k"), "r");
+    again.model_id = "old".into();
+    assert!(matches!(s.submit_job(&again, 10, &NO_LIMITS).unwrap(), Submitted::Existing(j) if j.job.id == "j-old"));
+    let mut alice = job("j-alice", JobKind::Prove, Some("k"), "other");
+    alice.model_id = "old".into();
+    alice.tenant = "alice".into();
+    let created = match s.submit_job(&alice, 10, &NO_LIMITS).unwrap() {
+        Submitted::Created(j) => j,
+        other => panic!("{other:?}"),
+    };
+    assert!(created.seq > old.seq, "sequence numbers keep growing after the rebuild");
+}
+
+#[test]
+fn sqlite_migrates_version_3_rows_to_the_default_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for (v, sql) in &super::sqlite_rows::MIGRATIONS[..3] {
+            conn.execute_batch(&format!("{sql}; PRAGMA user_version = {v};")).unwrap();
+        }
+        conn.execute_batch(V3_ROWS).unwrap();
+    }
+    check_migrated_rows(&SqliteStore::open(&path).unwrap());
+}
+
+#[test]
+fn postgres_migrates_version_3_rows_to_the_default_tenant() {
+    let url = cluster().database();
+    {
+        let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).unwrap();
+        c.batch_execute("CREATE TABLE zkinfer_migrations (version INTEGER PRIMARY KEY, applied_ms BIGINT NOT NULL)").unwrap();
+        for (v, sql) in &super::postgres_rows::MIGRATIONS[..3] {
+            c.batch_execute(sql).unwrap();
+            c.execute("INSERT INTO zkinfer_migrations (version, applied_ms) VALUES ($1, 0)", &[v]).unwrap();
+        }
+        c.batch_execute(V3_ROWS).unwrap();
+    }
+    let s = PgStore::connect(&url).unwrap();
+    assert_eq!(s.schema_version().unwrap(), 4);
+    check_migrated_rows(&s);
+}
+
+fn of_tenant(mut j: NewJob, tenant: &str) -> NewJob {
+    j.tenant = tenant.into();
+    j
+}
+
+fn tenants_own_models_jobs_and_keys(open: Open<'_>) {
+    let s = open();
+    let s = &*s;
+    // Alice registers "m"; Bob registers the same bytes and becomes an owner too.
+    let c = of_tenant(job("c", JobKind::Compile, None, "m"), "alice");
+    assert!(matches!(s.register_model(&model("m"), &c, 10).unwrap(), Registered::Created(_)));
+    assert_eq!(s.model_access("m", "alice").unwrap(), ModelAccess { owned: true, shared: false, share_weights: false });
+    assert_eq!(s.model_access("m", "bob").unwrap(), ModelAccess::default());
+    assert_eq!(s.model_access("nope", "alice").unwrap(), ModelAccess::default());
+    let c2 = of_tenant(job("c2", JobKind::Compile, None, "m"), "bob");
+    assert!(matches!(s.register_model(&model("m"), &c2, 10).unwrap(), Registered::Existing(_)));
+    assert!(s.model_access("m", "bob").unwrap().owned);
+    assert!(s.job("c2").unwrap().is_none(), "an existing model gets no second compile job");
+    // Sharing: only owners; any owner's choice shares the model.
+    assert!(!s.set_sharing("m", "carol", true, true).unwrap());
+    assert_eq!(s.model_access("m", "carol").unwrap(), ModelAccess::default());
+    assert!(s.set_sharing("m", "bob", true, false).unwrap());
+    assert_eq!(s.model_access("m", "carol").unwrap(), ModelAccess { owned: false, shared: true, share_weights: false });
+    assert!(s.set_sharing("m", "alice", true, true).unwrap());
+    assert!(s.model_access("m", "carol").unwrap().share_weights);
+    assert!(s.set_sharing("m", "alice", false, false).unwrap());
+    assert!(s.set_sharing("m", "bob", false, false).unwrap());
+    assert_eq!(s.model_access("m", "carol").unwrap(), ModelAccess::default());
+
+    // Idempotency keys are per tenant: the same key by two tenants names two jobs.
+    let a = of_tenant(job("a", JobKind::Prove, Some("k"), "r-a"), "alice");
+    let b = of_tenant(job("b", JobKind::Prove, Some("k"), "r-b"), "bob");
+    assert!(matches!(s.submit_job(&a, 10, &NO_LIMITS).unwrap(), Submitted::Created(_)));
+    assert!(matches!(s.submit_job(&b, 10, &NO_LIMITS).unwrap(), Submitted::Created(_)));
+    assert_eq!(s.job_by_idempotency_key("bob", "k").unwrap().unwrap().job.id, "b");
+    assert_eq!(s.job_by_idempotency_key("alice", "k").unwrap().unwrap().job.id, "a");
+    assert!(s.job_by_idempotency_key("carol", "k").unwrap().is_none());
+    let a_again = of_tenant(job("a2", JobKind::Prove, Some("k"), "r-b"), "alice");
+    assert!(matches!(s.submit_job(&a_again, 10, &NO_LIMITS), Err(StoreError::KeyReused { job_id, .. }) if job_id == "a"));
+    assert_eq!(s.job("b").unwrap().unwrap().job.tenant, "bob");
+
+    let ids = |tenant: Option<&str>| -> Vec<String> {
+        let f = JobFilter { tenant: tenant.map(String::from), limit: 10, ..Default::default() };
+        s.list_jobs(&f).unwrap().into_iter().map(|j| j.job.id).collect()
+    };
+    assert_eq!(ids(Some("bob")), ["b"]);
+    assert_eq!(ids(Some("alice")), ["a", "c"]);
+    assert_eq!(ids(None), ["b", "a", "c"]);
+}
+
+fn tenant_limits_hold_per_tenant(open: Open<'_>) {
+    let s = open();
+    let s = &*s;
+    ready(s, "m", "c", 1);
+    let queued = TenantLimits { max_queued: Some(2), submits_per_minute: None };
+    let at = |id: &str, tenant: &str, ms: i64| {
+        let mut j = of_tenant(prove(id, "m", 0), tenant);
+        j.created_ms = ms;
+        j
+    };
+    s.submit_job(&at("a1", "alice", 10), 100, &queued).unwrap();
+    s.submit_job(&at("a2", "alice", 10), 100, &queued).unwrap();
+    let e = s.submit_job(&at("a3", "alice", 10), 100, &queued).unwrap_err();
+    assert!(matches!(&e, StoreError::TenantLimit { limit: 2, .. }), "{e}");
+    assert!(e.to_string().contains("tenant-max-queued") && e.to_string().contains("alice"), "{e}");
+    s.submit_job(&at("b1", "bob", 10), 100, &queued).unwrap();
+    // A job that leaves the queue frees a place.
+    assert!(s.end_job("a1", JobState::Cancelled, "cancelled by request", 11).unwrap());
+    s.submit_job(&at("a3", "alice", 12), 100, &queued).unwrap();
+
+    let rate = TenantLimits { max_queued: None, submits_per_minute: Some(3) };
+    // Alice submitted 3 prove jobs (a1, a2, a3) in the minute before 60_000.
+    let e = s.submit_job(&at("a4", "alice", 60_000), 100, &rate).unwrap_err();
+    assert!(e.to_string().contains("tenant-submits-per-minute"), "{e}");
+    s.submit_job(&at("b2", "bob", 60_000), 100, &rate).unwrap();
+    // A minute after them, the window is clear.
+    s.submit_job(&at("a4", "alice", 60_013), 100, &rate).unwrap();
+}
+
+fn claims_interleave_tenants_of_equal_priority(open: Open<'_>) {
+    let s = open();
+    let s = &*s;
+    ready(s, "m", "c", 1);
+    for id in ["a1", "a2", "a3"] {
+        s.submit_job(&of_tenant(prove(id, "m", 0), "alice"), 100, &NO_LIMITS).unwrap();
+    }
+    s.submit_job(&of_tenant(prove("b1", "m", 0), "bob"), 100, &NO_LIMITS).unwrap();
+    s.submit_job(&of_tenant(prove("c1", "m", 0), "carol"), 100, &NO_LIMITS).unwrap();
+    s.submit_job(&of_tenant(prove("urgent", "m", 3), "alice"), 100, &NO_LIMITS).unwrap();
+    let mut order = Vec::new();
+    for t in 0..6 {
+        order.push(s.claim("w", 1000, 1000, 3, 100 + t).unwrap().job.unwrap().0.job.id);
+    }
+    // Priority first; then whoever runs the fewest jobs, not whoever queued first.
+    assert_eq!(order, ["urgent", "b1", "c1", "a1", "a2", "a3"]);
+}
+
+fn audit_trail_is_kept_and_paged(open: Open<'_>) {
+    let s = open();
+    let entry = |tenant: &str, action, object: &str, outcome: &str, at_ms| AuditEntry {
+        at_ms,
+        tenant: tenant.into(),
+        action,
+        object_id: object.into(),
+        outcome: outcome.into(),
+    };
+    s.record_audit(&entry("alice", AuditAction::Register, "m", "ok", 1)).unwrap();
+    s.record_audit(&entry("bob", AuditAction::Fetch, "m/model.onnx", "NOT_FOUND", 2)).unwrap();
+    s.record_audit(&entry("alice", AuditAction::Submit, "j", "ok", 3)).unwrap();
+    drop(s);
+    let s = open();
+    let all = s.list_audit(&AuditFilter { limit: 10, ..Default::default() }).unwrap();
+    let actions: Vec<_> = all.iter().map(|(_, e)| e.action).collect();
+    assert_eq!(actions, [AuditAction::Submit, AuditAction::Fetch, AuditAction::Register], "newest first");
+    assert_eq!(all[1].1, entry("bob", AuditAction::Fetch, "m/model.onnx", "NOT_FOUND", 2));
+    let alice = s.list_audit(&AuditFilter { tenant: Some("alice".into()), limit: 1, before_seq: None }).unwrap();
+    assert_eq!(alice.len(), 1);
+    let next = s.list_audit(&AuditFilter { tenant: Some("alice".into()), limit: 10, before_seq: Some(alice[0].0) }).unwrap();
+    assert_eq!(next.iter().map(|(_, e)| e.object_id.as_str()).collect::<Vec<_>>(), ["m"]);
 }
 
 #[test]
@@ -285,7 +483,7 @@ fn postgres_migrates_once_and_relays_changes_from_other_processes() {
     let url = cluster().database();
     let a = PgStore::connect(&url).unwrap();
     let b = PgStore::connect(&url).unwrap();
-    assert_eq!(a.schema_version().unwrap(), 3, "every migration applied, once");
+    assert_eq!(a.schema_version().unwrap(), 4, "every migration applied, once");
     let seen = Arc::new(Mutex::new(Vec::<String>::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let sink = seen.clone();
@@ -293,7 +491,7 @@ fn postgres_migrates_once_and_relays_changes_from_other_processes() {
     // The listener is connected once it reports "" (changes may have been missed).
     assert!(crate::testing::wait_until(Duration::from_secs(20), || seen.lock().unwrap().iter().any(|s| s.is_empty())));
     ready(&b, "m", "c", 1);
-    b.submit_job(&prove("p", "m", 0), 10).unwrap();
+    b.submit_job(&prove("p", "m", 0), 10, &NO_LIMITS).unwrap();
     assert!(
         crate::testing::wait_until(Duration::from_secs(20), || seen.lock().unwrap().iter().any(|s| s == "p")),
         "a NOTIFY from another store"

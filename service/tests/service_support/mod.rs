@@ -88,7 +88,11 @@ pub async fn wait_job(client: &mut Client, job_id: &str) -> (Vec<pb::JobEvent>, 
 /// Registers 1l_mlp and waits until it is compiled; returns the model id.
 pub async fn register_mlp(client: &mut Client) -> String {
     let (onnx, input) = mlp();
-    let r = client.register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: None }).await.unwrap().into_inner();
+    let r = client
+        .register_model(pb::RegisterModelRequest { onnx, calibration_json: input, options: None, ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
     let (_, job) = wait_job(client, &r.compile_job_id).await;
     assert_eq!(job.state(), pb::JobState::Done, "compile job: {}", job.error);
     r.model_id
