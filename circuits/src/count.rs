@@ -12,7 +12,7 @@
 //! shape exactly (`circuits/tests/counted_layout.rs` checks every corpus model).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use halo2_base::gates::circuit::{builder::BaseCircuitBuilder, CircuitBuilderStage};
 use halo2_base::gates::RangeInstructions;
@@ -47,7 +47,8 @@ pub struct Raw {
 struct Pass<F: ScalarField> {
     advice_per_phase: Vec<usize>,
     lookup_phases: usize,
-    constants: BTreeSet<F>,
+    /// The distinct constants, sorted.
+    constants: Vec<F>,
     range_checks: BTreeMap<usize, usize>,
     table_rows: usize,
     table_lookups: usize,
@@ -103,19 +104,22 @@ impl<'a, F: ScalarField> Counter<'a, F> {
         let pass = pass.as_ref().expect("counted above");
         let mut advice = pass.advice_per_phase.clone();
         let mut lookups = vec![0; pass.lookup_phases];
-        let mut constants = pass.constants.clone();
+        // The range checks' constants (limb bases, shifts) that nothing else uses.
+        let mut more: Vec<F> = Vec::new();
         for (&bits, &n) in &pass.range_checks {
             let c = self.check_cost(bits, lookup_bits);
             advice[0] += n * c.advice;
             if let Some(l) = lookups.first_mut() {
                 *l += n * c.lookups;
             }
-            constants.extend(c.constants.iter().copied());
+            more.extend(c.constants.iter().filter(|x| pass.constants.binary_search(x).is_err()));
         }
+        more.sort_unstable();
+        more.dedup();
         Ok(Raw {
             advice_per_phase: advice,
             lookup_per_phase: lookups,
-            constants: constants.len(),
+            constants: pass.constants.len() + more.len(),
             table_rows: pass.table_rows,
             table_lookups: pass.table_lookups,
             blocks: if mac_width > 0 { block_rows_for(&pass.dots, mac_width) } else { Vec::new() },
@@ -132,12 +136,16 @@ impl<'a, F: ScalarField> Counter<'a, F> {
             .use_instance_columns(1);
         let tally = RangeTally::default();
         let (_, gadgets) = synthesize_tallied(&mut builder, self.graph, self.inputs, &self.visibility, usize::from(mac), Some(&tally))?;
-        let stats = builder.statistics();
-        let constants = builder.core().copy_manager.lock().unwrap().constant_equalities.iter().map(|(c, _)| *c).collect();
+        let advice_per_phase = builder.core().phase_manager.iter().map(|pm| pm.total_advice()).collect();
+        let mut constants: Vec<F> = builder.core().copy_manager.lock().unwrap().constant_equalities.iter().map(|(c, _)| *c).collect();
+        constants.sort_unstable();
+        constants.dedup();
         let table_lookups = gadgets.tables.num_lookups();
+        // Range checks are only tallied: the lookup phases of an empty builder.
+        let lookup_phases = BaseCircuitBuilder::<F>::new(false).statistics().total_lookup_advice_per_phase.len();
         Ok(Pass {
-            advice_per_phase: stats.gate.total_advice_per_phase,
-            lookup_phases: stats.total_lookup_advice_per_phase.len(),
+            advice_per_phase,
+            lookup_phases,
             constants,
             range_checks: tally.into_inner(),
             table_rows: if table_lookups > 0 { gadgets.tables.rows.len() } else { 0 },

@@ -389,7 +389,7 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
         return Ok(vec![plain?]);
     }
     // Too large without the MAC gate: every k may be tried with it.
-    let (mut found, below) = match plain {
+    let (mut found, below, wide) = match plain {
         Ok(p) if p.stats.k < opts.mac_min_k => return Ok(vec![p]),
         Ok(p) => {
             let below: Vec<u32> = ks.iter().copied().filter(|&k| k <= p.stats.k).collect();
@@ -406,9 +406,10 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
                 let more = (first + 1..plain_k).filter_map(|k| search(counter, &wide, &[k], 0).ok());
                 found.extend(std::iter::once(q).chain(more).filter(|w| gas_estimate(&w.stats) as f64 <= gas_cap));
             }
-            (found, below)
+            let wide = (plain_k >= opts.large_k).then_some((wide, gas_cap));
+            (found, below, wide)
         }
-        Err(CircuitError::TooLarge { .. }) => (Vec::new(), ks.clone()),
+        Err(CircuitError::TooLarge { .. }) => (Vec::new(), ks.clone(), None),
         Err(e) => return Err(e),
     };
     let mut err = None;
@@ -423,6 +424,17 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
                 let (mut cols, first_k) = (p.stats.advice_columns(), p.stats.k);
                 let mut narrowest = narrow(&p.stats);
                 found.push(p);
+                // A circuit that needed the wide budget without the MAC gate may take it
+                // with the gate too, at each smaller k it saves, where that adds little gas.
+                if let Some((wide, gas_cap)) = &wide {
+                    let smaller: Vec<u32> = below.iter().copied().filter(|&k| k < first_k).collect();
+                    if let Ok(q) = search(counter, wide, &smaller, w) {
+                        let more = (q.stats.k + 1..first_k).filter_map(|k| search(counter, wide, &[k], w).ok());
+                        found.extend(
+                            std::iter::once(q).chain(more).filter(|q| q.stats.mac_width > 0 && gas_estimate(&q.stats) as f64 <= *gas_cap),
+                        );
+                    }
+                }
                 for k in below.iter().copied().filter(|&k| k > first_k && k <= first_k + 2) {
                     if narrowest {
                         break;

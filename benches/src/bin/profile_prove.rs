@@ -1,25 +1,26 @@
-//! `profile_prove MODEL_DIR [MAX_ADVICE]`: where proving time goes for one model:
-//! calibration, planning, keygen, witness generation (the lowering into halo2-base in
-//! prover mode) and the halo2 prover itself (MSMs, FFTs, lookups, permutation).
+//! `profile_prove MODEL_DIR [CANDIDATE]`: where proving time goes for one model:
+//! calibration and planning (as the compiler does them), keygen, witness generation (the
+//! lowering into halo2-base in prover mode) and the halo2 prover itself (MSMs, FFTs,
+//! lookups, permutation), for the planner's `CANDIDATE`-th shape (0, its pick, by
+//! default; `shapes MODEL_DIR` lists them in the same order).
 
 use std::time::Instant;
 
 use anyhow::Result;
-use zkinfer_circuits::{plan, CircuitBuilderStage, Fr, ModelCircuit, PlanOptions};
+use zkinfer_circuits::{CircuitBuilderStage, Fr, ModelCircuit};
 use zkinfer_prover::{halo2 as h2, srs};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let dir = args.get(1).expect("usage: profile_prove MODEL_DIR [MAX_ADVICE]");
-    let max_advice = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(PlanOptions::default().max_advice);
+    let dir = args.get(1).expect("usage: profile_prove MODEL_DIR [CANDIDATE]");
+    let candidate: usize = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(0);
     let t = Instant::now();
-    let m = zkinfer_benches::load_dir(dir)?;
-    println!("calibrate+quantize  {:8.3} s", t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    let planned = plan::<Fr>(&m.quant, &m.qin, &PlanOptions { max_advice, ..Default::default() })?;
+    let mut m = zkinfer_benches::load_dir(dir)?;
+    anyhow::ensure!(candidate < m.candidates.len(), "the planner weighed {} shapes", m.candidates.len());
+    let planned = m.candidates.swap_remove(candidate);
     let s = &planned.stats;
     println!(
-        "plan                {:8.3} s  k={} advice={} lookup={} fixed={} rows={} mac_width={} mac_sets={}",
+        "calibrate+quantize+plan {:8.3} s  k={} advice={} lookup={} fixed={} rows={} mac_width={} mac_sets={}",
         t.elapsed().as_secs_f64(),
         s.k,
         s.num_advice,
