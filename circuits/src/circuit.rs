@@ -13,7 +13,7 @@ use zkinfer_models::quant::QuantGraph;
 
 use crate::chips::mac::{self, MacConfig, Macs};
 use crate::chips::table::{RangeRows, TableConfig, Tables};
-use crate::chips::{Chips, RangeTally};
+use crate::chips::{Chips, Tally};
 use crate::error::CircuitError;
 use crate::field::{to_i128, ScalarField};
 use crate::hash;
@@ -85,7 +85,7 @@ pub(crate) fn synthesize_tallied<F: ScalarField>(
     inputs: &[Vec<i64>],
     visibility: &VisibilityConfig,
     mac_width: usize,
-    tally: Option<&RangeTally>,
+    tally: Option<&Tally<F>>,
 ) -> Result<(Vec<i128>, Gadgets<F>), CircuitError> {
     let lowered = lower_tallied(builder, graph, inputs, mac_width, visibility.params, tally)?;
     let n_in_all = port_len(&graph.inputs);

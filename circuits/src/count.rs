@@ -1,15 +1,18 @@
 //! Counting a model's cells once, for every shape the planner weighs.
 //!
-//! What the lowering assigns depends on the shape in two ways only: range checks split
+//! What the lowering assigns depends on the shape in three ways only: range checks split
 //! into limbs of `lookup_bits` (each check's cells, lookups and limb-base constants are a
-//! function of its width and `lookup_bits`), and the MAC gate's blocks depend on its
-//! width. So one counting pass per layout family lowers the model with its range checks
-//! tallied by width instead of laid out ([`crate::chips::RangeTally`]), and with the MAC
-//! gate's dot products logged by share key and length ([`crate::chips::mac::DotShape`]).
-//! Any `(k, lookup_bits, mac_width)` is then arithmetic: the cells of one range check of
-//! each width at each `lookup_bits`, measured once on halo2-base's own range chip, and
-//! the MAC blocks regrouped ([`block_rows_for`]). The counts equal a synthesis at that
-//! shape exactly (`circuits/tests/counted_layout.rs` checks every corpus model).
+//! function of its width and `lookup_bits`), the MAC gate's blocks depend on its width,
+//! and without the gate the same dot products are halo2-base inner products. So one
+//! counting pass lowers the model with the MAC gate, its range checks tallied by width
+//! instead of laid out, its dot products logged by share key and length
+//! ([`crate::chips::mac::DotShape`]), and what the plain layout would spend on them
+//! instead tallied beside ([`crate::chips::Tally`]). Any `(k, lookup_bits, mac_width)`
+//! is then arithmetic: the cells of one range check of each width at each
+//! `lookup_bits`, measured once on halo2-base's own range chip, and the MAC blocks
+//! regrouped ([`block_rows_for`]). A model the MAC gate cannot take (private
+//! parameters) is counted by a plain pass. The counts equal a synthesis at that shape
+//! exactly (`circuits/tests/counted_layout.rs` checks every corpus model).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -19,10 +22,11 @@ use halo2_base::gates::RangeInstructions;
 use zkinfer_models::quant::QuantGraph;
 
 use crate::chips::mac::{block_rows_for, DotShape};
-use crate::chips::RangeTally;
+use crate::chips::Tally;
 use crate::circuit::synthesize_tallied;
 use crate::error::CircuitError;
 use crate::field::ScalarField;
+use crate::lower::lower_mac_allowed;
 use crate::visibility::VisibilityConfig;
 
 /// What the layout arithmetic needs from a lowered model at one shape: the flex gate's
@@ -41,8 +45,8 @@ pub struct Raw {
     pub instances: usize,
 }
 
-/// One counting pass: the model lowered with the MAC gate or without it, range checks
-/// tallied.
+/// The counts of one layout family (the model with the MAC gate or without it), range
+/// checks tallied.
 #[derive(Clone, Debug)]
 struct Pass<F: ScalarField> {
     advice_per_phase: Vec<usize>,
@@ -65,14 +69,13 @@ struct CheckCost<F: ScalarField> {
     constants: Vec<F>,
 }
 
-/// A model's counts, computed on first use per layout family (plain, MAC gate) and
-/// reused for every shape.
+/// A model's counts, computed on first use and reused for every shape.
 pub struct Counter<'a, F: ScalarField> {
     graph: &'a QuantGraph,
     inputs: &'a [Vec<i64>],
     visibility: VisibilityConfig,
-    plain: RefCell<Option<Pass<F>>>,
-    mac: RefCell<Option<Pass<F>>>,
+    /// The plain family's counts and the MAC gate's (`None` where the gate cannot be used).
+    passes: RefCell<Option<(Pass<F>, Option<Pass<F>>)>>,
     checks: RefCell<HashMap<(usize, usize), CheckCost<F>>>,
 }
 
@@ -82,26 +85,26 @@ const COUNT_LOOKUP_BITS: usize = 8;
 
 impl<'a, F: ScalarField> Counter<'a, F> {
     pub fn new(graph: &'a QuantGraph, inputs: &'a [Vec<i64>], visibility: &VisibilityConfig) -> Self {
-        Counter {
-            graph,
-            inputs,
-            visibility: *visibility,
-            plain: RefCell::new(None),
-            mac: RefCell::new(None),
-            checks: RefCell::new(HashMap::new()),
-        }
+        Counter { graph, inputs, visibility: *visibility, passes: RefCell::new(None), checks: RefCell::new(HashMap::new()) }
     }
 
     /// What a synthesis at `k`, `lookup_bits` and MAC width `mac_width` (0: none) would
     /// yield.
     pub fn raw(&self, lookup_bits: usize, mac_width: usize) -> Result<Raw, CircuitError> {
-        let cell = if mac_width > 0 { &self.mac } else { &self.plain };
-        if cell.borrow().is_none() {
-            let pass = self.count(mac_width > 0)?;
-            *cell.borrow_mut() = Some(pass);
+        if self.passes.borrow().is_none() {
+            let passes = self.count()?;
+            *self.passes.borrow_mut() = Some(passes);
         }
-        let pass = cell.borrow();
-        let pass = pass.as_ref().expect("counted above");
+        let passes = self.passes.borrow();
+        let (plain, mac) = passes.as_ref().expect("counted above");
+        let pass = match (mac_width, mac) {
+            (0, _) => plain,
+            (_, Some(mac)) => mac,
+            // Refused as the lowering refuses it.
+            (_, None) => {
+                return Err(CircuitError::Params("the MAC gate holds weights in fixed columns: it cannot take private parameters".into()))
+            }
+        };
         let mut advice = pass.advice_per_phase.clone();
         let mut lookups = vec![0; pass.lookup_phases];
         // The range checks' constants (limb bases, shifts) that nothing else uses.
@@ -127,32 +130,51 @@ impl<'a, F: ScalarField> Counter<'a, F> {
         })
     }
 
-    /// Lowers the model once with range checks tallied (and, with `mac`, the MAC gate at
-    /// width 1: the main context does not depend on the width, the blocks are regrouped).
-    fn count(&self, mac: bool) -> Result<Pass<F>, CircuitError> {
+    /// Lowers the model once with range checks tallied: with the MAC gate at width 1
+    /// where it may be used (the main context does not depend on the width, the blocks
+    /// are regrouped; the plain family follows from the tallied inner products), else
+    /// plainly.
+    fn count(&self) -> Result<(Pass<F>, Option<Pass<F>>), CircuitError> {
+        let mac = lower_mac_allowed(self.visibility.params);
         let mut builder = BaseCircuitBuilder::<F>::from_stage(CircuitBuilderStage::Keygen)
             .use_k(COUNT_LOOKUP_BITS + 1)
             .use_lookup_bits(COUNT_LOOKUP_BITS)
             .use_instance_columns(1);
-        let tally = RangeTally::default();
+        let tally = Tally::default();
         let (_, gadgets) = synthesize_tallied(&mut builder, self.graph, self.inputs, &self.visibility, usize::from(mac), Some(&tally))?;
-        let advice_per_phase = builder.core().phase_manager.iter().map(|pm| pm.total_advice()).collect();
-        let mut constants: Vec<F> = builder.core().copy_manager.lock().unwrap().constant_equalities.iter().map(|(c, _)| *c).collect();
-        constants.sort_unstable();
-        constants.dedup();
+        let advice_per_phase: Vec<usize> = builder.core().phase_manager.iter().map(|pm| pm.total_advice()).collect();
         let table_lookups = gadgets.tables.num_lookups();
         // Range checks are only tallied: the lookup phases of an empty builder.
         let lookup_phases = BaseCircuitBuilder::<F>::new(false).statistics().total_lookup_advice_per_phase.len();
-        Ok(Pass {
-            advice_per_phase,
+        let range_checks = tally.range_checks.into_inner();
+        let one = gadgets.macs.as_ref().and_then(|m| m.one_cell()).and_then(|c| c.cell);
+        let equalities = &builder.core().copy_manager.lock().unwrap().constant_equalities;
+        let distinct = |mut v: Vec<F>| {
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let mac_pass = Pass {
+            advice_per_phase: advice_per_phase.clone(),
             lookup_phases,
-            constants,
-            range_checks: tally.into_inner(),
+            constants: distinct(equalities.iter().map(|(c, _)| *c).collect()),
+            range_checks: range_checks.clone(),
             table_rows: if table_lookups > 0 { gadgets.tables.rows.len() } else { 0 },
             table_lookups,
-            dots: gadgets.macs.map(|m| m.dot_shapes()).unwrap_or_default(),
+            dots: gadgets.macs.as_ref().map(|m| m.dot_shapes()).unwrap_or_default(),
             instances: builder.assigned_instances.iter().map(Vec::len).sum(),
-        })
+        };
+        if !mac {
+            return Ok((mac_pass, None));
+        }
+        // The plain family: no constant-one cell for the biases, the inner products'
+        // cells and constants instead.
+        let mut plain_advice = advice_per_phase;
+        plain_advice[0] = plain_advice[0] - usize::from(one.is_some()) + tally.plain_cells.get();
+        let mut constants: Vec<F> = equalities.iter().filter(|(_, cell)| Some(*cell) != one).map(|(c, _)| *c).collect();
+        constants.extend(tally.plain_constants.into_inner());
+        let plain = Pass { advice_per_phase: plain_advice, constants: distinct(constants), dots: Vec::new(), ..mac_pass.clone() };
+        Ok((plain, Some(mac_pass)))
     }
 
     /// One range check of `bits` bits at `lookup_bits`, measured on halo2-base's range chip.

@@ -9,7 +9,7 @@ use zkinfer_models::quant::{ParamRef, ParamSlot, QOp, QuantGraph};
 
 use crate::chips::mac::Macs;
 use crate::chips::table::{self, TableSpec, Tables};
-use crate::chips::{compare, div, io, linear, relu, sqrt, Chips, RangeTally};
+use crate::chips::{compare, div, io, linear, relu, sqrt, Chips, Tally};
 use crate::error::CircuitError;
 use crate::field::{fe, ScalarField};
 use crate::visibility::ParamVisibility;
@@ -56,7 +56,7 @@ pub fn lower_tallied<F: ScalarField>(
     inputs: &[Vec<i64>],
     mac_width: usize,
     params: ParamVisibility,
-    tally: Option<&RangeTally>,
+    tally: Option<&Tally<F>>,
 ) -> Result<Lowered<F>, CircuitError> {
     if inputs.len() != graph.inputs.len() {
         return Err(CircuitError::Inputs(format!("expected {} inputs, got {}", graph.inputs.len(), inputs.len())));
@@ -65,7 +65,7 @@ pub fn lower_tallied<F: ScalarField>(
         if !graph.private_params || !graph.params_well_formed() {
             return Err(CircuitError::Params("the graph was not quantized with private parameters (or lists them wrongly)".into()));
         }
-        if mac_width > 0 {
+        if mac_width > 0 && !lower_mac_allowed(params) {
             return Err(CircuitError::Params("the MAC gate holds weights in fixed columns: it cannot take private parameters".into()));
         }
     }
@@ -178,6 +178,12 @@ pub fn lower_tallied<F: ScalarField>(
     }
     builder.assigned_instances = vec![public.clone()];
     Ok(Lowered { values, public, params: param_cells, tables, macs, node_cells })
+}
+
+/// Whether the MAC gate may take the dot products: only of fixed parameters (it holds
+/// the weights in fixed columns).
+pub fn lower_mac_allowed(params: ParamVisibility) -> bool {
+    params.is_fixed()
 }
 
 /// For every value of `graph`, a bound on the magnitude of its cells (saturating at

@@ -43,6 +43,9 @@ pub fn linear_shared<F: ScalarField>(
     let half = if shift > 0 { 1i128 << (shift - 1) } else { 0 };
     let bias = bias as i128 + half;
     if let Some(macs) = chips.mac {
+        if let Some(tally) = chips.tally {
+            tally_plain(tally, terms, bias, shift);
+        }
         let mut t: Vec<(AssignedValue<F>, F)> = terms.iter().map(|(x, w)| (*x, fe(*w as i128))).collect();
         if bias != 0 {
             t.push((macs.one(ctx), fe(bias)));
@@ -60,6 +63,29 @@ pub fn linear_shared<F: ScalarField>(
     let terms: Vec<_> = terms.iter().map(|(x, w)| (*x, Constant(fe(*w as i128)))).collect();
     let bias = (bias != 0 || terms.is_empty()).then(|| Constant(fe(bias)));
     weighted_sum(ctx, chips, terms, bias, None, shift)
+}
+
+/// Counting with the MAC gate: what the plain layout's [`weighted_sum`] would assign for
+/// this dot product (`bias` with the rounding constant folded in), beyond the MAC
+/// layout's own cells — halo2-base's inner product over `[x.., 1]` and `[w.., bias]`:
+/// a zero cell (unless the first weight is 1) and three cells per term after it, with
+/// the weights (and the zero, and the bias's 1) as constants — less the accumulator
+/// cell the MAC layout loads when there is no rescale (with one, both layouts copy the
+/// sum into the same rescale cells).
+fn tally_plain<F: ScalarField>(tally: &super::Tally<F>, terms: &[(AssignedValue<F>, i64)], bias: i128, shift: u32) {
+    let with_bias = bias != 0 || terms.is_empty();
+    let b: Vec<F> = terms.iter().map(|(_, w)| fe(*w as i128)).chain(with_bias.then(|| fe(bias))).collect();
+    let starts_with_one = b[0] == F::ONE;
+    let cells = if starts_with_one { 1 + 3 * (b.len() - 1) } else { 1 + 3 * b.len() };
+    tally.plain_cells.set(tally.plain_cells.get() + cells - usize::from(shift == 0));
+    let mut constants = tally.plain_constants.borrow_mut();
+    if !starts_with_one {
+        constants.push(F::ZERO);
+    }
+    constants.extend(&b[usize::from(starts_with_one)..]);
+    if with_bias {
+        constants.push(F::ONE);
+    }
 }
 
 /// [`linear`] with weights and bias as cells (private parameters are witness cells,

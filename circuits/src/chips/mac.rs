@@ -165,6 +165,11 @@ impl<F: ScalarField> Macs<F> {
         *self.one.lock().unwrap().get_or_insert_with(|| ctx.load_constant(F::ONE))
     }
 
+    /// The constant-one cell, if some bias loaded it.
+    pub fn one_cell(&self) -> Option<AssignedValue<F>> {
+        *self.one.lock().unwrap()
+    }
+
     /// Records `out = sum_t terms[t].0 * terms[t].1`; `out` must hold that value.
     ///
     /// Dot products recorded with the same `share` key must have the same term cells in

@@ -13,7 +13,7 @@ pub mod relu;
 pub mod sqrt;
 pub mod table;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
 use halo2_base::gates::{GateChip, RangeChip, RangeInstructions};
@@ -21,10 +21,20 @@ use halo2_base::{AssignedValue, Context};
 
 use crate::field::ScalarField;
 
-/// Range checks by width (bits → number of checks), tallied instead of laid out when
-/// the planner counts a model ([`crate::count`]): everything else a chip assigns does
-/// not depend on `lookup_bits`, so one counting pass serves every shape.
-pub type RangeTally = RefCell<BTreeMap<usize, usize>>;
+/// What the planner's counting pass ([`crate::count`]) tallies instead of laying out.
+///
+/// Range checks by width (bits → number of checks): everything else a chip assigns does
+/// not depend on `lookup_bits`, so one counting pass serves every shape. And, when the
+/// pass lowers with the MAC gate, what the plain layout would spend on the same dot
+/// products instead (halo2-base's inner product, [`linear::linear_shared`]): its advice
+/// cells beyond the MAC layout's, and its constants (the weights), so the one pass
+/// counts both layout families.
+#[derive(Debug, Default)]
+pub struct Tally<F: ScalarField> {
+    pub range_checks: RefCell<BTreeMap<usize, usize>>,
+    pub plain_cells: Cell<usize>,
+    pub plain_constants: RefCell<Vec<F>>,
+}
 
 /// What every chip needs: the gate, the range chip and the activation bound.
 #[derive(Clone, Copy)]
@@ -40,7 +50,7 @@ pub struct Chips<'a, F: ScalarField> {
     /// range check that makes a rescale's quotient unique, so the rescale skips its own.
     pub q_checked_by_relu: bool,
     /// Counting: range checks are tallied here and not assigned.
-    pub tally: Option<&'a RangeTally>,
+    pub tally: Option<&'a Tally<F>>,
 }
 
 impl<'a, F: ScalarField> Chips<'a, F> {
@@ -53,7 +63,7 @@ impl<'a, F: ScalarField> Chips<'a, F> {
     /// check of the chips goes through here.
     pub fn range_check(&self, ctx: &mut Context<F>, a: AssignedValue<F>, bits: usize) {
         match self.tally {
-            Some(t) => *t.borrow_mut().entry(bits).or_default() += 1,
+            Some(t) => *t.range_checks.borrow_mut().entry(bits).or_default() += 1,
             None => self.range.range_check(ctx, a, bits),
         }
     }
