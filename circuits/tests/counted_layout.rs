@@ -11,7 +11,10 @@ use std::time::Instant;
 
 use zkinfer_circuits::count::Counter;
 use zkinfer_circuits::layout::{shape_of, synthesized_shape};
-use zkinfer_circuits::{plan, Fr, PlanOptions, VisibilityConfig};
+use zkinfer_circuits::{plan, Fr, ParamVisibility, PlanOptions, Visibility, VisibilityConfig};
+use zkinfer_models::input_json::InputData;
+use zkinfer_models::prepare::{hints_for, prepare};
+use zkinfer_models::{interp, QuantOptions};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
@@ -84,5 +87,33 @@ fn counts_equal_synthesis_for_every_corpus_model() {
 fn counts_equal_synthesis_for_the_largest_models() {
     for name in LARGE {
         println!("{}", check(name, false).unwrap_or_else(|| panic!("{name} does not quantize")));
+    }
+}
+
+/// Private and hashed parameters (witness cells, range-checked, no MAC gate) and hashed
+/// inputs and outputs (Poseidon in the circuit): counted as synthesized too.
+#[test]
+fn counts_equal_synthesis_with_private_parameters_and_hashed_values() {
+    for name in ["1l_mlp", "2l_relu_fc", "1l_conv", "1l_sigmoid", "layernorm"] {
+        let dir = format!("{CORPUS}/{name}");
+        let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
+        let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
+        let samples = input.samples();
+        let opts = QuantOptions { private_params: true, ..Default::default() };
+        let graph = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &opts).unwrap().quant;
+        let qin = interp::quantize_inputs(&graph, &samples[0]).unwrap();
+        for params in [ParamVisibility::Private, ParamVisibility::Hashed] {
+            let vis = VisibilityConfig { inputs: Visibility::Hashed, outputs: Visibility::Hashed, params };
+            let counter = Counter::<Fr>::new(&graph, &qin, &vis);
+            assert!(counter.raw(10, 2).is_err(), "{name}: the MAC gate cannot take private parameters");
+            let planned = plan::<Fr>(&graph, &qin, &PlanOptions { visibility: vis, ..Default::default() }).unwrap();
+            let k = planned.stats.k;
+            for (k, lookup_bits) in [(k, (k - 1) as usize), (k + 1, (k - 2) as usize)] {
+                let (sp, ss) = synthesized_shape::<Fr>(&graph, &qin, k, &vis, 0, lookup_bits).unwrap();
+                let (cp, cs) = shape_of(&counter.raw(lookup_bits, 0).unwrap(), k, 0, lookup_bits);
+                assert_eq!(cs, ss, "{name}, {params:?} parameters, k={k}");
+                assert_eq!(format!("{cp:?}"), format!("{sp:?}"), "{name}, {params:?} parameters, k={k}");
+            }
+        }
     }
 }
