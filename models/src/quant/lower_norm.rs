@@ -193,3 +193,39 @@ fn divide_rows(b: &mut Builder, name: &str, a: QValueId, den: QValueId, group_of
     };
     b.emit(name, op, vec![a, r], n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The largest reciprocal the Div can give for divisors `>= den_min`.
+    fn r_max(s: u32, t: u32, den_min: i128) -> i128 {
+        (2 * (1i128 << s) * (1i128 << (s + t)) + den_min).div_euclid(2 * den_min)
+    }
+
+    #[test]
+    fn reciprocal_bits_keep_the_largest_reciprocal_in_range() {
+        // Soft-max, z >= 1.0: r <= 2^(s+t), so s + t <= bits - 2.
+        let (s, bits) = (20, 32);
+        assert_eq!(recip_bits(s, bits, 1 << s, 1.0), Some(10));
+        assert!(r_max(s, 10, 1 << s) < 1 << (bits - 1) && r_max(s, 11, 1 << s) >= 1 << (bits - 1));
+        assert_eq!(recip_bits(12, 32, 1 << 12, 1.0), Some(MAX_RECIP_BITS));
+        // Too little room: fewer than MIN_RECIP_BITS.
+        assert_eq!(recip_bits(26, 32, 1 << 26, 1.0), Some(MIN_RECIP_BITS));
+        assert_eq!(recip_bits(27, 32, 1 << 27, 1.0), None);
+        // Larger numerators need more bits: |a| <= 8 takes 3 more.
+        assert_eq!(recip_bits(23, 32, 1 << 23, 8.0), Some(7));
+        assert_eq!(recip_bits(24, 32, 1 << 24, 8.0), None);
+        // A divisor that may be 0 (or below) has no bound.
+        assert_eq!(recip_bits(12, 32, 0, 1.0), None);
+        // Layer norm, sd >= isqrt(q(1e-5) * 2^s): at 2^20 only 2 bits fit; at 2^12 eps
+        // quantizes to 0 and sd has no lower bound; at 2^16 (sd >= 2^-8) 6 bits fit.
+        let sd_min = |s: u32| isqrt((q(1e-5, s) as i128) << s).unwrap();
+        assert_eq!(recip_bits(20, 32, sd_min(20), 1.0), None);
+        assert_eq!(sd_min(12), 0);
+        assert_eq!(recip_bits(12, 32, sd_min(12), 1.0), None);
+        assert_eq!(sd_min(16), 256);
+        assert_eq!(recip_bits(16, 32, sd_min(16), 2.0), Some(6));
+        assert!(r_max(16, 6, 256) < 1 << 31 && r_max(16, 7, 256) >= 1 << 31);
+    }
+}
