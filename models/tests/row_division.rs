@@ -83,7 +83,7 @@ fn softmax_divides_once_per_row_and_rows_sum_to_one() {
     // divisors (z = 1: one element, z = width: all equal) are within range.
     let dominant = vec![vec![30.0, -30.0, 0.0]];
     let equal = vec![vec![0.5, 0.5, 0.5]];
-    let (p, samples) = prepared("1l_softmax", &[dominant.clone()], &QuantOptions::default());
+    let (p, samples) = prepared("1l_softmax", std::slice::from_ref(&dominant), &QuantOptions::default());
     let g = &p.quant;
     // One Div, of one row, instead of one per element.
     let divs: Vec<_> = g.nodes.iter().filter(|n| matches!(n.op, QOp::Div { .. })).collect();
