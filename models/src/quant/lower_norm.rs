@@ -10,7 +10,7 @@
 //! A row division `y = a / den` (one positive divisor per row) is one [`QOp::Div`] per
 //! row, `r = round(2^(s+t) / den)` at `t` extra fractional bits, and one product per
 //! element, `y = rescale(a * r, s + t)` ([`QOp::Bilinear`]), instead of one Div per
-//! element (a product costs a fraction of a Div's cells). `t` is chosen so that `r`
+//! element (a product's rescale costs about half a positive Div's cells). `t` is chosen so that `r`
 //! stays in the activation range for **every** input (from a lower bound on `den`:
 //! `z >= exp(0)` for soft-max, `sd >= sqrt(eps)` for the norms), so the new path adds no
 //! failure; where no `t` of at least [`MIN_RECIP_BITS`] effective bits fits, the
