@@ -143,6 +143,11 @@ impl<'g> Builder<'g> {
         self.cal.ranges.get(&id).copied().unwrap_or((-self.cal.max_abs, self.cal.max_abs))
     }
 
+    /// The op that produced a quantized value (`None` for a graph input).
+    pub fn producer(&self, v: QValueId) -> Option<&QOp> {
+        self.nodes.iter().rev().find(|n| n.output == v).map(|n| &n.op)
+    }
+
     /// Number of elements of a quantized value.
     pub fn len_of(&self, v: QValueId) -> usize {
         self.lens[v]
