@@ -300,7 +300,6 @@ pub(super) fn reduce(
 
 fn remap(b: &mut Builder, node: &Node, r: &Remap, x_shape: &[usize]) -> Result<QValueId> {
     let name = node.name.as_str();
-    let x = b.value(node.inputs[0]);
     if let Remap::Gather { indices: None, .. } = r {
         let data = b.graph.constant(node.inputs[0]).ok_or_else(|| unsupported(node, "Gather of activation data at activation indices"))?;
         let (_, rows, which) = r.gather_rows(x_shape)?;
@@ -308,7 +307,8 @@ fn remap(b: &mut Builder, node: &Node, r: &Remap, x_shape: &[usize]) -> Result<Q
         if let Some(out) = gather_tables(b, name, &data.data, &rows, &which, iv) {
             return Ok(out);
         }
-        // One-hot selection: out[o] = sum_j [idx == j] * data[row_j].
+        // One-hot selection: out[o] = sum_j [idx == j] * data[row_j], 0 for an index
+        // outside [0, dim) (a negative one too).
         let j_count = rows.first().map_or(0, |r| r.len());
         let one = b.one();
         let sel: Vec<usize> = which.iter().flat_map(|&i| std::iter::repeat_n(i, j_count)).collect();
@@ -326,6 +326,7 @@ fn remap(b: &mut Builder, node: &Node, r: &Remap, x_shape: &[usize]) -> Result<Q
         }
         return Ok(b.lin(name, t));
     }
+    let x = b.value(node.inputs[0]);
     let (_, map) = r.index_map(x_shape)?;
     let pad = if let Remap::Pad { value, .. } = r { *value } else { 0.0 };
     let mut ins = vec![x];
@@ -338,7 +339,7 @@ fn remap(b: &mut Builder, node: &Node, r: &Remap, x_shape: &[usize]) -> Result<Q
 
 /// Most entries that the tables of one Gather may hold together before it falls back to
 /// one-hot selection (a GPT-2 vocabulary times its embedding width is far above).
-pub(super) const GATHER_TABLE_ENTRIES: usize = 1 << 18;
+const GATHER_TABLE_ENTRIES: usize = 1 << 18;
 
 /// Gather of constant `data` at activation indices as lookups: output `o` is
 /// `data[rows[o][j]]` for the index `x = iv[which[o]]` read as `j = rescale(x, s)`.
@@ -350,7 +351,7 @@ pub(super) const GATHER_TABLE_ENTRIES: usize = 1 << 18;
 /// reads `rows[o][j]`. An index outside `[-dim, dim - 1]` has no entry: no witness, and
 /// the interpreter refuses it naming the table node. A [`QOp::Select`] puts the table
 /// outputs in output order. Values are `round(data * 2^s)`, as a Gather at constant
-/// indices gives.
+/// indices gives; `data` itself becomes no node (its values live in the tables).
 ///
 /// `None` (the caller selects one-hot) when a table would exceed `2^table_bits` entries,
 /// all tables together [`GATHER_TABLE_ENTRIES`], or a value the activation bound.
