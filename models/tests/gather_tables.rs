@@ -127,5 +127,5 @@ fn an_out_of_range_index_is_refused_naming_the_node() {
     }
     // The edges are in range.
     let sample = vec![-(VOCAB as f64), VOCAB as f64 - 1.0, 0.0];
-    assert_eq!(p.quantized_outputs(&[sample.clone()]).unwrap()[0], quantized_float(&p, &sample));
+    assert_eq!(p.quantized_outputs(std::slice::from_ref(&sample)).unwrap()[0], quantized_float(&p, &sample));
 }
