@@ -4,6 +4,8 @@
 //! Gelu, LeakyRelu, Abs, ...) are split into `left*x + (right-left)*relu(x)` plus a
 //! table of the saturating remainder, so that the table can be clamped exactly.
 
+use std::collections::HashMap;
+
 use super::lower::{q, unsupported, Builder, Terms};
 use super::table::{TableOp, TableRequest};
 use super::{QOp, QValueId};
@@ -298,12 +300,15 @@ pub(super) fn reduce(
 
 fn remap(b: &mut Builder, node: &Node, r: &Remap, x_shape: &[usize]) -> Result<QValueId> {
     let name = node.name.as_str();
-    let x = b.value(node.inputs[0]);
     if let Remap::Gather { indices: None, .. } = r {
-        // One-hot selection: out[o] = sum_j [idx == j] * data[row_j].
         let data = b.graph.constant(node.inputs[0]).ok_or_else(|| unsupported(node, "Gather of activation data at activation indices"))?;
         let (_, rows, which) = r.gather_rows(x_shape)?;
         let iv = b.value(node.inputs[1]);
+        if let Some(out) = gather_tables(b, name, &data.data, &rows, &which, iv) {
+            return Ok(out);
+        }
+        // One-hot selection: out[o] = sum_j [idx == j] * data[row_j], 0 for an index
+        // outside [0, dim) (a negative one too).
         let j_count = rows.first().map_or(0, |r| r.len());
         let one = b.one();
         let sel: Vec<usize> = which.iter().flat_map(|&i| std::iter::repeat_n(i, j_count)).collect();
@@ -321,6 +326,7 @@ fn remap(b: &mut Builder, node: &Node, r: &Remap, x_shape: &[usize]) -> Result<Q
         }
         return Ok(b.lin(name, t));
     }
+    let x = b.value(node.inputs[0]);
     let (_, map) = r.index_map(x_shape)?;
     let pad = if let Remap::Pad { value, .. } = r { *value } else { 0.0 };
     let mut ins = vec![x];
@@ -329,4 +335,71 @@ fn remap(b: &mut Builder, node: &Node, r: &Remap, x_shape: &[usize]) -> Result<Q
     }
     let map = map.iter().map(|m| m.map_or((1, 0), |i| (0, i as u32))).collect();
     Ok(b.select(name, ins, map))
+}
+
+/// Most entries that the tables of one Gather may hold together before it falls back to
+/// one-hot selection (a GPT-2 vocabulary times its embedding width is far above).
+const GATHER_TABLE_ENTRIES: usize = 1 << 18;
+
+/// Gather of constant `data` at activation indices as lookups: output `o` is
+/// `data[rows[o][j]]` for the index `x = iv[which[o]]` read as `j = rescale(x, s)`.
+///
+/// Outputs with the same candidate list `rows[o]` (one embedding column across tokens)
+/// share one non-interpolating [`QOp::Table`] with `shift = s`, `lo = -dim` and no
+/// clamped side, whose entries are the quantized candidates twice: `j` in `[-dim, -1]`
+/// reads `rows[o][j + dim]` (ONNX's negative indices wrap) and `j` in `[0, dim - 1]`
+/// reads `rows[o][j]`. An index outside `[-dim, dim - 1]` has no entry: no witness, and
+/// the interpreter refuses it naming the table node. A [`QOp::Select`] puts the table
+/// outputs in output order. Values are `round(data * 2^s)`, as a Gather at constant
+/// indices gives; `data` itself becomes no node (its values live in the tables).
+///
+/// `None` (the caller selects one-hot) when a table would exceed `2^table_bits` entries,
+/// all tables together [`GATHER_TABLE_ENTRIES`], or a value the activation bound.
+fn gather_tables(b: &mut Builder, name: &str, data: &[f64], rows: &[Vec<usize>], which: &[usize], iv: QValueId) -> Option<QValueId> {
+    let dim = rows.first()?.len();
+    let s = b.s();
+    // Candidate lists in order of first use, and each output's (list, position in it).
+    let mut lists: Vec<&[usize]> = Vec::new();
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    let mut slot: HashMap<&[usize], usize> = HashMap::new();
+    let mut map = Vec::with_capacity(rows.len());
+    for (o, row) in rows.iter().enumerate() {
+        let g = *slot.entry(row.as_slice()).or_insert_with(|| {
+            lists.push(row);
+            members.push(Vec::new());
+            lists.len() - 1
+        });
+        map.push((g as u32, members[g].len() as u32));
+        members[g].push(o);
+    }
+    let len = 2 * dim;
+    if dim == 0 || len > 1usize << b.cal.table_bits.min(62) || lists.len().saturating_mul(len) > GATHER_TABLE_ENTRIES {
+        return None;
+    }
+    let bound = 1i64 << (b.cal.bits - 1);
+    let mut tables = Vec::with_capacity(lists.len());
+    for list in &lists {
+        let half: Vec<i64> = list.iter().map(|&k| q(data[k], s)).collect();
+        if half.iter().any(|v| v.abs() >= bound) {
+            return None;
+        }
+        tables.push([half.clone(), half].concat());
+    }
+    let outs: Vec<QValueId> = tables
+        .into_iter()
+        .zip(&members)
+        .enumerate()
+        .map(|(g, (values, outs))| {
+            let sel: Vec<usize> = outs.iter().map(|&o| which[o]).collect();
+            let idx = b.gather(&format!("{name}:idx{g}"), iv, &sel);
+            let op = TableOp { shift: s, lo: -(dim as i64), clamp_lo: false, clamp_hi: false, values, interpolate: false };
+            b.emit(&format!("{name}:table{g}"), QOp::Table(op), vec![idx], outs.len())
+        })
+        .collect();
+    if let [single] = outs[..] {
+        if members[0].iter().enumerate().all(|(i, &o)| i == o) {
+            return Some(single);
+        }
+    }
+    Some(b.select(name, outs, map))
 }
