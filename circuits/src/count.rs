@@ -69,13 +69,15 @@ struct CheckCost<F: ScalarField> {
     constants: Vec<F>,
 }
 
+/// The plain family's counts and the MAC gate's (`None` where the gate cannot be used).
+type Passes<F> = (Pass<F>, Option<Pass<F>>);
+
 /// A model's counts, computed on first use and reused for every shape.
 pub struct Counter<'a, F: ScalarField> {
     graph: &'a QuantGraph,
     inputs: &'a [Vec<i64>],
     visibility: VisibilityConfig,
-    /// The plain family's counts and the MAC gate's (`None` where the gate cannot be used).
-    passes: RefCell<Option<(Pass<F>, Option<Pass<F>>)>>,
+    passes: RefCell<Option<Passes<F>>>,
     checks: RefCell<HashMap<(usize, usize), CheckCost<F>>>,
 }
 
@@ -134,7 +136,7 @@ impl<'a, F: ScalarField> Counter<'a, F> {
     /// where it may be used (the main context does not depend on the width, the blocks
     /// are regrouped; the plain family follows from the tallied inner products), else
     /// plainly.
-    fn count(&self) -> Result<(Pass<F>, Option<Pass<F>>), CircuitError> {
+    fn count(&self) -> Result<Passes<F>, CircuitError> {
         let mac = lower_mac_allowed(self.visibility.params);
         let mut builder = BaseCircuitBuilder::<F>::from_stage(CircuitBuilderStage::Keygen)
             .use_k(COUNT_LOOKUP_BITS + 1)
