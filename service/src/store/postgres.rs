@@ -92,28 +92,15 @@ fn queued_count(tx: &mut Transaction<'_>) -> Result<usize, StoreError> {
 
 /// Refuses a job that would put its tenant over `limits` (under the submission lock).
 fn check_tenant_limits(tx: &mut Transaction<'_>, j: &NewJob, limits: &TenantLimits) -> Result<(), StoreError> {
-    if let Some(limit) = limits.max_queued {
-        let n: i64 = tx.query_one("SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND state = 'queued'", &[&j.tenant])?.get(0);
-        if n as usize >= limit {
-            return Err(StoreError::TenantLimit { tenant: j.tenant.clone(), limit, what: "queued jobs (tenant-max-queued)" });
-        }
-    }
-    if let Some(limit) = limits.submits_per_minute {
-        let n: i64 = tx
-            .query_one(
-                "SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND kind = 'prove' AND created_ms > $2",
-                &[&j.tenant, &(j.created_ms - 60_000)],
-            )?
-            .get(0);
-        if n as usize >= limit {
-            return Err(StoreError::TenantLimit {
-                tenant: j.tenant.clone(),
-                limit,
-                what: "submissions per minute (tenant-submits-per-minute)",
-            });
-        }
-    }
-    Ok(())
+    limits.check(j, |c| {
+        let row = match c {
+            TenantCount::Queued => tx.query_one("SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND state = 'queued'", &[&j.tenant])?,
+            TenantCount::ProvesSince(ms) => {
+                tx.query_one("SELECT COUNT(*) FROM jobs WHERE tenant = $1 AND kind = 'prove' AND created_ms > $2", &[&j.tenant, &ms])?
+            }
+        };
+        Ok(row.get(0))
+    })
 }
 
 fn add_owner(tx: &mut Transaction<'_>, model_id: &str, tenant: &str, now_ms: i64) -> Result<(), StoreError> {

@@ -265,6 +265,43 @@ pub struct TenantLimits {
     pub submits_per_minute: Option<usize>,
 }
 
+/// What a store counts for [`TenantLimits::check`], of the submitting tenant's jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TenantCount {
+    /// Its queued jobs.
+    Queued,
+    /// Its prove jobs created after this time (ms).
+    ProvesSince(i64),
+}
+
+impl TenantLimits {
+    /// Refuses `job` when its tenant is at a limit, with the counts `count` gives (asked
+    /// for only where a limit is set; each store counts in its own SQL, in the submitting
+    /// transaction).
+    pub fn check(
+        &self,
+        job: &NewJob,
+        mut count: impl FnMut(TenantCount) -> Result<i64, super::StoreError>,
+    ) -> Result<(), super::StoreError> {
+        let limits = [
+            (self.max_queued, TenantCount::Queued, "queued jobs (tenant-max-queued)"),
+            (
+                self.submits_per_minute,
+                TenantCount::ProvesSince(job.created_ms - 60_000),
+                "submissions per minute (tenant-submits-per-minute)",
+            ),
+        ];
+        for (limit, what_count, what) in limits {
+            if let Some(limit) = limit {
+                if count(what_count)? as usize >= limit {
+                    return Err(super::StoreError::TenantLimit { tenant: job.tenant.clone(), limit, what });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What an audit entry records.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AuditAction {

@@ -28,27 +28,18 @@ fn queued_count(tx: &rusqlite::Transaction<'_>) -> Result<usize, StoreError> {
 
 /// Refuses a job that would put its tenant over `limits`.
 fn check_tenant_limits(tx: &rusqlite::Transaction<'_>, j: &NewJob, limits: &TenantLimits) -> Result<(), StoreError> {
-    if let Some(limit) = limits.max_queued {
-        let n: i64 = tx.query_row("SELECT COUNT(*) FROM jobs WHERE tenant = ?1 AND state = 'queued'", [&j.tenant], |r| r.get(0))?;
-        if n as usize >= limit {
-            return Err(StoreError::TenantLimit { tenant: j.tenant.clone(), limit, what: "queued jobs (tenant-max-queued)" });
-        }
-    }
-    if let Some(limit) = limits.submits_per_minute {
-        let n: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM jobs WHERE tenant = ?1 AND kind = 'prove' AND created_ms > ?2",
-            params![j.tenant, j.created_ms - 60_000],
-            |r| r.get(0),
-        )?;
-        if n as usize >= limit {
-            return Err(StoreError::TenantLimit {
-                tenant: j.tenant.clone(),
-                limit,
-                what: "submissions per minute (tenant-submits-per-minute)",
-            });
-        }
-    }
-    Ok(())
+    limits.check(j, |c| {
+        Ok(match c {
+            TenantCount::Queued => {
+                tx.query_row("SELECT COUNT(*) FROM jobs WHERE tenant = ?1 AND state = 'queued'", [&j.tenant], |r| r.get(0))?
+            }
+            TenantCount::ProvesSince(ms) => tx.query_row(
+                "SELECT COUNT(*) FROM jobs WHERE tenant = ?1 AND kind = 'prove' AND created_ms > ?2",
+                params![j.tenant, ms],
+                |r| r.get(0),
+            )?,
+        })
+    })
 }
 
 fn add_owner(tx: &rusqlite::Transaction<'_>, model_id: &str, tenant: &str, now_ms: i64) -> Result<(), StoreError> {
