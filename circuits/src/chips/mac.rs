@@ -133,10 +133,45 @@ struct State<F: ScalarField> {
     blocks: Vec<Block<F>>,
     /// Where each dot product went: (block, position in it), in recording order.
     at: Vec<(usize, usize)>,
-    /// Blocks that still take dot products, by key.
-    open: HashMap<u64, usize>,
+    grouping: Grouping,
     /// Every dot product's share key and number of terms, in recording order.
     log: Vec<DotShape>,
+}
+
+/// Which block each dot product joins, by its share key and number of terms only: the
+/// rule [`Macs::add`] lays blocks out by and [`block_rows_for`] counts them by.
+#[derive(Debug, Default)]
+struct Grouping {
+    /// Terms and dot products of every block.
+    blocks: Vec<(usize, usize)>,
+    /// Blocks that still take dot products, by key.
+    open: HashMap<u64, usize>,
+}
+
+impl Grouping {
+    /// The block (a new one when it is `blocks.len()` before the call) and the position
+    /// in it of the next dot product, `terms` terms long, at width `width`.
+    fn place(&mut self, share: Option<u64>, terms: usize, width: usize) -> (usize, usize) {
+        let b = match share.and_then(|k| self.open.get(&k).copied()).filter(|&b| self.blocks[b].0 == terms) {
+            Some(b) => b,
+            None => {
+                self.blocks.push((terms, 0));
+                let b = self.blocks.len() - 1;
+                if let Some(k) = share.filter(|_| width > 1) {
+                    self.open.insert(k, b);
+                }
+                b
+            }
+        };
+        let pos = self.blocks[b].1;
+        self.blocks[b].1 += 1;
+        if pos + 1 == width {
+            if let Some(k) = share {
+                self.open.remove(&k);
+            }
+        }
+        (b, pos)
+    }
 }
 
 /// What decides where a dot product goes: its share key and its number of terms.
@@ -156,7 +191,7 @@ pub struct Macs<F: ScalarField> {
 impl<F: ScalarField> Macs<F> {
     pub fn new(width: usize, witness_gen_only: bool, copy_manager: SharedCopyConstraintManager<F>) -> Macs<F> {
         assert!(width > 0, "MAC width must be positive");
-        let state = Arc::new(Mutex::new(State { blocks: Vec::new(), at: Vec::new(), open: HashMap::new(), log: Vec::new() }));
+        let state = Arc::new(Mutex::new(State { blocks: Vec::new(), at: Vec::new(), grouping: Grouping::default(), log: Vec::new() }));
         Macs { width, state, one: Default::default(), witness_gen_only, copy_manager }
     }
 
@@ -179,33 +214,18 @@ impl<F: ScalarField> Macs<F> {
         let mut st = self.state.lock().unwrap();
         st.log.push((share, terms.len()));
         let dot = Dot { ws: terms.iter().map(|t| t.1).collect(), out, acc_offset: F::ZERO };
-        let open = share.and_then(|k| st.open.get(&k).copied()).filter(|&b| st.blocks[b].xs.len() == terms.len());
-        let b = match open {
-            Some(b) => {
-                // Keygen and MockProver see the cells: a key shared by other cells (a
-                // lowering bug, or a 64-bit hash collision) stops there, before any key
-                // exists. Proving has no cells and follows the same keys.
-                let same = st.blocks[b].xs.iter().zip(terms).all(|(x, t)| x.cell == t.0.cell);
-                assert!(self.witness_gen_only || same, "MAC dot products share a key but not their input cells");
-                b
-            }
-            None => {
-                st.blocks.push(Block { xs: terms.iter().map(|t| t.0).collect(), dots: Vec::new(), shift_offset: F::ZERO });
-                let b = st.blocks.len() - 1;
-                if let Some(k) = share.filter(|_| self.width > 1) {
-                    st.open.insert(k, b);
-                }
-                b
-            }
-        };
-        st.blocks[b].dots.push(dot);
-        let pos = st.blocks[b].dots.len() - 1;
-        st.at.push((b, pos));
-        if pos + 1 == self.width {
-            if let Some(k) = share {
-                st.open.remove(&k);
-            }
+        let (b, pos) = st.grouping.place(share, terms.len(), self.width);
+        if b == st.blocks.len() {
+            st.blocks.push(Block { xs: terms.iter().map(|t| t.0).collect(), dots: Vec::new(), shift_offset: F::ZERO });
+        } else {
+            // Keygen and MockProver see the cells: a key shared by other cells (a
+            // lowering bug, or a 64-bit hash collision) stops there, before any key
+            // exists. Proving has no cells and follows the same keys.
+            let same = st.blocks[b].xs.iter().zip(terms).all(|(x, t)| x.cell == t.0.cell);
+            assert!(self.witness_gen_only || same, "MAC dot products share a key but not their input cells");
         }
+        st.blocks[b].dots.push(dot);
+        st.at.push((b, pos));
     }
 
     /// The value `sum_t x_t * w_t` of a dot product.
@@ -329,28 +349,11 @@ impl<F: ScalarField> Macs<F> {
 /// The rows of every block (in layout order) that [`Macs::add`] makes of dot products
 /// `dots` at width `width`: its grouping, without cells.
 pub fn block_rows_for(dots: &[DotShape], width: usize) -> Vec<usize> {
-    // (terms, dot products) of each block.
-    let mut blocks: Vec<(usize, usize)> = Vec::new();
-    let mut open: HashMap<u64, usize> = HashMap::new();
+    let mut g = Grouping::default();
     for &(share, terms) in dots {
-        let b = match share.and_then(|k| open.get(&k).copied()).filter(|&b| blocks[b].0 == terms) {
-            Some(b) => b,
-            None => {
-                blocks.push((terms, 0));
-                if let Some(k) = share.filter(|_| width > 1) {
-                    open.insert(k, blocks.len() - 1);
-                }
-                blocks.len() - 1
-            }
-        };
-        blocks[b].1 += 1;
-        if blocks[b].1 == width {
-            if let Some(k) = share {
-                open.remove(&k);
-            }
-        }
+        g.place(share, terms, width);
     }
-    blocks.into_iter().map(|(terms, dots)| block_rows(terms, dots)).collect()
+    g.blocks.into_iter().map(|(terms, dots)| block_rows(terms, dots)).collect()
 }
 
 /// Places blocks top to bottom from row 1 (row 0 stays free, so no block's first row has
