@@ -26,7 +26,7 @@ use crate::chips::Tally;
 use crate::circuit::synthesize_tallied;
 use crate::error::CircuitError;
 use crate::field::ScalarField;
-use crate::lower::lower_mac_allowed;
+use crate::lower::{lower_mac_allowed, mac_refused};
 use crate::visibility::VisibilityConfig;
 
 /// What the layout arithmetic needs from a lowered model at one shape: the flex gate's
@@ -103,9 +103,7 @@ impl<'a, F: ScalarField> Counter<'a, F> {
             (0, _) => plain,
             (_, Some(mac)) => mac,
             // Refused as the lowering refuses it.
-            (_, None) => {
-                return Err(CircuitError::Params("the MAC gate holds weights in fixed columns: it cannot take private parameters".into()))
-            }
+            (_, None) => return Err(mac_refused()),
         };
         let mut advice = pass.advice_per_phase.clone();
         let mut lookups = vec![0; pass.lookup_phases];

@@ -66,7 +66,7 @@ pub fn lower_tallied<F: ScalarField>(
             return Err(CircuitError::Params("the graph was not quantized with private parameters (or lists them wrongly)".into()));
         }
         if mac_width > 0 && !lower_mac_allowed(params) {
-            return Err(CircuitError::Params("the MAC gate holds weights in fixed columns: it cannot take private parameters".into()));
+            return Err(mac_refused());
         }
     }
     let range = builder.range_chip();
@@ -184,6 +184,11 @@ pub fn lower_tallied<F: ScalarField>(
 /// the weights in fixed columns).
 pub fn lower_mac_allowed(params: ParamVisibility) -> bool {
     params.is_fixed()
+}
+
+/// The error for a MAC gate asked of private parameters ([`lower_mac_allowed`]).
+pub fn mac_refused() -> CircuitError {
+    CircuitError::Params("the MAC gate holds weights in fixed columns: it cannot take private parameters".into())
 }
 
 /// For every value of `graph`, a bound on the magnitude of its cells (saturating at
