@@ -19,6 +19,8 @@ pub enum ModelError {
     Shape(String),
     #[error("quantization: {0}")]
     Quantization(String),
+    #[error("segments: {0}")]
+    Segment(String),
 }
 
 impl ModelError {

@@ -13,6 +13,7 @@ mod lower_nonlinear;
 mod lower_norm;
 mod lower_topk;
 mod params;
+mod segment;
 pub mod table;
 
 pub use calibrate::{calibrate, Calibration, QuantOptions};
