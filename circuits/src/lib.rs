@@ -19,7 +19,8 @@
 //!   products logged), from which every shape the planner weighs is arithmetic;
 //! - [`layout`]: the planner that picks `k`, `lookup_bits` and the columns;
 //! - [`circuit`]: the [`ModelCircuit`] given to MockProver, keygen and the prover;
-//! - [`instances`] and [`hash`]: the public instance column (packed values, Poseidon hashes).
+//! - [`instances`] and [`hash`]: the public instance column (packed values, Poseidon hashes);
+//! - [`segment`]: a model too large for one circuit cut into segments proved apart, chained by hashes.
 
 pub mod chips;
 pub mod circuit;
@@ -32,6 +33,7 @@ pub mod instances;
 pub mod layout;
 pub mod lower;
 pub mod public;
+pub mod segment;
 pub mod shape;
 pub mod visibility;
 

@@ -6,6 +6,7 @@ pub mod backend;
 pub mod error;
 pub mod groth16;
 pub mod halo2;
+pub mod segments;
 pub mod srs;
 pub mod statement;
 
