@@ -12,6 +12,8 @@ use zkinfer_models::QuantOptions;
 use zkinfer_prover::halo2::{self as h2, Halo2Keys, Halo2Proof};
 use zkinfer_prover::segments::{check_links, segment_inputs, verify_chain, ChainError, SegmentVerifier};
 use zkinfer_prover::srs::insecure_test_srs;
+use zkinfer_verifier_contracts::segments::{build_segment_chain, chain_error, deploy_segment_chain, verify_chain_on_evm};
+use zkinfer_verifier_contracts::{compile_halo2_verifier, encode_calldata, halo2_verifier_source, verify_on_evm, Evm, Solc, VerifierCode};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
 
@@ -99,6 +101,47 @@ fn segment_proofs_chain_and_mixed_runs_do_not() {
     bad[2].instances[1] += Fr::from(1);
     assert_eq!(verify_chain(&verifiers, &bad), Err(ChainError::InvalidProof { segment: 2 }));
     assert_eq!(verify_chain(&verifiers, &run1[..2]), Err(ChainError::Count { expected: 3, got: 2 }));
+
+    // The same on an EVM: every segment's Solidity verifier and ZkinferSegmentChain.
+    let solc = solc();
+    let codes: Vec<VerifierCode> = keyed
+        .iter()
+        .map(|k| {
+            let n = InstanceLayout::new(&k.seg.graph, &k.seg.visibility).len();
+            compile_halo2_verifier(&solc, halo2_verifier_source(&k.params, k.keys.vk(), n)).unwrap().code()
+        })
+        .collect();
+    let counts: Vec<usize> = verifiers.iter().map(|v| v.layout.len()).collect();
+    let chain = build_segment_chain(&solc).unwrap();
+    let mut evm = Evm::new();
+    let at = deploy_segment_chain(&mut evm, &chain, &codes, &counts).unwrap();
+    let calls = |proofs: &[Halo2Proof]| proofs.iter().map(|p| encode_calldata(&p.instances, &p.proof)).collect::<Vec<_>>();
+    let ok = verify_chain_on_evm(&mut evm, at, &calls(&run1)).unwrap();
+    assert!(ok.accepted, "revert {:?}", ok.revert);
+    let alone: u64 = codes.iter().zip(&run1).map(|(c, p)| verify_on_evm(c, &p.instances, &p.proof).unwrap().gas_used).sum();
+    println!("segment chain on the EVM: {} gas; the three verifiers called alone: {alone} gas", ok.gas_used);
+    assert!(verify_chain_on_evm(&mut evm, at, &calls(&run2)).unwrap().accepted);
+    let short = verify_chain_on_evm(&mut evm, at, &calls(&run1[..2])).unwrap();
+    assert!(!short.accepted);
+    assert_eq!(short.revert[..4], chain_error("SegmentCount(uint256,uint256)", 0)[..4]);
+    let mut rejected = |proofs: &[Halo2Proof], why: &str, segment: usize| {
+        let r = verify_chain_on_evm(&mut evm, at, &calls(proofs)).unwrap();
+        assert!(!r.accepted, "{why} accepted");
+        assert_eq!(r.revert, chain_error(why, segment), "{why}");
+    };
+    rejected(&[run1[0].clone(), run2[1].clone(), run1[2].clone()], "BrokenChain(uint256)", 0);
+    rejected(&[run1[0].clone(), run1[1].clone(), run2[2].clone()], "BrokenChain(uint256)", 1);
+    let mut forged = run1.clone();
+    forged[0].instances[out] += Fr::from(1);
+    forged[1].instances[0] += Fr::from(1);
+    rejected(&forged, "SegmentRejected(uint256)", 0);
+    rejected(&bad, "SegmentRejected(uint256)", 2);
+}
+
+fn solc() -> Solc {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(std::path::PathBuf::from);
+    let home = var("ZKINFER_HOME").unwrap_or_else(|| var("HOME").unwrap_or_default().join(".cache/zkinfer"));
+    Solc::in_dir(var("ZKINFER_NODE").unwrap_or_else(|| "node".into()), &var("ZKINFER_SOLC_DIR").unwrap_or_else(|| home.join("solc")))
 }
 
 #[test]

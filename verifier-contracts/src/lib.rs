@@ -8,6 +8,8 @@
 //! * [`solc`]: compile Solidity with the real compiler (npm `solc`,
 //!   standard-JSON, optimizer off) — [`compile_solidity`], at the location a
 //!   [`Solc`] value gives (the caller finds it: this crate reads no environment).
+//! * [`segments`]: `ZkinferSegmentChain`, which verifies a model proved as segments
+//!   (each segment's verifier, and the boundary hashes linking them).
 //! * [`evm`]: an in-memory revm instance to deploy and call contracts, with
 //!   EIP-170 enforced — [`Evm`].
 //!
@@ -30,6 +32,7 @@ pub mod error;
 pub mod evm;
 pub mod groth16;
 pub mod halo2;
+pub mod segments;
 pub mod solc;
 pub mod split;
 

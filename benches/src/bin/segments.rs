@@ -66,7 +66,8 @@ fn main() -> Result<()> {
         kept.push((params, keys.pk.get_vk().clone(), layout, proof));
     }
     let t = Instant::now();
-    let verifiers: Vec<SegmentVerifier<'_>> = kept.iter().map(|(params, vk, layout, _)| SegmentVerifier { params, vk, layout: *layout }).collect();
+    let verifiers: Vec<SegmentVerifier<'_>> =
+        kept.iter().map(|(params, vk, layout, _)| SegmentVerifier { params, vk, layout: *layout }).collect();
     let proofs: Vec<_> = kept.iter().map(|k| k.3.clone()).collect();
     verify_chain(&verifiers, &proofs)?;
     println!(

@@ -154,7 +154,10 @@ impl QuantGraph {
             }
             for node in &g.nodes {
                 if let Some(&v) = node.inputs.iter().find(|&&v| !have[v]) {
-                    return Err(ModelError::Segment(format!("segment {i}: node `{}` reads value {v}, which no earlier segment passes", node.name)));
+                    return Err(ModelError::Segment(format!(
+                        "segment {i}: node `{}` reads value {v}, which no earlier segment passes",
+                        node.name
+                    )));
                 }
                 have[node.output] = true;
             }
