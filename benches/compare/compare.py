@@ -34,6 +34,10 @@ HOME = os.environ.get("ZKINFER_HOME", os.path.expanduser("~/.cache/zkinfer"))
 EZKL_VENV = os.path.join(HOME, "ezkl-venv")
 EZKL_VERSION = os.environ.get("ZKINFER_EZKL_VERSION", "23.0.5")
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(HOME, "target"))
+# Which cargo profile's binaries run: `release` (default), or `debug` (the test
+# profile: zkinfer's own crates at opt-level 1, dependencies at 3) where no release
+# build is at hand. The results record it.
+PROFILE = os.environ.get("ZKINFER_PROFILE", "release")
 
 
 def run_step(cmd, cwd=None, env=None):
@@ -88,7 +92,7 @@ def step_seconds(stderr, names):
 
 
 def zkinfer(model_dir, work, runs, flags):
-    z = os.path.join(TARGET, "release", "zkinfer")
+    z = os.path.join(TARGET, PROFILE, "zkinfer")
     env = dict(os.environ, ZKINFER_CACHE=os.path.join(work, "cache"))  # fresh key cache: keygen is measured
     onnx, inp = os.path.join(model_dir, "network.onnx"), os.path.join(model_dir, "input.json")
     out_dir, proof = os.path.join(work, "compiled"), os.path.join(work, "proof.json")
@@ -124,7 +128,7 @@ def zkinfer(model_dir, work, runs, flags):
 def ezkl(model_dir, work, runs):
     py = ensure_ezkl()
     step = os.path.join(HERE, "ezkl_step.py")
-    evm = os.path.join(TARGET, "release", "evm_call")
+    evm = os.path.join(TARGET, PROFILE, "evm_call")
     for f in ("network.onnx", "input.json"):
         shutil.copy(os.path.join(model_dir, f), work)
     r = {}
@@ -274,7 +278,7 @@ def main():
     subprocess.run(["cargo", "build", "--release", "-q", "-p", "zkinfer-service", "-p", "zkinfer-benches"] + features,
                    cwd=ROOT, check=True, env=dict(os.environ, CARGO_TARGET_DIR=TARGET))
     os.makedirs(a.out, exist_ok=True)
-    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.system()}"
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.system()}; zkinfer built with the `{PROFILE}` profile"
     results = {}
     for m in a.models:
         name = os.path.basename(os.path.normpath(m))

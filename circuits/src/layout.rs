@@ -409,7 +409,15 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
             let wide = (plain_k >= opts.large_k).then_some((wide, gas_cap));
             (found, below, wide)
         }
-        Err(CircuitError::TooLarge { .. }) => (Vec::new(), ks.clone(), None),
+        Err(CircuitError::TooLarge { .. }) => {
+            // Not even `max_k` fits the narrow budgets (a segment of a large model, or a
+            // `max_k` set low): proving time and memory decide here, so the wide budget
+            // is weighed with and without the MAC gate, with no gas reference to keep to.
+            let budget = opts.max_advice_wide.max(opts.max_advice_large).max(opts.max_advice);
+            let wide = PlanOptions { max_advice: budget, max_advice_large: budget, ..opts.clone() };
+            let found: Vec<Plan> = search(counter, &wide, &ks, 0).into_iter().collect();
+            (found, ks.clone(), Some((wide, f64::INFINITY)))
+        }
         Err(e) => return Err(e),
     };
     let mut err = None;
@@ -447,7 +455,14 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
                     }
                 }
             }
-            Err(e) => err = Some(e),
+            Err(e) => match &wide {
+                Some((wide, _)) => match search(counter, wide, &below, w) {
+                    Ok(q) if q.stats.mac_width > 0 => found.push(q),
+                    Ok(_) => {}
+                    Err(e) => err = Some(e),
+                },
+                None => err = Some(e),
+            },
         }
     }
     if found.is_empty() {
