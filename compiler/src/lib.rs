@@ -18,6 +18,7 @@ pub mod keycache;
 pub mod model;
 pub mod options;
 pub mod progress;
+pub mod segments;
 pub mod settings;
 pub mod srs;
 

@@ -41,7 +41,7 @@ fn prove_all(full: &QuantGraph, keyed: &[Keyed], qin: &[Vec<i64>]) -> Vec<Halo2P
 
 #[test]
 fn segment_proofs_chain_and_mixed_runs_do_not() {
-    let (full, x) = model("4l_relu_conv_fc");
+    let (full, x) = model("tutorial");
     let qin = interp::quantize_inputs(&full, &x).unwrap();
     let segs = plan_segments::<Fr>(&full, &qin, &PlanOptions::default(), 3).unwrap();
     assert_eq!(segs.len(), 3, "three segments asked");
@@ -63,13 +63,13 @@ fn segment_proofs_chain_and_mixed_runs_do_not() {
 
     let run1 = prove_all(&full, &keyed, &qin);
     verify_chain(&verifiers, &run1).unwrap();
-    // The first segment's packed inputs and the last one's packed outputs are the
-    // whole model's public values: the same instances a single proof would carry.
-    let expected = zkinfer_circuits::native_instances(&full, &Default::default(), &qin, &interp::run(&full, &qin).unwrap().outputs(&full));
-    let (first, last) = (&run1[0].instances, &run1[2].instances);
+    // The first segment's packed instances are the model's quantized inputs, the last
+    // one's (after its input hash) the model's quantized outputs.
+    let flat = |v: &[Vec<i64>]| v.iter().flatten().map(|x| *x as i128).collect::<Vec<_>>();
+    let outputs = interp::run(&full, &qin).unwrap().outputs(&full);
     let l0 = InstanceLayout::new(&keyed[0].seg.graph, &keyed[0].seg.visibility);
-    assert_eq!(&first[l0.packed_range()], &expected[..l0.packed]);
-    assert_eq!(last[1..], expected[expected.len() - (last.len() - 1)..]);
+    assert_eq!(run1[0].instances[l0.packed_range()], zkinfer_circuits::public::pack::<Fr>(&flat(&qin), full.bits)[..]);
+    assert_eq!(run1[2].instances[1..], zkinfer_circuits::public::pack::<Fr>(&flat(&outputs), full.bits)[..]);
 
     // A second run on another input: each proof is valid alone, but mixed with the first
     // run's they do not chain.
@@ -146,7 +146,7 @@ fn solc() -> Solc {
 
 #[test]
 fn a_boundary_value_outside_the_activation_range_is_refused_before_proving() {
-    let (full, x) = model("4l_relu_conv_fc");
+    let (full, x) = model("tutorial");
     let qin = interp::quantize_inputs(&full, &x).unwrap();
     let graphs = full.split(&[full.nodes.len() / 2]).unwrap();
     let ins = segment_inputs(&full, &graphs, &qin).unwrap();

@@ -1,7 +1,7 @@
 //! The `zkinfer` binary.
 
 use clap::Parser;
-use zkinfer_service::cli::{commands, service_cmds, Cli, Command};
+use zkinfer_service::cli::{commands, segment_cmds, service_cmds, Cli, Command};
 use zkinfer_service::environment::{self, Tools};
 
 fn main() {
@@ -14,6 +14,16 @@ fn main() {
         Command::Prove { dir, input, out } => commands::prove(dir, input, out),
         Command::Hash { dir, input, params: _ } => commands::hash(dir, input.as_deref()),
         Command::Verify { dir, proof } => commands::verify(dir, proof),
+        Command::CompileSegments { model, input, out, segment_k, segments, flags, tools } => segment_cmds::compile(
+            model,
+            input,
+            out,
+            flags,
+            zkinfer_compiler::segments::SegmentOptions { max_k: *segment_k, parts: *segments },
+            &Tools::resolve(tools),
+        ),
+        Command::ProveSegments { dir, input, out } => segment_cmds::prove(dir, input, out),
+        Command::VerifySegments { dir, proof, evm } => segment_cmds::verify(dir, proof, *evm),
         Command::VerifyEvm { dir, proof, rpc: None } => commands::verify_evm(dir, proof),
         Command::VerifyEvm { dir, proof, rpc: Some(rpc) } => zkinfer_service::cli::chain_cmds::verify_evm_rpc(dir, proof, rpc),
         Command::Deploy { dir, rpc, key_file, tools } => {

@@ -4,6 +4,7 @@ pub mod chain_cmds;
 pub mod commands;
 pub mod conformance_cmd;
 pub mod progress;
+pub mod segment_cmds;
 pub mod service_cmds;
 pub mod worker_cmd;
 
@@ -174,6 +175,43 @@ pub enum Command {
     },
     /// Native verification: exit 0 only if the proof is valid for these outputs.
     Verify { dir: PathBuf, proof: PathBuf },
+    /// Like compile, for a model proved as segments (too large for one circuit, or for this
+    /// machine's memory): cut where few values cross, each segment within --segment-k,
+    /// keys and a Solidity verifier per segment, chained by the hashes of the crossing values.
+    CompileSegments {
+        model: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Largest k of any segment.
+        #[arg(long, default_value_t = 20)]
+        segment_k: u32,
+        /// Segments to start with (0: as many as the model's cells need); one that does not
+        /// fit --segment-k is cut again.
+        #[arg(long, default_value_t = 0)]
+        segments: usize,
+        #[command(flatten)]
+        flags: CompileFlags,
+        #[command(flatten)]
+        tools: ToolArgs,
+    },
+    /// Prove every segment of a compile-segments folder, one proving key in memory at a time.
+    ProveSegments {
+        dir: PathBuf,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify every segment's proof and the hash chain between them (natively, or with --evm
+    /// by the segments' verifiers and ZkinferSegmentChain in revm); prints the proven outputs.
+    VerifySegments {
+        dir: PathBuf,
+        proof: PathBuf,
+        #[arg(long)]
+        evm: bool,
+    },
     /// Deploy DIR's verifier in an in-process EVM (revm) and call it; prints the gas used.
     /// With --rpc: call the contracts `zkinfer deploy` deployed on that chain instead
     /// (eth_call and a gas estimate; no key needed).

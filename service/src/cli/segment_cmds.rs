@@ -1,0 +1,269 @@
+//! `zkinfer compile-segments`, `prove-segments` and `verify-segments`: a model too large
+//! for one circuit (or for this machine's memory at its `k`), proved as segments chained
+//! by the hashes of the values crossing each cut. Only one segment's proving key is in
+//! memory at a time.
+//!
+//! The folder holds `segments.json` (the manifest), `quant.json` (the whole quantized
+//! graph), `srs.bin` (the SRS at the largest segment `k`), `chain.hex` (the
+//! `ZkinferSegmentChain` creation code, constructor arguments not appended) and one
+//! `segment-I/` per segment with `graph.json`, `shape.json`, `pk.bin`, `vk.bin` and
+//! `verifier.json`. A proof file holds every segment's instances and proof.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use zkinfer_circuits::{CircuitShape, InstanceLayout, VisibilityConfig};
+use zkinfer_compiler::progress::{step, Progress};
+use zkinfer_compiler::segments::{compile_segments, plan_segmented, SegmentOptions};
+use zkinfer_compiler::{CompileInput, Environment, SrsInfo, SrsSource};
+use zkinfer_models::input_json::InputData;
+use zkinfer_models::quant::QuantGraph;
+use zkinfer_prover::halo2::{self as h2, Halo2Keys, Halo2Proof};
+use zkinfer_prover::segments::{segment_inputs, verify_chain, SegmentVerifier};
+use zkinfer_prover::srs;
+use zkinfer_verifier_contracts::segments::{build_segment_chain, deploy_segment_chain, verify_chain_on_evm};
+use zkinfer_verifier_contracts::{encode_calldata, Evm, VerifierCode};
+
+use super::progress::TermProgress;
+use super::CompileFlags;
+use crate::environment::Tools;
+use crate::fsio::{read, read_json, write_atomic};
+use crate::keycache::DiskKeyCache;
+use crate::proof_file::{fr_from_hex, fr_to_hex};
+
+/// Format of `segments.json`.
+const MANIFEST_FORMAT: u32 = 1;
+
+/// `segments.json`.
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    format: u32,
+    /// SHA-256 of the ONNX file.
+    model_hash: String,
+    segments: Vec<SegmentEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SegmentEntry {
+    /// Node range of the whole quantized graph this segment runs.
+    nodes: [usize; 2],
+    k: u32,
+    rows: usize,
+    num_instances: usize,
+    visibility: VisibilityConfig,
+    srs: SrsInfo,
+    verifier_runtime_bytes: usize,
+}
+
+/// A proof file of `prove-segments`.
+#[derive(Serialize, Deserialize)]
+struct SegmentProofs {
+    segments: Vec<SegmentProof>,
+    /// The model's outputs (dequantized), as the last segment's public instances state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outputs: Option<Vec<Vec<f64>>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SegmentProof {
+    instances: Vec<String>,
+    proof: String,
+}
+
+fn seg_dir(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("segment-{i}"))
+}
+
+/// `zkinfer compile-segments`.
+pub fn compile(model: &Path, input: &Path, out: &Path, flags: &CompileFlags, seg: SegmentOptions, tools: &Tools) -> Result<()> {
+    let progress = TermProgress::default();
+    let opts = flags.options.options();
+    let onnx = read(model)?;
+    let input_data = InputData::from_path(input)?;
+    let calibration = match &flags.calibration {
+        Some(p) => InputData::from_path(p)?,
+        None => input_data.clone(),
+    };
+    let samples = calibration.samples();
+    let env = Environment {
+        srs: match &flags.srs {
+            Some(p) => SrsSource::File { path: p.display().to_string(), bytes: Arc::new(read(p)?) },
+            None => SrsSource::InsecureTest,
+        },
+        groth16_pk: None,
+        solc: tools.solc.clone(),
+    };
+    let ci = CompileInput { onnx: &onnx, samples: &samples, input_shapes: input_data.input_shapes.as_deref(), reference: None };
+    let plan = plan_segmented(&ci, &opts, &seg, &progress)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    write_atomic(&out.join("quant.json"), &serde_json::to_vec(plan.quant())?)?;
+    let max_k = plan.segments.iter().map(|s| s.candidates[0].stats.k).max().unwrap_or(seg.max_k);
+    let mut entries = Vec::new();
+    let cache = DiskKeyCache::default_location();
+    compile_segments(&plan, &env, &cache, &progress, &mut |c| {
+        let d = seg_dir(out, c.index);
+        let io = |e: crate::error::ServiceError| zkinfer_compiler::CompileError::Artifact {
+            name: d.display().to_string(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(&d)
+            .map_err(|e| zkinfer_compiler::CompileError::Artifact { name: d.display().to_string(), message: e.to_string() })?;
+        write_atomic(&d.join("graph.json"), &serde_json::to_vec(&c.graph).expect("graphs serialize")).map_err(io)?;
+        write_atomic(&d.join("shape.json"), &serde_json::to_vec(&c.keys.shape).expect("shapes serialize")).map_err(io)?;
+        write_atomic(&d.join("pk.bin"), &h2::write_pk(&c.keys.pk)).map_err(io)?;
+        write_atomic(&d.join("vk.bin"), &h2::write_vk(c.keys.vk())).map_err(io)?;
+        write_atomic(&d.join("verifier.json"), c.verifier.code().to_json().as_bytes()).map_err(io)?;
+        if c.stats.k == max_k && !out.join("srs.bin").exists() {
+            write_atomic(&out.join("srs.bin"), &srs::write_srs(&c.params)).map_err(io)?;
+        }
+        entries.push(SegmentEntry {
+            nodes: [c.nodes.start, c.nodes.end],
+            k: c.stats.k,
+            rows: c.stats.rows,
+            num_instances: c.num_instances,
+            visibility: c.visibility,
+            srs: c.srs.clone(),
+            verifier_runtime_bytes: c.verifier.largest_runtime(),
+        });
+        Ok(())
+    })?;
+    let chain = build_segment_chain(&tools.solc)?;
+    write_atomic(&out.join("chain.hex"), format!("0x{}", hex::encode(&chain.deployment_code)).as_bytes())?;
+    let manifest = Manifest { format: MANIFEST_FORMAT, model_hash: zkinfer_compiler::hash::sha256_hex(&onnx), segments: entries };
+    write_atomic(&out.join("segments.json"), &serde_json::to_vec_pretty(&manifest)?)?;
+    for (i, e) in manifest.segments.iter().enumerate() {
+        println!(
+            "segment {i}: nodes {}..{}, k = {}, {} rows, {} instances, verifier {} bytes",
+            e.nodes[0], e.nodes[1], e.k, e.rows, e.num_instances, e.verifier_runtime_bytes
+        );
+    }
+    if manifest.segments.iter().any(|e| e.srs.is_insecure()) {
+        eprintln!("warning: INSECURE test SRS; pass --srs FILE with a ceremony SRS for production");
+    }
+    Ok(())
+}
+
+/// A compiled folder's manifest and whole graph.
+fn load(dir: &Path) -> Result<(Manifest, QuantGraph, Vec<QuantGraph>)> {
+    let m: Manifest = read_json(&dir.join("segments.json"))?;
+    if m.format != MANIFEST_FORMAT {
+        bail!("{}: manifest format {} (this zkinfer reads {MANIFEST_FORMAT})", dir.display(), m.format);
+    }
+    let quant: QuantGraph = read_json(&dir.join("quant.json"))?;
+    let graphs =
+        (0..m.segments.len()).map(|i| read_json(&seg_dir(dir, i).join("graph.json")).map_err(Into::into)).collect::<Result<Vec<_>>>()?;
+    Ok((m, quant, graphs))
+}
+
+/// `zkinfer prove-segments`.
+pub fn prove(dir: &Path, input: &Path, out: &Path) -> Result<()> {
+    let progress = TermProgress::default();
+    let (m, quant, graphs) = load(dir)?;
+    let sample = InputData::from_path(input)?.samples().into_iter().next().unwrap_or_default();
+    let qin = zkinfer_models::interp::quantize_inputs(&quant, &sample)?;
+    let inputs = step(&progress as &dyn Progress, "witness values", || segment_inputs(&quant, &graphs, &qin), |_| String::new())?;
+    let srs_bytes = read(&dir.join("srs.bin"))?;
+    let n = graphs.len();
+    let mut proofs = Vec::with_capacity(n);
+    let t0 = std::time::Instant::now();
+    for (i, (g, ins)) in graphs.iter().zip(&inputs).enumerate() {
+        let d = seg_dir(dir, i);
+        let params = srs::read_srs(&srs_bytes, m.segments[i].k)?;
+        let shape: CircuitShape = read_json(&d.join("shape.json"))?;
+        let proof = step(
+            &progress as &dyn Progress,
+            &format!("segment {}/{n}: load key and prove (k = {})", i + 1, m.segments[i].k),
+            || -> Result<Halo2Proof> {
+                let pk = h2::read_pk(&read(&d.join("pk.bin"))?, &shape)?;
+                Ok(h2::prove(&params, &Halo2Keys { pk, shape: shape.clone() }, g, ins)?)
+            },
+            |p| format!("{} bytes", p.proof.len()),
+        )?;
+        proofs.push(proof);
+    }
+    let last = n - 1;
+    let outputs = zkinfer_prover::statement::public_outputs(&graphs[last], &m.segments[last].visibility, &proofs[last].instances)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let file = SegmentProofs {
+        segments: proofs
+            .iter()
+            .map(|p| SegmentProof { instances: p.instances.iter().map(fr_to_hex).collect(), proof: format!("0x{}", hex::encode(&p.proof)) })
+            .collect(),
+        outputs: outputs.clone(),
+    };
+    write_atomic(out, &serde_json::to_vec_pretty(&file)?)?;
+    println!("{}", serde_json::to_string(&serde_json::json!({ "outputs": outputs }))?);
+    eprintln!("{n} segment proofs written to {} ({:.1} s to prove)", out.display(), t0.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `zkinfer verify-segments`: every segment's proof and the hash chain, natively or
+/// (with `evm`) by the segments' verifiers and `ZkinferSegmentChain` in revm. Prints the
+/// outputs the last segment's instances state.
+pub fn verify(dir: &Path, proof: &Path, evm: bool) -> Result<()> {
+    let (m, _, graphs) = load(dir)?;
+    let file: SegmentProofs = read_json(proof)?;
+    let proofs = file
+        .segments
+        .iter()
+        .map(|p| -> Result<Halo2Proof> {
+            let instances = p.instances.iter().map(|h| fr_from_hex(h)).collect::<Result<Vec<_>, _>>()?;
+            let bytes = hex::decode(p.proof.trim_start_matches("0x")).context("the proof is not hex")?;
+            Ok(Halo2Proof { instances, proof: bytes })
+        })
+        .collect::<Result<Vec<_>>>()
+        .with_context(|| format!("{}", proof.display()))?;
+    let t0 = std::time::Instant::now();
+    if evm {
+        let codes = (0..m.segments.len())
+            .map(|i| VerifierCode::from_json(&String::from_utf8_lossy(&read(&seg_dir(dir, i).join("verifier.json"))?)).map_err(Into::into))
+            .collect::<Result<Vec<_>>>()?;
+        let chain_hex = String::from_utf8_lossy(&read(&dir.join("chain.hex"))?).trim().to_string();
+        let chain = zkinfer_verifier_contracts::CompiledContract {
+            name: "ZkinferSegmentChain".into(),
+            deployment_code: hex::decode(chain_hex.trim_start_matches("0x")).context("chain.hex")?,
+            runtime_code: Vec::new(),
+        };
+        let counts: Vec<usize> = m.segments.iter().map(|s| s.num_instances).collect();
+        let mut vm = Evm::new();
+        let at = deploy_segment_chain(&mut vm, &chain, &codes, &counts)?;
+        let calls: Vec<Vec<u8>> = proofs.iter().map(|p| encode_calldata(&p.instances, &p.proof)).collect();
+        let r = verify_chain_on_evm(&mut vm, at, &calls)?;
+        if !r.accepted {
+            bail!("ZkinferSegmentChain rejected the proofs (revert data 0x{})", hex::encode(&r.revert));
+        }
+        println!("segment proofs valid on the EVM ({} segments, {} gas)", m.segments.len(), r.gas_used);
+    } else {
+        let srs_bytes = read(&dir.join("srs.bin"))?;
+        let params = m.segments.iter().map(|s| srs::read_srs(&srs_bytes, s.k)).collect::<Result<Vec<_>, _>>()?;
+        let vks = (0..m.segments.len())
+            .map(|i| -> Result<_> {
+                let shape: CircuitShape = read_json(&seg_dir(dir, i).join("shape.json"))?;
+                Ok(h2::read_vk(&read(&seg_dir(dir, i).join("vk.bin"))?, &shape)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let verifiers: Vec<SegmentVerifier<'_>> = graphs
+            .iter()
+            .enumerate()
+            .map(|(i, g)| SegmentVerifier { params: &params[i], vk: &vks[i], layout: InstanceLayout::new(g, &m.segments[i].visibility) })
+            .collect();
+        verify_chain(&verifiers, &proofs).map_err(|e| anyhow::anyhow!("{}: {e}", proof.display()))?;
+        println!("segment proofs valid ({} segments, {:.1} ms)", m.segments.len(), t0.elapsed().as_secs_f64() * 1e3);
+    }
+    let last = graphs.len() - 1;
+    if let Some(outputs) = zkinfer_prover::statement::public_outputs(&graphs[last], &m.segments[last].visibility, &proofs[last].instances)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        // Compared as the quantized integers they stand for (JSON floats need not read
+        // back to the last bit).
+        let scale = 2f64.powi(graphs[last].scale as i32);
+        let q = |o: &Vec<Vec<f64>>| o.iter().map(|v| v.iter().map(|x| (x * scale).round() as i64).collect::<Vec<_>>()).collect::<Vec<_>>();
+        if file.outputs.as_ref().is_some_and(|o| q(o) != q(&outputs)) {
+            bail!("the outputs in {} are not the ones its last segment's instances state", proof.display());
+        }
+        println!("{}", serde_json::to_string(&serde_json::json!({ "outputs": outputs }))?);
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! `zkinfer compile-segments` / `prove-segments` / `verify-segments` end to end on a
+//! corpus model cut into three segments: the chain verifies natively and on the EVM
+//! (ZkinferSegmentChain) and states the single-circuit interpreter's outputs; proofs of
+//! two runs mixed, a flipped proof byte, a missing segment and outputs that are not the
+//! proven ones are refused.
+
+mod cli_support;
+
+use cli_support::{flip_proof_digit, zkinfer};
+use zkinfer_models::input_json::InputData;
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
+
+fn write_json(path: &std::path::Path, v: &serde_json::Value) {
+    std::fs::write(path, serde_json::to_vec(v).unwrap()).unwrap();
+}
+
+#[test]
+fn segment_proofs_verify_and_mixed_or_tampered_ones_do_not() {
+    let model = format!("{CORPUS}/tutorial/network.onnx");
+    let input = format!("{CORPUS}/tutorial/input.json");
+    let tmp = std::env::temp_dir().join(format!("zkinfer-cli-segments-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).unwrap();
+    let dir = tmp.join("compiled");
+    let (d, p1, p2) = (dir.to_str().unwrap(), tmp.join("p1.json"), tmp.join("p2.json"));
+    let (code, out, err) = zkinfer(&["compile-segments", &model, "--input", &input, "--out", d, "--segments", "3"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("segment ")).count(), 3, "{out}");
+
+    // Another input: the sample's values permuted, scaled and shifted.
+    let data = InputData::from_path(&input).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&input).unwrap()).unwrap();
+    let permuted: Vec<Vec<f64>> =
+        data.samples()[0].iter().map(|x| (0..x.len()).map(|i| x[(i * 7919 + 13) % x.len()] * 0.8 + 0.01).collect()).collect();
+    v["input_data"] = serde_json::json!(permuted);
+    let input2 = tmp.join("input2.json");
+    write_json(&input2, &v);
+
+    let (code, out1, err) = zkinfer(&["prove-segments", d, "--input", &input, "--out", p1.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = zkinfer(&["prove-segments", d, "--input", input2.to_str().unwrap(), "--out", p2.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    for p in [&p1, &p2] {
+        let (code, out, err) = zkinfer(&["verify-segments", d, p.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("segment proofs valid (3 segments"), "{out}");
+    }
+    let (code, out, err) = zkinfer(&["verify-segments", d, p1.to_str().unwrap(), "--evm"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("valid on the EVM (3 segments"), "{out}");
+    // The proven outputs are the outputs prove-segments printed.
+    let proven = out.lines().find(|l| l.starts_with("{\"outputs\"")).unwrap();
+    assert_eq!(proven.trim(), out1.trim(), "verify states the outputs prove printed");
+
+    let f1: serde_json::Value = serde_json::from_slice(&std::fs::read(&p1).unwrap()).unwrap();
+    let f2: serde_json::Value = serde_json::from_slice(&std::fs::read(&p2).unwrap()).unwrap();
+    let bad = tmp.join("bad.json");
+    let refused = |v: &serde_json::Value, evm: bool, why: &str| {
+        write_json(&bad, v);
+        let mut args = vec!["verify-segments", d, bad.to_str().unwrap()];
+        if evm {
+            args.push("--evm");
+        }
+        let (code, out, err) = zkinfer(&args);
+        assert_ne!(code, 0, "{why} accepted: {out}");
+        assert!(err.contains(why), "{why}: {err}");
+    };
+    // Segment 1 from the second run between the first run's segments 0 and 2.
+    let mut mixed = f1.clone();
+    mixed["segments"][1] = f2["segments"][1].clone();
+    refused(&mixed, false, "not segment 1's input hash");
+    refused(&mixed, true, "rejected");
+    // One proof byte flipped.
+    let mut flipped = f1.clone();
+    flipped["segments"][2] = flip_proof_digit(&f1["segments"][2]);
+    refused(&flipped, false, "segment 2: the proof is not valid");
+    refused(&flipped, true, "rejected");
+    // A segment missing.
+    let mut short = f1.clone();
+    short["segments"].as_array_mut().unwrap().pop();
+    refused(&short, false, "3 segments, 2 proofs");
+    // Outputs that are not the ones the last segment proves.
+    let mut lied = f1.clone();
+    lied["outputs"] = f2["outputs"].clone();
+    assert_ne!(f1["outputs"], f2["outputs"]);
+    refused(&lied, false, "not the ones its last segment's instances state");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
