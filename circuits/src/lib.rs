@@ -44,7 +44,7 @@ pub use circuit::ModelCircuit;
 /// hashes include it, so keys made by another version are never reused. The golden
 /// verifying-key digests (`prover/tests/golden_vk.rs`) record it: a key that changes under
 /// the same version fails that test, and a new version needs the digests blessed again.
-pub const CIRCUIT_VERSION: &str = "zkinfer-circuits/5: table indices, positive divisors and private parameters bounded";
+pub const CIRCUIT_VERSION: &str = "zkinfer-circuits/6: reductions by a witnessed best value, table clamps around the edge";
 pub use cost::LayoutStats;
 pub use error::CircuitError;
 pub use halo2_base::gates::circuit::CircuitBuilderStage;

@@ -142,6 +142,13 @@ pub fn lower_tallied<F: ScalarField>(
                 QOp::Relu => ins[0].iter().map(|&x| relu::relu(ctx, chips, x)).collect(),
                 QOp::Select { map } => map.iter().map(|&(s, i)| ins[s as usize][i as usize]).collect(),
                 QOp::Const { values } => io::constants(ctx, values),
+                // The best value alone, of elements that fit `best`'s bound: no running compare.
+                QOp::Reduce { max, arg: false, offsets, idx, .. } if bounds[node.inputs[0]] <= 1u128 << (graph.bits - 1) => (0..node.len)
+                    .map(|o| {
+                        let xs: Vec<_> = idx[offsets[o]..offsets[o + 1]].iter().map(|&i| ins[0][i as usize]).collect();
+                        compare::best(ctx, chips, &xs, *max)
+                    })
+                    .collect(),
                 QOp::Reduce { max, arg, strict, offsets, idx, one } => (0..node.len)
                     .map(|o| {
                         let xs: Vec<_> = idx[offsets[o]..offsets[o + 1]].iter().map(|&i| ins[0][i as usize]).collect();

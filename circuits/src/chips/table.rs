@@ -12,7 +12,8 @@
 //!
 //! The chip [`lookup`] brings the input to the table resolution (a range-checked
 //! rescale: rounded, or floored with its remainder when the table interpolates), clamps
-//! it on saturated sides with sign bits ([`super::compare::sign_bit`]) and looks up
+//! it on saturated sides with sign bits (the decomposition of [`super::compare::sign_bit`],
+//! laid out around the edge: [`clamp`]) and looks up
 //! `(key, value, slope)`; an input outside an unclamped side has no table row. An
 //! interpolating table then adds `rescale(slope * r, shift)`, its quotient range-checked
 //! in [`TableOp::step_bits`] (see `zkinfer_models::quant::table::TableOp`).
@@ -41,11 +42,13 @@ use halo2_base::utils::halo2::{constrain_virtual_equals_external, raw_assign_adv
 use halo2_base::virtual_region::copy_constraints::SharedCopyConstraintManager;
 use halo2_base::virtual_region::lookups::LookupAnyManager;
 use halo2_base::virtual_region::manager::VirtualRegionManager;
-use halo2_base::{AssignedValue, Context, ContextTag, QuantumCell::Constant};
+use halo2_base::{
+    AssignedValue, Context, ContextTag,
+    QuantumCell::{Constant, Existing, Witness},
+};
 
 use zkinfer_models::quant::table::TableOp;
 
-use super::compare::sign_bit;
 use super::linear::{self, Quotient};
 use super::Chips;
 use crate::field::{fe, to_i128, ScalarField};
@@ -229,19 +232,43 @@ pub struct TableSpec<'a> {
     /// Every input cell is below `2^64` in magnitude for any witness that satisfies the
     /// constraints before the lookup (see [`TableSpec::input_below`]).
     input_bounded: bool,
+    /// A bound on the magnitude of every input cell, for any such witness (`u128::MAX`:
+    /// none known).
+    input_bound: u128,
 }
 
 impl<'a> TableSpec<'a> {
     /// A table whose inputs may be any field element: [`clamped_index`] bounds them.
     pub fn new(tag: usize, op: &'a TableOp) -> TableSpec<'a> {
-        TableSpec { tag, op, step_check: Quotient::Within { bound: op.slope_bound() as i128, bits: op.step_bits() }, input_bounded: false }
+        TableSpec {
+            tag,
+            op,
+            step_check: Quotient::Within { bound: op.slope_bound() as i128, bits: op.step_bits() },
+            input_bounded: false,
+            input_bound: u128::MAX,
+        }
     }
 
     /// The same table for inputs that the constraints before it keep below `bound` in
     /// magnitude whatever the witness (the lowering's static bound): below `2^64`, a
-    /// shift-0 table with no clamped side needs no index check of its own.
+    /// shift-0 table with no clamped side needs no index check of its own; and see
+    /// [`TableSpec::clamp_bounds_quotient`].
     pub fn input_below(self, bound: u128) -> TableSpec<'a> {
-        TableSpec { input_bounded: bound <= 1 << 64, ..self }
+        TableSpec { input_bounded: bound <= 1 << 64, input_bound: bound, ..self }
+    }
+
+    /// Whether the rescale of a clamped table may skip the activation-range check of its
+    /// quotient `u` for `bits`-bit activations. The check makes `u` unique (no other
+    /// `(u, r)` with `0 <= r < 2^shift` meets `x = u * 2^shift + r`) and refuses
+    /// `|u| >= 2^(bits-1)` as the interpreter does. A clamp's sign decomposition bounds
+    /// `u` too, within `2^bits` of its edge: two such solutions differ by less than
+    /// `2^(bits+2+shift)`, far below the field's half, so they are equal as integers, and
+    /// `u` is as unique. And for inputs `|x| < 2^shift * (2^(bits-1) - 2)` (the static
+    /// bound) `|u| < 2^(bits-1)` always, so the interpreter's refusal never happens.
+    pub fn clamp_bounds_quotient(&self, bits: u32) -> bool {
+        let t = self.op;
+        let limit = 1u128.checked_shl(t.shift).and_then(|p| p.checked_mul((1u128 << (bits - 1)).saturating_sub(2)));
+        (t.clamp_lo || t.clamp_hi) && t.shift > 0 && self.input_bound < u128::MAX && limit.is_none_or(|l| self.input_bound < l)
     }
 }
 
@@ -254,7 +281,7 @@ pub fn lookup<F: ScalarField>(
     spec: &TableSpec,
     x: AssignedValue<F>,
 ) -> AssignedValue<F> {
-    let (u, r) = clamped_index_with(ctx, chips, spec.op, x, !spec.input_bounded);
+    let (u, r) = clamped_index_with(ctx, chips, spec.op, x, !spec.input_bounded, spec.clamp_bounds_quotient(chips.bits));
     let t = spec.op;
     let j = t.index(to_i128(u.value()).unwrap_or(i128::MAX));
     // Outside an unclamped side there is no row: any witness fails the lookup.
@@ -289,25 +316,30 @@ pub fn clamped_index<F: ScalarField>(
     t: &TableOp,
     x: AssignedValue<F>,
 ) -> (AssignedValue<F>, Option<AssignedValue<F>>) {
-    clamped_index_with(ctx, chips, t, x, true)
+    clamped_index_with(ctx, chips, t, x, true, false)
 }
 
 /// [`clamped_index`]; with `check_open` false the caller guarantees `|x| < 2^64` and a
-/// shift-0 table with no clamped side skips its index check.
+/// shift-0 table with no clamped side skips its index check; with `clamp_bounds_q`
+/// ([`TableSpec::clamp_bounds_quotient`]) the rescale's quotient is left to the clamp.
 fn clamped_index_with<F: ScalarField>(
     ctx: &mut Context<F>,
     chips: &Chips<F>,
     t: &TableOp,
     x: AssignedValue<F>,
     check_open: bool,
+    clamp_bounds_q: bool,
 ) -> (AssignedValue<F>, Option<AssignedValue<F>>) {
     let gate = chips.gate();
+    // The rescale skips its quotient's range check as for a quotient a ReLU decomposes:
+    // here the clamp below decomposes it.
+    let rescale_chips = Chips { q_checked_by_relu: clamp_bounds_q, ..*chips };
     let (mut u, r) = if t.interpolates() {
-        let (q, r) = linear::rescale_parts(ctx, chips, x, t.shift, Quotient::Signed);
+        let (q, r) = linear::rescale_parts(ctx, &rescale_chips, x, t.shift, Quotient::Signed);
         (q, Some(r))
     } else if t.shift > 0 {
         let acc = gate.add(ctx, x, Constant(fe(1i128 << (t.shift - 1))));
-        (linear::rescale(ctx, chips, acc, t.shift), None)
+        (linear::rescale(ctx, &rescale_chips, acc, t.shift), None)
     } else if t.clamp_lo || t.clamp_hi || !check_open {
         (x, None)
     } else {
@@ -318,16 +350,54 @@ fn clamped_index_with<F: ScalarField>(
         (x, None)
     };
     if t.clamp_lo {
-        let d = gate.sub(ctx, u, Constant(fe(t.lo as i128)));
-        let keep = sign_bit(ctx, chips, d);
-        u = gate.select(ctx, u, Constant(fe(t.lo as i128)), keep);
+        u = clamp(ctx, chips, u, t.lo, true);
     }
     if t.clamp_hi {
-        let d = gate.sub(ctx, Constant(fe(t.hi() as i128)), u);
-        let keep = sign_bit(ctx, chips, d);
-        u = gate.select(ctx, u, Constant(fe(t.hi() as i128)), keep);
+        u = clamp(ctx, chips, u, t.hi(), false);
     }
     (u, r)
+}
+
+/// `max(u, edge)` (`lower`) or `min(u, edge)`, for `-2^bits <= d < 2^bits` with
+/// `d = u - edge` (`edge - u`): no witness exists outside, as for the interpreter's sign
+/// bit. The decomposition of [`super::compare::sign_bit`], `d + 2^bits = b * 2^bits + low`
+/// with `low` range-checked in `bits` bits and `b` boolean (so `b = [d >= 0]`), in one
+/// region with the shift: `[u, 2^bits - edge, 1, s, b, -2^bits, low]` (lower;
+/// `[edge + 2^bits, u, -1, s, ..]` upper) under the gate `a + b * c = d` at rows 0 and 3;
+/// then the result `edge + b * low` (lower: `b = 1` makes `low = u - edge`) or the
+/// witness `out` with `out + b * low = edge` (upper).
+pub fn clamp<F: ScalarField>(ctx: &mut Context<F>, chips: &Chips<F>, u: AssignedValue<F>, edge: i64, lower: bool) -> AssignedValue<F> {
+    let uv = to_i128(u.value()).unwrap_or(0);
+    let d = if lower { uv - edge as i128 } else { edge as i128 - uv };
+    clamp_with(ctx, chips, u, edge, lower, F::from((d >= 0) as u64))
+}
+
+/// [`clamp`] with the sign bit `b` supplied by the caller (tests forge it); `low` and
+/// the result follow from it.
+pub fn clamp_with<F: ScalarField>(
+    ctx: &mut Context<F>,
+    chips: &Chips<F>,
+    u: AssignedValue<F>,
+    edge: i64,
+    lower: bool,
+    b: F,
+) -> AssignedValue<F> {
+    let off = fe::<F>(1i128 << chips.bits);
+    let e = fe::<F>(edge as i128);
+    let s = if lower { *u.value() - e + off } else { e - *u.value() + off };
+    let low = s - b * off;
+    let first =
+        if lower { [Existing(u), Constant(off - e), Constant(F::ONE)] } else { [Constant(e + off), Existing(u), Constant(-F::ONE)] };
+    ctx.assign_region(first.into_iter().chain([Witness(s), Witness(b), Constant(-off), Witness(low)]), [0, 3]);
+    let (b_cell, low_cell) = (ctx.get(-3), ctx.get(-1));
+    chips.range_check(ctx, low_cell, chips.bits as usize);
+    chips.gate().assert_bit(ctx, b_cell);
+    if lower {
+        chips.gate().mul_add(ctx, b_cell, low_cell, Constant(e))
+    } else {
+        ctx.assign_region([Witness(e - b * low), Existing(b_cell), Existing(low_cell), Constant(e)], [0]);
+        ctx.get(-4)
+    }
 }
 
 /// `rescale(slope * r, shift)` with the quotient `step` supplied by the caller (tests

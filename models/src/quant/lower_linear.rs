@@ -64,6 +64,16 @@ fn product_sum(b: &mut Builder, node: &Node, ps: ProductSum) -> Result<QValueId>
     }
 }
 
+/// Whether every element of `v` is `>= 0` for every input: the output of a
+/// [`QOp::Sqrt`] (a root, `0 <= y < 2^sqrt_bits(bits, scale) <= 2^bits`; no witness
+/// otherwise). A divisor with this property may take `QOp::Div { positive: true }`: the
+/// two kinds differ only on negative divisors (`positive` refuses them, the general one
+/// divides by `|b|` and negates), both refuse `b = 0`, and both admit `b < 2^bits`,
+/// so the interpreter gives the same result or the same refusal for every input.
+fn never_negative(b: &Builder, v: QValueId) -> bool {
+    matches!(b.producer(v), Some(QOp::Sqrt { scale, .. }) if *scale <= b.cal.bits)
+}
+
 fn arith(b: &mut Builder, node: &Node, a: Arith, shapes: &[&[usize]]) -> Result<QValueId> {
     let g = b.graph;
     let (_, maps) = broadcast_all(shapes)?;
@@ -104,19 +114,17 @@ fn arith(b: &mut Builder, node: &Node, a: Arith, shapes: &[&[usize]]) -> Result<
         Arith::Mul | Arith::Div => match (consts[0], consts[1]) {
             (None, None) => {
                 let (x, y) = (b.value(node.inputs[0]), b.value(node.inputs[1]));
+                let positive = never_negative(b, y);
                 let (xs, ys) = (b.gather(&format!("{name}:a"), x, &maps[0]), b.gather(&format!("{name}:b"), y, &maps[1]));
-                Ok(if a == Arith::Mul {
-                    b.mul(name, xs, ys)
-                } else {
-                    b.emit(name, QOp::Div { scale: b.s(), positive: false }, vec![xs, ys], n)
-                })
+                Ok(if a == Arith::Mul { b.mul(name, xs, ys) } else { b.emit(name, QOp::Div { scale: b.s(), positive }, vec![xs, ys], n) })
             }
             (Some(cx), None) if a == Arith::Div => {
                 let y = b.value(node.inputs[1]);
+                let positive = never_negative(b, y);
                 let ys = b.gather(&format!("{name}:b"), y, &maps[1]);
                 let xc: Vec<i64> = maps[0].iter().map(|&i| super::lower::q(cx.data[i], b.s())).collect();
                 let xs = b.consts(&format!("{name}:a"), xc);
-                Ok(b.emit(name, QOp::Div { scale: b.s(), positive: false }, vec![xs, ys], n))
+                Ok(b.emit(name, QOp::Div { scale: b.s(), positive }, vec![xs, ys], n))
             }
             (cx, cy) => {
                 let (act, w, am, wm) = match (cx, cy) {
