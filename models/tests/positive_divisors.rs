@@ -2,23 +2,12 @@
 //! Sqrt, Div) divides by a square root: a root is never negative, so the Div takes the
 //! positive kind, and the interpreter gives the same values as with the general one.
 
-use zkinfer_models::input_json::InputData;
 use zkinfer_models::interp;
-use zkinfer_models::prepare::{hints_for, prepare, Prepared};
 use zkinfer_models::quant::QOp;
-use zkinfer_models::QuantOptions;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
+mod corpus_support;
 
-fn prepared(name: &str) -> (Prepared, Vec<Vec<Vec<f64>>>) {
-    let dir = format!("{CORPUS}/{name}");
-    let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
-    let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
-    let samples = input.samples();
-    let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    (p, samples)
-}
+use corpus_support::prepared;
 
 /// Every Div of `name` whose divisor is a square root (selected, for the broadcast) is
 /// positive, the others are not; flipping them back to the general Div changes no

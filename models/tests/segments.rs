@@ -2,21 +2,16 @@
 //! inputs, port by port, constants never cross a cut, and running the segments one after
 //! the other gives exactly the full graph's trace.
 
-use zkinfer_models::input_json::InputData;
 use zkinfer_models::interp;
-use zkinfer_models::prepare::{hints_for, prepare, Prepared};
+use zkinfer_models::prepare::Prepared;
 use zkinfer_models::quant::QOp;
-use zkinfer_models::{ModelError, QuantOptions};
+use zkinfer_models::ModelError;
 
-const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
+mod corpus_support;
 
+/// Corpus model `name` quantized, with its first sample's quantized inputs.
 fn prepared(name: &str) -> (Prepared, Vec<Vec<i64>>) {
-    let dir = format!("{CORPUS}/{name}");
-    let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
-    let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
-    let samples = input.samples();
-    let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (p, samples) = corpus_support::prepared(name);
     let qin = interp::quantize_inputs(&p.quant, &samples[0]).unwrap();
     (p, qin)
 }
