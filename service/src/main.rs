@@ -23,7 +23,7 @@ fn main() {
             &Tools::resolve(tools),
         ),
         Command::ProveSegments { dir, input, out } => segment_cmds::prove(dir, input, out),
-        Command::VerifySegments { dir, proof, evm } => segment_cmds::verify(dir, proof, *evm),
+        Command::VerifySegments { dir, proof, evm, rpc } => segment_cmds::verify(dir, proof, *evm, rpc.as_deref()),
         Command::VerifyEvm { dir, proof, rpc: None } => commands::verify_evm(dir, proof),
         Command::VerifyEvm { dir, proof, rpc: Some(rpc) } => zkinfer_service::cli::chain_cmds::verify_evm_rpc(dir, proof, rpc),
         Command::Deploy { dir, rpc, key_file, tools } => {

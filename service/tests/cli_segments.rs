@@ -1,11 +1,14 @@
 //! `zkinfer compile-segments` / `prove-segments` / `verify-segments` end to end on a
-//! corpus model cut into three segments: the chain verifies natively and on the EVM
-//! (ZkinferSegmentChain) and states the single-circuit interpreter's outputs; proofs of
-//! two runs mixed, a flipped proof byte, a missing segment and outputs that are not the
-//! proven ones are refused.
+//! corpus model cut into three segments: the chain verifies natively, on the EVM
+//! (ZkinferSegmentChain in revm) and on anvil after `zkinfer deploy` (idempotent), and
+//! states the single-circuit interpreter's outputs; proofs of two runs mixed, a flipped
+//! proof byte, a missing segment and outputs that are not the proven ones are refused
+//! natively, in revm and by the deployed chain.
 
+mod chain_support;
 mod cli_support;
 
+use chain_support::{anvil, number_after, Scratch};
 use cli_support::{flip_proof_digit, zkinfer};
 use zkinfer_models::input_json::InputData;
 
@@ -46,44 +49,73 @@ fn segment_proofs_verify_and_mixed_or_tampered_ones_do_not() {
         assert_eq!(code, 0, "{err}");
         assert!(out.contains("segment proofs valid (3 segments"), "{out}");
     }
-    let (code, out, err) = zkinfer(&["verify-segments", d, p1.to_str().unwrap(), "--evm"]);
+    let (code, out_evm, err) = zkinfer(&["verify-segments", d, p1.to_str().unwrap(), "--evm"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("valid on the EVM (3 segments"), "{out}");
+    assert!(out_evm.contains("valid on the EVM (3 segments"), "{out_evm}");
     // The proven outputs are the outputs prove-segments printed.
-    let proven = out.lines().find(|l| l.starts_with("{\"outputs\"")).unwrap();
+    let proven = out_evm.lines().find(|l| l.starts_with("{\"outputs\"")).unwrap();
     assert_eq!(proven.trim(), out1.trim(), "verify states the outputs prove printed");
 
     let f1: serde_json::Value = serde_json::from_slice(&std::fs::read(&p1).unwrap()).unwrap();
     let f2: serde_json::Value = serde_json::from_slice(&std::fs::read(&p2).unwrap()).unwrap();
     let bad = tmp.join("bad.json");
-    let refused = |v: &serde_json::Value, evm: bool, why: &str| {
+    // A chain where `zkinfer deploy` put the segments' verifiers and ZkinferSegmentChain.
+    let node = anvil();
+    let url = node.url();
+    let scratch = Scratch::new("cli-segments-chain");
+    let key = scratch.key_file();
+    for again in [false, true] {
+        let (code, out, err) = zkinfer(&["deploy", d, "--rpc", &url, "--key-file", key.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        let summary = if again { "0 contracts deployed now, 4 already deployed" } else { "4 contracts deployed now, 0 already deployed" };
+        assert!(out.contains(summary), "{out}");
+        for name in ["segment-0 ", "segment-1 ", "segment-2 ", "chain "] {
+            assert!(out.lines().any(|l| l.starts_with(name)), "{name}: {out}");
+        }
+    }
+    let (code, out_chain, err) = zkinfer(&["verify-segments", d, p1.to_str().unwrap(), "--rpc", &url]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out_chain.contains("segment proofs valid on chain 31337 (3 segments"), "{out_chain}");
+    // The outputs read back from what the chain returned are the proven ones.
+    let on_chain = out_chain.lines().find(|l| l.starts_with("{\"outputs\"")).unwrap();
+    assert_eq!(on_chain.trim(), out1.trim());
+    // anvil's estimate of the whole `verify` transaction against revm's gas for it: the
+    // estimate may exceed the gas used by what the 63/64 rule holds back, never undercut it.
+    let (estimate, revm) = (number_after(&out_chain, "gas estimate"), number_after(&out_evm, "3 segments,"));
+    eprintln!("tutorial in 3 segments: chain verify gas estimate on anvil {estimate}, in revm {revm}");
+    assert!(estimate >= revm && estimate - revm <= revm / 50, "estimate {estimate}, revm {revm}");
+
+    let refused = |v: &serde_json::Value, how: &[&str], why: &str| {
         write_json(&bad, v);
         let mut args = vec!["verify-segments", d, bad.to_str().unwrap()];
-        if evm {
-            args.push("--evm");
-        }
+        args.extend_from_slice(how);
         let (code, out, err) = zkinfer(&args);
         assert_ne!(code, 0, "{why} accepted: {out}");
         assert!(err.contains(why), "{why}: {err}");
     };
+    let (native, evm, rpc): (&[&str], &[&str], &[&str]) = (&[], &["--evm"], &["--rpc", &url]);
     // Segment 1 from the second run between the first run's segments 0 and 2.
     let mut mixed = f1.clone();
     mixed["segments"][1] = f2["segments"][1].clone();
-    refused(&mixed, false, "not segment 1's input hash");
-    refused(&mixed, true, "rejected");
+    refused(&mixed, native, "not segment 1's input hash");
+    refused(&mixed, evm, "rejected");
+    refused(&mixed, rpc, "BrokenChain");
     // One proof byte flipped.
     let mut flipped = f1.clone();
     flipped["segments"][2] = flip_proof_digit(&f1["segments"][2]);
-    refused(&flipped, false, "segment 2: the proof is not valid");
-    refused(&flipped, true, "rejected");
+    refused(&flipped, native, "segment 2: the proof is not valid");
+    refused(&flipped, evm, "rejected");
+    refused(&flipped, rpc, "SegmentRejected");
     // A segment missing.
     let mut short = f1.clone();
     short["segments"].as_array_mut().unwrap().pop();
-    refused(&short, false, "3 segments, 2 proofs");
+    refused(&short, native, "3 segments, 2 proofs");
+    refused(&short, rpc, "SegmentCount");
     // Outputs that are not the ones the last segment proves.
     let mut lied = f1.clone();
     lied["outputs"] = f2["outputs"].clone();
     assert_ne!(f1["outputs"], f2["outputs"]);
-    refused(&lied, false, "not the ones its last segment's instances state");
+    refused(&lied, native, "not the ones its last segment's instances state");
+    refused(&lied, rpc, "not the ones its last segment's instances state");
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -1,4 +1,4 @@
-//! ABI bindings of the attestor, the coordinator and the example consumer
+//! ABI bindings of the attestor, the coordinator, the segment chain and the example consumer
 //! (`verifier-contracts/contracts/*.sol`, `zkinfer_verifier_contracts::attestor`).
 
 #![allow(missing_docs)]
@@ -67,6 +67,18 @@ alloy_sol_types::sol! {
         function requestTimeout() external view returns (uint64);
         function models(bytes32 modelId) external view returns (address owner, address attestor, bool hashedInputs, uint32 numInputs);
         function requests(uint256 requestId) external view returns (address requester, uint96 fee, bytes32 modelId, bytes32 inputsHash, uint64 deadline, uint32 callbackGasLimit, uint8 status);
+    }
+
+    #[derive(Debug, PartialEq, Eq)]
+    interface IZkinferSegmentChain {
+        error SegmentCount(uint256 expected, uint256 got);
+        error ShortCalldata(uint256 segment);
+        error BrokenChain(uint256 segment);
+        error SegmentRejected(uint256 segment);
+
+        function verify(bytes[] calls) external view returns (bytes32[] first, bytes32[] last);
+        function verifiers(uint256 index) external view returns (address);
+        function instanceCounts(uint256 index) external view returns (uint256);
     }
 
     #[derive(Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolInterface;
 use alloy_transport::TransportError;
 
-use super::bindings::{ICreditLendingPool, IZkinferAttestor, IZkinferCoordinator};
+use super::bindings::{ICreditLendingPool, IZkinferAttestor, IZkinferCoordinator, IZkinferSegmentChain};
 use crate::error::ServiceError;
 
 /// Longest wait for a transaction's receipt.
@@ -61,12 +61,15 @@ pub fn revert_data(e: &TransportError) -> Option<Bytes> {
     e.as_error_resp().and_then(|p| p.as_revert_data())
 }
 
-/// A revert's named error (attestor, coordinator or consumer), else its data in hex.
+/// A revert's named error (attestor, coordinator, segment chain or consumer), else its data in hex.
 pub fn revert_reason(data: &[u8]) -> String {
     if let Ok(e) = IZkinferAttestor::IZkinferAttestorErrors::abi_decode(data) {
         return format!("{e:?}");
     }
     if let Ok(e) = IZkinferCoordinator::IZkinferCoordinatorErrors::abi_decode(data) {
+        return format!("{e:?}");
+    }
+    if let Ok(e) = IZkinferSegmentChain::IZkinferSegmentChainErrors::abi_decode(data) {
         return format!("{e:?}");
     }
     if let Ok(e) = ICreditLendingPool::ICreditLendingPoolErrors::abi_decode(data) {

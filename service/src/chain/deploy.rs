@@ -17,9 +17,10 @@ use zkinfer_circuits::InstanceLayout;
 use zkinfer_circuits::VisibilityConfig;
 use zkinfer_models::quant::QuantGraph;
 use zkinfer_prover::Backend;
-use zkinfer_verifier_contracts::{attestor_creation_code, attestor_source, build_attestor, AttestorSpec};
+use zkinfer_verifier_contracts::segments::segment_chain_creation_code;
+use zkinfer_verifier_contracts::{attestor_creation_code, attestor_source, build_attestor, AttestorSpec, VerifierCode};
 
-use super::bindings::{Decoded, IZkinferAttestor};
+use super::bindings::{Decoded, IZkinferAttestor, IZkinferSegmentChain};
 use super::client::{revert_reason, CallResult, Chain};
 use crate::artifacts::ModelDir;
 use crate::error::ServiceError;
@@ -160,6 +161,49 @@ async fn ensure(
     ))
 }
 
+/// Deploys contracts one after the other, reusing those `dir/deployment.json` records
+/// for the same settings, and rewrites the record after every contract.
+struct Deployer<'a> {
+    dir: &'a Path,
+    chain: &'a Chain,
+    previous: Option<Deployment>,
+    deployment: Deployment,
+    deployed: usize,
+}
+
+impl<'a> Deployer<'a> {
+    fn new(dir: &'a Path, chain: &'a Chain, settings_hash: &str) -> Result<Self, ServiceError> {
+        let previous = Deployment::read(dir, chain.chain_id)?.filter(|d| d.settings_hash == settings_hash);
+        let deployment = Deployment { chain_id: chain.chain_id, settings_hash: settings_hash.to_string(), contracts: Vec::new() };
+        Ok(Deployer { dir, chain, previous, deployment, deployed: 0 })
+    }
+
+    /// Makes sure the contract `name` is on the chain; returns its address.
+    async fn ensure(&mut self, name: &str, creation: Vec<u8>) -> Result<Address, ServiceError> {
+        let previous = self.previous.as_ref().and_then(|d| d.get(name).cloned());
+        let (c, now) = ensure(self.chain, name, creation, previous.as_ref()).await?;
+        self.deployed += now as usize;
+        let address = c.address;
+        self.deployment.contracts.push(c);
+        self.deployment.write(self.dir)?;
+        Ok(address)
+    }
+
+    /// A verifier: every part of a split one (`NAME-part1`..), then its entry (`NAME`),
+    /// which callers call. Returns the entry's address.
+    async fn verifier(&mut self, name: &str, code: &VerifierCode) -> Result<Address, ServiceError> {
+        let mut parts = Vec::new();
+        for (i, part) in code.parts.iter().enumerate() {
+            parts.push(evm_address(self.ensure(&format!("{name}-part{}", i + 1), part.clone()).await?));
+        }
+        self.ensure(name, code.entry_creation_code(&parts)).await
+    }
+}
+
+fn evm_address(a: Address) -> zkinfer_verifier_contracts::Address {
+    zkinfer_verifier_contracts::Address::from(a.0 .0)
+}
+
 /// Deploys (or finds) `dir`'s verifier and attestor on `chain`; writes
 /// `dir/deployment.json` and `dir/Attestor.sol`. Returns the deployment and how many
 /// contracts were deployed now.
@@ -174,33 +218,62 @@ pub async fn deploy(dir: &Path, chain: &Chain, solc: &zkinfer_verifier_contracts
     } else {
         None
     };
-    let previous = Deployment::read(dir, chain.chain_id)?.filter(|d| d.settings_hash == settings.settings_hash);
-    let prev = |name: &str| previous.as_ref().and_then(|d| d.get(name).cloned());
-    let mut deployment = Deployment { chain_id: chain.chain_id, settings_hash: settings.settings_hash.clone(), contracts: Vec::new() };
-    let mut deployed = 0;
-    let mut record = |deployment: &mut Deployment, c: DeployedContract, now: bool| -> Result<(), ServiceError> {
-        deployed += now as usize;
-        deployment.contracts.push(c);
-        deployment.write(dir)
-    };
-    let mut part_addresses = Vec::new();
-    for (i, part) in code.parts.iter().enumerate() {
-        let name = format!("verifier-part{}", i + 1);
-        let (c, now) = ensure(chain, &name, part.clone(), prev(&name).as_ref()).await?;
-        part_addresses.push(c.address);
-        record(&mut deployment, c, now)?;
-    }
-    let entry_creation =
-        code.entry_creation_code(&part_addresses.iter().map(|a| zkinfer_verifier_contracts::Address::from(a.0 .0)).collect::<Vec<_>>());
-    let (entry, now) = ensure(chain, "verifier", entry_creation, prev("verifier").as_ref()).await?;
-    let entry_address = entry.address;
-    record(&mut deployment, entry, now)?;
+    let mut d = Deployer::new(dir, chain, &settings.settings_hash)?;
+    let verifier = d.verifier("verifier", &code).await?;
     if let Some(a) = attestor {
-        let creation = attestor_creation_code(&a.deployment_code, &zkinfer_verifier_contracts::Address::from(entry_address.0 .0));
-        let (c, now) = ensure(chain, "attestor", creation, prev("attestor").as_ref()).await?;
-        record(&mut deployment, c, now)?;
+        d.ensure("attestor", attestor_creation_code(&a.deployment_code, &evm_address(verifier))).await?;
     }
-    Ok((deployment, deployed))
+    Ok((d.deployment, d.deployed))
+}
+
+/// Deploys (or finds) a model proved as segments: each segment's verifier (`segment-I`,
+/// its parts `segment-I-partJ`), then `chain`, the `ZkinferSegmentChain` that calls them
+/// in order and links their boundary hashes (`chain_code`: its creation code without
+/// constructor arguments; `instance_counts`: each segment's public instances).
+/// `settings_hash` names the compiled folder (a changed folder deploys again).
+pub async fn deploy_segments(
+    dir: &Path,
+    chain: &Chain,
+    settings_hash: &str,
+    verifiers: &[VerifierCode],
+    chain_code: &[u8],
+    instance_counts: &[usize],
+) -> Result<(Deployment, usize), ServiceError> {
+    let mut d = Deployer::new(dir, chain, settings_hash)?;
+    let mut entries = Vec::with_capacity(verifiers.len());
+    for (i, code) in verifiers.iter().enumerate() {
+        entries.push(evm_address(d.verifier(&format!("segment-{i}"), code).await?));
+    }
+    d.ensure("chain", segment_chain_creation_code(chain_code, &entries, instance_counts)).await?;
+    Ok((d.deployment, d.deployed))
+}
+
+/// The deployed `ZkinferSegmentChain` asked about a segmented proof.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainOnChain {
+    /// `eth_estimateGas` of the `verify` call when it returned; the chain's named error when it reverted.
+    pub outcome: Result<u64, String>,
+    /// The first segment's and the last segment's public instances, as the chain returned them.
+    pub first: Vec<U256>,
+    pub last: Vec<U256>,
+}
+
+/// Calls `deployment`'s `chain` with every segment's verifier calldata (its instances as
+/// words, then its proof).
+pub async fn verify_segments_on_chain(chain: &Chain, deployment: &Deployment, calls: Vec<Vec<u8>>) -> Result<ChainOnChain, ServiceError> {
+    let at =
+        deployment.get("chain").map(|c| c.address).ok_or_else(|| ServiceError::Input("deployment.json has no segment chain".into()))?;
+    let call = IZkinferSegmentChain::verifyCall { calls: calls.into_iter().map(Into::into).collect() };
+    match chain.call(Some(at), call.abi_encode()).await? {
+        CallResult::Returned(out) => {
+            let r = IZkinferSegmentChain::verifyCall::abi_decode_returns(&out)
+                .map_err(|e| ServiceError::Input(format!("the segment chain returned undecodable data: {e}")))?;
+            let words = |v: Vec<alloy_primitives::FixedBytes<32>>| v.into_iter().map(|w| U256::from_be_bytes(w.0)).collect();
+            let gas = chain.estimate_gas(at, call.abi_encode(), U256::ZERO).await?;
+            Ok(ChainOnChain { outcome: Ok(gas), first: words(r.first), last: words(r.last) })
+        }
+        CallResult::Reverted(d) => Ok(ChainOnChain { outcome: Err(revert_reason(&d)), first: Vec::new(), last: Vec::new() }),
+    }
 }
 
 /// A proof checked against deployed contracts.

@@ -15,5 +15,8 @@ pub mod keys;
 pub mod node;
 
 pub use client::{connect, revert_data, Chain};
-pub use deploy::{attestor_spec, deploy, verify_on_chain, DeployedContract, Deployment, OnChainVerification};
+pub use deploy::{
+    attestor_spec, deploy, deploy_segments, verify_on_chain, verify_segments_on_chain, ChainOnChain, DeployedContract, Deployment,
+    OnChainVerification,
+};
 pub use keys::{load_key, KEY_ENV};

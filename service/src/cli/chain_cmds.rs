@@ -21,24 +21,32 @@ pub fn calldata_gas(data: &[u8]) -> u64 {
     data.iter().map(|b| if *b == 0 { 4 } else { 16 }).sum()
 }
 
-/// `zkinfer deploy`.
+/// `zkinfer deploy` (a compile-segments folder: its segments' verifiers and chain).
 pub fn deploy(dir: &Path, rpc: &str, key_file: Option<&Path>, tools: &crate::environment::Tools) -> Result<()> {
+    if dir.join("segments.json").exists() {
+        return super::segment_cmds::deploy(dir, rpc, key_file);
+    }
     let signer = load_key(key_file)?;
     runtime()?.block_on(async {
         let chain = connect(rpc, Some(signer)).await?;
         let (d, now) = chain::deploy(dir, &chain, &tools.solc).await?;
-        for c in &d.contracts {
-            println!("{:<16} {}  code {}  gas {}", c.name, c.address, c.code_hash, c.gas_used);
-        }
-        println!(
-            "chain {}: {now} contracts deployed now, {} already deployed; deployment gas {} in all; {} written",
-            d.chain_id,
-            d.contracts.len() - now,
-            d.total_gas(),
-            Deployment::path(dir).display()
-        );
+        print_deployment(&d, now, dir);
         Ok(())
     })
+}
+
+/// Prints each contract of `d` and a summary line (`now` of them deployed now).
+pub(crate) fn print_deployment(d: &Deployment, now: usize, dir: &Path) {
+    for c in &d.contracts {
+        println!("{:<16} {}  code {}  gas {}", c.name, c.address, c.code_hash, c.gas_used);
+    }
+    println!(
+        "chain {}: {now} contracts deployed now, {} already deployed; deployment gas {} in all; {} written",
+        d.chain_id,
+        d.contracts.len() - now,
+        d.total_gas(),
+        Deployment::path(dir).display()
+    );
 }
 
 /// `zkinfer deploy-coordinator`.

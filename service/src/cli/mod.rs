@@ -204,13 +204,17 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Verify every segment's proof and the hash chain between them (natively, or with --evm
-    /// by the segments' verifiers and ZkinferSegmentChain in revm); prints the proven outputs.
+    /// Verify every segment's proof and the hash chain between them (natively; with --evm
+    /// by the segments' verifiers and ZkinferSegmentChain in revm; with --rpc by the ones
+    /// `zkinfer deploy DIR` deployed on that chain); prints the proven outputs.
     VerifySegments {
         dir: PathBuf,
         proof: PathBuf,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "rpc")]
         evm: bool,
+        /// JSON-RPC URL of a chain where `zkinfer deploy` deployed DIR's contracts.
+        #[arg(long)]
+        rpc: Option<String>,
     },
     /// Deploy DIR's verifier in an in-process EVM (revm) and call it; prints the gas used.
     /// With --rpc: call the contracts `zkinfer deploy` deployed on that chain instead
@@ -251,8 +255,9 @@ pub enum Command {
         #[arg(long)]
         key_file: Option<PathBuf>,
     },
-    /// Deploy DIR's verifier (every part of a split one) and attestor to a chain; writes
-    /// DIR/deployment.json. Rerunning finds them (by code hash) and deploys nothing.
+    /// Deploy DIR's verifier (every part of a split one) and attestor to a chain (a
+    /// compile-segments folder: every segment's verifier and the ZkinferSegmentChain over
+    /// them); writes DIR/deployment.json. Rerunning finds them (by code hash) and deploys nothing.
     Deploy {
         dir: PathBuf,
         /// JSON-RPC URL.

@@ -1,4 +1,4 @@
-//! `zkinfer compile-segments`, `prove-segments` and `verify-segments`: a model too large
+//! `zkinfer compile-segments`, `prove-segments`, `verify-segments` (and `deploy` of such a folder): a model too large
 //! for one circuit (or for this machine's memory at its `k`), proved as segments chained
 //! by the hashes of the values crossing each cut. Only one segment's proving key is in
 //! memory at a time.
@@ -26,8 +26,10 @@ use zkinfer_prover::srs;
 use zkinfer_verifier_contracts::segments::{build_segment_chain, deploy_segment_chain, verify_chain_on_evm};
 use zkinfer_verifier_contracts::{encode_calldata, Evm, VerifierCode};
 
+use super::chain_cmds::{print_deployment, runtime};
 use super::progress::TermProgress;
 use super::CompileFlags;
+use crate::chain::{connect, deploy_segments, load_key, verify_segments_on_chain, Deployment};
 use crate::environment::Tools;
 use crate::fsio::{read, read_json, write_atomic};
 use crate::keycache::DiskKeyCache;
@@ -199,10 +201,49 @@ pub fn prove(dir: &Path, input: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `zkinfer verify-segments`: every segment's proof and the hash chain, natively or
-/// (with `evm`) by the segments' verifiers and `ZkinferSegmentChain` in revm. Prints the
-/// outputs the last segment's instances state.
-pub fn verify(dir: &Path, proof: &Path, evm: bool) -> Result<()> {
+/// What deploying a compiled folder takes.
+struct Contracts {
+    /// SHA-256 of `segments.json` (which names every segment's verifier): a changed
+    /// folder is deployed again.
+    hash: String,
+    /// Every segment's verifier.
+    codes: Vec<VerifierCode>,
+    /// The chain's creation code, constructor arguments not appended.
+    chain: Vec<u8>,
+    /// Each segment's public instances.
+    counts: Vec<usize>,
+}
+
+fn contracts(dir: &Path, m: &Manifest) -> Result<Contracts> {
+    let hash = zkinfer_compiler::hash::sha256_hex(&read(&dir.join("segments.json"))?);
+    let codes = (0..m.segments.len())
+        .map(|i| VerifierCode::from_json(&String::from_utf8_lossy(&read(&seg_dir(dir, i).join("verifier.json"))?)).map_err(Into::into))
+        .collect::<Result<Vec<_>>>()?;
+    let chain_hex = String::from_utf8_lossy(&read(&dir.join("chain.hex"))?).trim().to_string();
+    let chain = hex::decode(chain_hex.trim_start_matches("0x")).context("chain.hex")?;
+    Ok(Contracts { hash, codes, chain, counts: m.segments.iter().map(|s| s.num_instances).collect() })
+}
+
+/// `zkinfer deploy` of a compile-segments folder: every segment's verifier and the
+/// `ZkinferSegmentChain` over them, recorded in `DIR/deployment.json` (idempotent, as
+/// for one circuit).
+pub fn deploy(dir: &Path, rpc: &str, key_file: Option<&Path>) -> Result<()> {
+    let (m, _, _) = load(dir)?;
+    let c = contracts(dir, &m)?;
+    let signer = load_key(key_file)?;
+    runtime()?.block_on(async {
+        let chain = connect(rpc, Some(signer)).await?;
+        let (d, now) = deploy_segments(dir, &chain, &c.hash, &c.codes, &c.chain, &c.counts).await?;
+        print_deployment(&d, now, dir);
+        Ok(())
+    })
+}
+
+/// `zkinfer verify-segments`: every segment's proof and the hash chain, natively, by the
+/// segments' verifiers and `ZkinferSegmentChain` in revm (`evm`), or by the chain that
+/// `zkinfer deploy` deployed at `rpc`. Prints the outputs the last segment's instances
+/// state (on a chain: the instances the chain returned).
+pub fn verify(dir: &Path, proof: &Path, evm: bool, rpc: Option<&str>) -> Result<()> {
     let (m, _, graphs) = load(dir)?;
     let file: SegmentProofs = read_json(proof)?;
     let proofs = file
@@ -216,21 +257,34 @@ pub fn verify(dir: &Path, proof: &Path, evm: bool) -> Result<()> {
         .collect::<Result<Vec<_>>>()
         .with_context(|| format!("{}", proof.display()))?;
     let t0 = std::time::Instant::now();
-    if evm {
-        let codes = (0..m.segments.len())
-            .map(|i| VerifierCode::from_json(&String::from_utf8_lossy(&read(&seg_dir(dir, i).join("verifier.json"))?)).map_err(Into::into))
-            .collect::<Result<Vec<_>>>()?;
-        let chain_hex = String::from_utf8_lossy(&read(&dir.join("chain.hex"))?).trim().to_string();
+    let calls = || proofs.iter().map(|p| encode_calldata(&p.instances, &p.proof)).collect::<Vec<Vec<u8>>>();
+    let mut proven_last = proofs[proofs.len() - 1].instances.clone();
+    if let Some(rpc) = rpc {
+        let settings_hash = contracts(dir, &m)?.hash;
+        let (r, chain_id) = runtime()?.block_on(async {
+            let chain = connect(rpc, None).await?;
+            let d = Deployment::read(dir, chain.chain_id)?.with_context(|| {
+                format!("no deployment.json in {} for chain {}: run `zkinfer deploy` first", dir.display(), chain.chain_id)
+            })?;
+            if d.settings_hash != settings_hash {
+                bail!("deployment.json is for segments {}, this folder is {settings_hash}: run `zkinfer deploy` again", d.settings_hash);
+            }
+            Ok::<_, anyhow::Error>((verify_segments_on_chain(&chain, &d, calls()).await?, chain.chain_id))
+        })?;
+        let gas = r.outcome.map_err(|why| anyhow::anyhow!("the on-chain ZkinferSegmentChain rejected the proofs: {why}"))?;
+        // The outputs are read from what the chain returned, not from the file.
+        proven_last = r.last.iter().map(|w| fr_from_hex(&format!("0x{w:064x}"))).collect::<Result<Vec<_>, _>>()?;
+        println!("segment proofs valid on chain {chain_id} ({} segments, gas estimate {gas})", m.segments.len());
+    } else if evm {
+        let c = contracts(dir, &m)?;
         let chain = zkinfer_verifier_contracts::CompiledContract {
             name: "ZkinferSegmentChain".into(),
-            deployment_code: hex::decode(chain_hex.trim_start_matches("0x")).context("chain.hex")?,
+            deployment_code: c.chain,
             runtime_code: Vec::new(),
         };
-        let counts: Vec<usize> = m.segments.iter().map(|s| s.num_instances).collect();
         let mut vm = Evm::new();
-        let at = deploy_segment_chain(&mut vm, &chain, &codes, &counts)?;
-        let calls: Vec<Vec<u8>> = proofs.iter().map(|p| encode_calldata(&p.instances, &p.proof)).collect();
-        let r = verify_chain_on_evm(&mut vm, at, &calls)?;
+        let at = deploy_segment_chain(&mut vm, &chain, &c.codes, &c.counts)?;
+        let r = verify_chain_on_evm(&mut vm, at, &calls())?;
         if !r.accepted {
             bail!("ZkinferSegmentChain rejected the proofs (revert data 0x{})", hex::encode(&r.revert));
         }
@@ -253,7 +307,7 @@ pub fn verify(dir: &Path, proof: &Path, evm: bool) -> Result<()> {
         println!("segment proofs valid ({} segments, {:.1} ms)", m.segments.len(), t0.elapsed().as_secs_f64() * 1e3);
     }
     let last = graphs.len() - 1;
-    if let Some(outputs) = zkinfer_prover::statement::public_outputs(&graphs[last], &m.segments[last].visibility, &proofs[last].instances)
+    if let Some(outputs) = zkinfer_prover::statement::public_outputs(&graphs[last], &m.segments[last].visibility, &proven_last)
         .map_err(|e| anyhow::anyhow!("{e}"))?
     {
         // Compared as the quantized integers they stand for (JSON floats need not read
