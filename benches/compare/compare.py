@@ -275,7 +275,10 @@ def main():
             if "ezkl" in r and "error" not in r["ezkl"]:
                 earlier[name] = dict(r["ezkl"], reused_from=os.path.basename(path))
     features = subprocess.run([os.path.join(ROOT, "scripts", "cargo-features.sh")], capture_output=True, text=True).stdout.split()
-    subprocess.run(["cargo", "build", "--release", "-q", "-p", "zkinfer-service", "-p", "zkinfer-benches"] + features,
+    # Builds the profile whose binaries run (a release build where a debug one is at hand
+    # would cost minutes and measure nothing).
+    profile_flag = ["--release"] if PROFILE == "release" else [] if PROFILE == "debug" else ["--profile", PROFILE]
+    subprocess.run(["cargo", "build", "-q", "-p", "zkinfer-service", "-p", "zkinfer-benches"] + profile_flag + features,
                    cwd=ROOT, check=True, env=dict(os.environ, CARGO_TARGET_DIR=TARGET))
     os.makedirs(a.out, exist_ok=True)
     machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, {platform.system()}; zkinfer built with the `{PROFILE}` profile"
