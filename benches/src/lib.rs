@@ -10,7 +10,7 @@ use anyhow::Result;
 use zkinfer_circuits::Plan;
 use zkinfer_compiler::{CompileInput, CompileOptions, Silent};
 use zkinfer_models::input_json::InputData;
-use zkinfer_models::prepare::{hints_for, prepare, Prepared};
+use zkinfer_models::prepare::{prepare_input, Prepared};
 use zkinfer_models::quant::QuantGraph;
 use zkinfer_models::QuantOptions;
 use zkinfer_verifier_contracts::Solc;
@@ -51,13 +51,8 @@ pub fn load(onnx: &[u8], input_json: &str) -> Result<Loaded> {
 /// A model folder (`network.onnx`, `input.json`) prepared with default options, and its
 /// input samples: for tools that look at the float graph and fidelity too.
 pub fn prepare_dir(dir: &str) -> Result<(Prepared, Vec<Vec<Vec<f64>>>)> {
-    prepared(&std::fs::read(format!("{dir}/network.onnx"))?, &InputData::from_path(format!("{dir}/input.json"))?)
-}
-
-fn prepared(onnx: &[u8], input: &InputData) -> Result<(Prepared, Vec<Vec<Vec<f64>>>)> {
-    let samples = input.samples();
-    let p = prepare(onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())?;
-    Ok((p, samples))
+    let onnx = std::fs::read(format!("{dir}/network.onnx"))?;
+    Ok(prepare_input(&onnx, &InputData::from_path(format!("{dir}/input.json"))?, &QuantOptions::default())?)
 }
 
 /// [`load_with`] of a model folder (`network.onnx`, `input.json`).

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Result;
 use crate::eval::{eval, shape_inputs};
 use crate::fidelity::{compare, Fidelity};
+use crate::input_json::InputData;
 use crate::interp;
 use crate::ir::Graph;
 use crate::onnx::{load_model, ShapeHints};
@@ -39,6 +40,14 @@ impl FidelityReport {
 /// Static shapes for the graph inputs from the first sample (and explicit shapes).
 pub fn hints_for(samples: &[Vec<Vec<f64>>], shapes: Option<Vec<Vec<usize>>>) -> ShapeHints {
     ShapeHints { shapes, lengths: samples.first().map(|s| s.iter().map(|v| v.len()).collect()) }
+}
+
+/// [`prepare`] calibrated on every sample of an `input.json` (its shapes as hints);
+/// returns the samples too.
+pub fn prepare_input(onnx: &[u8], input: &InputData, opts: &QuantOptions) -> Result<(Prepared, Vec<Vec<Vec<f64>>>)> {
+    let samples = input.samples();
+    let p = prepare(onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), opts)?;
+    Ok((p, samples))
 }
 
 /// Loads, calibrates on `samples` (flat inputs in graph order) and quantizes.

@@ -6,7 +6,7 @@ use zkinfer_circuits::segment::{plan_segments, PlannedSegment};
 use zkinfer_circuits::{Fr, InstanceLayout, PlanOptions};
 use zkinfer_models::input_json::InputData;
 use zkinfer_models::interp;
-use zkinfer_models::prepare::{hints_for, prepare};
+use zkinfer_models::prepare::prepare_input;
 use zkinfer_models::quant::QuantGraph;
 use zkinfer_models::QuantOptions;
 use zkinfer_prover::halo2::{self as h2, Halo2Keys, Halo2Proof};
@@ -22,8 +22,7 @@ fn model(name: &str) -> (QuantGraph, Vec<Vec<f64>>) {
     let dir = format!("{CORPUS}/{name}");
     let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
     let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
-    let samples = input.samples();
-    let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default()).unwrap();
+    let (p, samples) = prepare_input(&onnx, &input, &QuantOptions::default()).unwrap();
     (p.quant, samples[0].clone())
 }
 

@@ -12,7 +12,7 @@ use zkinfer_circuits::layout::BLINDING_ROWS;
 use zkinfer_circuits::{plan, CircuitBuilderStage, Fr, LayoutStats, ModelCircuit, PlanOptions};
 use zkinfer_models::input_json::InputData;
 use zkinfer_models::interp;
-use zkinfer_models::prepare::{hints_for, prepare};
+use zkinfer_models::prepare::prepare_input;
 use zkinfer_models::{QuantGraph, QuantOptions};
 
 const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
@@ -23,9 +23,7 @@ pub fn quantized(name: &str) -> (QuantGraph, Vec<Vec<i64>>) {
     let dir = format!("{CORPUS}/{name}");
     let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
     let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
-    let samples = input.samples();
-    let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (p, samples) = prepare_input(&onnx, &input, &QuantOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
     let qin = interp::quantize_inputs(&p.quant, &samples[0]).unwrap();
     (p.quant, qin)
 }
@@ -36,8 +34,7 @@ pub fn try_quantized(name: &str) -> Option<(QuantGraph, Vec<Vec<i64>>)> {
     let dir = format!("{CORPUS}/{name}");
     let onnx = std::fs::read(format!("{dir}/network.onnx")).ok()?;
     let input = InputData::from_path(format!("{dir}/input.json")).ok()?;
-    let samples = input.samples();
-    let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default()).ok()?;
+    let (p, samples) = prepare_input(&onnx, &input, &QuantOptions::default()).ok()?;
     let qin = interp::quantize_inputs(&p.quant, &samples[0]).ok()?;
     Some((p.quant, qin))
 }

@@ -1,7 +1,7 @@
 //! Corpus models for the models crate's tests.
 
 use zkinfer_models::input_json::InputData;
-use zkinfer_models::prepare::{hints_for, prepare, Prepared};
+use zkinfer_models::prepare::{prepare_input, Prepared};
 use zkinfer_models::QuantOptions;
 
 pub const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/onnx-corpus");
@@ -12,8 +12,5 @@ pub fn prepared(name: &str) -> (Prepared, Vec<Vec<Vec<f64>>>) {
     let dir = format!("{CORPUS}/{name}");
     let onnx = std::fs::read(format!("{dir}/network.onnx")).unwrap();
     let input = InputData::from_path(format!("{dir}/input.json")).unwrap();
-    let samples = input.samples();
-    let p = prepare(&onnx, &samples, &hints_for(&samples, input.input_shapes.clone()), &QuantOptions::default())
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    (p, samples)
+    prepare_input(&onnx, &input, &QuantOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"))
 }

@@ -214,8 +214,13 @@ struct Contracts {
     counts: Vec<usize>,
 }
 
+/// SHA-256 of `dir/segments.json`: what `deployment.json` records of the folder.
+fn folder_hash(dir: &Path) -> Result<String> {
+    Ok(zkinfer_compiler::hash::sha256_hex(&read(&dir.join("segments.json"))?))
+}
+
 fn contracts(dir: &Path, m: &Manifest) -> Result<Contracts> {
-    let hash = zkinfer_compiler::hash::sha256_hex(&read(&dir.join("segments.json"))?);
+    let hash = folder_hash(dir)?;
     let codes = (0..m.segments.len())
         .map(|i| VerifierCode::from_json(&String::from_utf8_lossy(&read(&seg_dir(dir, i).join("verifier.json"))?)).map_err(Into::into))
         .collect::<Result<Vec<_>>>()?;
@@ -260,7 +265,7 @@ pub fn verify(dir: &Path, proof: &Path, evm: bool, rpc: Option<&str>) -> Result<
     let calls = || proofs.iter().map(|p| encode_calldata(&p.instances, &p.proof)).collect::<Vec<Vec<u8>>>();
     let mut proven_last = proofs[proofs.len() - 1].instances.clone();
     if let Some(rpc) = rpc {
-        let settings_hash = contracts(dir, &m)?.hash;
+        let settings_hash = folder_hash(dir)?;
         let (r, chain_id) = runtime()?.block_on(async {
             let chain = connect(rpc, None).await?;
             let d = Deployment::read(dir, chain.chain_id)?.with_context(|| {
