@@ -85,7 +85,7 @@ pub(crate) fn synthesize_tallied<F: ScalarField>(
     inputs: &[Vec<i64>],
     visibility: &VisibilityConfig,
     mac_width: usize,
-    tally: Option<&Tally<F>>,
+    tally: Option<&Tally>,
 ) -> Result<(Vec<i128>, Gadgets<F>), CircuitError> {
     let lowered = lower_tallied(builder, graph, inputs, mac_width, visibility.params, tally)?;
     let n_in_all = port_len(&graph.inputs);

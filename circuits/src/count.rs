@@ -25,7 +25,7 @@ use crate::chips::mac::{block_rows_for, DotShape};
 use crate::chips::Tally;
 use crate::circuit::synthesize_tallied;
 use crate::error::CircuitError;
-use crate::field::ScalarField;
+use crate::field::{fe, to_i128, ScalarField};
 use crate::lower::{lower_mac_allowed, mac_refused};
 use crate::visibility::VisibilityConfig;
 
@@ -149,15 +149,10 @@ impl<'a, F: ScalarField> Counter<'a, F> {
         let range_checks = tally.range_checks.into_inner();
         let one = gadgets.macs.as_ref().and_then(|m| m.one_cell()).and_then(|c| c.cell);
         let equalities = &builder.core().copy_manager.lock().unwrap().constant_equalities;
-        let distinct = |mut v: Vec<F>| {
-            v.sort_unstable();
-            v.dedup();
-            v
-        };
         let mac_pass = Pass {
             advice_per_phase: advice_per_phase.clone(),
             lookup_phases,
-            constants: distinct(equalities.iter().map(|(c, _)| *c).collect()),
+            constants: distinct(equalities.iter().map(|(c, _)| *c), Vec::new()),
             range_checks: range_checks.clone(),
             table_rows: if table_lookups > 0 { gadgets.tables.rows.len() } else { 0 },
             table_lookups,
@@ -171,9 +166,9 @@ impl<'a, F: ScalarField> Counter<'a, F> {
         // cells and constants instead.
         let mut plain_advice = advice_per_phase;
         plain_advice[0] = plain_advice[0] - usize::from(one.is_some()) + tally.plain_cells.get();
-        let mut constants: Vec<F> = equalities.iter().filter(|(_, cell)| Some(*cell) != one).map(|(c, _)| *c).collect();
-        constants.extend(tally.plain_constants.into_inner());
-        let plain = Pass { advice_per_phase: plain_advice, constants: distinct(constants), dots: Vec::new(), ..mac_pass.clone() };
+        let constants = equalities.iter().filter(|(_, cell)| Some(*cell) != one).map(|(c, _)| *c);
+        let constants = distinct(constants, tally.plain_constants.into_inner());
+        let plain = Pass { advice_per_phase: plain_advice, constants, dots: Vec::new(), ..mac_pass.clone() };
         Ok((plain, Some(mac_pass)))
     }
 
@@ -196,6 +191,26 @@ impl<'a, F: ScalarField> Counter<'a, F> {
         self.checks.borrow_mut().insert((bits, lookup_bits), cost.clone());
         cost
     }
+}
+
+/// The distinct values of `constants` and `ints`, sorted. Millions of constants (a
+/// rescale's divisor, a dot product's weights) take few values: they are deduplicated
+/// as integers, each converted once, and only the distinct ones sorted as field elements
+/// (whose comparison converts out of Montgomery form every time).
+fn distinct<F: ScalarField>(constants: impl Iterator<Item = F>, mut ints: Vec<i128>) -> Vec<F> {
+    let mut large = Vec::new();
+    for c in constants {
+        match to_i128(&c) {
+            Some(v) => ints.push(v),
+            None => large.push(c),
+        }
+    }
+    ints.sort_unstable();
+    ints.dedup();
+    large.extend(ints.into_iter().map(fe::<F>));
+    large.sort_unstable();
+    large.dedup();
+    large
 }
 
 /// [`Raw`] of a model synthesized into `builder` (with its function tables' rows and

@@ -9,6 +9,11 @@ pub use halo2_base::utils::BigPrimeField as ScalarField;
 
 /// The field element of a signed integer.
 pub fn fe<F: ScalarField>(v: i128) -> F {
+    // `from_u128` doubles 64 times (ff's default); most values fit a `u64`.
+    if let Ok(u) = u64::try_from(v.unsigned_abs()) {
+        let f = F::from(u);
+        return if v < 0 { -f } else { f };
+    }
     if v >= 0 {
         F::from_u128(v as u128)
     } else {

@@ -56,7 +56,7 @@ pub fn lower_tallied<F: ScalarField>(
     inputs: &[Vec<i64>],
     mac_width: usize,
     params: ParamVisibility,
-    tally: Option<&Tally<F>>,
+    tally: Option<&Tally>,
 ) -> Result<Lowered<F>, CircuitError> {
     if inputs.len() != graph.inputs.len() {
         return Err(CircuitError::Inputs(format!("expected {} inputs, got {}", graph.inputs.len(), inputs.len())));

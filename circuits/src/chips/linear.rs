@@ -72,19 +72,19 @@ pub fn linear_shared<F: ScalarField>(
 /// the weights (and the zero, and the bias's 1) as constants — less the accumulator
 /// cell the MAC layout loads when there is no rescale (with one, both layouts copy the
 /// sum into the same rescale cells).
-fn tally_plain<F: ScalarField>(tally: &super::Tally<F>, terms: &[(AssignedValue<F>, i64)], bias: i128, shift: u32) {
+fn tally_plain<F: ScalarField>(tally: &super::Tally, terms: &[(AssignedValue<F>, i64)], bias: i128, shift: u32) {
     let with_bias = bias != 0 || terms.is_empty();
-    let b: Vec<F> = terms.iter().map(|(_, w)| fe(*w as i128)).chain(with_bias.then(|| fe(bias))).collect();
-    let starts_with_one = b[0] == F::ONE;
+    let b: Vec<i128> = terms.iter().map(|(_, w)| *w as i128).chain(with_bias.then_some(bias)).collect();
+    let starts_with_one = b[0] == 1;
     let cells = if starts_with_one { 1 + 3 * (b.len() - 1) } else { 1 + 3 * b.len() };
     tally.plain_cells.set(tally.plain_cells.get() + cells - usize::from(shift == 0));
     let mut constants = tally.plain_constants.borrow_mut();
     if !starts_with_one {
-        constants.push(F::ZERO);
+        constants.push(0);
     }
     constants.extend(&b[usize::from(starts_with_one)..]);
     if with_bias {
-        constants.push(F::ONE);
+        constants.push(1);
     }
 }
 

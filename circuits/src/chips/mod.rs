@@ -30,10 +30,10 @@ use crate::field::ScalarField;
 /// cells beyond the MAC layout's, and its constants (the weights), so the one pass
 /// counts both layout families.
 #[derive(Debug, Default)]
-pub struct Tally<F: ScalarField> {
+pub struct Tally {
     pub range_checks: RefCell<BTreeMap<usize, usize>>,
     pub plain_cells: Cell<usize>,
-    pub plain_constants: RefCell<Vec<F>>,
+    pub plain_constants: RefCell<Vec<i128>>,
 }
 
 /// What every chip needs: the gate, the range chip and the activation bound.
@@ -50,7 +50,7 @@ pub struct Chips<'a, F: ScalarField> {
     /// range check that makes a rescale's quotient unique, so the rescale skips its own.
     pub q_checked_by_relu: bool,
     /// Counting: range checks are tallied here and not assigned.
-    pub tally: Option<&'a Tally<F>>,
+    pub tally: Option<&'a Tally>,
 }
 
 impl<'a, F: ScalarField> Chips<'a, F> {
