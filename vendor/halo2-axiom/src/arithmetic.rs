@@ -34,8 +34,35 @@ where
 /// This function will panic if coeffs and bases have a different length.
 ///
 /// This will use multithreading if beneficial.
+///
+/// zkinfer patch: scalars that are small negative integers (`p - x` for a small `x`, as
+/// most of a witness column's negative values are) are full-width field elements, which
+/// every window of the bucket method has to add. When enough of them occur, each is
+/// summed as `x * (-G)` instead: the same group element, with the upper windows empty.
 pub fn best_multiexp<C: CurveAffine>(coeffs: &[C::Scalar], bases: &[C]) -> C::Curve {
-    msm_best(coeffs, bases)
+    if coeffs.len() < SIGNED_MSM_MIN_LEN {
+        return msm_best(coeffs, bases);
+    }
+    let flip: Vec<bool> = coeffs.par_iter().map(|c| is_short((-*c).to_repr().as_ref())).collect();
+    if flip.iter().filter(|f| **f).count() < coeffs.len() / 16 {
+        return msm_best(coeffs, bases);
+    }
+    let (coeffs, bases): (Vec<C::Scalar>, Vec<C>) = coeffs
+        .par_iter()
+        .zip(bases.par_iter())
+        .zip(flip.par_iter())
+        .map(|((c, b), f)| if *f { (-*c, -*b) } else { (*c, *b) })
+        .unzip();
+    msm_best(&coeffs, &bases)
+}
+
+/// MSMs shorter than this go to `msm_best` as they are.
+const SIGNED_MSM_MIN_LEN: usize = 1 << 10;
+
+/// Whether a little-endian representation holds a value below 2^128 (a field whose
+/// representation is big-endian only misses the shortcut: the sum is the same).
+fn is_short(repr: &[u8]) -> bool {
+    repr.len() >= 32 && repr[16..].iter().all(|b| *b == 0)
 }
 
 /// Dispatcher

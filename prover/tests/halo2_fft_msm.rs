@@ -1,0 +1,79 @@
+//! The patched prover arithmetic (`vendor/halo2-axiom/PATCHES.md`): the depth-first FFT
+//! gives the evaluations of halo2-axiom's own baseline FFT and of the definition, forward
+//! and inverse, at every size a model circuit uses; the MSM that sums small negative
+//! scalars against negated bases gives the same group element as the unpatched MSM, for
+//! witness-like, random and mixed scalars.
+
+use halo2_base::halo2_proofs::arithmetic::best_multiexp;
+use halo2_base::halo2_proofs::fft::{baseline, parallel};
+use halo2_base::halo2_proofs::halo2curves::bn256::{Fr, G1Affine, G1};
+use halo2_base::halo2_proofs::halo2curves::ff::Field;
+use halo2_base::halo2_proofs::halo2curves::group::{Curve, Group};
+use halo2_base::halo2_proofs::halo2curves::msm::msm_best;
+use halo2_base::halo2_proofs::poly::EvaluationDomain;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+fn random_vec(rng: &mut ChaCha20Rng, n: usize) -> Vec<Fr> {
+    (0..n).map(|_| Fr::random(&mut *rng)).collect()
+}
+
+#[test]
+fn depth_first_fft_equals_the_baseline_and_the_definition() {
+    let mut rng = ChaCha20Rng::seed_from_u64(24);
+    for log_n in [1u32, 2, 3, 4, 6, 9, 11, 12, 13, 14, 16] {
+        let domain = EvaluationDomain::<Fr>::new(1, log_n);
+        let n = 1usize << log_n;
+        let data = domain.get_fft_data(n);
+        let input = random_vec(&mut rng, n);
+        for (omega, inverse) in [(domain.get_omega(), false), (domain.get_omega_inv(), true)] {
+            let mut ours = input.clone();
+            parallel::fft(&mut ours, omega, log_n, data, inverse);
+            let mut base = input.clone();
+            baseline::fft(&mut base, omega, log_n, data, inverse);
+            assert!(ours == base, "2^{log_n}, inverse {inverse}: the FFTs disagree");
+            if log_n <= 6 {
+                // a_j evaluated at omega^i, by the definition.
+                for (i, got) in ours.iter().enumerate() {
+                    let x = omega.pow_vartime([i as u64]);
+                    let want = input.iter().rev().fold(Fr::ZERO, |acc, c| acc * x + c);
+                    assert_eq!(*got, want, "2^{log_n}, inverse {inverse}, point {i}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn signed_msm_is_the_same_group_element() {
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let n = 1 << 12;
+    let bases: Vec<G1Affine> = (0..n).map(|_| G1::random(&mut rng).to_affine()).collect();
+    let small = |rng: &mut ChaCha20Rng| {
+        let v: i64 = rng.gen_range(-(1i64 << 40)..(1i64 << 40));
+        if v < 0 {
+            -Fr::from(v.unsigned_abs())
+        } else {
+            Fr::from(v as u64)
+        }
+    };
+    // A witness column (small signed values, zeros, a few random blinding rows), random
+    // scalars (no shortcut taken), all negative, and too short for the shortcut.
+    let witness: Vec<Fr> = (0..n)
+        .map(|i| match i % 7 {
+            0 => Fr::ZERO,
+            _ if i >= n - 20 => Fr::random(&mut rng),
+            _ => small(&mut rng),
+        })
+        .collect();
+    let random = random_vec(&mut rng, n);
+    let negative: Vec<Fr> = (0..n).map(|i| -Fr::from(i as u64 + 1)).collect();
+    for (name, coeffs) in [("witness", &witness[..]), ("random", &random[..]), ("negative", &negative[..]), ("short", &witness[..100])] {
+        let ours = best_multiexp(coeffs, &bases[..coeffs.len()]);
+        let plain = msm_best(coeffs, &bases[..coeffs.len()]);
+        assert_eq!(ours.to_affine(), plain.to_affine(), "{name}");
+    }
+    // And against the definition, on a short witness-like prefix summed naively.
+    let naive = witness[..64].iter().zip(&bases).fold(G1::identity(), |acc, (c, b)| acc + *b * c);
+    assert_eq!(msm_best(&witness[..64], &bases[..64]).to_affine(), naive.to_affine());
+}
