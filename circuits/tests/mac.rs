@@ -187,6 +187,31 @@ fn planner_ranks_shapes_by_proving_time_or_by_gas() {
 }
 
 #[test]
+fn speed_takes_a_smaller_k_at_any_gas_and_keeps_a_budget_the_user_set() {
+    use zkinfer_circuits::cost::verifier_cost;
+    use zkinfer_circuits::layout::Optimize;
+    use zkinfer_circuits::plan_candidates;
+    let (quant, qin) = common::quantized("multihead_attention");
+    let opts = |optimize| PlanOptions { optimize, ..Default::default() };
+    let prove = plan_candidates::<Fr>(&quant, &qin, &opts(Optimize::Prove)).unwrap().remove(0);
+    let speed = plan_candidates::<Fr>(&quant, &qin, &opts(Optimize::Speed)).unwrap();
+    let (fast, p) = (&speed[0].stats, &prove.stats);
+    // A smaller k with many more columns: a cheaper proof by the estimate, a dearer verifier
+    // (the default's gas guard refuses it).
+    assert!(fast.k < p.k && prove_cost(fast) < prove_cost(p), "{fast:?} vs {p:?}");
+    assert!(verifier_cost(fast) > verifier_cost(p) && fast.budgeted_columns() > 6, "{fast:?}");
+    // Within 5% of the fastest estimate the cheapest verifier comes first.
+    let fastest = speed.iter().map(|c| prove_cost(&c.stats)).min().unwrap();
+    let near = speed.iter().filter(|c| prove_cost(&c.stats) <= fastest + fastest / 20);
+    assert_eq!(near.map(|c| verifier_cost(&c.stats)).min(), Some(verifier_cost(fast)));
+    // --max-advice caps every budget, speed's too.
+    let capped = opts(Optimize::Speed).with_max_advice(Some(6));
+    let capped = plan_candidates::<Fr>(&quant, &qin, &capped).unwrap().remove(0);
+    assert!(capped.stats.budgeted_columns() <= 6, "{:?}", capped.stats);
+    assert_eq!("speed".parse::<Optimize>(), Ok(Optimize::Speed));
+}
+
+#[test]
 fn under_fast_enough_the_planner_takes_the_cheapest_verifier() {
     use zkinfer_circuits::cost::verifier_cost;
     use zkinfer_circuits::layout::Optimize;

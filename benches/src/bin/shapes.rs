@@ -9,7 +9,7 @@ use zkinfer_compiler::CompileOptions;
 
 fn main() -> Result<()> {
     let a: Vec<String> = std::env::args().collect();
-    let dir = a.get(1).ok_or_else(|| anyhow::anyhow!("usage: shapes MODEL_DIR [prove|gas|balanced]"))?;
+    let dir = a.get(1).ok_or_else(|| anyhow::anyhow!("usage: shapes MODEL_DIR [prove|gas|balanced|speed]"))?;
     let optimize = a.get(2).map(|s| s.parse()).transpose().map_err(anyhow::Error::msg)?;
     let m = zkinfer_benches::load_dir_with(dir, &CompileOptions { optimize, ..Default::default() })?;
     println!(

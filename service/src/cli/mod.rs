@@ -68,7 +68,8 @@ pub struct OptionFlags {
     /// What the layout planner optimizes among the shapes that fit (halo2): `prove`
     /// (least proving time, the default; a proof estimated under about a second takes the
     /// cheapest verifier among those that fast), `gas` (fewest verifier commitments: least
-    /// verification gas, at a slower proof) or `balanced` (least product of the two estimates).
+    /// verification gas, at a slower proof), `balanced` (least product of the two estimates)
+    /// or `speed` (least proving time whatever the gas: smaller k, many more columns).
     #[arg(long)]
     pub optimize: Option<zkinfer_circuits::layout::Optimize>,
     /// Inputs as public instances (`public`), private witness (`private`), or private

@@ -158,6 +158,7 @@ pub fn model_options(o: Option<pb::CompileOptions>) -> Result<ModelOptions, Engi
             pb::compile_options::Optimize::Prove => Some(Optimize::Prove),
             pb::compile_options::Optimize::Gas => Some(Optimize::Gas),
             pb::compile_options::Optimize::Balanced => Some(Optimize::Balanced),
+            pb::compile_options::Optimize::Speed => Some(Optimize::Speed),
         },
         input_visibility: visibility(o.input_visibility()),
         output_visibility: visibility(o.output_visibility()),
@@ -178,6 +179,7 @@ pub fn wire_optimize(o: Optimize) -> pb::compile_options::Optimize {
         Optimize::Prove => pb::compile_options::Optimize::Prove,
         Optimize::Gas => pb::compile_options::Optimize::Gas,
         Optimize::Balanced => pb::compile_options::Optimize::Balanced,
+        Optimize::Speed => pb::compile_options::Optimize::Speed,
     }
 }
 
