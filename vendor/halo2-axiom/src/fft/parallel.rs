@@ -64,15 +64,7 @@ fn butterflies_parallel<Scalar: Field, G: FftGroup<Scalar>>(a: &mut [G], twiddle
     let chunk = (n / 2 / multicore::current_num_threads()).max(1);
     multicore::scope(|scope| {
         for (c, (l, r)) in left.chunks_mut(chunk).zip(right.chunks_mut(chunk)).enumerate() {
-            scope.spawn(move |_| {
-                for (i, (a, b)) in l.iter_mut().zip(r.iter_mut()).enumerate() {
-                    let mut t = *b;
-                    t *= &twiddles[(c * chunk + i) * stride];
-                    *b = *a;
-                    *a += &t;
-                    *b -= &t;
-                }
-            });
+            scope.spawn(move |_| combine(l, r, twiddles, c * chunk, stride));
         }
     });
 }
@@ -82,23 +74,34 @@ fn butterflies_parallel<Scalar: Field, G: FftGroup<Scalar>>(a: &mut [G], twiddle
 fn butterflies<Scalar: Field, G: FftGroup<Scalar>>(a: &mut [G], twiddles: &[Scalar], stride: usize) {
     let n = a.len();
     if n == 2 {
-        let t = a[1];
-        a[1] = a[0];
-        a[0] += &t;
-        a[1] -= &t;
+        let (l, r) = a.split_at_mut(1);
+        butterfly_one(&mut l[0], &mut r[0]);
         return;
     }
     let (left, right) = a.split_at_mut(n / 2);
     butterflies(left, twiddles, stride * 2);
     butterflies(right, twiddles, stride * 2);
     // The first twiddle is one.
-    let t = right[0];
-    right[0] = left[0];
-    left[0] += &t;
-    right[0] -= &t;
-    for (i, (a, b)) in left.iter_mut().zip(right.iter_mut()).enumerate().skip(1) {
+    butterfly_one(&mut left[0], &mut right[0]);
+    combine(&mut left[1..], &mut right[1..], twiddles, 1, stride);
+}
+
+/// `(a, b) <- (a + b, a - b)`: the butterfly whose twiddle is one.
+fn butterfly_one<G>(a: &mut G, b: &mut G)
+where
+    G: Copy + for<'r> std::ops::AddAssign<&'r G> + for<'r> std::ops::SubAssign<&'r G>,
+{
+    let t = *b;
+    *b = *a;
+    *a += &t;
+    *b -= &t;
+}
+
+/// The butterflies `(left[i], right[i])` with twiddles `twiddles[(first + i) * stride]`.
+fn combine<Scalar: Field, G: FftGroup<Scalar>>(left: &mut [G], right: &mut [G], twiddles: &[Scalar], first: usize, stride: usize) {
+    for (i, (a, b)) in left.iter_mut().zip(right.iter_mut()).enumerate() {
         let mut t = *b;
-        t *= &twiddles[i * stride];
+        t *= &twiddles[(first + i) * stride];
         *b = *a;
         *a += &t;
         *b -= &t;
