@@ -117,6 +117,23 @@ impl PlanOptions {
     }
 }
 
+impl PlanOptions {
+    /// Orders shapes best first: by [`PlanOptions::rank`]; for [`Optimize::Speed`], proving
+    /// cost estimates within 5% of the fastest count as equal (measured times of such
+    /// shapes are as close) and the cheapest verifier wins among them.
+    pub fn sort(&self, plans: &mut [Plan]) {
+        if self.optimize != Optimize::Speed {
+            return plans.sort_by_key(|p| self.rank(&p.stats));
+        }
+        let fastest = plans.iter().map(|p| prove_cost(&p.stats)).min().unwrap_or(0);
+        let band = fastest + fastest / 20;
+        plans.sort_by_key(|p| {
+            let (cost, verifier) = self.rank(&p.stats);
+            (if cost <= band { 0 } else { cost }, verifier)
+        });
+    }
+}
+
 impl std::str::FromStr for Optimize {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -385,7 +402,7 @@ pub fn plan<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &Plan
 ///   (at most the plain layout's) where they take fewer columns (MAC groups or gate
 ///   columns: a smaller verifier).
 ///
-/// They are ordered by [`PlanOptions::rank`].
+/// They are ordered by [`PlanOptions::sort`].
 pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], opts: &PlanOptions) -> Result<Vec<Plan>, CircuitError> {
     let ks: Vec<u32> = match opts.k {
         Some(k) => vec![k],
@@ -488,18 +505,7 @@ pub fn plan_candidates<F: ScalarField>(graph: &QuantGraph, inputs: &[Vec<i64>], 
     if found.is_empty() {
         return Err(err.unwrap_or(CircuitError::TooLarge { needed: 0, columns: opts.max_advice, max_k: opts.max_k }));
     }
-    if opts.optimize == Optimize::Speed {
-        // Estimates within 5% of the fastest count as equally fast (measured times of such
-        // shapes are as close): among them the cheapest verifier wins.
-        let fastest = found.iter().map(|p| prove_cost(&p.stats)).min().unwrap_or(0);
-        let band = fastest + fastest / 20;
-        found.sort_by_key(|p| {
-            let cost = prove_cost(&p.stats);
-            (if cost <= band { 0 } else { cost }, verifier_cost(&p.stats))
-        });
-    } else {
-        found.sort_by_key(|p| opts.rank(&p.stats));
-    }
+    opts.sort(&mut found);
     Ok(found)
 }
 
