@@ -2,14 +2,18 @@
 //! gives the evaluations of halo2-axiom's own baseline FFT and of the definition, forward
 //! and inverse, at every size a model circuit uses; the MSM that sums small negative
 //! scalars against negated bases gives the same group element as the unpatched MSM, for
-//! witness-like, random and mixed scalars.
+//! witness-like, random and mixed scalars; the SRS setup by fixed-base tables gives the
+//! powers of its secret and their Lagrange form as the definition does.
 
-use halo2_base::halo2_proofs::arithmetic::best_multiexp;
+use halo2_base::halo2_proofs::arithmetic::{best_multiexp, g_to_lagrange};
 use halo2_base::halo2_proofs::fft::{baseline, parallel};
+use halo2_base::halo2_proofs::halo2curves::bn256::Bn256;
 use halo2_base::halo2_proofs::halo2curves::bn256::{Fr, G1Affine, G1};
 use halo2_base::halo2_proofs::halo2curves::ff::Field;
 use halo2_base::halo2_proofs::halo2curves::group::{Curve, Group};
 use halo2_base::halo2_proofs::halo2curves::msm::msm_best;
+use halo2_base::halo2_proofs::poly::commitment::{Blind, Params, ParamsProver};
+use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use halo2_base::halo2_proofs::poly::EvaluationDomain;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -76,4 +80,31 @@ fn signed_msm_is_the_same_group_element() {
     // And against the definition, on a short witness-like prefix summed naively.
     let naive = witness[..64].iter().zip(&bases).fold(G1::identity(), |acc, (c, b)| acc + *b * c);
     assert_eq!(msm_best(&witness[..64], &bases[..64]).to_affine(), naive.to_affine());
+}
+
+#[test]
+fn srs_setup_gives_the_powers_of_its_secret_and_their_lagrange_form() {
+    let seed = *b"zkinfer insecure test srs, k-ind";
+    for k in [1u32, 3, 7] {
+        let params = ParamsKZG::<Bn256>::setup(k, ChaCha20Rng::from_seed(seed));
+        // `setup` draws its secret first from the rng.
+        let s = Fr::random(ChaCha20Rng::from_seed(seed));
+        let n = 1usize << k;
+        let mut power = Fr::ONE;
+        let mut want = Vec::with_capacity(n);
+        for i in 0..n {
+            let expected = G1::generator() * power;
+            assert_eq!(params.get_g()[i], expected.to_affine(), "k = {k}: g[{i}] is not s^{i} G");
+            want.push(expected);
+            power *= s;
+        }
+        let lagrange: Vec<G1Affine> = g_to_lagrange(want, k);
+        let domain = EvaluationDomain::<Fr>::new(1, k);
+        for (i, expected) in lagrange.iter().enumerate() {
+            let mut unit = domain.empty_lagrange();
+            unit[i] = Fr::ONE;
+            let got = params.commit_lagrange(&unit, Blind::default()).to_affine();
+            assert_eq!(got, *expected, "k = {k}: the {i}-th Lagrange basis point differs");
+        }
+    }
 }

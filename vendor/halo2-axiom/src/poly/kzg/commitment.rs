@@ -4,8 +4,8 @@ use crate::poly::commitment::{Blind, CommitmentScheme, Params, ParamsProver, Par
 use crate::poly::{Coeff, LagrangeCoeff, Polynomial};
 use crate::SerdeFormat;
 
-use ff::{Field, PrimeField};
-use group::{prime::PrimeCurveAffine, Curve, Group};
+use ff::{BatchInvert, Field, PrimeField};
+use group::{prime::PrimeCurveAffine, Curve, Group, GroupOps};
 use pairing::Engine;
 use rand_core::{OsRng, RngCore};
 use std::fmt::Debug;
@@ -65,25 +65,23 @@ impl<E: Engine + Debug> ParamsKZG<E> {
         let g1 = E::G1Affine::generator();
         let s = <E::Fr>::random(rng);
 
-        let mut g_projective = vec![E::G1::identity(); n as usize];
-        parallelize(&mut g_projective, |g, start| {
-            let mut current_g: E::G1 = g1.into();
-            current_g *= s.pow_vartime([start as u64]);
+        // Both vectors are `g1` times known scalars (the powers of `s`, and the Lagrange
+        // basis polynomials at `s`): fixed-base multiplications from one table of
+        // `g1`'s window multiples, a few dozen additions each (zkinfer patch: the
+        // release did a full double-and-add per point). The points are the same.
+        let table = FixedBaseTable::<E::G1Affine>::new(g1, 2 * n as usize);
+
+        let mut g_scalars = vec![E::Fr::ONE; n as usize];
+        parallelize(&mut g_scalars, |g, start| {
+            let mut current = s.pow_vartime([start as u64]);
             for g in g.iter_mut() {
-                *g = current_g;
-                current_g *= s;
+                *g = current;
+                current *= s;
             }
         });
+        let g = table.mul_all(&g_scalars);
+        drop(g_scalars);
 
-        let g = {
-            let mut g = vec![E::G1Affine::identity(); n as usize];
-            parallelize(&mut g, |g, starts| {
-                E::G1::batch_normalize(&g_projective[starts..(starts + g.len())], g);
-            });
-            g
-        };
-
-        let mut g_lagrange_projective = vec![E::G1::identity(); n as usize];
         let mut root = E::Fr::ROOT_OF_UNITY_INV.invert().unwrap();
         for _ in k..E::Fr::S {
             root = root.square();
@@ -91,26 +89,22 @@ impl<E: Engine + Debug> ParamsKZG<E> {
         let n_inv = Option::<E::Fr>::from(E::Fr::from(n).invert())
             .expect("inversion should be ok for n = 1<<k");
         let multiplier = (s.pow_vartime([n]) - E::Fr::ONE) * n_inv;
-        parallelize(&mut g_lagrange_projective, |g, start| {
-            for (idx, g) in g.iter_mut().enumerate() {
-                let offset = start + idx;
-                let root_pow = root.pow_vartime([offset as u64]);
-                let scalar = multiplier * root_pow * (s - root_pow).invert().unwrap();
-                *g = g1 * scalar;
+        // L_i(s) = multiplier * w^i / (s - w^i), the inverses in one batch per chunk.
+        let mut lagrange_scalars = vec![E::Fr::ZERO; n as usize];
+        parallelize(&mut lagrange_scalars, |l, start| {
+            let mut root_pow = root.pow_vartime([start as u64]);
+            let mut roots = Vec::with_capacity(l.len());
+            for l in l.iter_mut() {
+                *l = s - root_pow;
+                roots.push(root_pow);
+                root_pow *= root;
+            }
+            l.iter_mut().batch_invert();
+            for (l, root_pow) in l.iter_mut().zip(roots) {
+                *l *= multiplier * root_pow;
             }
         });
-
-        let g_lagrange = {
-            let mut g_lagrange = vec![E::G1Affine::identity(); n as usize];
-            parallelize(&mut g_lagrange, |g_lagrange, starts| {
-                E::G1::batch_normalize(
-                    &g_lagrange_projective[starts..(starts + g_lagrange.len())],
-                    g_lagrange,
-                );
-            });
-            drop(g_lagrange_projective);
-            g_lagrange
-        };
+        let g_lagrange = table.mul_all(&lagrange_scalars);
 
         let g2 = <E::G2Affine as PrimeCurveAffine>::generator();
         let s_g2 = (g2 * s).into();
@@ -402,5 +396,77 @@ mod test {
         assert_eq!(params0.g_lagrange, params1.g_lagrange);
         assert_eq!(params0.g2, params1.g2);
         assert_eq!(params0.s_g2, params1.s_g2);
+    }
+}
+
+/// `base` times any scalar by fixed-window tables (zkinfer patch, for `setup`): the
+/// scalar's `w`-bit digits pick one precomputed multiple per window, so a product costs
+/// one addition per window instead of a double-and-add over every bit.
+struct FixedBaseTable<C: PrimeCurveAffine> {
+    window: usize,
+    /// `windows[j][d - 1] = d * 2^(window * j) * base` for `d` in `1..2^window`.
+    windows: Vec<Vec<C>>,
+}
+
+impl<C: PrimeCurveAffine> FixedBaseTable<C>
+where
+    C::Curve: GroupOps<C> + GroupOps,
+{
+    /// A table sized for about `products` multiplications: the window minimizes the
+    /// table's additions plus the products'.
+    fn new(base: C, products: usize) -> Self {
+        let bits = C::Scalar::NUM_BITS as usize;
+        let cost = |w: usize| bits.div_ceil(w) * ((1usize << w) + products);
+        let window = (2..=16).min_by_key(|&w| cost(w)).expect("a non-empty range");
+        let mut window_base: C::Curve = base.to_curve();
+        let windows = (0..bits.div_ceil(window))
+            .map(|_| {
+                let mut multiples = vec![C::Curve::identity(); (1 << window) - 1];
+                let mut acc = window_base;
+                for m in multiples.iter_mut() {
+                    *m = acc;
+                    acc += window_base;
+                }
+                window_base = acc;
+                let mut affine = vec![C::identity(); multiples.len()];
+                C::Curve::batch_normalize(&multiples, &mut affine);
+                affine
+            })
+            .collect();
+        Self { window, windows }
+    }
+
+    fn mul_all(&self, scalars: &[C::Scalar]) -> Vec<C> {
+        let mut products = vec![C::Curve::identity(); scalars.len()];
+        parallelize(&mut products, |products, start| {
+            for (p, scalar) in products.iter_mut().zip(&scalars[start..]) {
+                *p = self.mul(scalar);
+            }
+        });
+        let mut affine = vec![C::identity(); scalars.len()];
+        parallelize(&mut affine, |affine, start| {
+            C::Curve::batch_normalize(&products[start..start + affine.len()], affine);
+        });
+        affine
+    }
+
+    fn mul(&self, scalar: &C::Scalar) -> C::Curve {
+        // Little-endian bytes, as `best_multiexp` reads them.
+        let repr = scalar.to_repr();
+        let bytes = repr.as_ref();
+        let mut acc = C::Curve::identity();
+        for (j, multiples) in self.windows.iter().enumerate() {
+            let mut digit = 0usize;
+            for b in 0..self.window {
+                let bit = j * self.window + b;
+                if bit / 8 < bytes.len() && (bytes[bit / 8] >> (bit % 8)) & 1 == 1 {
+                    digit |= 1 << b;
+                }
+            }
+            if digit != 0 {
+                acc += multiples[digit - 1];
+            }
+        }
+        acc
     }
 }
