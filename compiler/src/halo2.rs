@@ -1,8 +1,7 @@
 //! The halo2 backend's compile step: the fine/coarse scale choice, the layout plan, the
 //! verifier-size shape choice under EIP-170, keys and the Solidity verifier.
 
-use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr, G1Affine};
-use halo2_base::halo2_proofs::plonk::VerifyingKey;
+use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr};
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use zkinfer_circuits::{plan_candidates, CircuitShape, InstanceLayout, Plan, VisibilityConfig, CIRCUIT_VERSION};
 use zkinfer_models::quant::QuantGraph;
@@ -116,7 +115,14 @@ pub(crate) fn compile(
             sized_choice = Some(sized);
             break;
         }
-        first.get_or_insert(sized);
+        if first.is_none() {
+            let mut sized = sized;
+            // Kept aside while other shapes are tried: the verifying key alone.
+            if let ShapeKeys::Verifying(stage) = &mut sized.keys {
+                stage.release_parts();
+            }
+            first = Some(sized);
+        }
     }
     // None fits one contract: the best shape, its verifier split.
     let SizedShape { planned, params, srs_info, settings_hash, keys, source } =
@@ -128,7 +134,7 @@ pub(crate) fn compile(
             let keys = step(
                 progress,
                 "key generation",
-                || h2::keygen_pk_from(&params, vk, &prepared.quant, &qin, &planned.shape).map_err(CompileError::from),
+                || h2::keygen_pk_from(&params, vk, &prepared.quant, &qin).map_err(CompileError::from),
                 |_| "proving key".to_string(),
             )?;
             // pk first: a shape without its key is never visible.
@@ -211,7 +217,7 @@ struct SizedShape {
 #[allow(clippy::large_enum_variant)]
 enum ShapeKeys {
     Cached(Halo2Keys),
-    Verifying(VerifyingKey<G1Affine>),
+    Verifying(h2::VerifyingKeyStage),
 }
 
 /// The settings hash of a halo2 circuit (see [`crate::compile`]).
@@ -267,13 +273,13 @@ fn size_shape(
         None => ShapeKeys::Verifying(step(
             progress,
             "verifying key",
-            || h2::keygen_vk_only(&params, quant, qin, &planned.shape).map_err(CompileError::from),
+            || h2::keygen_vk_stage(&params, quant, qin, &planned.shape).map_err(CompileError::from),
             |_| "fixed columns committed".to_string(),
         )?),
     };
     let vk = match &keys {
         ShapeKeys::Cached(k) => k.vk(),
-        ShapeKeys::Verifying(vk) => vk,
+        ShapeKeys::Verifying(stage) => &stage.vk,
     };
     let source = halo2_verifier_source(&params, vk, num_instances);
     Ok(SizedShape { planned, params, srs_info, settings_hash, keys, source })

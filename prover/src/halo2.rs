@@ -2,7 +2,7 @@
 
 use halo2_base::halo2_proofs::{
     halo2curves::bn256::{Bn256, Fr, G1Affine},
-    plonk::{create_proof, keygen_pk, keygen_vk, verify_proof, ProvingKey, VerifyingKey},
+    plonk::{create_proof, keygen_pk, keygen_pk_from_parts, keygen_vk_with_parts, verify_proof, KeygenParts, ProvingKey, VerifyingKey},
     poly::{
         commitment::ParamsProver,
         kzg::{
@@ -43,8 +43,8 @@ pub fn keygen(
     sample_inputs: &[Vec<i64>],
     shape: &CircuitShape,
 ) -> Result<Halo2Keys, ProverError> {
-    let vk = keygen_vk_only(params, graph, sample_inputs, shape)?;
-    keygen_pk_from(params, vk, graph, sample_inputs, shape)
+    let vk = keygen_vk_stage(params, graph, sample_inputs, shape)?;
+    keygen_pk_from(params, vk, graph, sample_inputs)
 }
 
 /// The verifying key alone: far cheaper than the proving key, and all that the
@@ -55,22 +55,60 @@ pub fn keygen_vk_only(
     sample_inputs: &[Vec<i64>],
     shape: &CircuitShape,
 ) -> Result<VerifyingKey<G1Affine>, ProverError> {
-    let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Keygen, graph, sample_inputs, shape)?;
-    keygen_vk(params, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))
+    Ok(keygen_vk_stage(params, graph, sample_inputs, shape)?.vk)
 }
 
-/// The proving key for a verifying key from [`keygen_vk_only`] at the same shape.
-pub fn keygen_pk_from(
+/// A verifying key with what its proving key needs from the same synthesis of the
+/// circuit: the fixed columns, the permutation polynomials' values and the shape with
+/// keygen's break points. [`keygen_pk_from`] finishes the proving key from it without
+/// building and synthesizing the circuit again (a sixth of a k = 19 keygen).
+pub struct VerifyingKeyStage {
+    pub vk: VerifyingKey<G1Affine>,
+    parts: Option<KeygenParts<G1Affine>>,
+    shape: CircuitShape,
+}
+
+impl VerifyingKeyStage {
+    /// Frees the proving key's parts (the size of its fixed and permutation columns):
+    /// for a verifying key kept aside while another shape is tried. Its proving key then
+    /// synthesizes the circuit again.
+    pub fn release_parts(&mut self) {
+        self.parts = None;
+    }
+}
+
+/// The verifying key, kept with the parts of the proving key's synthesis.
+pub fn keygen_vk_stage(
     params: &ParamsKZG<Bn256>,
-    vk: VerifyingKey<G1Affine>,
     graph: &QuantGraph,
     sample_inputs: &[Vec<i64>],
     shape: &CircuitShape,
-) -> Result<Halo2Keys, ProverError> {
+) -> Result<VerifyingKeyStage, ProverError> {
     let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Keygen, graph, sample_inputs, shape)?;
-    let mut pk = keygen_pk(params, vk, &circuit).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
-    cache_extended_parts(&mut pk);
+    // Selectors not compressed, as halo2-axiom's `keygen_vk` (the keys are its keys).
+    let (vk, parts) = keygen_vk_with_parts(params, &circuit, false).map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
     let shape = CircuitShape { break_points: circuit.builder.break_points(), ..shape.clone() };
+    Ok(VerifyingKeyStage { vk, parts: Some(parts), shape })
+}
+
+/// The proving key for a verifying key from [`keygen_vk_stage`] with the same graph,
+/// inputs and shape.
+pub fn keygen_pk_from(
+    params: &ParamsKZG<Bn256>,
+    stage: VerifyingKeyStage,
+    graph: &QuantGraph,
+    sample_inputs: &[Vec<i64>],
+) -> Result<Halo2Keys, ProverError> {
+    let VerifyingKeyStage { vk, parts, shape } = stage;
+    let pk = match parts {
+        Some(parts) => keygen_pk_from_parts(params, vk, parts),
+        None => {
+            let circuit = ModelCircuit::<Fr>::build(CircuitBuilderStage::Keygen, graph, sample_inputs, &shape)?;
+            keygen_pk(params, vk, &circuit)
+        }
+    };
+    let mut pk = pk.map_err(|e| ProverError::Keygen(format!("{e:?}")))?;
+    cache_extended_parts(&mut pk);
     Ok(Halo2Keys { pk, shape })
 }
 

@@ -216,6 +216,32 @@ where
     ConcreteCircuit: Circuit<C::Scalar>,
     C::Scalar: FromUniformBytes<64>,
 {
+    keygen_vk_with_parts(params, circuit, compress_selectors).map(|(vk, _)| vk)
+}
+
+/// What synthesizing a circuit for its verifying key computes that its proving key needs
+/// too (zkinfer patch): the fixed columns, selectors included, and the permutation
+/// polynomials' values. [`keygen_pk_from_parts`] builds the proving key from them without
+/// synthesizing the circuit again.
+#[derive(Debug)]
+pub struct KeygenParts<C: CurveAffine> {
+    fixed: Vec<Polynomial<C::Scalar, LagrangeCoeff>>,
+    permutations: Vec<Polynomial<C::Scalar, LagrangeCoeff>>,
+}
+
+/// [`keygen_vk_custom`], and the [`KeygenParts`] for [`keygen_pk_from_parts`] (zkinfer
+/// patch).
+pub fn keygen_vk_with_parts<'params, C, P, ConcreteCircuit>(
+    params: &P,
+    circuit: &ConcreteCircuit,
+    compress_selectors: bool,
+) -> Result<(VerifyingKey<C>, KeygenParts<C>), Error>
+where
+    C: CurveAffine,
+    P: Params<'params, C> + Sync,
+    ConcreteCircuit: Circuit<C::Scalar>,
+    C::Scalar: FromUniformBytes<64>,
+{
     let (domain, cs, config) = create_domain::<C, ConcreteCircuit>(
         params.k(),
         #[cfg(feature = "circuit-params")]
@@ -257,22 +283,30 @@ where
             .map(|poly| domain.lagrange_from_vec(poly)),
     );
 
-    let permutation_vk = assembly
-        .permutation
-        .build_vk(params, &domain, &cs.permutation);
+    let (permutation_vk, permutations) =
+        assembly
+            .permutation
+            .build_vk_and_values(params, &domain, &cs.permutation);
 
     let fixed_commitments = (&fixed)
         .into_par_iter()
         .map(|poly| params.commit_lagrange(poly, Blind::default()).to_affine())
         .collect();
 
-    Ok(VerifyingKey::from_parts(
+    let vk = VerifyingKey::from_parts(
         domain,
         fixed_commitments,
         permutation_vk,
         cs,
         assembly.selectors,
         compress_selectors,
+    );
+    Ok((
+        vk,
+        KeygenParts {
+            fixed,
+            permutations,
+        },
     ))
 }
 
@@ -390,6 +424,23 @@ where
         }
     };
 
+    Ok(finish_pk(params, vk, fixed, permutation_pk))
+}
+
+
+/// The proving key from the verifying key, the fixed columns and the permutation's
+/// proving key.
+fn finish_pk<'params, C, P>(
+    params: &P,
+    vk: VerifyingKey<C>,
+    fixed: Vec<Polynomial<C::Scalar, LagrangeCoeff>>,
+    permutation_pk: permutation::ProvingKey<C>,
+) -> ProvingKey<C>
+where
+    C: CurveAffine,
+    C::Scalar: FromUniformBytes<64>,
+    P: Params<'params, C> + Sync,
+{
     let fixed_polys: Vec<_> = fixed
         .iter()
         .map(|poly| vk.domain.lagrange_to_coeff(poly.clone()))
@@ -429,7 +480,7 @@ where
     // Compute the optimized evaluation data structure
     let ev = Evaluator::new(&vk.cs);
 
-    Ok(ProvingKey {
+    ProvingKey {
         vk,
         l0,
         l_last,
@@ -439,5 +490,29 @@ where
         permutation: permutation_pk,
         ev,
         extended_parts: None,
-    })
+    }
+}
+
+/// The proving key for a verifying key from [`keygen_vk_with_parts`], from its parts
+/// (zkinfer patch): the circuit is not synthesized again.
+pub fn keygen_pk_from_parts<'params, C, P>(
+    params: &P,
+    vk: VerifyingKey<C>,
+    parts: KeygenParts<C>,
+) -> Result<ProvingKey<C>, Error>
+where
+    C: CurveAffine,
+    C::Scalar: FromUniformBytes<64>,
+    P: Params<'params, C> + Sync,
+{
+    let n = params.n() as usize;
+    if vk.domain.k() != params.k()
+        || parts.fixed.len() != vk.fixed_commitments.len()
+        || parts.permutations.len() != vk.permutation.commitments().len()
+        || parts.fixed.iter().chain(&parts.permutations).any(|p| p.len() != n)
+    {
+        return Err(Error::Synthesis);
+    }
+    let permutation_pk = permutation::keygen::pk_from_values(&vk.domain, parts.permutations);
+    Ok(finish_pk(params, vk, parts.fixed, permutation_pk))
 }

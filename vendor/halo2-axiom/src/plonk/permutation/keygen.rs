@@ -7,7 +7,7 @@ use crate::{
     plonk::{Any, Column, Error},
     poly::{
         commitment::{Blind, Params},
-        EvaluationDomain,
+        EvaluationDomain, LagrangeCoeff, Polynomial,
     },
 };
 
@@ -126,6 +126,18 @@ impl Assembly {
         p: &Argument,
     ) -> ProvingKey<C> {
         build_pk(params, domain, p, |i, j| self.mapping[i][j])
+    }
+
+    pub(crate) fn build_vk_and_values<'params, C: CurveAffine, P: Params<'params, C>>(
+        self,
+        params: &P,
+        domain: &EvaluationDomain<C::Scalar>,
+        p: &Argument,
+    ) -> (
+        VerifyingKey<C>,
+        Vec<Polynomial<C::Scalar, LagrangeCoeff>>,
+    ) {
+        build_vk_and_values(params, domain, p, |i, j| self.mapping[i][j])
     }
 
     /// Returns columns that participate in the permutation argument.
@@ -310,6 +322,19 @@ impl Assembly {
         build_pk(params, domain, p, |i, j| self.mapping_at_idx(i, j))
     }
 
+    pub(crate) fn build_vk_and_values<'params, C: CurveAffine, P: Params<'params, C>>(
+        &mut self,
+        params: &P,
+        domain: &EvaluationDomain<C::Scalar>,
+        p: &Argument,
+    ) -> (
+        VerifyingKey<C>,
+        Vec<Polynomial<C::Scalar, LagrangeCoeff>>,
+    ) {
+        self.build_ordered_mapping();
+        build_vk_and_values(params, domain, p, |i, j| self.mapping_at_idx(i, j))
+    }
+
     /// Returns columns that participate in the permutation argument.
     pub fn columns(&self) -> &[Column<Any>] {
         &self.columns
@@ -342,48 +367,68 @@ pub(crate) fn build_pk<'params, C: CurveAffine, P: Params<'params, C>>(
     p: &Argument,
     mapping: impl Fn(usize, usize) -> (usize, usize) + Sync,
 ) -> ProvingKey<C> {
-    // Compute [omega^0, omega^1, ..., omega^{params.n - 1}]
-    let mut omega_powers = vec![C::Scalar::ZERO; params.n() as usize];
-    {
-        let omega = domain.get_omega();
-        parallelize(&mut omega_powers, |o, start| {
-            let mut cur = omega.pow_vartime([start as u64]);
-            for v in o.iter_mut() {
-                *v = cur;
-                cur *= &omega;
-            }
-        })
-    }
+    let deltaomega = delta_omega(params, domain, p);
+    pk_from_values(domain, permutation_values::<C>(domain, p, &deltaomega, mapping))
+}
 
-    // Compute [omega_powers * \delta^0, omega_powers * \delta^1, ..., omega_powers * \delta^m]
-    let mut deltaomega = vec![omega_powers; p.columns.len()];
-    {
-        parallelize(&mut deltaomega, |o, start| {
-            let mut cur = C::Scalar::DELTA.pow_vartime([start as u64]);
-            for omega_powers in o.iter_mut() {
-                for v in omega_powers {
-                    *v *= &cur;
-                }
-                cur *= &C::Scalar::DELTA;
+pub(crate) fn build_vk<'params, C: CurveAffine, P: Params<'params, C>>(
+    params: &P,
+    domain: &EvaluationDomain<C::Scalar>,
+    p: &Argument,
+    mapping: impl Fn(usize, usize) -> (usize, usize) + Sync,
+) -> VerifyingKey<C> {
+    build_vk_and_values(params, domain, p, mapping).0
+}
+
+/// The verifying key and the permutation polynomials' values, which [`pk_from_values`]
+/// turns into the proving key without the mapping (zkinfer patch: keygen synthesizes the
+/// circuit once for both keys).
+pub(crate) fn build_vk_and_values<'params, C: CurveAffine, P: Params<'params, C>>(
+    params: &P,
+    domain: &EvaluationDomain<C::Scalar>,
+    p: &Argument,
+    mapping: impl Fn(usize, usize) -> (usize, usize) + Sync,
+) -> (
+    VerifyingKey<C>,
+    Vec<Polynomial<C::Scalar, LagrangeCoeff>>,
+) {
+    let deltaomega = delta_omega(params, domain, p);
+    let permutations = permutation_values::<C>(domain, p, &deltaomega, mapping);
+
+    // Pre-compute commitments for the URS. Column i's permutation polynomial is the
+    // identity's, delta^i times the one taking omega^j at omega^j, plus its difference
+    // from it, which is zero at every cell outside a copy cycle: the commitment is
+    // delta^i times the identity's (one MSM for all columns) plus the difference's, whose
+    // MSM skips the zeros (zkinfer patch: the same commitments, without the full-width
+    // scalars of the unmoved cells).
+    let x_commitment = params.commit_lagrange(
+        &domain.lagrange_from_vec(deltaomega[0].clone()),
+        Blind(C::Scalar::ZERO),
+    );
+    let mut commitments = Vec::with_capacity(p.columns.len());
+    let mut delta_i = C::Scalar::ONE;
+    for (permutation, identity) in permutations.iter().zip(&deltaomega) {
+        let mut difference = permutation.clone();
+        parallelize(&mut difference, |d, start| {
+            for (d, id) in d.iter_mut().zip(&identity[start..]) {
+                *d -= id;
             }
         });
+        let commitment =
+            params.commit_lagrange(&difference, Blind::default()) + x_commitment * delta_i;
+        commitments.push(commitment.to_affine());
+        delta_i *= &<C::Scalar as PrimeField>::DELTA;
     }
 
-    // Compute permutation polynomials, convert to coset form.
-    let mut permutations = vec![domain.empty_lagrange(); p.columns.len()];
-    {
-        parallelize(&mut permutations, |o, start| {
-            for (x, permutation_poly) in o.iter_mut().enumerate() {
-                let i = start + x;
-                for (j, p) in permutation_poly.iter_mut().enumerate() {
-                    let (permuted_i, permuted_j) = mapping(i, j);
-                    *p = deltaomega[permuted_i][permuted_j];
-                }
-            }
-        });
-    }
+    (VerifyingKey { commitments }, permutations)
+}
 
-    let mut polys = vec![domain.empty_coeff(); p.columns.len()];
+/// The permutation's proving key from its polynomials' values.
+pub(crate) fn pk_from_values<C: CurveAffine>(
+    domain: &EvaluationDomain<C::Scalar>,
+    permutations: Vec<Polynomial<C::Scalar, LagrangeCoeff>>,
+) -> ProvingKey<C> {
+    let mut polys = vec![domain.empty_coeff(); permutations.len()];
     {
         parallelize(&mut polys, |o, start| {
             for (x, poly) in o.iter_mut().enumerate() {
@@ -400,12 +445,13 @@ pub(crate) fn build_pk<'params, C: CurveAffine, P: Params<'params, C>>(
     }
 }
 
-pub(crate) fn build_vk<'params, C: CurveAffine, P: Params<'params, C>>(
+/// `[omega_powers * delta^0, omega_powers * delta^1, ..., omega_powers * delta^m]`: the
+/// identity permutation's values.
+fn delta_omega<'params, C: CurveAffine, P: Params<'params, C>>(
     params: &P,
     domain: &EvaluationDomain<C::Scalar>,
     p: &Argument,
-    mapping: impl Fn(usize, usize) -> (usize, usize) + Sync,
-) -> VerifyingKey<C> {
+) -> Vec<Vec<C::Scalar>> {
     // Compute [omega^0, omega^1, ..., omega^{params.n - 1}]
     let mut omega_powers = vec![C::Scalar::ZERO; params.n() as usize];
     {
@@ -419,7 +465,6 @@ pub(crate) fn build_vk<'params, C: CurveAffine, P: Params<'params, C>>(
         })
     }
 
-    // Compute [omega_powers * \delta^0, omega_powers * \delta^1, ..., omega_powers * \delta^m]
     let mut deltaomega = vec![omega_powers; p.columns.len()];
     {
         parallelize(&mut deltaomega, |o, start| {
@@ -432,9 +477,17 @@ pub(crate) fn build_vk<'params, C: CurveAffine, P: Params<'params, C>>(
             }
         });
     }
+    deltaomega
+}
 
-    // Computes the permutation polynomial based on the permutation
-    // description in the assembly.
+/// The permutation polynomials' values, from the permutation description in the
+/// assembly.
+fn permutation_values<C: CurveAffine>(
+    domain: &EvaluationDomain<C::Scalar>,
+    p: &Argument,
+    deltaomega: &[Vec<C::Scalar>],
+    mapping: impl Fn(usize, usize) -> (usize, usize) + Sync,
+) -> Vec<Polynomial<C::Scalar, LagrangeCoeff>> {
     let mut permutations = vec![domain.empty_lagrange(); p.columns.len()];
     {
         parallelize(&mut permutations, |o, start| {
@@ -447,17 +500,5 @@ pub(crate) fn build_vk<'params, C: CurveAffine, P: Params<'params, C>>(
             }
         });
     }
-
-    // Pre-compute commitments for the URS.
-    let mut commitments = Vec::with_capacity(p.columns.len());
-    for permutation in &permutations {
-        // Compute commitment to permutation polynomial
-        commitments.push(
-            params
-                .commit_lagrange(permutation, Blind::default())
-                .to_affine(),
-        );
-    }
-
-    VerifyingKey { commitments }
+    permutations
 }
