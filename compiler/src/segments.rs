@@ -8,6 +8,7 @@
 use std::ops::Range;
 
 use halo2_base::halo2_proofs::halo2curves::bn256::{Bn256, Fr};
+use halo2_base::halo2_proofs::poly::commitment::Params;
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use zkinfer_circuits::segment::{plan_segments, PlannedSegment};
 use zkinfer_circuits::{InstanceLayout, LayoutStats, PlanOptions, VisibilityConfig};
@@ -107,10 +108,16 @@ pub fn compile_segments(
     sink: &mut dyn FnMut(CompiledSegment) -> Result<(), CompileError>,
 ) -> Result<(), CompileError> {
     let n = plan.segments.len();
+    // Segments mostly share a k: the SRS is loaded (or downsized) once per k.
+    let mut last_srs: Option<(ParamsKZG<Bn256>, SrsInfo)> = None;
     for (index, s) in plan.segments.iter().enumerate() {
         let planned = &s.candidates[0];
         let k = planned.stats.k;
-        let (params, srs) = srs_for(&env.srs, k, cache)?;
+        let (params, srs) = match last_srs.take() {
+            Some((params, srs)) if params.k() == k => (params, srs),
+            _ => srs_for(&env.srs, k, cache)?,
+        };
+        last_srs = Some((params.clone(), srs.clone()));
         let keys = step(
             progress,
             &format!("segment {}/{n}: key generation (k = {k})", index + 1),

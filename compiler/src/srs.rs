@@ -39,11 +39,14 @@ impl SrsInfo {
 }
 
 /// The SRS at exactly `k`, with its identity. The insecure test SRS is deterministic,
-/// so a cached copy (of any size at least `k`) is the same SRS.
+/// so a cached copy at `k` is the same SRS (one at a larger k is not used: generating takes
+/// seconds, downsizing minutes). A ceremony file larger than `k` is downsized once and the
+/// result cached under the file's content and `k`.
 pub fn srs_for(source: &SrsSource, k: u32, cache: &dyn KeyCache) -> Result<(ParamsKZG<Bn256>, SrsInfo), CompileError> {
     let (params, kind, path) = match source {
         SrsSource::InsecureTest => {
-            let params = match cache.test_srs(k).and_then(|b| srs::read_srs(&b, k).ok()) {
+            let cached = cache.test_srs(k).filter(|b| header_k(b) == Some(k)).and_then(|b| srs::read_srs(&b, k).ok());
+            let params = match cached {
                 Some(p) => p,
                 None => {
                     let p = srs::insecure_test_srs(k);
@@ -53,8 +56,92 @@ pub fn srs_for(source: &SrsSource, k: u32, cache: &dyn KeyCache) -> Result<(Para
             };
             (params, "insecure-test", None)
         }
-        SrsSource::File { path, bytes } => (srs::read_srs(bytes, k)?, "file", Some(path.clone())),
+        SrsSource::File { path, bytes } => {
+            let params = match header_k(bytes) {
+                Some(file_k) if file_k > k => {
+                    let id = format!("{}-k{k}", &sha256_hex(bytes)[..32]);
+                    match cache.derived_srs(&id).filter(|b| header_k(b) == Some(k)).and_then(|b| srs::read_srs(&b, k).ok()) {
+                        Some(p) => p,
+                        None => {
+                            let p = srs::read_srs(bytes, k)?;
+                            cache.put_derived_srs(&id, &srs::write_srs(&p));
+                            p
+                        }
+                    }
+                }
+                _ => srs::read_srs(bytes, k)?,
+            };
+            (params, "file", Some(path.clone()))
+        }
     };
     let sha256 = sha256_hex(&srs::write_srs(&params));
     Ok((params, SrsInfo { kind: kind.into(), path, sha256 }))
+}
+
+/// The `k` an SRS file in halo2's KZG format declares (its first four bytes).
+fn header_k(bytes: &[u8]) -> Option<u32> {
+    Some(u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use rand::SeedableRng;
+
+    use super::*;
+
+    /// Records the derived SRS files it is given.
+    #[derive(Default)]
+    struct Derived(RefCell<HashMap<String, Vec<u8>>>);
+
+    impl KeyCache for Derived {
+        fn get(&self, _: &str, _: &str) -> Option<Vec<u8>> {
+            None
+        }
+        fn put(&self, _: &str, _: &str, _: &[u8]) -> bool {
+            false
+        }
+        fn derived_srs(&self, id: &str) -> Option<Vec<u8>> {
+            self.0.borrow().get(id).cloned()
+        }
+        fn put_derived_srs(&self, id: &str, bytes: &[u8]) {
+            self.0.borrow_mut().insert(id.to_string(), bytes.to_vec());
+        }
+    }
+
+    #[test]
+    fn a_larger_ceremony_file_is_downsized_once_then_read_from_the_cache() {
+        let file = srs::write_srs(&srs::insecure_test_srs(5));
+        let source = SrsSource::File { path: "ceremony.srs".into(), bytes: Arc::new(file.clone()) };
+        let cache = Derived::default();
+        let (first, info) = srs_for(&source, 3, &cache).unwrap();
+        let want = srs::read_srs(&file, 3).unwrap();
+        assert_eq!(srs::write_srs(&first), srs::write_srs(&want));
+        assert_eq!(info.kind, "file");
+        assert_eq!(cache.0.borrow().len(), 1, "the downsized SRS is cached");
+        let id = cache.0.borrow().keys().next().unwrap().clone();
+        assert!(id.ends_with("-k3"), "{id}");
+
+        // The cached copy is what the next compile gets (another SRS put in its place shows it).
+        let (again, again_info) = srs_for(&source, 3, &cache).unwrap();
+        assert_eq!(srs::write_srs(&again), srs::write_srs(&want));
+        assert_eq!(again_info, info);
+        let other = ParamsKZG::<Bn256>::setup(3, rand::rngs::StdRng::seed_from_u64(7));
+        cache.0.borrow_mut().insert(id.clone(), srs::write_srs(&other));
+        let (from_cache, _) = srs_for(&source, 3, &cache).unwrap();
+        assert_eq!(srs::write_srs(&from_cache), srs::write_srs(&other));
+        // A cached entry of the wrong size is not trusted: downsized again and replaced.
+        cache.0.borrow_mut().insert(id.clone(), srs::write_srs(&srs::insecure_test_srs(4)));
+        let (fixed, _) = srs_for(&source, 3, &cache).unwrap();
+        assert_eq!(srs::write_srs(&fixed), srs::write_srs(&want));
+        assert_eq!(header_k(&cache.0.borrow()[&id]), Some(3));
+
+        // A file at exactly k is read as it is, nothing cached; a smaller one is refused.
+        let exact = Derived::default();
+        srs_for(&SrsSource::File { path: "k3".into(), bytes: Arc::new(srs::write_srs(&want)) }, 3, &exact).unwrap();
+        assert!(exact.0.borrow().is_empty());
+        assert!(srs_for(&source, 6, &cache).is_err());
+    }
 }

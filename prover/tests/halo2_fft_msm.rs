@@ -3,7 +3,8 @@
 //! and inverse, at every size a model circuit uses; the MSM that sums small negative
 //! scalars against negated bases gives the same group element as the unpatched MSM, for
 //! witness-like, random and mixed scalars; the SRS setup by fixed-base tables gives the
-//! powers of its secret and their Lagrange form as the definition does.
+//! powers of its secret and their Lagrange form as the definition does, and so does a
+//! larger SRS downsized (the variable-time inverse FFT over points).
 
 use halo2_base::halo2_proofs::arithmetic::{best_multiexp, g_to_lagrange};
 use halo2_base::halo2_proofs::fft::{baseline, parallel};
@@ -106,5 +107,30 @@ fn srs_setup_gives_the_powers_of_its_secret_and_their_lagrange_form() {
             let got = params.commit_lagrange(&unit, Blind::default()).to_affine();
             assert_eq!(got, *expected, "k = {k}: the {i}-th Lagrange basis point differs");
         }
+    }
+}
+
+#[test]
+fn downsized_srs_has_the_lagrange_basis_of_its_secret() {
+    let seed = *b"zkinfer insecure test srs, k-ind";
+    let s = Fr::random(ChaCha20Rng::from_seed(seed));
+    for k in [1u32, 2, 5] {
+        let mut params = ParamsKZG::<Bn256>::setup(6, ChaCha20Rng::from_seed(seed));
+        params.downsize(k);
+        let n = 1u64 << k;
+        let domain = EvaluationDomain::<Fr>::new(1, k);
+        let omega = domain.get_omega();
+        // L_i(s) = omega^i (s^n - 1) / (n (s - omega^i)).
+        let vanishing = s.pow_vartime([n]) - Fr::ONE;
+        let n_inv = Fr::from(n).invert().unwrap();
+        for i in 0..n as usize {
+            let w = omega.pow_vartime([i as u64]);
+            let l_i = w * vanishing * n_inv * (s - w).invert().unwrap();
+            let mut unit = domain.empty_lagrange();
+            unit[i] = Fr::ONE;
+            let got = params.commit_lagrange(&unit, Blind::default()).to_affine();
+            assert_eq!(got, (G1::generator() * l_i).to_affine(), "k = {k}: Lagrange point {i}");
+        }
+        assert_eq!(params.get_g().len(), n as usize);
     }
 }

@@ -9,7 +9,9 @@ use zkinfer_compiler::KeyCache;
 use crate::fsio::{read, write_atomic};
 
 /// A content-addressed key folder: `ROOT/<key id>/<file>` (`pk.bin` and `shape.json`
-/// for halo2, `groth16-pk.bin` for Groth16), and insecure test SRS files in `ROOT`.
+/// for halo2, `groth16-pk.bin` for Groth16), and SRS files in `ROOT`: insecure test SRS
+/// (`insecure-test-srs-k<k>.bin`) and ceremony files cut down to a circuit's k
+/// (`srs-<file digest>-k<k>.bin`).
 pub struct DiskKeyCache {
     pub root: PathBuf,
 }
@@ -79,11 +81,19 @@ impl KeyCache for DiskKeyCache {
     }
 
     fn test_srs(&self, k: u32) -> Option<Vec<u8>> {
-        (k..=28).find_map(|kk| read(&self.root.join(format!("insecure-test-srs-k{kk}.bin"))).ok())
+        read(&self.root.join(format!("insecure-test-srs-k{k}.bin"))).ok()
     }
 
     fn put_test_srs(&self, k: u32, bytes: &[u8]) {
         let _ = write_atomic(&self.root.join(format!("insecure-test-srs-k{k}.bin")), bytes);
+    }
+
+    fn derived_srs(&self, id: &str) -> Option<Vec<u8>> {
+        read(&self.root.join(format!("srs-{id}.bin"))).ok()
+    }
+
+    fn put_derived_srs(&self, id: &str, bytes: &[u8]) {
+        let _ = write_atomic(&self.root.join(format!("srs-{id}.bin")), bytes);
     }
 }
 

@@ -6,7 +6,7 @@ pub use ff::Field;
 use group::{
     ff::{BatchInvert, PrimeField},
     prime::PrimeCurveAffine,
-    Curve, GroupOpsOwned, ScalarMulOwned,
+    Curve, Group, GroupOpsOwned, ScalarMulOwned,
 };
 use rayon::prelude::*;
 
@@ -77,34 +77,143 @@ pub fn best_fft<Scalar: Field, G: FftGroup<Scalar>>(
 }
 
 /// Convert coefficient bases group elements to lagrange basis by inverse FFT.
+///
+/// zkinfer patch: the points and scalars here are public (an SRS), so the twiddle
+/// multiplications are variable time, by width-5 NAF (about 50 additions and 254
+/// doublings each, against 256 of both in the constant-time `Mul`), and the last level
+/// applies `1/n` in its butterflies instead of a pass of its own. Downsizing a ceremony SRS to a circuit's `k` is this
+/// inverse FFT over `2^k` points. The result is the same.
 pub fn g_to_lagrange<C: PrimeCurveAffine>(g_projective: Vec<C::Curve>, k: u32) -> Vec<C> {
     let n_inv = C::Scalar::TWO_INV.pow_vartime([k as u64, 0, 0, 0]);
-    let omega = C::Scalar::ROOT_OF_UNITY;
     let mut omega_inv = C::Scalar::ROOT_OF_UNITY_INV;
     for _ in k..C::Scalar::S {
         omega_inv = omega_inv.square();
     }
 
-    let mut g_lagrange_projective = g_projective;
-    let n = g_lagrange_projective.len();
-    let fft_data = FFTData::new(n, omega, omega_inv);
-
-    best_fft(&mut g_lagrange_projective, omega_inv, k, &fft_data, true);
-    parallelize(&mut g_lagrange_projective, |g, _| {
-        for g in g.iter_mut() {
-            *g *= n_inv;
+    let mut a = g_projective;
+    let n = a.len();
+    assert_eq!(n, 1 << k, "g_to_lagrange takes 2^k points");
+    for i in 0..n {
+        let r = i.reverse_bits() >> (usize::BITS - k.max(1));
+        if k > 0 && i < r {
+            a.swap(i, r);
         }
-    });
+    }
+    // Radix-2 levels, the blocks of one level (on the top levels, the butterflies of one
+    // block) in parallel; the last level's butterflies multiply by 1/n too.
+    let mut half = 1;
+    while half < n {
+        let last = 2 * half == n;
+        let step = omega_inv.pow_vartime([(n / (2 * half)) as u64]);
+        let butterflies = |lo: &mut [C::Curve], hi: &mut [C::Curve], first: usize| {
+            let mut w = step.pow_vartime([first as u64]);
+            for (lo, hi) in lo.iter_mut().zip(hi.iter_mut()) {
+                let t = if w == C::Scalar::ONE { *hi } else { mul_vartime(hi, &w) };
+                let (x, y) = (*lo + t, *lo - t);
+                if last {
+                    *lo = mul_vartime(&x, &n_inv);
+                    *hi = mul_vartime(&y, &n_inv);
+                } else {
+                    *lo = x;
+                    *hi = y;
+                }
+                w *= step;
+            }
+        };
+        if n / (2 * half) >= multicore::current_num_threads() {
+            a.par_chunks_mut(2 * half).for_each(|block| {
+                let (lo, hi) = block.split_at_mut(half);
+                butterflies(lo, hi, 0);
+            });
+        } else {
+            let chunk = half.div_ceil(4 * multicore::current_num_threads()).max(1);
+            for block in a.chunks_mut(2 * half) {
+                let (lo, hi) = block.split_at_mut(half);
+                lo.par_chunks_mut(chunk)
+                    .zip(hi.par_chunks_mut(chunk))
+                    .enumerate()
+                    .for_each(|(c, (lo, hi))| butterflies(lo, hi, c * chunk));
+            }
+        }
+        half *= 2;
+    }
+    if n == 1 {
+        a[0] = mul_vartime(&a[0], &n_inv);
+    }
 
     let mut g_lagrange = vec![C::identity(); 1 << k];
     parallelize(&mut g_lagrange, |g_lagrange, starts| {
-        C::Curve::batch_normalize(
-            &g_lagrange_projective[starts..(starts + g_lagrange.len())],
-            g_lagrange,
-        );
+        C::Curve::batch_normalize(&a[starts..(starts + g_lagrange.len())], g_lagrange);
     });
 
     g_lagrange
+}
+
+/// `p * scalar` in variable time, by width-5 NAF (zkinfer patch, for public values only).
+fn mul_vartime<G: Group>(p: &G, scalar: &G::Scalar) -> G
+where
+    G::Scalar: PrimeField,
+{
+    // Little-endian limbs of the scalar, one spare for the NAF's carries.
+    let repr = scalar.to_repr();
+    let mut limbs = [0u64; 5];
+    for (i, byte) in repr.as_ref().iter().enumerate() {
+        limbs[i / 8] |= (*byte as u64) << (8 * (i % 8));
+    }
+    let mut digits = [0i8; 260];
+    let mut len = 0;
+    while limbs.iter().any(|l| *l != 0) {
+        let mut d = 0i8;
+        if limbs[0] & 1 == 1 {
+            let m = (limbs[0] & 31) as i8;
+            d = if m >= 16 { m - 32 } else { m };
+            // limbs -= d
+            if d > 0 {
+                let (v, mut borrow) = limbs[0].overflowing_sub(d as u64);
+                limbs[0] = v;
+                for l in limbs.iter_mut().skip(1) {
+                    if !borrow {
+                        break;
+                    }
+                    let (v, b) = l.overflowing_sub(1);
+                    *l = v;
+                    borrow = b;
+                }
+            } else {
+                let (v, mut carry) = limbs[0].overflowing_add((-d) as u64);
+                limbs[0] = v;
+                for l in limbs.iter_mut().skip(1) {
+                    if !carry {
+                        break;
+                    }
+                    let (v, c) = l.overflowing_add(1);
+                    *l = v;
+                    carry = c;
+                }
+            }
+        }
+        digits[len] = d;
+        len += 1;
+        for i in 0..5 {
+            limbs[i] = (limbs[i] >> 1) | if i < 4 { limbs[i + 1] << 63 } else { 0 };
+        }
+    }
+    // Odd multiples P, 3P, ..., 15P.
+    let double = p.double();
+    let mut table = [*p; 8];
+    for i in 1..8 {
+        table[i] = table[i - 1] + double;
+    }
+    let mut acc = G::identity();
+    for &d in digits[..len].iter().rev() {
+        acc = acc.double();
+        if d > 0 {
+            acc += table[(d / 2) as usize];
+        } else if d < 0 {
+            acc -= table[(-d / 2) as usize];
+        }
+    }
+    acc
 }
 
 /// This evaluates a provided polynomial (in coefficient form) at `point`.
