@@ -1,13 +1,13 @@
 //! Key generation synthesizes the circuit once for both keys (the patched halo2-axiom's
 //! `keygen_vk_with_parts` / `keygen_pk_from_parts`, `vendor/halo2-axiom/PATCHES.md`): the
 //! keys are byte for byte halo2's own `keygen_vk` + `keygen_pk` (two syntheses), and so is
-//! the proving key of a verifying key whose parts were released; parts that do not belong
-//! to the verifying key are refused.
+//! the proving key of a verifying key whose parts were released and `keygen_pk2`'s; parts
+//! that do not belong to the verifying key are refused.
 
 mod groth16_common;
 
 use groth16_common::load;
-use halo2_base::halo2_proofs::plonk::{keygen_pk, keygen_pk_from_parts, keygen_vk, keygen_vk_with_parts};
+use halo2_base::halo2_proofs::plonk::{keygen_pk, keygen_pk2, keygen_pk_from_parts, keygen_vk, keygen_vk_with_parts};
 use zkinfer_circuits::{plan, CircuitBuilderStage, Fr, ModelCircuit, PlanOptions};
 use zkinfer_prover::halo2 as h2;
 use zkinfer_prover::srs;
@@ -28,6 +28,11 @@ fn one_synthesis_gives_halo2s_keys() {
     assert_eq!(h2::write_vk(keys.vk()), h2::write_vk(&vk), "the verifying keys differ");
     assert!(h2::write_pk(&keys.pk) == h2::write_pk(&reference), "the proving keys differ");
     assert_eq!(keys.shape.break_points, circuit.builder.break_points());
+
+    // halo2's keygen_pk2 (both keys without a verifying key first) is the same keys too.
+    let mut both = keygen_pk2(&params, &circuit, false).unwrap();
+    both.cache_extended_parts();
+    assert!(h2::write_pk(&both) == h2::write_pk(&reference), "keygen_pk2's proving key differs");
 
     // A verifying key kept without its parts: the proving key synthesizes again.
     let mut stage = h2::keygen_vk_stage(&params, &m.graph, &m.inputs, &planned.shape).unwrap();

@@ -356,6 +356,16 @@ where
     P: Params<'params, C> + Sync,
     ConcreteCircuit: Circuit<C::Scalar>,
 {
+    // Without a verifying key, both keys from one synthesis (zkinfer patch: the same as
+    // `keygen_vk_with_parts` then `keygen_pk_from_parts`).
+    let vk = match vk {
+        Some(vk) => vk,
+        None => {
+            let (vk, parts) = keygen_vk_with_parts(params, circuit, compress_selectors)?;
+            return keygen_pk_from_parts(params, vk, parts);
+        }
+    };
+
     let (domain, cs, config) = create_domain::<C, ConcreteCircuit>(
         params.k(),
         #[cfg(feature = "circuit-params")]
@@ -398,35 +408,10 @@ where
 
     let permutation_pk = assembly
         .permutation
-        .clone()
         .build_pk(params, &domain, &cs.permutation);
-
-    let vk = match vk {
-        Some(vk) => vk,
-        None => {
-            let permutation_vk = assembly
-                .permutation
-                .build_vk(params, &domain, &cs.permutation);
-
-            let fixed_commitments = (&fixed)
-                .into_par_iter()
-                .map(|poly| params.commit_lagrange(poly, Blind::default()).to_affine())
-                .collect();
-
-            VerifyingKey::from_parts(
-                domain,
-                fixed_commitments,
-                permutation_vk,
-                cs,
-                assembly.selectors,
-                compress_selectors,
-            )
-        }
-    };
 
     Ok(finish_pk(params, vk, fixed, permutation_pk))
 }
-
 
 /// The proving key from the verifying key, the fixed columns and the permutation's
 /// proving key.

@@ -110,15 +110,6 @@ impl Assembly {
         Ok(())
     }
 
-    pub(crate) fn build_vk<'params, C: CurveAffine, P: Params<'params, C>>(
-        self,
-        params: &P,
-        domain: &EvaluationDomain<C::Scalar>,
-        p: &Argument,
-    ) -> VerifyingKey<C> {
-        build_vk(params, domain, p, |i, j| self.mapping[i][j])
-    }
-
     pub(crate) fn build_pk<'params, C: CurveAffine, P: Params<'params, C>>(
         self,
         params: &P,
@@ -302,16 +293,6 @@ impl Assembly {
         }
     }
 
-    pub(crate) fn build_vk<'params, C: CurveAffine, P: Params<'params, C>>(
-        &mut self,
-        params: &P,
-        domain: &EvaluationDomain<C::Scalar>,
-        p: &Argument,
-    ) -> VerifyingKey<C> {
-        self.build_ordered_mapping();
-        build_vk(params, domain, p, |i, j| self.mapping_at_idx(i, j))
-    }
-
     pub(crate) fn build_pk<'params, C: CurveAffine, P: Params<'params, C>>(
         &mut self,
         params: &P,
@@ -369,15 +350,6 @@ pub(crate) fn build_pk<'params, C: CurveAffine, P: Params<'params, C>>(
 ) -> ProvingKey<C> {
     let deltaomega = delta_omega(params, domain, p);
     pk_from_values(domain, permutation_values::<C>(domain, p, &deltaomega, mapping))
-}
-
-pub(crate) fn build_vk<'params, C: CurveAffine, P: Params<'params, C>>(
-    params: &P,
-    domain: &EvaluationDomain<C::Scalar>,
-    p: &Argument,
-    mapping: impl Fn(usize, usize) -> (usize, usize) + Sync,
-) -> VerifyingKey<C> {
-    build_vk_and_values(params, domain, p, mapping).0
 }
 
 /// The verifying key and the permutation polynomials' values, which [`pk_from_values`]
