@@ -81,8 +81,8 @@ pub fn best_fft<Scalar: Field, G: FftGroup<Scalar>>(
 /// zkinfer patch: the points and scalars here are public (an SRS), so the twiddle
 /// multiplications are variable time, by width-5 NAF (about 50 additions and 254
 /// doublings each, against 256 of both in the constant-time `Mul`), and the last level
-/// applies `1/n` in its butterflies instead of a pass of its own. Downsizing a ceremony SRS to a circuit's `k` is this
-/// inverse FFT over `2^k` points. The result is the same.
+/// applies `1/n` in its butterflies instead of a pass of its own. Downsizing a ceremony
+/// SRS to a circuit's `k` is this inverse FFT over `2^k` points. The result is the same.
 pub fn g_to_lagrange<C: PrimeCurveAffine>(g_projective: Vec<C::Curve>, k: u32) -> Vec<C> {
     let n_inv = C::Scalar::TWO_INV.pow_vartime([k as u64, 0, 0, 0]);
     let mut omega_inv = C::Scalar::ROOT_OF_UNITY_INV;
@@ -94,8 +94,8 @@ pub fn g_to_lagrange<C: PrimeCurveAffine>(g_projective: Vec<C::Curve>, k: u32) -
     let n = a.len();
     assert_eq!(n, 1 << k, "g_to_lagrange takes 2^k points");
     for i in 0..n {
-        let r = i.reverse_bits() >> (usize::BITS - k.max(1));
-        if k > 0 && i < r {
+        let r = bitreverse(i, k as usize);
+        if i < r {
             a.swap(i, r);
         }
     }
@@ -167,29 +167,17 @@ where
         if limbs[0] & 1 == 1 {
             let m = (limbs[0] & 31) as i8;
             d = if m >= 16 { m - 32 } else { m };
-            // limbs -= d
-            if d > 0 {
-                let (v, mut borrow) = limbs[0].overflowing_sub(d as u64);
-                limbs[0] = v;
-                for l in limbs.iter_mut().skip(1) {
-                    if !borrow {
-                        break;
-                    }
-                    let (v, b) = l.overflowing_sub(1);
-                    *l = v;
-                    borrow = b;
-                }
-            } else {
-                let (v, mut carry) = limbs[0].overflowing_add((-d) as u64);
-                limbs[0] = v;
-                for l in limbs.iter_mut().skip(1) {
-                    if !carry {
-                        break;
-                    }
-                    let (v, c) = l.overflowing_add(1);
-                    *l = v;
-                    carry = c;
-                }
+            // limbs -= d: adds -d sign-extended to the limbs' width (two's complement;
+            // the result is never negative, the carry out of the top limb is dropped).
+            let minus_d = -(d as i64);
+            let extension = if minus_d < 0 { u64::MAX } else { 0 };
+            let mut carry = false;
+            for (i, l) in limbs.iter_mut().enumerate() {
+                let addend = if i == 0 { minus_d as u64 } else { extension };
+                let (v, c1) = l.overflowing_add(addend);
+                let (v, c2) = v.overflowing_add(carry as u64);
+                *l = v;
+                carry = c1 || c2;
             }
         }
         digits[len] = d;
