@@ -9,20 +9,15 @@ pub trait KeyCache {
     /// Stores a file of the key set `id`; `false` when it could not be stored (which
     /// costs a later key generation, nothing else).
     fn put(&self, id: &str, file: &str, bytes: &[u8]) -> bool;
-    /// A cached insecure test SRS at `k` (generating one at k = 19 takes about 5 s).
-    fn test_srs(&self, _k: u32) -> Option<Vec<u8>> {
+    /// A cached SRS file by name: `insecure-test-srs-k<k>` (generating one at k = 19 takes
+    /// about 5 s) or `srs-<digest>-k<k>`, a ceremony file cut down to `k` (downsizing
+    /// recomputes the Lagrange basis, an inverse FFT over `2^k` points that takes minutes at
+    /// k = 19). See [`crate::srs::srs_for`].
+    fn srs(&self, _name: &str) -> Option<Vec<u8>> {
         None
     }
-    /// Caches an insecure test SRS.
-    fn put_test_srs(&self, _k: u32, _bytes: &[u8]) {}
-    /// A cached SRS cut down from a larger ceremony file (`id` names the file's content and
-    /// the size: downsizing recomputes the Lagrange basis, an inverse FFT over `2^k` points
-    /// that takes minutes at k = 19).
-    fn derived_srs(&self, _id: &str) -> Option<Vec<u8>> {
-        None
-    }
-    /// Caches an SRS cut down from a ceremony file.
-    fn put_derived_srs(&self, _id: &str, _bytes: &[u8]) {}
+    /// Caches an SRS file under its name.
+    fn put_srs(&self, _name: &str, _bytes: &[u8]) {}
 }
 
 /// A cache that never hits and stores nothing.

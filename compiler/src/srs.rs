@@ -5,7 +5,7 @@ use std::sync::Arc;
 use halo2_base::halo2_proofs::halo2curves::bn256::Bn256;
 use halo2_base::halo2_proofs::poly::kzg::commitment::ParamsKZG;
 use serde::{Deserialize, Serialize};
-use zkinfer_prover::srs;
+use zkinfer_prover::{srs, ProverError};
 
 use crate::error::CompileError;
 use crate::hash::sha256_hex;
@@ -45,29 +45,14 @@ impl SrsInfo {
 pub fn srs_for(source: &SrsSource, k: u32, cache: &dyn KeyCache) -> Result<(ParamsKZG<Bn256>, SrsInfo), CompileError> {
     let (params, kind, path) = match source {
         SrsSource::InsecureTest => {
-            let cached = cache.test_srs(k).filter(|b| header_k(b) == Some(k)).and_then(|b| srs::read_srs(&b, k).ok());
-            let params = match cached {
-                Some(p) => p,
-                None => {
-                    let p = srs::insecure_test_srs(k);
-                    cache.put_test_srs(k, &srs::write_srs(&p));
-                    p
-                }
-            };
+            let params = cached_srs(cache, &format!("insecure-test-srs-k{k}"), k, || Ok(srs::insecure_test_srs(k)))?;
             (params, "insecure-test", None)
         }
         SrsSource::File { path, bytes } => {
             let params = match header_k(bytes) {
                 Some(file_k) if file_k > k => {
-                    let id = format!("{}-k{k}", &sha256_hex(bytes)[..32]);
-                    match cache.derived_srs(&id).filter(|b| header_k(b) == Some(k)).and_then(|b| srs::read_srs(&b, k).ok()) {
-                        Some(p) => p,
-                        None => {
-                            let p = srs::read_srs(bytes, k)?;
-                            cache.put_derived_srs(&id, &srs::write_srs(&p));
-                            p
-                        }
-                    }
+                    let name = format!("srs-{}-k{k}", &sha256_hex(bytes)[..32]);
+                    cached_srs(cache, &name, k, || srs::read_srs(bytes, k))?
                 }
                 _ => srs::read_srs(bytes, k)?,
             };
@@ -76,6 +61,21 @@ pub fn srs_for(source: &SrsSource, k: u32, cache: &dyn KeyCache) -> Result<(Para
     };
     let sha256 = sha256_hex(&srs::write_srs(&params));
     Ok((params, SrsInfo { kind: kind.into(), path, sha256 }))
+}
+
+/// The SRS cached as `name` when it is one at exactly `k`; otherwise `make`'s, cached.
+fn cached_srs(
+    cache: &dyn KeyCache,
+    name: &str,
+    k: u32,
+    make: impl FnOnce() -> Result<ParamsKZG<Bn256>, ProverError>,
+) -> Result<ParamsKZG<Bn256>, CompileError> {
+    if let Some(p) = cache.srs(name).filter(|b| header_k(b) == Some(k)).and_then(|b| srs::read_srs(&b, k).ok()) {
+        return Ok(p);
+    }
+    let p = make()?;
+    cache.put_srs(name, &srs::write_srs(&p));
+    Ok(p)
 }
 
 /// The `k` an SRS file in halo2's KZG format declares (its first four bytes).
@@ -92,7 +92,7 @@ mod tests {
 
     use super::*;
 
-    /// Records the derived SRS files it is given.
+    /// Records the SRS files it is given.
     #[derive(Default)]
     struct Derived(RefCell<HashMap<String, Vec<u8>>>);
 
@@ -103,11 +103,11 @@ mod tests {
         fn put(&self, _: &str, _: &str, _: &[u8]) -> bool {
             false
         }
-        fn derived_srs(&self, id: &str) -> Option<Vec<u8>> {
-            self.0.borrow().get(id).cloned()
+        fn srs(&self, name: &str) -> Option<Vec<u8>> {
+            self.0.borrow().get(name).cloned()
         }
-        fn put_derived_srs(&self, id: &str, bytes: &[u8]) {
-            self.0.borrow_mut().insert(id.to_string(), bytes.to_vec());
+        fn put_srs(&self, name: &str, bytes: &[u8]) {
+            self.0.borrow_mut().insert(name.to_string(), bytes.to_vec());
         }
     }
 

@@ -80,20 +80,12 @@ impl KeyCache for DiskKeyCache {
         write_atomic(&self.root.join(id).join(file), bytes).is_ok()
     }
 
-    fn test_srs(&self, k: u32) -> Option<Vec<u8>> {
-        read(&self.root.join(format!("insecure-test-srs-k{k}.bin"))).ok()
+    fn srs(&self, name: &str) -> Option<Vec<u8>> {
+        read(&self.root.join(format!("{name}.bin"))).ok()
     }
 
-    fn put_test_srs(&self, k: u32, bytes: &[u8]) {
-        let _ = write_atomic(&self.root.join(format!("insecure-test-srs-k{k}.bin")), bytes);
-    }
-
-    fn derived_srs(&self, id: &str) -> Option<Vec<u8>> {
-        read(&self.root.join(format!("srs-{id}.bin"))).ok()
-    }
-
-    fn put_derived_srs(&self, id: &str, bytes: &[u8]) {
-        let _ = write_atomic(&self.root.join(format!("srs-{id}.bin")), bytes);
+    fn put_srs(&self, name: &str, bytes: &[u8]) {
+        let _ = write_atomic(&self.root.join(format!("{name}.bin")), bytes);
     }
 }
 
@@ -109,10 +101,10 @@ mod tests {
             assert!(c.put(id, "pk.bin", &[0u8; 100]));
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        c.put_test_srs(5, &[1u8; 1000]);
+        c.put_srs("insecure-test-srs-k5", &[1u8; 1000]);
         assert!(c.get("a", "pk.bin").is_some(), "a is now the most recently used");
         assert_eq!(c.evict_to(250, "c"), vec!["b".to_string()]);
         assert_eq!(c.evict_to(100, "c"), vec!["a".to_string()], "the key in use stays");
-        assert!(c.get("c", "pk.bin").is_some() && c.test_srs(5).is_some());
+        assert!(c.get("c", "pk.bin").is_some() && c.srs("insecure-test-srs-k5").is_some());
     }
 }
