@@ -3,7 +3,9 @@
 //! (ZkinferSegmentChain in revm) and on anvil after `zkinfer deploy` (idempotent), and
 //! states the single-circuit interpreter's outputs; proofs of two runs mixed, a flipped
 //! proof byte, a missing segment and outputs that are not the proven ones are refused
-//! natively, in revm and by the deployed chain.
+//! natively, in revm and by the deployed chain. The chain proved in parts (`--segment`)
+//! and put together by `join-segments` verifies and states the same outputs; parts for
+//! other inputs or another compile, a segment missing or proved twice are not joined.
 
 mod chain_support;
 mod cli_support;
@@ -117,5 +119,52 @@ fn segment_proofs_verify_and_mixed_or_tampered_ones_do_not() {
     assert_ne!(f1["outputs"], f2["outputs"]);
     refused(&lied, native, "not the ones its last segment's instances state");
     refused(&lied, rpc, "not the ones its last segment's instances state");
+
+    // The same chain proved in parts (as on several machines) and joined.
+    let part = |input: &str, which: &str, listed: &str, name: &str| {
+        let path = tmp.join(name);
+        let (code, out, err) = zkinfer(&["prove-segments", d, "--input", input, "--out", path.to_str().unwrap(), "--segment", which]);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.is_empty() && err.contains(&format!("proofs of segment(s) {listed} of 3")), "{out}\n{err}");
+        path.to_str().unwrap().to_string()
+    };
+    let (a, b, c) =
+        (part(&input, "2,0", "0, 2", "a.json"), part(&input, "1", "1", "b.json"), part(input2.to_str().unwrap(), "1", "1", "c.json"));
+    let joined = tmp.join("joined.json");
+    let (code, out, err) = zkinfer(&["join-segments", d, &b, &a, "--out", joined.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), out1.trim(), "the joined chain states the outputs of the whole run");
+    for how in [native, evm] {
+        let mut args = vec!["verify-segments", d, joined.to_str().unwrap()];
+        args.extend_from_slice(how);
+        let (code, out, err) = zkinfer(&args);
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("3 segments") && out.contains(out1.trim()), "{out}");
+    }
+    let join_refused = |parts: &[&str], why: &str| {
+        let mut args = vec!["join-segments", d];
+        args.extend_from_slice(parts);
+        args.extend_from_slice(&["--out", bad.to_str().unwrap()]);
+        let (code, out, err) = zkinfer(&args);
+        assert_ne!(code, 0, "{why} joined: {out}");
+        assert!(err.contains(why), "{why}: {err}");
+    };
+    // Segment 1 proved for another input.
+    join_refused(&[&a, &c], "do not make a valid chain");
+    join_refused(&[&a], "no part holds segment(s) 1 of 3");
+    join_refused(&[&a, &b, &c], "segment 1 is proved in both");
+    // A part of another compile of the segments.
+    let mut other: serde_json::Value = serde_json::from_slice(&std::fs::read(&b).unwrap()).unwrap();
+    other["folder"] = serde_json::json!("00".repeat(32));
+    let other_path = tmp.join("other.json");
+    write_json(&other_path, &other);
+    join_refused(&[&a, other_path.to_str().unwrap()], "was not proved with");
+    // A part is not a chain.
+    let (code, _, err) = zkinfer(&["verify-segments", d, &a]);
+    assert_ne!(code, 0);
+    assert!(err.contains("holds segment(s) 0, 2 of 3: a part"), "{err}");
+    let (code, _, err) = zkinfer(&["prove-segments", d, "--input", &input, "--out", bad.to_str().unwrap(), "--segment", "3"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--segment 3:") && err.contains("has 3 segments (0 to 2)"), "{err}");
     let _ = std::fs::remove_dir_all(&tmp);
 }

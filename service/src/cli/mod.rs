@@ -197,11 +197,26 @@ pub enum Command {
         #[command(flatten)]
         tools: ToolArgs,
     },
-    /// Prove every segment of a compile-segments folder, one proving key in memory at a time.
+    /// Prove every segment of a compile-segments folder, one proving key in memory at a time;
+    /// with --segment only those (a part: prove the segments on several machines at once,
+    /// then put the parts together with join-segments).
     ProveSegments {
         dir: PathBuf,
         #[arg(long)]
         input: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        /// Prove only these segments (from 0; repeat or separate by commas).
+        #[arg(long, value_delimiter = ',')]
+        segment: Vec<usize>,
+    },
+    /// Put together the parts that `prove-segments --segment` wrote (each segment exactly
+    /// once, all for DIR) into one proof file, after verifying the chain natively.
+    JoinSegments {
+        dir: PathBuf,
+        /// The parts.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
         #[arg(long)]
         out: PathBuf,
     },

@@ -1,4 +1,4 @@
-//! `zkinfer compile-segments`, `prove-segments`, `verify-segments` (and `deploy` of such a folder): a model too large
+//! `zkinfer compile-segments`, `prove-segments`, `join-segments`, `verify-segments` (and `deploy` of such a folder): a model too large
 //! for one circuit (or for this machine's memory at its `k`), proved as segments chained
 //! by the hashes of the values crossing each cut. Only one segment's proving key is in
 //! memory at a time.
@@ -7,14 +7,15 @@
 //! graph), `srs.bin` (the SRS at the largest segment `k`), `chain.hex` (the
 //! `ZkinferSegmentChain` creation code, constructor arguments not appended) and one
 //! `segment-I/` per segment with `graph.json`, `shape.json`, `pk.bin`, `vk.bin` and
-//! `verifier.json`. A proof file holds every segment's instances and proof.
+//! `verifier.json`. A proof file holds every segment's instances and proof (a part, from
+//! `prove-segments --segment`, some segments' only, until `join-segments`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use zkinfer_circuits::{CircuitShape, InstanceLayout, VisibilityConfig};
+use zkinfer_circuits::{CircuitShape, Fr, InstanceLayout, VisibilityConfig};
 use zkinfer_compiler::progress::{step, Progress};
 use zkinfer_compiler::segments::{compile_segments, plan_segmented, SegmentOptions};
 use zkinfer_compiler::{CompileInput, Environment, SrsInfo, SrsSource};
@@ -59,19 +60,63 @@ struct SegmentEntry {
     verifier_runtime_bytes: usize,
 }
 
-/// A proof file of `prove-segments`.
+/// A proof file of `prove-segments` (every segment, or with `--segment` a part of the
+/// chain that `join-segments` puts together with the other parts).
 #[derive(Serialize, Deserialize)]
 struct SegmentProofs {
+    /// SHA-256 of the folder's `segments.json`: parts of different compiles are not joined
+    /// (absent in files of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    folder: Option<String>,
+    /// Written by `prove-segments --segment`: some segments only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    part: bool,
     segments: Vec<SegmentProof>,
     /// The model's outputs (dequantized), as the last segment's public instances state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     outputs: Option<Vec<Vec<f64>>>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct SegmentProof {
+    /// Which segment (absent in files of earlier versions, which hold every segment in
+    /// order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    segment: Option<usize>,
     instances: Vec<String>,
     proof: String,
+}
+
+impl SegmentProof {
+    fn decode(&self) -> Result<Halo2Proof> {
+        let instances = self.instances.iter().map(|h| fr_from_hex(h)).collect::<Result<Vec<_>, _>>()?;
+        let proof = hex::decode(self.proof.trim_start_matches("0x")).context("the proof is not hex")?;
+        Ok(Halo2Proof { instances, proof })
+    }
+}
+
+impl SegmentProofs {
+    /// The proofs of a whole chain, in segment order: refuses a part (a file that
+    /// `prove-segments --segment` wrote for some segments only).
+    fn whole(&self, n: usize, path: &Path) -> Result<Vec<Halo2Proof>> {
+        let held: Vec<usize> = self.segments.iter().enumerate().map(|(i, p)| p.segment.unwrap_or(i)).collect();
+        if self.part {
+            bail!(
+                "{} holds segment(s) {} of {n}: a part, to be joined with the others by `zkinfer join-segments`",
+                path.display(),
+                list(&held)
+            );
+        }
+        if let Some((i, s)) = held.iter().enumerate().find(|(i, s)| *i != **s) {
+            bail!("{}: the proof of segment {s} is in place {i}", path.display());
+        }
+        self.segments.iter().map(SegmentProof::decode).collect::<Result<Vec<_>>>().with_context(|| format!("{}", path.display()))
+    }
+}
+
+/// `0, 2, 3`.
+fn list(xs: &[usize]) -> String {
+    xs.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", ")
 }
 
 fn seg_dir(dir: &Path, i: usize) -> PathBuf {
@@ -159,46 +204,126 @@ fn load(dir: &Path) -> Result<(Manifest, QuantGraph, Vec<QuantGraph>)> {
     Ok((m, quant, graphs))
 }
 
-/// `zkinfer prove-segments`.
-pub fn prove(dir: &Path, input: &Path, out: &Path) -> Result<()> {
+/// `zkinfer prove-segments`: every segment, or with `only` (`--segment`) those segments,
+/// as a part for `join-segments` (to prove a model's segments on several machines, each
+/// with the compiled folder). Every segment's inputs come from one run of the integer
+/// interpreter over the whole model, so the parts need not be proved in order.
+pub fn prove(dir: &Path, input: &Path, out: &Path, only: &[usize]) -> Result<()> {
     let progress = TermProgress::default();
     let (m, quant, graphs) = load(dir)?;
+    let n = graphs.len();
+    let mut chosen: Vec<usize> = if only.is_empty() { (0..n).collect() } else { only.to_vec() };
+    chosen.sort_unstable();
+    chosen.dedup();
+    if let Some(bad) = chosen.iter().find(|i| **i >= n) {
+        bail!("--segment {bad}: {} has {n} segments (0 to {})", dir.display(), n - 1);
+    }
     let sample = InputData::from_path(input)?.samples().into_iter().next().unwrap_or_default();
     let qin = zkinfer_models::interp::quantize_inputs(&quant, &sample)?;
     let inputs = step(&progress as &dyn Progress, "witness values", || segment_inputs(&quant, &graphs, &qin), |_| String::new())?;
     let srs_bytes = read(&dir.join("srs.bin"))?;
-    let n = graphs.len();
-    let mut proofs = Vec::with_capacity(n);
+    let mut proofs = Vec::with_capacity(chosen.len());
     let t0 = std::time::Instant::now();
-    for (i, (g, ins)) in graphs.iter().zip(&inputs).enumerate() {
+    for &i in &chosen {
         let d = seg_dir(dir, i);
         let params = srs::read_srs(&srs_bytes, m.segments[i].k)?;
         let shape: CircuitShape = read_json(&d.join("shape.json"))?;
         let proof = step(
             &progress as &dyn Progress,
-            &format!("segment {}/{n}: load key and prove (k = {})", i + 1, m.segments[i].k),
+            &format!("segment {i} of {n}: load key and prove (k = {})", m.segments[i].k),
             || -> Result<Halo2Proof> {
                 let pk = h2::read_pk(&read(&d.join("pk.bin"))?, &shape)?;
-                Ok(h2::prove(&params, &Halo2Keys { pk, shape: shape.clone() }, g, ins)?)
+                Ok(h2::prove(&params, &Halo2Keys { pk, shape: shape.clone() }, &graphs[i], &inputs[i])?)
             },
             |p| format!("{} bytes", p.proof.len()),
         )?;
-        proofs.push(proof);
+        proofs.push(SegmentProof {
+            segment: Some(i),
+            instances: proof.instances.iter().map(fr_to_hex).collect(),
+            proof: format!("0x{}", hex::encode(&proof.proof)),
+        });
     }
-    let last = n - 1;
-    let outputs = zkinfer_prover::statement::public_outputs(&graphs[last], &m.segments[last].visibility, &proofs[last].instances)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let file = SegmentProofs {
-        segments: proofs
-            .iter()
-            .map(|p| SegmentProof { instances: p.instances.iter().map(fr_to_hex).collect(), proof: format!("0x{}", hex::encode(&p.proof)) })
-            .collect(),
-        outputs: outputs.clone(),
-    };
+    let part = chosen.len() < n;
+    let outputs = if part { None } else { last_outputs(&m, &graphs, &proofs[n - 1].decode()?.instances)? };
+    let file = SegmentProofs { folder: Some(folder_hash(dir)?), part, segments: proofs, outputs: outputs.clone() };
+    write_atomic(out, &serde_json::to_vec_pretty(&file)?)?;
+    let seconds = t0.elapsed().as_secs_f64();
+    if part {
+        eprintln!(
+            "proofs of segment(s) {} of {n} written to {} ({seconds:.1} s to prove): join the parts with `zkinfer join-segments`",
+            list(&chosen),
+            out.display()
+        );
+    } else {
+        println!("{}", serde_json::to_string(&serde_json::json!({ "outputs": outputs }))?);
+        eprintln!("{n} segment proofs written to {} ({seconds:.1} s to prove)", out.display());
+    }
+    Ok(())
+}
+
+/// The model's outputs that the last segment's public instances state (dequantized).
+fn last_outputs(m: &Manifest, graphs: &[QuantGraph], instances: &[Fr]) -> Result<Option<Vec<Vec<f64>>>> {
+    let last = graphs.len() - 1;
+    zkinfer_prover::statement::public_outputs(&graphs[last], &m.segments[last].visibility, instances).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// `zkinfer join-segments`: the parts that `prove-segments --segment` wrote, one proof
+/// file of the whole chain, after checking that they come from this folder, that every
+/// segment is proved exactly once and that the chain verifies natively (so parts proved
+/// for different inputs are refused here, naming the first segment that does not
+/// follow).
+pub fn join(dir: &Path, parts: &[PathBuf], out: &Path) -> Result<()> {
+    let (m, _, graphs) = load(dir)?;
+    let n = graphs.len();
+    let folder = folder_hash(dir)?;
+    let mut slots: Vec<Option<(SegmentProof, &Path)>> = vec![None; n];
+    for path in parts {
+        let file: SegmentProofs = read_json(path)?;
+        if file.folder.as_deref() != Some(folder.as_str()) {
+            bail!("{} was not proved with {} (another compile of the segments, or an older zkinfer)", path.display(), dir.display());
+        }
+        for (i, p) in file.segments.iter().enumerate() {
+            let s = p.segment.unwrap_or(i);
+            if s >= n {
+                bail!("{}: segment {s}, but {} has {n} segments", path.display(), dir.display());
+            }
+            if let Some((_, first)) = &slots[s] {
+                bail!("segment {s} is proved in both {} and {}", first.display(), path.display());
+            }
+            slots[s] = Some((p.clone(), path.as_path()));
+        }
+    }
+    let missing: Vec<usize> = (0..n).filter(|i| slots[*i].is_none()).collect();
+    if !missing.is_empty() {
+        bail!("no part holds segment(s) {} of {n}", list(&missing));
+    }
+    let segments: Vec<SegmentProof> = slots.into_iter().map(|s| s.expect("every segment is held").0).collect();
+    let proofs = segments.iter().map(SegmentProof::decode).collect::<Result<Vec<_>>>()?;
+    verify_native(dir, &m, &graphs, &proofs).context("the parts do not make a valid chain")?;
+    let outputs = last_outputs(&m, &graphs, &proofs[n - 1].instances)?;
+    let file = SegmentProofs { folder: Some(folder), part: false, segments, outputs: outputs.clone() };
     write_atomic(out, &serde_json::to_vec_pretty(&file)?)?;
     println!("{}", serde_json::to_string(&serde_json::json!({ "outputs": outputs }))?);
-    eprintln!("{n} segment proofs written to {} ({:.1} s to prove)", out.display(), t0.elapsed().as_secs_f64());
+    eprintln!("{n} segment proofs from {} part(s) verified and written to {}", parts.len(), out.display());
     Ok(())
+}
+
+/// Every segment's proof and the hash chain, natively.
+fn verify_native(dir: &Path, m: &Manifest, graphs: &[QuantGraph], proofs: &[Halo2Proof]) -> Result<()> {
+    let srs_bytes = read(&dir.join("srs.bin"))?;
+    let params = m.segments.iter().map(|s| srs::read_srs(&srs_bytes, s.k)).collect::<Result<Vec<_>, _>>()?;
+    let vks = (0..m.segments.len())
+        .map(|i| -> Result<_> {
+            let shape: CircuitShape = read_json(&seg_dir(dir, i).join("shape.json"))?;
+            Ok(h2::read_vk(&read(&seg_dir(dir, i).join("vk.bin"))?, &shape)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let verifiers: Vec<SegmentVerifier<'_>> = graphs
+        .iter()
+        .enumerate()
+        .map(|(i, g)| SegmentVerifier { params: &params[i], vk: &vks[i], layout: InstanceLayout::new(g, &m.segments[i].visibility) })
+        .collect();
+    verify_chain(&verifiers, proofs).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// What deploying a compiled folder takes.
@@ -251,16 +376,7 @@ pub fn deploy(dir: &Path, rpc: &str, key_file: Option<&Path>) -> Result<()> {
 pub fn verify(dir: &Path, proof: &Path, evm: bool, rpc: Option<&str>) -> Result<()> {
     let (m, _, graphs) = load(dir)?;
     let file: SegmentProofs = read_json(proof)?;
-    let proofs = file
-        .segments
-        .iter()
-        .map(|p| -> Result<Halo2Proof> {
-            let instances = p.instances.iter().map(|h| fr_from_hex(h)).collect::<Result<Vec<_>, _>>()?;
-            let bytes = hex::decode(p.proof.trim_start_matches("0x")).context("the proof is not hex")?;
-            Ok(Halo2Proof { instances, proof: bytes })
-        })
-        .collect::<Result<Vec<_>>>()
-        .with_context(|| format!("{}", proof.display()))?;
+    let proofs = file.whole(m.segments.len(), proof)?;
     let t0 = std::time::Instant::now();
     let calls = || proofs.iter().map(|p| encode_calldata(&p.instances, &p.proof)).collect::<Vec<Vec<u8>>>();
     let mut proven_last = proofs[proofs.len() - 1].instances.clone();
@@ -295,29 +411,13 @@ pub fn verify(dir: &Path, proof: &Path, evm: bool, rpc: Option<&str>) -> Result<
         }
         println!("segment proofs valid on the EVM ({} segments, {} gas)", m.segments.len(), r.gas_used);
     } else {
-        let srs_bytes = read(&dir.join("srs.bin"))?;
-        let params = m.segments.iter().map(|s| srs::read_srs(&srs_bytes, s.k)).collect::<Result<Vec<_>, _>>()?;
-        let vks = (0..m.segments.len())
-            .map(|i| -> Result<_> {
-                let shape: CircuitShape = read_json(&seg_dir(dir, i).join("shape.json"))?;
-                Ok(h2::read_vk(&read(&seg_dir(dir, i).join("vk.bin"))?, &shape)?)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let verifiers: Vec<SegmentVerifier<'_>> = graphs
-            .iter()
-            .enumerate()
-            .map(|(i, g)| SegmentVerifier { params: &params[i], vk: &vks[i], layout: InstanceLayout::new(g, &m.segments[i].visibility) })
-            .collect();
-        verify_chain(&verifiers, &proofs).map_err(|e| anyhow::anyhow!("{}: {e}", proof.display()))?;
+        verify_native(dir, &m, &graphs, &proofs).map_err(|e| anyhow::anyhow!("{}: {e}", proof.display()))?;
         println!("segment proofs valid ({} segments, {:.1} ms)", m.segments.len(), t0.elapsed().as_secs_f64() * 1e3);
     }
-    let last = graphs.len() - 1;
-    if let Some(outputs) = zkinfer_prover::statement::public_outputs(&graphs[last], &m.segments[last].visibility, &proven_last)
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-    {
+    if let Some(outputs) = last_outputs(&m, &graphs, &proven_last)? {
         // Compared as the quantized integers they stand for (JSON floats need not read
         // back to the last bit).
-        let scale = 2f64.powi(graphs[last].scale as i32);
+        let scale = 2f64.powi(graphs[graphs.len() - 1].scale as i32);
         let q = |o: &Vec<Vec<f64>>| o.iter().map(|v| v.iter().map(|x| (x * scale).round() as i64).collect::<Vec<_>>()).collect::<Vec<_>>();
         if file.outputs.as_ref().is_some_and(|o| q(o) != q(&outputs)) {
             bail!("the outputs in {} are not the ones its last segment's instances state", proof.display());
