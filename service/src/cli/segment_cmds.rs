@@ -88,6 +88,14 @@ struct SegmentProof {
 }
 
 impl SegmentProof {
+    fn encode(segment: usize, p: &Halo2Proof) -> SegmentProof {
+        SegmentProof {
+            segment: Some(segment),
+            instances: p.instances.iter().map(fr_to_hex).collect(),
+            proof: format!("0x{}", hex::encode(&p.proof)),
+        }
+    }
+
     fn decode(&self) -> Result<Halo2Proof> {
         let instances = self.instances.iter().map(|h| fr_from_hex(h)).collect::<Result<Vec<_>, _>>()?;
         let proof = hex::decode(self.proof.trim_start_matches("0x")).context("the proof is not hex")?;
@@ -237,15 +245,12 @@ pub fn prove(dir: &Path, input: &Path, out: &Path, only: &[usize]) -> Result<()>
             },
             |p| format!("{} bytes", p.proof.len()),
         )?;
-        proofs.push(SegmentProof {
-            segment: Some(i),
-            instances: proof.instances.iter().map(fr_to_hex).collect(),
-            proof: format!("0x{}", hex::encode(&proof.proof)),
-        });
+        proofs.push(proof);
     }
     let part = chosen.len() < n;
-    let outputs = if part { None } else { last_outputs(&m, &graphs, &proofs[n - 1].decode()?.instances)? };
-    let file = SegmentProofs { folder: Some(folder_hash(dir)?), part, segments: proofs, outputs: outputs.clone() };
+    let outputs = if part { None } else { last_outputs(&m, &graphs, &proofs[n - 1].instances)? };
+    let segments = chosen.iter().zip(&proofs).map(|(&i, p)| SegmentProof::encode(i, p)).collect();
+    let file = SegmentProofs { folder: Some(folder_hash(dir)?), part, segments, outputs: outputs.clone() };
     write_atomic(out, &serde_json::to_vec_pretty(&file)?)?;
     let seconds = t0.elapsed().as_secs_f64();
     if part {
